@@ -1,0 +1,242 @@
+"""Every check, firing on a machine built to show its problem and quiet on one next to it.
+
+The last test keeps this table complete: a new check without both cases fails the suite.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories as f
+from torchdoctor.checks import all_checks, find
+from torchdoctor.checks.base import run_checks
+from torchdoctor.model import (
+    CheckStatus,
+    EnvFacts,
+    Facts,
+    ImportFailureKind,
+    LoadedLibrary,
+    Nvcc,
+    PciDevice,
+    Severity,
+    TorchImportFailure,
+    TorchNotInstalled,
+    Unavailable,
+)
+
+NO_NVML = Unavailable("NVML", "nvmlInit failed: DriverNotLoaded: Driver Not Loaded", "DriverNotLoaded")
+MISMATCH = Unavailable("NVML", "nvmlInit failed: LibRmVersionMismatch", "LibRmVersionMismatch")
+CUDNN_MISSING = TorchImportFailure(
+    ImportFailureKind.MISSING_SHARED_LIBRARY, "OSError", "libcudnn.so.9: cannot open shared object file"
+)
+OLD_DRIVER_WARNING = (
+    "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 11040). "
+    "Please update your GPU driver"
+)
+H100 = f.gpu(name="NVIDIA H100 80GB HBM3", compute_capability="9.0")
+RTX5090 = f.gpu(name="NVIDIA GeForce RTX 5090", compute_capability="12.0")
+K80 = f.gpu(name="Tesla K80", compute_capability="3.7")
+
+
+def env_with_nvcc(version: str, **variables: str) -> EnvFacts:
+    return EnvFacts(f.env(**variables).variables, Nvcc("/usr/local/cuda/bin/nvcc", version))
+
+
+# slug: (facts where it fires, facts where it stays quiet)
+CASES: dict[str, tuple[Facts, Facts]] = {
+    "torch-missing": (f.facts(torch=TorchNotInstalled("/usr/bin/python3", "no module named torch")), f.facts()),
+    "torch-import-failed": (f.facts(torch=CUDNN_MISSING), f.facts()),
+    "torch-cpu-only-build": (
+        f.facts(torch=f.cpu_runtime()),
+        f.no_gpu(),
+    ),
+    "cuda-unavailable": (
+        f.facts(torch=f.runtime(cuda_available=False, device_count=0, devices=(), warnings=(OLD_DRIVER_WARNING,))),
+        f.facts(),
+    ),
+    "nvidia-driver-not-loaded": (
+        f.facts(nvml=NO_NVML, kernel=f.kernel(nvidia_loaded=False, module_version=Unavailable("/proc", "x"))),
+        f.no_gpu(),
+    ),
+    "nvml-driver-mismatch": (f.facts(nvml=MISMATCH), f.facts()),
+    "nouveau-loaded": (
+        f.facts(kernel=f.kernel(nouveau_loaded=True, pci_gpus=(PciDevice("0000:01:00.0", "0x2684", "nouveau"),))),
+        f.facts(),
+    ),
+    "rosetta-python": (
+        f.facts(host=f.mac(), python=f.python(machine="x86_64")),
+        f.facts(host=f.mac(), python=f.python(machine="arm64")),
+    ),
+    "python-32bit": (f.facts(python=f.python(bits=32)), f.facts()),
+    "wsl1": (f.facts(host=f.host(wsl="wsl1")), f.facts(host=f.host(wsl="wsl2"))),
+    "container-without-gpu": (
+        f.facts(
+            host=f.host(container="docker", container_evidence=("/.dockerenv exists",)),
+            kernel=f.kernel(dev_nodes=(), pci_gpus=Unavailable("/sys", "no sysfs")),
+            nvml=Unavailable("NVML", "nvmlInit failed: LibraryNotFound", "LibraryNotFound"),
+            torch=f.runtime(cuda_available=False, device_count=0, devices=()),
+        ),
+        f.no_gpu(host=f.host(container="docker", container_evidence=("/.dockerenv exists",))),
+    ),
+    "small-shm": (f.facts(host=f.host(shm_bytes=64 * 1024**2, container="docker")), f.facts()),
+    "duplicate-torch": (
+        f.facts(packages=f.packages(f.dist("torch", "2.5.1"), f.dist("torch", "2.3.0", "/home/ada/.local/lib/py"))),
+        f.facts(),
+    ),
+    "pynvml-shadowed": (
+        f.facts(packages=f.packages(f.dist("torch", "2.5.1"), f.dist("pynvml", "11.4.1", modules=("pynvml",)))),
+        f.facts(packages=f.packages(f.dist("torch", "2.5.1"), f.dist("pynvml", "12.0.0", modules=("pynvml_utils",)))),
+    ),
+    "cuda-visible-devices": (
+        f.facts(env=f.env(CUDA_VISIBLE_DEVICES="")),
+        f.facts(env=f.env(CUDA_VISIBLE_DEVICES="0")),
+    ),
+    "cuda-device-order": (
+        f.facts(nvml=f.nvml(f.gpu(0), f.gpu(1, name="NVIDIA GeForce RTX 4090", compute_capability="8.9"))),
+        f.facts(
+            nvml=f.nvml(f.gpu(0), f.gpu(1, name="NVIDIA GeForce RTX 4090", compute_capability="8.9")),
+            env=f.env(CUDA_DEVICE_ORDER="PCI_BUS_ID"),
+        ),
+    ),
+    "gpu-ecc-errors": (f.facts(nvml=f.nvml(f.gpu(remap_pending=True))), f.facts()),
+    "gpu-pcie-degraded": (
+        f.facts(nvml=f.nvml(f.gpu(pcie_width=8))),
+        f.facts(nvml=f.nvml(f.gpu(pcie_gen=1, utilization_pct=0))),  # idle GPUs drop their link generation
+    ),
+    "gpu-throttled": (
+        f.facts(nvml=f.nvml(f.gpu(throttle_reasons=("hw_thermal_slowdown",), temperature_c=91))),
+        f.facts(nvml=f.nvml(f.gpu(throttle_reasons=("gpu_idle", "sw_power_cap")))),
+    ),
+    "gpu-compute-mode": (
+        f.facts(nvml=f.nvml(f.gpu(compute_mode="prohibited"))),
+        f.facts(nvml=f.nvml(f.gpu(compute_mode="exclusive_process", processes=()))),
+    ),
+    "mig-enabled": (f.facts(nvml=f.nvml(f.gpu(mig_enabled=True))), f.facts()),
+    "mps-unavailable": (
+        f.facts(
+            host=f.mac(),
+            python=f.python(machine="arm64"),
+            torch=f.cpu_runtime(mps_built=True, mps_available=False),
+            nvml=NO_NVML,
+        ),
+        f.facts(
+            host=f.mac(),
+            python=f.python(machine="arm64"),
+            torch=f.cpu_runtime(mps_built=True, mps_available=True),
+            nvml=NO_NVML,
+        ),
+    ),
+    "foreign-cuda-libs": (
+        f.facts(
+            torch=f.runtime(loaded_libraries=(LoadedLibrary("cudnn", "/usr/local/cuda-12.1/lib64/libcudnn.so.9"),)),
+            env=f.env(LD_LIBRARY_PATH="/usr/local/cuda-12.1/lib64:/opt/other"),
+        ),
+        f.facts(),
+    ),
+    "numpy-missing": (f.facts(packages=f.packages(f.dist("torch", "2.5.1"))), f.facts()),
+    "nvcc-mismatch": (
+        f.facts(env=env_with_nvcc("11.8")),
+        f.facts(env=env_with_nvcc("12.6")),
+    ),
+    # compat tables
+    "driver-too-old": (
+        f.facts(nvml=f.nvml(driver="470.82.01", cuda="11.4")),
+        f.facts(nvml=f.nvml(driver="525.60.13", cuda="12.0")),  # 12.x minor-version compatibility floor
+    ),
+    "gpu-arch-unsupported": (
+        f.facts(nvml=f.nvml(RTX5090)),
+        f.facts(nvml=f.nvml(H100)),
+    ),
+    "python-unsupported": (
+        f.facts(python=f.python(version="3.14.0")),  # torch 2.5 wheels stop at 3.13
+        f.facts(python=f.python(version="3.12.7")),
+    ),
+    "companion-mismatch": (
+        f.facts(packages=f.packages(f.dist("torch", "2.5.1"), f.dist("torchvision", "0.19.1"), f.dist("numpy", "2"))),
+        f.facts(packages=f.packages(f.dist("torch", "2.5.1"), f.dist("torchvision", "0.20.1"), f.dist("numpy", "2"))),
+    ),
+    "numpy-abi": (
+        f.facts(
+            packages=f.packages(f.dist("torch", "2.1.2"), f.dist("numpy", "2.0.1")),
+            torch=f.runtime(version="2.1.2+cu121", cuda="12.1"),
+        ),
+        f.facts(
+            packages=f.packages(f.dist("torch", "2.1.2"), f.dist("numpy", "1.26.4")),
+            torch=f.runtime(version="2.1.2+cu121", cuda="12.1"),
+        ),
+    ),
+    "mps-macos-too-old": (
+        f.facts(host=f.mac(macos_version="13.6"), torch=f.cpu_runtime(version="2.11.0", mps_built=True)),
+        f.facts(host=f.mac(macos_version="14.2"), torch=f.cpu_runtime(version="2.11.0", mps_built=True)),
+    ),
+    "glibc-too-old": (
+        f.facts(host=f.host(glibc="2.27"), torch=f.runtime(version="2.6.0+cu124")),
+        f.facts(host=f.host(glibc="2.27"), torch=f.runtime(version="2.5.1+cu124")),
+    ),
+    "torch-unknown-version": (
+        f.facts(torch=f.runtime(version="2.6.0a0+ecf3bae40a.nv25.01")),
+        f.facts(),
+    ),
+}
+
+
+def run_one(slug: str, facts: Facts):
+    chk = find(slug)
+    assert chk is not None, slug
+    (outcome,) = run_checks(facts, [chk])
+    return outcome
+
+
+@pytest.mark.parametrize("slug", sorted(CASES))
+def test_fires(slug: str) -> None:
+    outcome = run_one(slug, CASES[slug][0])
+    assert outcome.status is CheckStatus.FIRED, outcome.reason
+    for finding in outcome.findings:
+        assert finding.slug == slug
+        assert finding.evidence, "a finding must say what it saw"
+        assert finding.fix.strip(), "a finding must say how to fix it"
+        assert all(e.value for e in finding.evidence)
+
+
+@pytest.mark.parametrize("slug", sorted(CASES))
+def test_stays_quiet(slug: str) -> None:
+    outcome = run_one(slug, CASES[slug][1])
+    assert outcome.status is CheckStatus.PASSED, (outcome.reason, outcome.findings)
+
+
+def test_every_check_has_both_cases() -> None:
+    assert sorted(CASES) == sorted(c.slug for c in all_checks())
+
+
+def test_healthy_gpu_machine_has_no_findings() -> None:
+    outcomes = run_checks(f.facts(), all_checks())
+    assert [o.slug for o in outcomes if o.status is not CheckStatus.PASSED] == []
+
+
+def test_codes_and_slugs_are_unique_and_stable() -> None:
+    checks = all_checks()
+    assert len({c.code for c in checks}) == len({c.slug for c in checks}) == len(checks)
+    assert all(c.code.startswith("TD") and c.code[2:].isdigit() for c in checks)
+    assert find("TD004") is not None and find("TD004").slug == "cuda-unavailable"  # type: ignore[union-attr]
+
+
+def test_a_check_that_needs_a_missing_fact_is_skipped_with_the_reason() -> None:
+    gone = Unavailable("NVML", "the NVML bindings (nvidia-ml-py) cannot be imported", "NoBindings")
+    outcome = run_one("gpu-ecc-errors", f.facts(nvml=gone))
+    assert outcome.status is CheckStatus.SKIPPED
+    assert "nvidia-ml-py" in outcome.reason
+
+
+def test_ignore_by_code_or_slug() -> None:
+    facts = f.facts(python=f.python(bits=32))
+    outcomes = run_checks(facts, all_checks(), ignore=["TD009"])
+    by_slug = {o.slug: o for o in outcomes}
+    assert by_slug["python-32bit"].status is CheckStatus.IGNORED
+    assert by_slug["python-32bit"].findings == ()
+
+
+def test_severity_defaults_and_overrides() -> None:
+    outcome = run_one("cuda-visible-devices", f.facts(env=f.env(CUDA_VISIBLE_DEVICES="0,7")))
+    (finding,) = outcome.findings
+    assert finding.severity is Severity.WARNING
+    assert "invalid entry" in finding.title

@@ -1,0 +1,236 @@
+"""Facts in one line: a healthy Linux GPU machine by default, any part overridable.
+
+These build the model's own dataclasses (fakes of what the probes would have seen), so a check's
+test reads as "on a machine like this, it fires / stays quiet".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from torchdoctor.model import (
+    Distribution,
+    EnvFacts,
+    EnvVar,
+    Facts,
+    GPUFacts,
+    GPUProcess,
+    HostFacts,
+    KernelFacts,
+    LoadedLibrary,
+    NvmlFacts,
+    PackagesFacts,
+    PciDevice,
+    PythonFacts,
+    TorchDevice,
+    TorchRuntime,
+    Unavailable,
+)
+
+SITE = "/home/ada/venv/lib/python3.11/site-packages"
+
+
+def host(**kw: Any) -> HostFacts:
+    base = HostFacts(
+        system="Linux",
+        release="6.8.0-45-generic",
+        os_name="Ubuntu 24.04.1 LTS",
+        kernel="#45-Ubuntu SMP",
+        machine="x86_64",
+        apple_silicon=False,
+        macos_version=Unavailable("platform", "not macOS", "not_applicable"),
+        wsl="",
+        container="",
+        container_evidence=(),
+        shm_bytes=16 * 1024**3,
+        glibc="2.39",
+        cpu_model="AMD EPYC 7763",
+        cpu_logical=32,
+        cpu_physical=16,
+        ram_bytes=256 * 1024**3,
+    )
+    return replace(base, **kw)
+
+
+def mac(**kw: Any) -> HostFacts:
+    values: dict[str, Any] = dict(
+        system="Darwin",
+        os_name="macOS 15.1",
+        machine="arm64",
+        apple_silicon=True,
+        macos_version="15.1",
+        shm_bytes=Unavailable("platform", "linux only", "not_applicable"),
+        glibc=Unavailable("platform", "not glibc", "not_applicable"),
+    )
+    values.update(kw)
+    return host(**values)
+
+
+def python(**kw: Any) -> PythonFacts:
+    base = PythonFacts(
+        executable="/home/ada/venv/bin/python",
+        version="3.11.9",
+        implementation="CPython",
+        bits=64,
+        machine="x86_64",
+        free_threaded=False,
+        prefix="/home/ada/venv",
+        base_prefix="/usr",
+        venv=True,
+        conda_prefix="",
+        user_site="/home/ada/.local/lib/python3.11/site-packages",
+        user_site_enabled=False,
+        cwd="/home/ada/project",
+    )
+    return replace(base, **kw)
+
+
+def dist(name: str, version: str, location: str = SITE, **kw: Any) -> Distribution:
+    return Distribution(name, version, location, **kw)
+
+
+def packages(*dists: Distribution, **kw: Any) -> PackagesFacts:
+    if not dists:
+        dists = (
+            dist("torch", "2.5.1"),
+            dist("numpy", "2.1.3"),
+            dist("nvidia-cudnn-cu12", "9.1.0.70"),
+            dist("nvidia-ml-py", "12.560.30", modules=("pynvml",)),
+        )
+    base = PackagesFacts(dists, f"{SITE}/torch/__init__.py", f"{SITE}/pynvml.py", "")
+    return replace(base, **kw)
+
+
+def gpu(index: int = 0, **kw: Any) -> GPUFacts:
+    base = GPUFacts(
+        index=index,
+        name="NVIDIA A100-SXM4-80GB",
+        uuid=f"GPU-1234567{index}-abcd-ef01-2345-6789abcdef01",
+        pci_bus_id=f"00000000:0{index + 1}:00.0",
+        compute_capability="8.0",
+        memory_total=80 * 1024**3,
+        memory_used=512 * 1024**2,
+        temperature_c=34,
+        power_draw_w=60.5,
+        power_limit_w=400.0,
+        sm_clock_mhz=210,
+        sm_clock_max_mhz=1410,
+        mem_clock_mhz=1593,
+        utilization_pct=0,
+        throttle_reasons=("gpu_idle",),
+        pcie_gen=1,
+        pcie_gen_max=4,
+        pcie_width=16,
+        pcie_width_max=16,
+        ecc_enabled=True,
+        ecc_uncorrected_volatile=0,
+        remap_pending=False,
+        remap_failed=False,
+        persistence_mode=True,
+        compute_mode="default",
+        mig_enabled=False,
+        mig_uuids=(),
+        processes=(),
+    )
+    return replace(base, **kw)
+
+
+def nvml(*gpus: GPUFacts, driver: str = "550.54.15", cuda: str = "12.4") -> NvmlFacts:
+    return NvmlFacts(driver, cuda, "12.550.54.15", gpus if gpus else (gpu(),))
+
+
+def kernel(**kw: Any) -> KernelFacts:
+    base = KernelFacts(
+        module_version="550.54.15",
+        dev_nodes=("/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm"),
+        nvidia_loaded=True,
+        nouveau_loaded=False,
+        pci_gpus=(PciDevice("0000:01:00.0", "0x20b2", "nvidia"),),
+    )
+    return replace(base, **kw)
+
+
+def runtime(**kw: Any) -> TorchRuntime:
+    base = TorchRuntime(
+        version="2.5.1+cu124",
+        file=f"{SITE}/torch/__init__.py",
+        git_version="a8d6afb511a69687bbb2b7e88a3cf67917e1697e",
+        debug=False,
+        cuda="12.4",
+        hip="",
+        cudnn=90100,
+        nccl="2.21.5",
+        arch_list=("sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"),
+        cuda_available=True,
+        device_count=1,
+        devices=(TorchDevice(0, "NVIDIA A100-SXM4-80GB", "8.0", 80 * 1024**3),),
+        cuda_error="",
+        driver_cuda=12040,
+        mps_built=False,
+        mps_available=False,
+        xpu_available=False,
+        warnings=(),
+        loaded_libraries=(LoadedLibrary("cudnn", f"{SITE}/nvidia/cudnn/lib/libcudnn.so.9"),),
+        numpy="2.1.3",
+    )
+    return replace(base, **kw)
+
+
+def cpu_runtime(**kw: Any) -> TorchRuntime:
+    not_cuda = Unavailable("torch", "not a CUDA build", "not_applicable")
+    values: dict[str, Any] = dict(
+        version="2.13.0+cpu",
+        cuda="",
+        cudnn=not_cuda,
+        nccl=not_cuda,
+        arch_list=(),
+        cuda_available=False,
+        device_count=0,
+        devices=(),
+        loaded_libraries=(),
+        driver_cuda=not_cuda,
+    )
+    values.update(kw)
+    return runtime(**values)
+
+
+def env(**variables: str) -> EnvFacts:
+    return EnvFacts(
+        tuple(EnvVar(k, v) for k, v in sorted(variables.items())),
+        Unavailable("nvcc", "nvcc is not on PATH", "not_found"),
+    )
+
+
+def facts(**kw: Any) -> Facts:
+    base = Facts(
+        host=host(),
+        python=python(),
+        packages=packages(),
+        nvml=nvml(),
+        kernel=kernel(),
+        torch=runtime(),
+        env=env(),
+    )
+    return replace(base, **kw)
+
+
+def no_gpu(**kw: Any) -> Facts:
+    """A CPU machine: no NVIDIA anything."""
+    gone = Unavailable("NVML", "nvmlInit failed: LibraryNotFound: NVML Shared Library Not Found", "LibraryNotFound")
+    base = facts(
+        nvml=gone,
+        kernel=kernel(
+            module_version=Unavailable("/proc", "no module", "not_found"),
+            dev_nodes=(),
+            nvidia_loaded=False,
+            pci_gpus=(),
+        ),
+        torch=cpu_runtime(),
+        packages=packages(dist("torch", "2.13.0+cpu"), dist("numpy", "2.1.3")),
+    )
+    return replace(base, **kw)
+
+
+def process(pid: int) -> GPUProcess:
+    return GPUProcess(pid, 1024**3, "compute")

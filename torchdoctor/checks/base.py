@@ -1,0 +1,197 @@
+"""What a check is, the registry, and the runner.
+
+A check is a pure function from facts to zero or more :class:`Fire`; the runner turns each
+into a :class:`Finding` carrying the check's code, slug, severity and "why". The docstring-like
+``why`` is the catalogue's text (``torchdoctor explain CODE``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from torchdoctor.model import (
+    CheckOutcome,
+    CheckStatus,
+    Evidence,
+    Facts,
+    Finding,
+    GPUFacts,
+    NvmlFacts,
+    PythonFacts,
+    Severity,
+    Source,
+    TorchRuntime,
+    Unavailable,
+)
+
+
+class Area(str, enum.Enum):
+    TORCH = "PyTorch"
+    DRIVER = "NVIDIA driver"
+    GPU = "GPU health"
+    VISIBILITY = "Device visibility"
+    PLATFORM = "Platform"
+    PACKAGES = "Packages"
+    COMPAT = "Compatibility"
+    SMOKE = "Smoke tests"
+    REQUIREMENTS = "Requirements"
+
+
+class Skip(Exception):
+    """Raised by a check that cannot judge these facts; the message says why."""
+
+
+@dataclass(frozen=True)
+class Fire:
+    """One problem a check found. Unset fields take the check's defaults."""
+
+    evidence: tuple[Evidence, ...]
+    fix: str
+    command: str = ""
+    why: str = ""
+    severity: Severity | None = None
+    title: str = ""
+
+
+CheckFn = Callable[[Facts], Iterable[Fire]]
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    slug: str
+    title: str
+    severity: Severity
+    area: Area
+    why: str
+    requires: tuple[str, ...]
+    fn: CheckFn
+
+    def finding(self, fire: Fire) -> Finding:
+        fix = fire.fix
+        if fire.command and fire.command not in fix:
+            fix = f"{fix}\n  {fire.command}" if fix else fire.command
+        return Finding(
+            code=self.code,
+            slug=self.slug,
+            severity=fire.severity or self.severity,
+            title=fire.title or self.title,
+            evidence=fire.evidence,
+            why=fire.why or self.why,
+            fix=fix,
+            fix_command=fire.command,
+        )
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(
+    code: str, slug: str, title: str, severity: Severity, area: Area, why: str, requires: tuple[str, ...] = ()
+) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        if code in REGISTRY or any(c.slug == slug for c in REGISTRY.values()):
+            raise ValueError(f"duplicate check {code} {slug}")
+        REGISTRY[code] = Check(code, slug, title, severity, area, " ".join(why.split()), requires, fn)
+        return fn
+
+    return register
+
+
+def ev(source: Source, label: str, value: object) -> Evidence:
+    return Evidence(source, label, str(value))
+
+
+# ----------------------------------------------------------------------------- requirements
+
+RequirementGetter = Callable[[Facts], object]
+REQUIREMENTS: dict[str, RequirementGetter] = {
+    "host": lambda f: f.host,
+    "python": lambda f: f.python,
+    "packages": lambda f: f.packages,
+    "nvml": lambda f: f.nvml,
+    "kernel": lambda f: f.kernel,
+    "env": lambda f: f.env,
+    "torch": lambda f: f.torch,
+    "torch_runtime": lambda f: f.torch if isinstance(f.torch, TorchRuntime) else _not_runtime(f),
+}
+
+
+def _not_runtime(facts: Facts) -> Unavailable:
+    if isinstance(facts.torch, Unavailable):
+        return facts.torch
+    return Unavailable("torch", "torch did not import, so its runtime view is unknown", "no_runtime")
+
+
+def missing_requirement(chk: Check, facts: Facts) -> str:
+    for name in chk.requires:
+        value = REQUIREMENTS[name](facts)
+        if isinstance(value, Unavailable):
+            return f"needs {name} facts: {value.reason}"
+    return ""
+
+
+def match(token: str, chk: Check) -> bool:
+    token = token.strip().lower()
+    return token in (chk.code.lower(), chk.slug)
+
+
+def run_checks(facts: Facts, checks: Iterable[Check], ignore: Iterable[str] = ()) -> tuple[CheckOutcome, ...]:
+    ignored = [t for t in ignore if t]
+    outcomes = []
+    for chk in checks:
+        if any(match(token, chk) for token in ignored):
+            outcomes.append(CheckOutcome(chk.code, chk.slug, chk.area.value, CheckStatus.IGNORED, "--ignore"))
+            continue
+        missing = missing_requirement(chk, facts)
+        if missing:
+            outcomes.append(CheckOutcome(chk.code, chk.slug, chk.area.value, CheckStatus.SKIPPED, missing))
+            continue
+        try:
+            findings = tuple(chk.finding(fire) for fire in chk.fn(facts))
+        except Skip as skip:
+            outcomes.append(CheckOutcome(chk.code, chk.slug, chk.area.value, CheckStatus.SKIPPED, str(skip)))
+            continue
+        except Exception as exc:  # a bug in one check must not hide the others
+            reason = f"internal error in this check ({type(exc).__name__}: {exc}); please report it"
+            outcomes.append(CheckOutcome(chk.code, chk.slug, chk.area.value, CheckStatus.SKIPPED, reason))
+            continue
+        status = CheckStatus.FIRED if findings else CheckStatus.PASSED
+        outcomes.append(CheckOutcome(chk.code, chk.slug, chk.area.value, status, "", findings))
+    return tuple(outcomes)
+
+
+# ----------------------------------------------------------------------------- shared fact helpers
+
+
+def nvml_gpus(facts: Facts) -> tuple[GPUFacts, ...]:
+    return facts.nvml.gpus if isinstance(facts.nvml, NvmlFacts) else ()
+
+
+def nvidia_gpu_evidence(facts: Facts) -> tuple[Evidence, ...]:
+    """Evidence that an NVIDIA GPU is in this machine, from NVML or else the PCI bus."""
+    gpus = nvml_gpus(facts)
+    if gpus:
+        names = ", ".join(str(g.name) for g in gpus)
+        return (ev(Source.NVML, "GPUs", f"{len(gpus)}: {names}"),)
+    kernel = facts.kernel
+    pci = getattr(kernel, "pci_gpus", None)
+    if isinstance(pci, tuple) and pci:
+        return (ev(Source.PROCFS, "NVIDIA GPUs on the PCI bus", ", ".join(d.bus_id for d in pci)),)
+    return ()
+
+
+def python_exe(facts: Facts) -> str:
+    return facts.python.executable if isinstance(facts.python, PythonFacts) else "python"
+
+
+def pip(facts: Facts, args: str) -> str:
+    return f"{python_exe(facts)} -m pip {args}"
+
+
+def driver_version(facts: Facts) -> str:
+    if isinstance(facts.nvml, NvmlFacts) and isinstance(facts.nvml.driver_version, str):
+        return facts.nvml.driver_version
+    return ""

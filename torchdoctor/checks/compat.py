@@ -1,0 +1,423 @@
+"""Findings that judge the installed versions against the compat tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.version import InvalidVersion, Version
+
+from torchdoctor.checks.base import Area, Fire, Skip, check, ev, nvml_gpus, pip
+from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.compat.machine import machine_from_facts
+from torchdoctor.compat.tables import (
+    Tables,
+    base_version,
+    cc_int,
+    cc_str,
+    cuda_of_variant,
+    driver_version_key,
+    load_tables,
+    local_tag,
+    series,
+)
+from torchdoctor.model import (
+    Facts,
+    HostFacts,
+    NvmlFacts,
+    PackagesFacts,
+    PythonFacts,
+    Severity,
+    Source,
+    TorchImportFailure,
+    TorchRuntime,
+)
+
+
+def torch_version(facts: Facts) -> str:
+    """torch's version with its local tag: from the runtime, else from the installed metadata."""
+    if isinstance(facts.torch, TorchRuntime):
+        return facts.torch.version
+    if isinstance(facts.packages, PackagesFacts):
+        return facts.packages.version_of("torch")
+    return ""
+
+
+def torch_cuda(facts: Facts) -> str:
+    """The CUDA torch was built with: torch.version.cuda, else the +cuXYZ tag of the dist."""
+    if isinstance(facts.torch, TorchRuntime):
+        return facts.torch.cuda
+    tag = local_tag(torch_version(facts))
+    if tag.startswith("cu"):
+        try:
+            return cuda_of_variant(tag)
+        except ValueError:
+            return ""
+    return ""
+
+
+def _known_release(tables: Tables, version: str) -> bool:
+    return tables.release(version) is not None
+
+
+def _needs_version(facts: Facts, tables: Tables) -> str:
+    version = torch_version(facts)
+    if not version:
+        raise Skip("torch is not installed")
+    if not _known_release(tables, version):
+        raise Skip(f"torch {version} is not in the compat tables (see torch-unknown-version)")
+    return version
+
+
+@check(
+    "TD101",
+    "driver-too-old",
+    "the NVIDIA driver is too old for this torch",
+    Severity.ERROR,
+    Area.COMPAT,
+    "A torch wheel bundles its CUDA runtime; the driver must support that CUDA version (the same major, via "
+    "minor-version compatibility) or CUDA fails with 'The NVIDIA driver on your system is too old'.",
+    requires=("nvml",),
+)
+def driver_too_old(facts: Facts) -> Iterator[Fire]:
+    nvml = facts.nvml
+    assert isinstance(nvml, NvmlFacts)
+    cuda = torch_cuda(facts)
+    if not cuda or not isinstance(nvml.driver_version, str):
+        return
+    tables = load_tables()
+    os_name = "windows" if isinstance(facts.host, HostFacts) and facts.host.system == "Windows" else "linux"
+    needed = tables.min_driver(cuda, os_name)
+    if not needed:
+        raise Skip(f"no driver requirement known for CUDA {cuda}")
+    if driver_version_key(nvml.driver_version) >= driver_version_key(needed):
+        return
+    fix = install_torch_fix(facts, reinstall=True)
+    yield Fire(
+        (
+            ev(Source.TORCH, "torch", f"{torch_version(facts)} (CUDA {cuda})"),
+            ev(Source.NVML, "driver", f"{nvml.driver_version} (supports CUDA {nvml.cuda_driver_version})"),
+            ev(Source.COMPAT, f"CUDA {cuda} needs", f"driver >= {needed}"),
+        ),
+        f"Update the NVIDIA driver to {needed} or newer, or use a torch this driver runs. {fix.text}",
+        fix.command,
+    )
+
+
+def _gpu_ccs(facts: Facts) -> list[tuple[int, str]]:
+    gpus = [
+        (cc_int(g.compute_capability), g.label()) for g in nvml_gpus(facts) if isinstance(g.compute_capability, str)
+    ]
+    if not gpus and isinstance(facts.torch, TorchRuntime):
+        gpus = [(cc_int(d.capability), f"GPU {d.index} ({d.name})") for d in facts.torch.devices]
+    return gpus
+
+
+@check(
+    "TD102",
+    "gpu-arch-unsupported",
+    "this torch has no kernels for the GPU",
+    Severity.ERROR,
+    Area.COMPAT,
+    "Each torch build carries machine code for a list of GPU architectures (plus, sometimes, PTX that newer "
+    "GPUs can compile). A GPU outside the list fails at the first kernel with 'no kernel image is available "
+    "for execution on the device', even though torch.cuda.is_available() is True.",
+    requires=("torch",),
+)
+def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
+    gpus = _gpu_ccs(facts)
+    if not gpus:
+        return
+    tables = load_tables()
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime):
+        if not torch.cuda:
+            return
+        sm = tuple(int(a[3:]) for a in torch.arch_list if a.startswith("sm_") and a[3:].isdigit())
+        ptx = tuple(int(a[8:]) for a in torch.arch_list if a.startswith("compute_") and a[8:].isdigit())
+        source, listed = Source.TORCH, " ".join(torch.arch_list)
+        if not sm and not ptx:
+            raise Skip("torch reported no architecture list")
+        covered = lambda cc: any(tables.sass_runs(c, cc) for c in sm) or any(cc >= p for p in ptx)  # noqa: E731
+    else:
+        version = torch_version(facts)
+        cuda = torch_cuda(facts)
+        if not version or not cuda:
+            return
+        machine = machine_from_facts(facts)
+        build = tables.build(version, f"cu{cuda.replace('.', '')}", machine.platform)
+        if build is None:
+            raise Skip(f"the tables do not know the architectures of torch {version}")
+        source, listed = Source.COMPAT, " ".join(f"sm_{s}" for s in build.sm) + (" +PTX" if build.ptx else "")
+        covered = lambda cc: tables.covers(build.sm, build.ptx, cc)  # noqa: E731
+    missing = [(cc, label) for cc, label in gpus if not covered(cc)]
+    if not missing:
+        return
+    fix = install_torch_fix(facts, reinstall=True)
+    evidence = [ev(source, "torch is built for", listed)]
+    evidence += [ev(Source.NVML, label, f"compute capability {cc_str(cc)} (sm_{cc})") for cc, label in missing]
+    yield Fire(
+        tuple(evidence),
+        fix.text,
+        fix.command,
+        title=f"torch {torch_version(facts)} has no kernels for " + ", ".join(lbl for _, lbl in missing),
+    )
+
+
+@check(
+    "TD103",
+    "python-unsupported",
+    "no torch wheel for this Python",
+    Severity.ERROR,
+    Area.COMPAT,
+    "torch publishes wheels for a range of Python versions per release; outside it pip finds no torch "
+    "('from versions: none') or an old one, and a torch forced in does not work.",
+    requires=("python",),
+)
+def python_unsupported(facts: Facts) -> Iterator[Fire]:
+    python = facts.python
+    assert isinstance(python, PythonFacts)
+    tables = load_tables()
+    version = torch_version(facts)
+    flavour = "free-threaded " if python.free_threaded else ""
+    if version and _known_release(tables, version):
+        release = tables.release(version)
+        assert release is not None
+        if release.supports_python(python.version, python.free_threaded):
+            return
+        fix = install_torch_fix(facts, reinstall=True)
+        yield Fire(
+            (
+                ev(Source.PYTHON, "Python", f"{flavour}{python.version}"),
+                ev(
+                    Source.COMPAT,
+                    f"torch {release.torch} supports",
+                    f"{release.python_range}"
+                    + (f"; free-threaded {', '.join(release.free_threaded)}" if release.free_threaded else ""),
+                ),
+            ),
+            fix.text,
+            fix.command,
+        )
+        return
+    if version:
+        return  # unknown torch: torch-unknown-version speaks
+    if any(r.supports_python(python.version, python.free_threaded) for r in tables.releases):
+        return
+    newest = tables.newest()
+    yield Fire(
+        (
+            ev(Source.PYTHON, "Python", f"{flavour}{python.version}"),
+            ev(Source.COMPAT, f"newest torch {newest.torch} supports", newest.python_range),
+        ),
+        f"Use a Python in torch's supported range (e.g. {newest.python_range}) in a new environment.",
+        title=f"no torch release has wheels for {flavour}Python {python.version}",
+    )
+
+
+def _companion_problems(tables: Tables, facts: Facts, package: str, tv_version: str, torch_v: str) -> list[str]:
+    problems = []
+    row = tables.companion(package, tv_version)
+    if row is not None and Version(base_version(torch_v)) not in row.torch:
+        problems.append(f"{package} {tv_version} is built for torch {row.torch}")
+    torch_tag, comp_tag = local_tag(torch_v), local_tag(tv_version)
+    if torch_tag.startswith("cu") and comp_tag.startswith("cu") and torch_tag != comp_tag:
+        same_major = torch_tag[:4] == comp_tag[:4]
+        lenient = package == "torchaudio" and Version(base_version(tv_version)) >= Version("2.11.1")
+        if not (same_major and lenient):
+            problems.append(f"{package} is a {comp_tag} build, torch a {torch_tag} build")
+    return problems
+
+
+@check(
+    "TD104",
+    "companion-mismatch",
+    "torchvision/torchaudio not built for this torch",
+    Severity.ERROR,
+    Area.COMPAT,
+    "Before their stable-ABI releases torchvision and torchaudio link against exactly one torch release and "
+    "CUDA: a mismatch fails with 'operator torchvision::nms does not exist' or an undefined symbol.",
+    requires=("packages",),
+)
+def companion_mismatch(facts: Facts) -> Iterator[Fire]:
+    packages = facts.packages
+    assert isinstance(packages, PackagesFacts)
+    torch_v = torch_version(facts) or packages.version_of("torch")
+    if not torch_v:
+        return
+    tables = load_tables()
+    for package in ("torchvision", "torchaudio"):
+        installed = packages.version_of(package)
+        if not installed:
+            continue
+        problems = _companion_problems(tables, facts, package, installed, torch_v)
+        if not problems:
+            continue
+        right = tables.companion_for(package, torch_v)
+        tag = local_tag(torch_v)
+        index = f" --index-url https://download.pytorch.org/whl/{tag}" if tag.startswith(("cu", "cpu", "rocm")) else ""
+        command = pip(facts, f"install {package}=={right.version}{index}") if right else ""
+        fix = (
+            f"Install the {package} made for torch {torch_v}: {right.version}, from the same index as torch."
+            if right
+            else f"Reinstall torch and {package} together, from the same index."
+        )
+        yield Fire(
+            (
+                ev(Source.METADATA, "torch", torch_v),
+                ev(Source.METADATA, package, installed),
+                *(ev(Source.COMPAT, "problem", p) for p in problems),
+            ),
+            fix,
+            command,
+            title=f"{package} {installed} does not match torch {torch_v}",
+        )
+
+
+@check(
+    "TD105",
+    "numpy-abi",
+    "NumPy 2 with a torch built against NumPy 1",
+    Severity.ERROR,
+    Area.COMPAT,
+    "Extensions compiled against NumPy 1.x cannot use NumPy 2's C API: torch prints 'A module that was "
+    "compiled using NumPy 1.x cannot be run in NumPy 2.x' and tensor.numpy()/from_numpy fail.",
+    requires=("packages",),
+)
+def numpy_abi(facts: Facts) -> Iterator[Fire]:
+    packages = facts.packages
+    assert isinstance(packages, PackagesFacts)
+    numpy = packages.version_of("numpy")
+    if not numpy:
+        return
+    torch = facts.torch
+    warned = [w for w in getattr(torch, "warnings", ()) if "_ARRAY_API" in w or "compiled using NumPy 1.x" in w]
+    if isinstance(torch, TorchImportFailure) and torch.kind.value == "NumPy ABI":
+        return  # torch-import-failed already names it
+    tables = load_tables()
+    version = torch_version(facts)
+    evidence = [ev(Source.METADATA, "numpy", numpy)]
+    try:
+        old_torch = bool(version) and Version(base_version(version)) < Version(tables.numpy2_since)
+        numpy2 = Version(numpy).major >= 2
+    except InvalidVersion:
+        return
+    if warned:
+        evidence.append(ev(Source.TORCH, "torch warned", warned[0][:300]))
+    elif old_torch and numpy2:
+        evidence.append(
+            ev(
+                Source.COMPAT,
+                f"torch {version}",
+                f"built against NumPy 1 (NumPy 2 from torch {tables.numpy2_since})",
+            )
+        )
+    else:
+        return
+    yield Fire(
+        tuple(evidence),
+        "Install NumPy 1, or upgrade torch (>= "
+        + tables.numpy2_since
+        + ") and any extension to builds made for NumPy 2.",
+        pip(facts, 'install "numpy<2"'),
+    )
+
+
+@check(
+    "TD106",
+    "mps-macos-too-old",
+    "macOS is too old for this torch's MPS",
+    Severity.WARNING,
+    Area.COMPAT,
+    "Each torch release needs a minimum macOS for the MPS backend (12.3 up to 2.4, 13.0 from 2.5, 14.0 from "
+    "2.10); below it torch.backends.mps.is_available() is False.",
+    requires=("host",),
+)
+def mps_macos_too_old(facts: Facts) -> Iterator[Fire]:
+    host = facts.host
+    assert isinstance(host, HostFacts)
+    version = torch_version(facts)
+    if host.system != "Darwin" or not version or not isinstance(host.macos_version, str):
+        return
+    minimum = load_tables().mps_min_macos(version)
+    if not minimum:
+        return
+    if Version(host.macos_version) >= Version(minimum):
+        return
+    yield Fire(
+        (
+            ev(Source.PLATFORM, "macOS", host.macos_version),
+            ev(Source.COMPAT, f"MPS in torch {series(version)} needs", f"macOS {minimum}+"),
+        ),
+        f"Update macOS to {minimum} or newer to use the Apple GPU, or install an older torch whose MPS supports "
+        f"macOS {host.macos_version}.",
+    )
+
+
+@check(
+    "TD107",
+    "glibc-too-old",
+    "glibc is too old for this torch",
+    Severity.ERROR,
+    Area.COMPAT,
+    "Linux wheels are built for a minimum glibc (2.17 up to torch 2.5, 2.28 from 2.6); on an older system "
+    '`import torch` fails with "GLIBC_2.28\' not found".',
+    requires=("host",),
+)
+def glibc_too_old(facts: Facts) -> Iterator[Fire]:
+    host = facts.host
+    assert isinstance(host, HostFacts)
+    version = torch_version(facts)
+    if host.system != "Linux" or not version or not isinstance(host.glibc, str):
+        return
+    release = load_tables().release(version)
+    if release is None or not release.glibc:
+        return
+    if Version(host.glibc) >= Version(release.glibc):
+        return
+    yield Fire(
+        (
+            ev(Source.PLATFORM, "glibc", host.glibc),
+            ev(Source.COMPAT, f"torch {release.torch} needs", f"glibc {release.glibc}+"),
+        ),
+        "Use a newer OS or container image (Ubuntu 20.04+, Debian 10+, RHEL 8+), or torch 2.5.x, the last "
+        "release built for glibc 2.17.",
+        pip(facts, "install torch==2.5.1"),
+    )
+
+
+@check(
+    "TD108",
+    "torch-unknown-version",
+    "a torch version the tables cannot judge",
+    Severity.INFO,
+    Area.COMPAT,
+    "Local builds (2.6.0a0+git...), NVIDIA containers (...nv24.05), nightlies and releases newer than the "
+    "tables cannot be judged from the tables; torchdoctor judges them from runtime facts only.",
+    requires=("torch",),
+)
+def torch_unknown_version(facts: Facts) -> Iterator[Fire]:
+    version = torch_version(facts)
+    if not version:
+        return
+    tables = load_tables()
+    if tables.known_patch(version):
+        return
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        kind = "a version string that is not PEP 440"
+    else:
+        if v.is_devrelease:
+            kind = "a nightly build"
+        elif v.is_prerelease or "git" in version or ".nv" in version:
+            kind = "a local or vendor build (pre-release version)"
+        elif Version(v.base_version) > Version(tables.newest().latest):
+            kind = f"newer than the tables (as of {tables.as_of})"
+        else:
+            kind = "a release the tables do not list"
+    yield Fire(
+        (ev(Source.TORCH, "torch", version), ev(Source.COMPAT, "tables as of", tables.as_of)),
+        "Nothing to fix: findings that need the release tables (driver floor, wheel architectures, companions) "
+        "use torch's own runtime facts instead where it can. Upgrade torchdoctor for newer tables.",
+        title=f"torch {version} is {kind}",
+    )

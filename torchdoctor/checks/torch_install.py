@@ -1,0 +1,426 @@
+"""Is torch installed, does it import, is it the right build, can it use the GPU?"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+from torchdoctor.checks.base import (
+    Area,
+    Fire,
+    check,
+    driver_version,
+    ev,
+    nvidia_gpu_evidence,
+    pip,
+)
+from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.model import (
+    EnvFacts,
+    Facts,
+    ImportFailureKind,
+    Nvcc,
+    PackagesFacts,
+    Severity,
+    Source,
+    TorchImportFailure,
+    TorchNotInstalled,
+    TorchRuntime,
+)
+
+
+@check(
+    "TD001",
+    "torch-missing",
+    "torch is not installed in this Python",
+    Severity.ERROR,
+    Area.TORCH,
+    "Nothing PyTorch-based can run in this interpreter until torch is installed.",
+    requires=("torch",),
+)
+def torch_missing(facts: Facts) -> Iterator[Fire]:
+    if isinstance(facts.torch, TorchNotInstalled):
+        fix = install_torch_fix(facts)
+        yield Fire(
+            (
+                ev(Source.PYTHON, "interpreter", facts.torch.python),
+                ev(Source.PYTHON, "import torch", facts.torch.reason),
+            ),
+            fix.text,
+            fix.command,
+        )
+
+
+IMPORT_FIXES: dict[ImportFailureKind, str] = {
+    ImportFailureKind.MISSING_SHARED_LIBRARY: (
+        "A library torch links against is missing. For pip wheels, reinstall torch so that its nvidia-* "
+        "dependencies come back at the pinned versions (never uninstall nvidia-* wheels by hand)."
+    ),
+    ImportFailureKind.UNDEFINED_SYMBOL: (
+        "torch loaded a CUDA library from somewhere else (usually a system CUDA on LD_LIBRARY_PATH) that "
+        "is older than the one its wheel needs. Remove the system CUDA directories from LD_LIBRARY_PATH."
+    ),
+    ImportFailureKind.GLIBC_TOO_OLD: (
+        "This torch needs a newer glibc than the OS has. Use a newer OS or container image, or a torch "
+        "release built for this glibc (torch <= 2.5 is built for glibc 2.17)."
+    ),
+    ImportFailureKind.NUMPY_ABI: (
+        "torch (or an extension) was compiled against NumPy 1.x and NumPy 2 is installed. Install "
+        "NumPy 1, or upgrade torch and the extension to builds made for NumPy 2."
+    ),
+    ImportFailureKind.DLL_LOAD: (
+        "Windows could not load one of torch's DLLs or its dependencies: install the latest Microsoft "
+        "Visual C++ x64 Redistributable (https://aka.ms/vs/17/release/vc_redist.x64.exe) and reinstall torch."
+    ),
+    ImportFailureKind.MISSING_MODULE: "A Python package torch imports is missing: install it.",
+    ImportFailureKind.CRASH: (
+        "The interpreter died inside `import torch`. Run it under faulthandler to see where, and "
+        "reinstall torch; a crash here is usually a broken or mixed installation."
+    ),
+    ImportFailureKind.TIMEOUT: (
+        "`import torch` did not finish in time: a slow network filesystem, a hung driver call or a "
+        "deadlocked import. Time it with `python -X importtime -c 'import torch'`; raise --timeout if "
+        "it is merely slow."
+    ),
+    ImportFailureKind.OTHER: "Read the error below; reinstalling torch fixes most broken installations.",
+}
+
+
+def _torch_version(facts: Facts) -> str:
+    return facts.packages.version_of("torch") if isinstance(facts.packages, PackagesFacts) else ""
+
+
+def _ld_library_path(facts: Facts) -> str:
+    return (facts.env.get("LD_LIBRARY_PATH") or "") if isinstance(facts.env, EnvFacts) else ""
+
+
+def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
+    kind = failure.kind
+    version = _torch_version(facts)
+    pinned = f"torch=={version}" if version else "torch"
+    if kind in (ImportFailureKind.MISSING_SHARED_LIBRARY, ImportFailureKind.CRASH, ImportFailureKind.OTHER):
+        if "libcuda.so" in failure.message:
+            return ""  # the driver itself is missing: see the driver findings
+        return pip(facts, f"install --force-reinstall {pinned}")
+    if kind == ImportFailureKind.UNDEFINED_SYMBOL:
+        kept = [p for p in _ld_library_path(facts).split(os.pathsep) if p and "cuda" not in p.lower()]
+        return f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH"
+    if kind == ImportFailureKind.NUMPY_ABI:
+        return pip(facts, 'install "numpy<2"')
+    if kind == ImportFailureKind.MISSING_MODULE:
+        match = re.search(r"No module named '([\w.]+)'", failure.message)
+        return pip(facts, f"install {match.group(1).split('.')[0]}") if match else ""
+    if kind == ImportFailureKind.CRASH:
+        return 'python -X faulthandler -c "import torch"'
+    return ""
+
+
+@check(
+    "TD002",
+    "torch-import-failed",
+    "`import torch` fails",
+    Severity.ERROR,
+    Area.TORCH,
+    "torch is installed but cannot be imported, so nothing can use it; the error's kind names the cause.",
+    requires=("torch",),
+)
+def torch_import_failed(facts: Facts) -> Iterator[Fire]:
+    failure = facts.torch
+    if not isinstance(failure, TorchImportFailure):
+        return
+    evidence = [
+        ev(Source.TORCH, "failure", failure.kind.value),
+        ev(Source.TORCH, failure.exc_type, failure.message),
+    ]
+    if failure.kind == ImportFailureKind.UNDEFINED_SYMBOL and _ld_library_path(facts):
+        evidence.append(ev(Source.ENV, "LD_LIBRARY_PATH", _ld_library_path(facts)))
+    if failure.detail:
+        evidence.append(ev(Source.TORCH, "detail", failure.detail.strip().splitlines()[-1]))
+    yield Fire(
+        tuple(evidence),
+        IMPORT_FIXES[failure.kind],
+        _import_fix_command(facts, failure),
+        title=f"`import torch` fails: {failure.kind.value}",
+    )
+
+
+@check(
+    "TD003",
+    "torch-cpu-only-build",
+    "a CPU-only torch on a machine with an NVIDIA GPU",
+    Severity.ERROR,
+    Area.TORCH,
+    "This torch was built without CUDA, so it can never use the GPU; torch.cuda.is_available() is False "
+    "however the driver is set up. Plain `pip install torch` gives CPU wheels on Windows and some indexes.",
+    requires=("torch_runtime",),
+)
+def torch_cpu_only_build(facts: Facts) -> Iterator[Fire]:
+    torch = facts.torch
+    assert isinstance(torch, TorchRuntime)
+    gpu = nvidia_gpu_evidence(facts)
+    if not torch.is_cpu_build or not gpu:
+        return
+    fix = install_torch_fix(facts, reinstall=True)
+    evidence = (
+        ev(Source.TORCH, "torch", torch.version),
+        ev(Source.TORCH, "torch.version.cuda", "None"),
+        *gpu,
+    )
+    if driver_version(facts):
+        evidence += (ev(Source.NVML, "driver", driver_version(facts)),)
+    yield Fire(evidence, fix.text, fix.command)
+
+
+CUDA_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"driver on your system is too old \(found version (\d+)\)|driver version is insufficient", re.I),
+        "the NVIDIA driver is too old for this torch's CUDA",
+        "driver",
+    ),
+    (
+        re.compile(r"Found no NVIDIA driver|NVIDIA driver.*not.*(loaded|installed)", re.I),
+        "no usable NVIDIA driver was found by CUDA",
+        "nodriver",
+    ),
+    (
+        re.compile(r"CUDA unknown error|cudaErrorUnknown|error 999", re.I),
+        "CUDA initialisation failed with 'unknown error' (typically after suspend/resume, or /dev/nvidia-uvm missing)",
+        "uvm",
+    ),
+    (
+        re.compile(r"no CUDA-capable device is detected|No CUDA GPUs are available", re.I),
+        "CUDA sees no device (CUDA_VISIBLE_DEVICES, a container without GPU access, or MIG)",
+        "nodevice",
+    ),
+    (
+        re.compile(r"busy or unavailable", re.I),
+        "every GPU is busy or unavailable (exclusive-process compute mode held by another process)",
+        "busy",
+    ),
+    (
+        re.compile(r"unsupported display driver / cuda driver combination|forward compatibility was attempted", re.I),
+        "the loaded kernel module does not match the user-space driver (a driver update without a reboot)",
+        "mismatch",
+    ),
+)
+
+
+def cuda_cause(torch: TorchRuntime) -> tuple[str, str, str]:
+    """(cause, key, matched text) from torch's warnings and its CUDA initialisation error."""
+    texts = [torch.cuda_error, *torch.warnings]
+    for pattern, cause, key in CUDA_CAUSES:
+        for text in texts:
+            if text and pattern.search(text):
+                return cause, key, text
+    return "", "", next((t for t in texts if t), "")
+
+
+def _cuda_fix(facts: Facts, key: str) -> tuple[str, str]:
+    if key == "driver":
+        fix = install_torch_fix(facts, reinstall=True)
+        return (
+            "Update the NVIDIA driver, or install a torch built for a CUDA this driver runs. " + fix.text,
+            fix.command,
+        )
+    if key == "uvm":
+        return (
+            "Reload the nvidia_uvm module (or reboot); in a container, make sure /dev/nvidia-uvm is passed in.",
+            "sudo modprobe -r nvidia_uvm && sudo modprobe nvidia_uvm",
+        )
+    if key == "mismatch":
+        return "Reboot so that the kernel module matches the installed driver.", "sudo reboot"
+    if key == "nodevice":
+        return (
+            "Check CUDA_VISIBLE_DEVICES (see its finding), and in a container start it with GPU access "
+            "(`docker run --gpus all`, the NVIDIA Container Toolkit).",
+            "",
+        )
+    if key == "busy":
+        return (
+            "Use a free GPU, stop the process holding it, or (admin) reset the compute mode.",
+            "nvidia-smi -c 0",
+        )
+    if key == "nodriver":
+        return "Install or load the NVIDIA driver (see the driver findings).", ""
+    return (
+        'Read torch\'s message below; run `python -c "import torch; torch.cuda.init()"` to see the full error.',
+        "",
+    )
+
+
+@check(
+    "TD004",
+    "cuda-unavailable",
+    "torch is a CUDA build but cannot use the GPU",
+    Severity.ERROR,
+    Area.TORCH,
+    "A CUDA torch and an NVIDIA GPU are both present, yet torch.cuda.is_available() is False: training "
+    "would silently run on the CPU.",
+    requires=("torch_runtime",),
+)
+def cuda_unavailable(facts: Facts) -> Iterator[Fire]:
+    torch = facts.torch
+    assert isinstance(torch, TorchRuntime)
+    gpu = nvidia_gpu_evidence(facts)
+    if not torch.is_cuda_build or torch.cuda_available or not gpu:
+        return
+    cause, key, text = cuda_cause(torch)
+    evidence = [
+        ev(Source.TORCH, "torch", torch.version),
+        ev(Source.TORCH, "torch.cuda.is_available()", False),
+        *gpu,
+    ]
+    if text:
+        evidence.append(ev(Source.TORCH, "torch says", text.strip().splitlines()[0][:300]))
+    if key == "driver" and driver_version(facts):
+        evidence.append(ev(Source.NVML, "driver", driver_version(facts)))
+    fix, command = _cuda_fix(facts, key)
+    title = f"torch cannot use the GPU: {cause}" if cause else ""
+    yield Fire(tuple(evidence), fix, command, title=title)
+
+
+@check(
+    "TD013",
+    "duplicate-torch",
+    "more than one torch can be imported",
+    Severity.WARNING,
+    Area.PACKAGES,
+    "Two installs (env and user site, conda and pip) or a local ./torch folder decide by path order which "
+    "torch imports; pip upgrades one while Python loads the other.",
+    requires=("packages",),
+)
+def duplicate_torch(facts: Facts) -> Iterator[Fire]:
+    packages = facts.packages
+    assert isinstance(packages, PackagesFacts)
+    dists = packages.named("torch")
+    locations = sorted({d.location for d in dists})
+    if len(locations) > 1:
+        yield Fire(
+            tuple(ev(Source.METADATA, f"torch {d.version}", d.location) for d in dists),
+            "Uninstall until only one torch is left, then reinstall it once in this environment "
+            "(PYTHONNOUSERSITE=1 hides the user site).",
+            pip(facts, "uninstall -y torch") + "   # repeat until it says it is not installed",
+        )
+    if packages.cwd_torch_dir:
+        yield Fire(
+            (ev(Source.PYTHON, "folder in the working directory", packages.cwd_torch_dir),),
+            "A `torch` folder in the working directory shadows the installed package for `python -c`, "
+            "the REPL and notebooks. Run from another directory, or rename the folder.",
+            title="a ./torch folder shadows the installed torch",
+        )
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime) and torch.file and locations and not packages.cwd_torch_dir:
+        stray = not any(torch.file.startswith(location) for location in locations)
+        if stray:
+            yield Fire(
+                (
+                    ev(Source.TORCH, "torch.__file__", torch.file),
+                    ev(Source.METADATA, "installed at", locations[0]),
+                ),
+                "The torch that imports is not the installed distribution (PYTHONPATH or a source tree "
+                "ahead of site-packages). Remove that path or uninstall the stray copy.",
+                title="the imported torch is not the installed one",
+            )
+
+
+@check(
+    "TD024",
+    "numpy-missing",
+    "NumPy is not installed",
+    Severity.WARNING,
+    Area.PACKAGES,
+    "torch works without NumPy, but tensor.numpy(), torch.from_numpy and most data pipelines fail "
+    "(torch warns 'Failed to initialize NumPy').",
+    requires=("packages", "torch_runtime"),
+)
+def numpy_missing(facts: Facts) -> Iterator[Fire]:
+    packages = facts.packages
+    assert isinstance(packages, PackagesFacts)
+    if packages.named("numpy"):
+        return
+    evidence = [ev(Source.METADATA, "numpy", "not installed")]
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime):
+        evidence += [ev(Source.TORCH, "warning", w) for w in torch.warnings if "Failed to initialize NumPy" in w][:1]
+    yield Fire(tuple(evidence), "Install NumPy in the same environment.", pip(facts, "install numpy"))
+
+
+WHEEL_OWNED = {
+    "cudnn": "nvidia-cudnn",
+    "nvjitlink": "nvidia-nvjitlink",
+    "cublas": "nvidia-cublas",
+    "cublasLt": "nvidia-cublas",
+    "cudart": "nvidia-cuda-runtime",
+    "cusparse": "nvidia-cusparse",
+    "nccl": "nvidia-nccl",
+    "nvrtc": "nvidia-cuda-nvrtc",
+}
+
+
+@check(
+    "TD023",
+    "foreign-cuda-libs",
+    "CUDA libraries loaded from outside torch's wheels",
+    Severity.WARNING,
+    Area.TORCH,
+    "The pip wheel ships its own cuDNN, cuBLAS and nvJitLink; one loaded from a system CUDA (via "
+    "LD_LIBRARY_PATH) can be older and gives 'cuDNN version incompatibility' or 'undefined symbol "
+    "__nvJitLink...' errors.",
+    requires=("torch_runtime", "packages"),
+)
+def foreign_cuda_libs(facts: Facts) -> Iterator[Fire]:
+    torch = facts.torch
+    packages = facts.packages
+    assert isinstance(torch, TorchRuntime) and isinstance(packages, PackagesFacts)
+    wheels = {d.name.lower() for d in packages.distributions}
+    foreign = []
+    for lib in torch.loaded_libraries:
+        owner = WHEEL_OWNED.get(lib.name)
+        if owner is None or not any(w.startswith(owner) or w == "cuda-toolkit" for w in wheels):
+            continue
+        if "site-packages" in lib.path or "dist-packages" in lib.path:
+            continue
+        foreign.append(lib)
+    if not foreign:
+        return
+    ld = _ld_library_path(facts)
+    dirs = {os.path.dirname(lib.path) for lib in foreign}
+    kept = [p for p in ld.split(os.pathsep) if p and os.path.normpath(p) not in {os.path.normpath(d) for d in dirs}]
+    evidence = tuple(ev(Source.TORCH, f"{lib.name} loaded from", lib.path) for lib in foreign)
+    if ld:
+        evidence += (ev(Source.ENV, "LD_LIBRARY_PATH", ld),)
+    command = (f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH") if ld else ""
+    yield Fire(
+        evidence,
+        "Let torch load the libraries its wheel ships: remove the system CUDA from LD_LIBRARY_PATH.",
+        command,
+    )
+
+
+@check(
+    "TD025",
+    "nvcc-mismatch",
+    "nvcc's CUDA differs from torch's",
+    Severity.INFO,
+    Area.TORCH,
+    "nvcc matters only for building CUDA extensions (torch.utils.cpp_extension, flash-attn, ...): "
+    "torch's wheels bundle their own CUDA runtime. Building against a toolkit of another major version fails.",
+    requires=("torch_runtime", "env"),
+)
+def nvcc_mismatch(facts: Facts) -> Iterator[Fire]:
+    torch = facts.torch
+    env = facts.env
+    assert isinstance(torch, TorchRuntime) and isinstance(env, EnvFacts)
+    if not isinstance(env.nvcc, Nvcc) or not torch.cuda:
+        return
+    if env.nvcc.version.split(".")[0] == torch.cuda.split(".")[0]:
+        return
+    yield Fire(
+        (
+            ev(Source.NVCC, "nvcc", f"{env.nvcc.version} at {env.nvcc.path}"),
+            ev(Source.TORCH, "torch.version.cuda", torch.cuda),
+        ),
+        f"Only if you build CUDA extensions: install a CUDA {torch.cuda.split('.')[0]}.x toolkit and point "
+        "CUDA_HOME at it. Running torch itself does not need nvcc.",
+    )

@@ -1,0 +1,1 @@
+"""Compatibility knowledge: the tables in compat/ and the questions they answer."""

@@ -1,0 +1,54 @@
+"""Describe this (or another) machine in the terms the tables use."""
+
+from __future__ import annotations
+
+import platform as _platform
+
+from torchdoctor.compat.recommend import Gpu, Machine
+from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int
+from torchdoctor.model import Facts, HostFacts, NvmlFacts, PythonFacts, TorchRuntime
+
+
+def platform_key(system: str, machine: str) -> str:
+    """The tables' platform name for an OS and the *Python's* architecture."""
+    arch = machine.lower()
+    arch = {"amd64": "x86_64", "x64": "x86_64", "arm64": "arm64", "aarch64": "aarch64"}.get(arch, arch)
+    if system == "Darwin":
+        return "macos-arm64" if arch in ("arm64", "aarch64") else "macos-x86_64"
+    if system == "Windows":
+        return "windows-x86_64" if arch == "x86_64" else f"windows-{arch}"
+    return "linux-aarch64" if arch in ("arm64", "aarch64") else f"linux-{arch}"
+
+
+def machine_from_facts(facts: Facts) -> Machine:
+    python = facts.python
+    host = facts.host
+    system = host.system if isinstance(host, HostFacts) else _platform.system()
+    arch = python.machine if isinstance(python, PythonFacts) else _platform.machine()
+    version = python.version if isinstance(python, PythonFacts) else _platform.python_version()
+    free = python.free_threaded if isinstance(python, PythonFacts) else False
+    driver = ""
+    gpus: list[Gpu] = []
+    if isinstance(facts.nvml, NvmlFacts):
+        if isinstance(facts.nvml.driver_version, str):
+            driver = facts.nvml.driver_version
+        for g in facts.nvml.gpus:
+            if isinstance(g.compute_capability, str):
+                gpus.append(Gpu(cc_int(g.compute_capability), f"GPU {g.index} {g.name}"))
+    if not gpus and isinstance(facts.torch, TorchRuntime):
+        gpus = [Gpu(cc_int(d.capability), f"GPU {d.index} {d.name}") for d in facts.torch.devices]
+    return Machine(platform_key(system, arch), version, free, driver, tuple(gpus))
+
+
+def resolve_gpu(tables: Tables, query: str, index: int) -> Gpu:
+    found = tables.gpu(query)
+    if found is None:
+        raise ValueError(f"unknown GPU {query!r}: give a name from compat/gpus.toml, sm_XY or X.Y")
+    cc, name = found
+    return Gpu(cc, name if index == 0 else f"{name} #{index}")
+
+
+def check_platform(value: str) -> str:
+    if value not in PLATFORMS:
+        raise ValueError(f"unknown platform {value!r}: one of {', '.join(PLATFORMS)}")
+    return value

@@ -1,0 +1,313 @@
+"""Which torch can a machine run? ``recommend`` picks one; ``rows`` lists every candidate.
+
+Both answer from the tables alone: nothing is installed or downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from torchdoctor.compat.tables import (
+    CUDA_PLATFORMS,
+    Release,
+    Tables,
+    cc_str,
+    cuda_of_variant,
+    driver_version_key,
+)
+
+DOWNLOAD = "https://download.pytorch.org/whl"
+PYPI = "https://pypi.org/simple"
+
+
+@dataclass(frozen=True)
+class Gpu:
+    cc: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Machine:
+    platform: str
+    python: str
+    free_threaded: bool = False
+    driver: str = ""
+    """The NVIDIA driver version, "" when there is none (or it is unknown)."""
+    gpus: tuple[Gpu, ...] = ()
+
+    @property
+    def os_name(self) -> str:
+        return self.platform.split("-")[0]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    torch: str
+    variant: str
+    torchvision: str
+    torchaudio: str
+    index_url: str
+    command: str
+    reasons: tuple[str, ...]
+    upgrades: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoFit:
+    reasons: tuple[str, ...]
+    changes: tuple[str, ...] = field(default=())
+
+
+def index_url(variant: str, platform: str) -> str:
+    if platform.startswith("macos"):
+        return PYPI
+    return f"{DOWNLOAD}/{variant}"
+
+
+def install_command(python: str, packages: list[str], url: str) -> str:
+    cmd = f"{python} -m pip install {' '.join(packages)}"
+    return cmd if url == PYPI else f"{cmd} --index-url {url}"
+
+
+def _variant_order(release: Release, platform: str) -> list[str]:
+    variants = list(release.cuda.get(platform, ()))
+    return sorted(variants, key=lambda v: Version(cuda_of_variant(v)), reverse=True)
+
+
+def _gpu_problem(tables: Tables, release: Release, variant: str, machine: Machine) -> str:
+    build = tables.build(release.latest, variant, machine.platform)
+    if build is None:
+        return f"the tables do not know the architectures of torch {release.torch} {variant}"
+    missing = [g for g in machine.gpus if not tables.covers(build.sm, build.ptx, g.cc)]
+    if missing:
+        return ", ".join(f"{g.label} (sm_{g.cc})" for g in missing) + f" not covered by {variant}"
+    return ""
+
+
+def _driver_problem(tables: Tables, variant: str, machine: Machine) -> str:
+    cuda = cuda_of_variant(variant)
+    needed = tables.min_driver(cuda, machine.os_name)
+    if not needed:
+        return f"no known driver requirement for CUDA {cuda}"
+    if machine.driver and driver_version_key(machine.driver) < driver_version_key(needed):
+        return f"{variant} needs driver >= {needed}"
+    return ""
+
+
+def candidates(tables: Tables, machine: Machine) -> list[tuple[Release, str, str]]:
+    """(release, variant, why-not) for every release and variant on this platform, newest first."""
+    out = []
+    for release in sorted(tables.releases, key=lambda r: Version(r.torch), reverse=True):
+        if not tables.platform_has_wheels(release, machine.platform):
+            out.append((release, "", f"torch {release.torch} has no {machine.platform} wheels"))
+            continue
+        if not release.supports_python(machine.python, machine.free_threaded):
+            kind = "free-threaded " if machine.free_threaded else ""
+            out.append((release, "", f"torch {release.torch} has no {kind}Python {machine.python} wheels"))
+            continue
+        if machine.gpus and machine.platform in CUDA_PLATFORMS:
+            for variant in _variant_order(release, machine.platform):
+                problem = _driver_problem(tables, variant, machine) or _gpu_problem(tables, release, variant, machine)
+                out.append((release, variant, problem))
+        else:
+            variant = "" if machine.platform.startswith("macos") else "cpu"
+            out.append((release, variant, ""))
+    return out
+
+
+def _companions(tables: Tables, release: Release) -> tuple[str, str]:
+    tv = tables.companion_for("torchvision", release.latest)
+    ta = tables.companion_for("torchaudio", release.latest)
+    return (tv.version if tv else "", ta.version if ta else "")
+
+
+def recommend(tables: Tables, machine: Machine, python: str = "python") -> Recommendation | NoFit:
+    rows = candidates(tables, machine)
+    fit = next(((r, v) for r, v, problem in rows if not problem), None)
+    if fit is None:
+        return NoFit(tuple(dict.fromkeys(p for _, _, p in rows if p)), tuple(_changes(tables, machine, rows)))
+    release, variant = fit
+    tv, ta = _companions(tables, release)
+    packages = [f"torch=={release.latest}"]
+    if tv:
+        packages.append(f"torchvision=={tv}")
+    if ta:
+        packages.append(f"torchaudio=={ta}")
+    url = index_url(variant or "cpu", machine.platform)
+    reasons = [f"Python {machine.python} is supported by torch {release.torch} ({release.python_range})"]
+    if variant.startswith("cu"):
+        cuda = cuda_of_variant(variant)
+        needed = tables.min_driver(cuda, machine.os_name)
+        if machine.driver:
+            reasons.append(f"driver {machine.driver} runs CUDA {cuda} wheels (needs >= {needed})")
+        else:
+            reasons.append(f"CUDA {cuda} wheels need driver >= {needed} (no driver version known: not checked)")
+        build = tables.build(release.latest, variant, machine.platform)
+        if build is not None and machine.gpus:
+            archs = " ".join(f"sm_{s}" for s in build.sm) + (" +PTX" if build.ptx else "")
+            labels = ", ".join(f"{g.label} (sm_{g.cc})" for g in machine.gpus)
+            reasons.append(f"{variant} kernels ({archs}) cover {labels}")
+        pypi = release.pypi.get(machine.platform, "")
+        if pypi and pypi != variant:
+            reasons.append(f"plain `pip install torch` would give {pypi} here, hence the index URL")
+    elif machine.platform.startswith("macos"):
+        reasons.append("macOS wheels come from PyPI; Apple GPUs are used through MPS")
+    else:
+        reasons.append("no NVIDIA GPU: the CPU build from its own index avoids downloading CUDA libraries")
+    upgrades = _upgrades(tables, machine, rows, release, variant)
+    return Recommendation(
+        release.latest,
+        variant or "cpu",
+        tv,
+        ta,
+        url,
+        install_command(python, packages, url),
+        tuple(reasons),
+        tuple(upgrades),
+    )
+
+
+def _upgrades(
+    tables: Tables, machine: Machine, rows: list[tuple[Release, str, str]], chosen: Release, variant: str
+) -> list[str]:
+    """What would allow a newer torch (or a newer CUDA variant) than the one chosen."""
+    out = []
+
+    def newer_cuda(v: str) -> bool:
+        both = v.startswith("cu") and variant.startswith("cu")
+        return both and Version(cuda_of_variant(v)) > Version(cuda_of_variant(variant))
+
+    newer = [
+        (r, v, p) for r, v, p in rows if Version(r.torch) > Version(chosen.torch) or (r is chosen and newer_cuda(v))
+    ]
+    for release, v, problem in newer:
+        if "needs driver" in problem and v.startswith("cu"):
+            needed = tables.min_driver(cuda_of_variant(v), machine.os_name)
+            gpu_issue = _gpu_problem(tables, release, v, machine) if machine.gpus else ""
+            if not gpu_issue:
+                out.append(f"a driver >= {needed} would allow torch {release.latest} {v}")
+                break
+    gpu_blocked = [(r, p) for r, v, p in newer if "not covered" in p]
+    if gpu_blocked and not out:
+        release, problem = gpu_blocked[0]
+        out.append(f"torch {release.torch} dropped kernels for this GPU ({problem}); a newer GPU would be needed")
+    py_blocked = [r for r, v, p in newer if "Python" in p]
+    if py_blocked:
+        newest = py_blocked[0]
+        out.append(f"torch {newest.torch} needs Python {newest.python_range}")
+    return out
+
+
+def _changes(tables: Tables, machine: Machine, rows: list[tuple[Release, str, str]]) -> list[str]:
+    changes = []
+    if machine.platform == "macos-x86_64":
+        changes.append(
+            "use an Apple Silicon Mac with a native arm64 Python, or Linux/Windows: "
+            "Intel-Mac wheels stopped at torch 2.2.2"
+        )
+    if all("Python" in p for _, v, p in rows if not v):
+        newest = tables.newest()
+        changes.append(f"use a Python that torch supports (torch {newest.torch}: {newest.python_range})")
+    if any("needs driver" in p for _, _, p in rows):
+        blocked = next(((r, v) for r, v, p in rows if "needs driver" in p), None)
+        if blocked:
+            needed = tables.min_driver(cuda_of_variant(blocked[1]), machine.os_name)
+            changes.append(f"update the NVIDIA driver to >= {needed} for torch {blocked[0].latest} {blocked[1]}")
+    if any("not covered" in p for _, _, p in rows):
+        changes.append(
+            "this GPU is not covered by any published wheel that fits; build torch from source with "
+            "TORCH_CUDA_ARCH_LIST including it, or use the CPU build"
+        )
+    return changes
+
+
+# ---------------------------------------------------------------------- the compat query
+
+
+@dataclass(frozen=True)
+class Row:
+    torch: str
+    platform: str
+    variant: str
+    python: str
+    min_driver: str
+    archs: str
+    torchvision: str
+    torchaudio: str
+    source: str
+
+
+def parse_torch_filter(value: str) -> SpecifierSet:
+    """ "2.5.1" or "2.5" -> that release series; ">=2.4,<2.6" is taken as given."""
+    value = value.strip()
+    if value and value[0].isdigit():
+        try:
+            v = Version(value)
+        except InvalidVersion as exc:
+            raise ValueError(f"not a version: {value}") from exc
+        return SpecifierSet(f"=={v.major}.{v.minor}.*")
+    try:
+        return SpecifierSet(value)
+    except InvalidSpecifier as exc:
+        raise ValueError(f"not a version or range: {value}") from exc
+
+
+def rows(
+    tables: Tables,
+    platforms: tuple[str, ...],
+    torch: SpecifierSet | None = None,
+    python: str = "",
+    driver: str = "",
+    cuda: str = "",
+    gpus: tuple[Gpu, ...] = (),
+) -> list[Row]:
+    out = []
+    for release in sorted(tables.releases, key=lambda r: Version(r.torch), reverse=True):
+        if torch is not None and not any(Version(p) in torch for p in release.patches):
+            continue
+        if python and not release.supports_python(python):
+            continue
+        tv, ta = _companions(tables, release)
+        for platform in platforms:
+            if not tables.platform_has_wheels(release, platform):
+                continue
+            variants = list(_variant_order(release, platform)) if platform in CUDA_PLATFORMS else []
+            if not gpus and not cuda:
+                variants.append("cpu" if platform in CUDA_PLATFORMS else "")
+            for variant in variants:
+                if cuda and (not variant.startswith("cu") or cuda_of_variant(variant) != cuda):
+                    continue
+                needed = (
+                    tables.min_driver(cuda_of_variant(variant), platform.split("-")[0])
+                    if variant.startswith("cu")
+                    else ""
+                )
+                if (
+                    driver
+                    and variant.startswith("cu")
+                    and (not needed or driver_version_key(driver) < driver_version_key(needed))
+                ):
+                    continue
+                build = tables.build(release.latest, variant, platform) if variant.startswith("cu") else None
+                if gpus and (build is None or not all(tables.covers(build.sm, build.ptx, g.cc) for g in gpus)):
+                    continue
+                archs = ""
+                if build is not None:
+                    archs = " ".join(cc_str(s) for s in build.sm) + (" +PTX" if build.ptx else "")
+                out.append(
+                    Row(
+                        torch=release.latest,
+                        platform=platform,
+                        variant=variant or "default",
+                        python=release.python_range,
+                        min_driver=needed,
+                        archs=archs,
+                        torchvision=tv,
+                        torchaudio=ta,
+                        source=release.source,
+                    )
+                )
+    return out

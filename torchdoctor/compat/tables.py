@@ -1,0 +1,429 @@
+"""Load the compatibility tables in ``compat/*.toml`` and answer questions from them.
+
+The tables are data (with a source on every row); this module holds the rules that read them:
+PEP 440 ranges, CUDA minor-version compatibility, and SASS/PTX binary compatibility.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
+CUDA_PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64")
+FILES = ("releases", "drivers", "arches", "companions", "gpus")
+
+
+class CompatDataError(ValueError):
+    """A table that breaks its schema."""
+
+
+@dataclass(frozen=True)
+class Release:
+    torch: str
+    patches: tuple[str, ...]
+    date: str
+    python: SpecifierSet
+    python_range: str
+    """The range as written in the table (SpecifierSet reorders it)."""
+    python_experimental: tuple[str, ...]
+    free_threaded: tuple[str, ...]
+    cuda: dict[str, tuple[str, ...]]
+    rocm: tuple[str, ...]
+    pypi: dict[str, str]
+    glibc: str
+    macos_x86_64: bool
+    mps_min_macos: str
+    cudnn: str
+    nccl: str
+    source: str
+    confidence: str
+
+    @property
+    def latest(self) -> str:
+        return max(self.patches, key=Version)
+
+    def supports_python(self, python: str, free_threaded: bool = False) -> bool:
+        minor = ".".join(python.split(".")[:2])
+        if free_threaded:
+            return minor in self.free_threaded
+        return Version(python) in self.python or Version(minor) in self.python
+
+
+@dataclass(frozen=True)
+class Build:
+    torch: SpecifierSet
+    variants: tuple[str, ...]
+    platforms: tuple[str, ...]
+    sm: tuple[int, ...]
+    ptx: bool
+    source: str
+    confidence: str
+
+
+@dataclass(frozen=True)
+class SassRule:
+    code: int
+    exclude: tuple[int, ...]
+    only: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DriverFloor:
+    cuda_major: str
+    mvc: bool
+    linux: str
+    windows: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    cuda: str
+    linux: str
+    windows: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Companion:
+    package: str
+    version: str
+    torch: SpecifierSet
+    source: str
+    confidence: str
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    capability: str
+    architecture: str
+    names: tuple[str, ...]
+    source: str
+
+
+def cuda_of_variant(variant: str) -> str:
+    """ "cu126" -> "12.6", "cu118" -> "11.8", "cu102" -> "10.2"."""
+    match = re.fullmatch(r"cu(\d+)(\d)", variant)
+    if not match:
+        raise ValueError(f"not a CUDA variant: {variant}")
+    return f"{match.group(1)}.{match.group(2)}"
+
+
+def variant_of_cuda(cuda: str) -> str:
+    major, minor = cuda.split(".")[:2]
+    return f"cu{major}{minor}"
+
+
+def cc_int(capability: str) -> int:
+    major, minor = capability.split(".")[:2]
+    return int(major) * 10 + int(minor)
+
+
+def cc_str(cc: int) -> str:
+    return f"{cc // 10}.{cc % 10}"
+
+
+def series(version: str) -> str:
+    """ "2.5.1+cu124" -> "2.5"."""
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return ""
+    return f"{v.major}.{v.minor}"
+
+
+def base_version(version: str) -> str:
+    try:
+        return Version(version).base_version
+    except InvalidVersion:
+        return version.split("+")[0]
+
+
+def local_tag(version: str) -> str:
+    return version.split("+", 1)[1] if "+" in version else ""
+
+
+def version_key(v: str) -> Version:
+    return Version(v)
+
+
+@dataclass(frozen=True)
+class Tables:
+    as_of: str
+    releases: tuple[Release, ...]
+    builds: tuple[Build, ...]
+    sass: tuple[SassRule, ...]
+    floors: tuple[DriverFloor, ...]
+    toolkits: tuple[Toolkit, ...]
+    companions: tuple[Companion, ...]
+    gpus: tuple[GpuModel, ...]
+    numpy2_since: str
+    macos_arm64_since: str
+
+    # ------------------------------------------------------------------ releases
+
+    def release(self, version: str) -> Release | None:
+        key = series(version)
+        return next((r for r in self.releases if r.torch == key), None)
+
+    def known_patch(self, version: str) -> bool:
+        """Is this exact published release (ignoring the local +cuXYZ tag) in the tables?"""
+        release = self.release(version)
+        if release is None:
+            return False
+        try:
+            v = Version(version)
+        except InvalidVersion:
+            return False
+        if v.is_prerelease or v.is_devrelease or v.is_postrelease:
+            return False
+        return v.base_version in release.patches
+
+    def newest(self) -> Release:
+        return max(self.releases, key=lambda r: Version(r.torch))
+
+    def mps_min_macos(self, version: str) -> str:
+        release = self.release(version)
+        return release.mps_min_macos if release else ""
+
+    def platform_has_wheels(self, release: Release, platform: str) -> bool:
+        if platform == "macos-x86_64":
+            return release.macos_x86_64
+        if platform == "macos-arm64":
+            return Version(release.torch) >= Version(self.macos_arm64_since)
+        return True
+
+    # ------------------------------------------------------------------ drivers
+
+    def floor(self, cuda: str) -> DriverFloor | None:
+        major = cuda.split(".")[0]
+        return next((f for f in self.floors if f.cuda_major == major), None)
+
+    def toolkit(self, cuda: str) -> Toolkit | None:
+        key = ".".join(cuda.split(".")[:2])
+        return next((t for t in self.toolkits if t.cuda == key), None)
+
+    def min_driver(self, cuda: str, os_name: str) -> str:
+        """The oldest driver that runs a wheel built with this CUDA ("" if unknown)."""
+        floor = self.floor(cuda)
+        if floor is None:
+            return ""
+        if floor.mvc:
+            return floor.windows if os_name == "windows" else floor.linux
+        tk = self.toolkit(cuda)
+        return (tk.windows if os_name == "windows" else tk.linux) if tk else ""
+
+    def driver_runs(self, driver: str, cuda: str, os_name: str) -> bool:
+        needed = self.min_driver(cuda, os_name)
+        return bool(needed) and driver_version_key(driver) >= driver_version_key(needed)
+
+    # ------------------------------------------------------------------ architectures
+
+    def build(self, version: str, variant: str, platform: str) -> Build | None:
+        key = series(version)
+        if not key:
+            return None
+        for b in self.builds:
+            if variant in b.variants and platform in b.platforms and Version(key) in b.torch:
+                return b
+        return None
+
+    def sass_runs(self, code: int, device: int) -> bool:
+        rule = next((r for r in self.sass if r.code == code), None)
+        if rule is not None and rule.only:
+            return device in rule.only
+        if rule is not None and device in rule.exclude:
+            return False
+        return device // 10 == code // 10 and device % 10 >= code % 10
+
+    def covers(self, sm: tuple[int, ...], ptx: bool, device: int) -> bool:
+        if any(self.sass_runs(code, device) for code in sm):
+            return True
+        return ptx and bool(sm) and device >= max(sm)
+
+    # ------------------------------------------------------------------ companions
+
+    def companion(self, package: str, version: str) -> Companion | None:
+        base = base_version(version)
+        return next((c for c in self.companions if c.package == package and c.version == base), None)
+
+    def companion_for(self, package: str, torch_version: str) -> Companion | None:
+        v = Version(base_version(torch_version))
+        fits = [c for c in self.companions if c.package == package and v in c.torch]
+        return max(fits, key=lambda c: Version(c.version)) if fits else None
+
+    # ------------------------------------------------------------------ GPUs
+
+    def gpu(self, query: str) -> tuple[int, str] | None:
+        """Capability and display name from "RTX 5090", "sm_120", "12.0" or "120"."""
+        q = query.strip()
+        sm = re.fullmatch(r"(?:sm_?|compute_?)?(\d{2,3})", q, re.I)
+        if sm:
+            return int(sm.group(1)), f"sm_{sm.group(1)}"
+        dotted = re.fullmatch(r"(\d{1,2})\.(\d)", q)
+        if dotted:
+            return int(dotted.group(1)) * 10 + int(dotted.group(2)), f"compute capability {q}"
+        wanted = normalize_gpu(q)
+        best: tuple[int, GpuModel, str] | None = None
+        for model in self.gpus:
+            for name in model.names:
+                n = normalize_gpu(name)
+                hit = n and (n == wanted or re.search(rf"(^|\s){re.escape(n)}($|\s)", wanted))
+                if hit and (best is None or len(n) > best[0]):
+                    best = (len(n), model, name)
+        if best is None:
+            return None
+        return cc_int(best[1].capability), best[2]
+
+
+def normalize_gpu(name: str) -> str:
+    n = name.lower().replace("nvidia", " ").replace("geforce", " ").replace("tesla", " ")
+    n = re.sub(r"[^a-z0-9.]+", " ", n)
+    return " ".join(n.split())
+
+
+def driver_version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+# ---------------------------------------------------------------------- loading
+
+
+def data_dir() -> Path:
+    """compat/ inside the installed wheel, or the source tree's compat/ when run from a checkout."""
+    try:
+        from importlib.resources import files
+
+        root = files("torchdoctor.compat_data")
+        path = Path(str(root))
+        if (path / "releases.toml").is_file():
+            return path
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[2] / "compat"
+
+
+def _spec(value: Any, where: str) -> SpecifierSet:
+    try:
+        return SpecifierSet(str(value))
+    except InvalidSpecifier as exc:
+        raise CompatDataError(f"{where}: bad version range {value!r}") from exc
+
+
+def _need(row: dict[str, Any], key: str, where: str) -> Any:
+    if key not in row:
+        raise CompatDataError(f"{where}: missing '{key}'")
+    return row[key]
+
+
+def load_raw(directory: Path | None = None) -> dict[str, dict[str, Any]]:
+    directory = directory or data_dir()
+    out = {}
+    for name in FILES:
+        path = directory / f"{name}.toml"
+        try:
+            out[name] = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise CompatDataError(f"{path}: {exc}") from exc
+    return out
+
+
+def parse(raw: dict[str, dict[str, Any]]) -> Tables:
+    rel = raw["releases"]
+    releases = []
+    for i, row in enumerate(rel.get("release", [])):
+        where = f"releases.toml release[{i}]"
+        releases.append(
+            Release(
+                torch=str(_need(row, "torch", where)),
+                patches=tuple(_need(row, "patches", where)),
+                date=str(_need(row, "date", where)),
+                python=_spec(_need(row, "python", where), where),
+                python_range=str(row["python"]),
+                python_experimental=tuple(row.get("python_experimental", ())),
+                free_threaded=tuple(row.get("free_threaded", ())),
+                cuda={k: tuple(v) for k, v in _need(row, "cuda", where).items()},
+                rocm=tuple(row.get("rocm", ())),
+                pypi=dict(_need(row, "pypi", where)),
+                glibc=str(_need(row, "glibc", where)),
+                macos_x86_64=bool(_need(row, "macos_x86_64", where)),
+                mps_min_macos=str(row.get("mps_min_macos", "")),
+                cudnn=str(row.get("cudnn", "")),
+                nccl=str(row.get("nccl", "")),
+                source=str(_need(row, "source", where)),
+                confidence=str(_need(row, "confidence", where)),
+            )
+        )
+    builds = []
+    for i, row in enumerate(raw["arches"].get("build", [])):
+        where = f"arches.toml build[{i}]"
+        builds.append(
+            Build(
+                torch=_spec(_need(row, "torch", where), where),
+                variants=tuple(_need(row, "variants", where)),
+                platforms=tuple(_need(row, "platforms", where)),
+                sm=tuple(int(x) for x in _need(row, "sm", where)),
+                ptx=bool(_need(row, "ptx", where)),
+                source=str(_need(row, "source", where)),
+                confidence=str(_need(row, "confidence", where)),
+            )
+        )
+    sass = tuple(
+        SassRule(int(r["code"]), tuple(r.get("exclude", ())), tuple(r.get("only", ())))
+        for r in raw["arches"].get("sass", [])
+    )
+    drv = raw["drivers"]
+    floors = tuple(
+        DriverFloor(str(r["cuda"]), bool(r["mvc"]), str(r["linux"]), str(r["windows"]), str(r["source"]))
+        for r in drv.get("major", [])
+    )
+    toolkits = tuple(
+        Toolkit(str(r["cuda"]), str(r["linux"]), str(r["windows"]), str(r["source"])) for r in drv.get("toolkit", [])
+    )
+    companions = []
+    for package in ("torchvision", "torchaudio"):
+        for i, row in enumerate(raw["companions"].get(package, [])):
+            where = f"companions.toml {package}[{i}]"
+            companions.append(
+                Companion(
+                    package,
+                    str(_need(row, "version", where)),
+                    _spec(_need(row, "torch", where), where),
+                    str(_need(row, "source", where)),
+                    str(_need(row, "confidence", where)),
+                )
+            )
+    gpus = tuple(
+        GpuModel(str(r["capability"]), str(r["architecture"]), tuple(r["names"]), str(r["source"]))
+        for r in raw["gpus"].get("gpu", [])
+    )
+    return Tables(
+        as_of=str(_need(rel, "as_of", "releases.toml")),
+        releases=tuple(sorted(releases, key=lambda r: Version(r.torch))),
+        builds=tuple(builds),
+        sass=sass,
+        floors=floors,
+        toolkits=toolkits,
+        companions=tuple(companions),
+        gpus=gpus,
+        numpy2_since=str(_need(rel, "numpy2_since", "releases.toml")),
+        macos_arm64_since=str(_need(rel, "macos_arm64_since", "releases.toml")),
+    )
+
+
+@functools.cache
+def load_tables() -> Tables:
+    return parse(load_raw())

@@ -1,0 +1,94 @@
+"""Wire probes, checks and (optionally) smoke tests into one report."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from torchdoctor import __version__, serde
+from torchdoctor.checks import all_checks, run_checks
+from torchdoctor.model import Facts, ProbeTiming, Report, Severity, ToolInfo
+from torchdoctor.probes import ProbeOptions, gather
+
+SCHEMA_VERSION = 1
+TOOL = ToolInfo("torchdoctor", __version__)
+
+
+class ReportFileError(Exception):
+    """A --from file that cannot be read as a torchdoctor report; the message is one line."""
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def judge(
+    facts: Facts, ignore: Iterable[str] = (), origin: str = "probed", timings: tuple[ProbeTiming, ...] = ()
+) -> Report:
+    outcomes = run_checks(facts, all_checks(), ignore)
+    return Report(SCHEMA_VERSION, TOOL, now(), origin, facts, outcomes, timings)
+
+
+def diagnose(options: ProbeOptions, ignore: Iterable[str] = ()) -> Report:
+    facts, timings = gather(options)
+    return judge(facts, ignore, "probed", timings)
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    doc = serde.to_jsonable(report)
+    findings = [serde.to_jsonable(f) for f in report.findings]
+    doc["findings"] = findings
+    doc["summary"] = summary(report)
+    order = [
+        "schema_version",
+        "tool",
+        "created",
+        "origin",
+        "summary",
+        "findings",
+        "checks",
+        "facts",
+        "timings",
+    ]
+    return {k: doc[k] for k in order if k in doc} | {k: v for k, v in doc.items() if k not in order}
+
+
+def summary(report: Report) -> dict[str, int]:
+    counts = {"errors": 0, "warnings": 0, "info": 0}
+    key = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
+    for f in report.findings:
+        counts[key[f.severity]] += 1
+    for status in ("passed", "fired", "skipped", "ignored"):
+        counts[f"checks_{status}"] = sum(1 for c in report.checks if c.status.value == status)
+    return counts
+
+
+def load_facts(path: Path) -> Facts:
+    """The facts of a JSON report captured elsewhere (``check --from``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ReportFileError(f"{path} is not a text file (expected a torchdoctor JSON report)") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportFileError(
+            f"{path} is not JSON ({exc.msg} at line {exc.lineno}); expected a torchdoctor "
+            "report made with `torchdoctor check --format json`"
+        ) from None
+    if not isinstance(doc, dict) or (doc.get("tool") or {}).get("name") != "torchdoctor":
+        raise ReportFileError(f"{path} is JSON but not a torchdoctor report (no tool.name = 'torchdoctor')")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ReportFileError(f"{path} has report schema_version {version!r}; this torchdoctor reads {SCHEMA_VERSION}")
+    if "facts" not in doc:
+        raise ReportFileError(f"{path} has no 'facts' section")
+    try:
+        return serde.from_jsonable(Facts, doc["facts"], "$.facts")
+    except serde.SnapshotError as exc:
+        raise ReportFileError(f"{path} is not a valid torchdoctor report: {exc}") from None

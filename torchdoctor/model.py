@@ -1,0 +1,437 @@
+"""The facts torchdoctor gathers and the findings it draws from them.
+
+Everything here is a frozen dataclass or an enum. "Could not tell" is an :class:`Unavailable`
+carrying the source that was asked and the reason it did not answer; it is never ``None``, ``0``
+or ``False``. The JSON document is made from these types by :mod:`torchdoctor.serde`.
+
+Classes that appear as one member of a union of dataclasses carry a ``KIND`` tag so that a
+report read back with ``--from`` rebuilds the same member.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeVar, Union
+
+T = TypeVar("T")
+
+
+class Source(str, enum.Enum):
+    """Where a fact came from. Shown next to every piece of evidence."""
+
+    PLATFORM = "platform"
+    PYTHON = "python"
+    METADATA = "package metadata"
+    NVML = "NVML"
+    PROCFS = "/proc and /sys"
+    DEVFS = "/dev"
+    TORCH = "torch"
+    NVCC = "nvcc"
+    ENV = "environment"
+    SMOKE = "smoke test"
+    COMPAT = "compat tables"
+    REQUIREMENT = "requirement"
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A fact that could not be checked, and why."""
+
+    source: str
+    reason: str
+    code: str = ""
+    """Machine-readable cause, e.g. ``not_supported``, ``timeout``, ``LibRmVersionMismatch``."""
+
+    @property
+    def not_supported(self) -> bool:
+        return self.code == "not_supported"
+
+    def __str__(self) -> str:
+        if self.not_supported:
+            return "not supported"
+        return f"could not check ({self.source}): {self.reason}"
+
+
+NOT_SUPPORTED = Unavailable("NVML", "not supported by this GPU or driver", "not_supported")
+
+Maybe = Union[T, Unavailable]  # noqa: UP007 (a runtime alias, read by serde)
+
+
+def known(value: object) -> bool:
+    return not isinstance(value, Unavailable)
+
+
+# --------------------------------------------------------------------------- host
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    system: str
+    """``platform.system()``: Linux, Darwin, Windows."""
+    release: str
+    os_name: str
+    """A readable OS name and version: "Ubuntu 22.04.4 LTS", "macOS 14.5", "Windows 10.0.19045"."""
+    kernel: str
+    machine: str
+    """The hardware architecture as the OS reports it to the doctor's process."""
+    apple_silicon: Maybe[bool]
+    macos_version: Maybe[str]
+    wsl: str
+    """"", "wsl1" or "wsl2"."""
+    container: str
+    """"" when not in a container, else docker, podman, kubernetes, lxc or container."""
+    container_evidence: tuple[str, ...]
+    shm_bytes: Maybe[int]
+    glibc: Maybe[str]
+    cpu_model: Maybe[str]
+    cpu_logical: Maybe[int]
+    cpu_physical: Maybe[int]
+    ram_bytes: Maybe[int]
+
+
+# --------------------------------------------------------------------------- python
+
+
+@dataclass(frozen=True)
+class PythonFacts:
+    """The target interpreter, as it reports itself from a child process."""
+
+    executable: str
+    version: str
+    implementation: str
+    bits: int
+    machine: str
+    """``platform.machine()`` inside the target interpreter: x86_64 under Rosetta on an M-series Mac."""
+    free_threaded: bool
+    prefix: str
+    base_prefix: str
+    venv: bool
+    conda_prefix: str
+    user_site: str
+    user_site_enabled: bool
+    cwd: str
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str
+    version: str
+    location: str
+    requires: tuple[str, ...] = ()
+    """Requires-Dist, kept for the torch family only (torchvision pins its torch)."""
+    modules: tuple[str, ...] = ()
+    """Top-level modules the distribution ships; read only for the NVML bindings."""
+
+
+@dataclass(frozen=True)
+class PackagesFacts:
+    distributions: tuple[Distribution, ...]
+    """Torch-family, NumPy, NVML and nvidia-*/cuda-* distributions; duplicates are kept."""
+    torch_origin: Maybe[str]
+    """Where ``import torch`` would load from (``find_spec``, without importing it)."""
+    pynvml_origin: Maybe[str]
+    cwd_torch_dir: str
+    """A ``torch`` folder in the working directory that would shadow the package, or ""."""
+
+    def named(self, name: str) -> tuple[Distribution, ...]:
+        key = normalize(name)
+        return tuple(d for d in self.distributions if normalize(d.name) == key)
+
+    def version_of(self, name: str) -> str:
+        found = self.named(name)
+        return found[0].version if found else ""
+
+
+def normalize(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+# --------------------------------------------------------------------------- NVIDIA
+
+
+@dataclass(frozen=True)
+class GPUProcess:
+    pid: int
+    used_memory: Maybe[int]
+    kind: str
+    """compute or graphics."""
+
+
+@dataclass(frozen=True)
+class GPUFacts:
+    index: int
+    name: Maybe[str]
+    uuid: Maybe[str]
+    pci_bus_id: Maybe[str]
+    compute_capability: Maybe[str]
+    memory_total: Maybe[int]
+    memory_used: Maybe[int]
+    temperature_c: Maybe[int]
+    power_draw_w: Maybe[float]
+    power_limit_w: Maybe[float]
+    sm_clock_mhz: Maybe[int]
+    sm_clock_max_mhz: Maybe[int]
+    mem_clock_mhz: Maybe[int]
+    utilization_pct: Maybe[int]
+    throttle_reasons: Maybe[tuple[str, ...]]
+    pcie_gen: Maybe[int]
+    pcie_gen_max: Maybe[int]
+    pcie_width: Maybe[int]
+    pcie_width_max: Maybe[int]
+    ecc_enabled: Maybe[bool]
+    ecc_uncorrected_volatile: Maybe[int]
+    remap_pending: Maybe[bool]
+    remap_failed: Maybe[bool]
+    persistence_mode: Maybe[bool]
+    compute_mode: Maybe[str]
+    """default, exclusive_thread, prohibited or exclusive_process."""
+    mig_enabled: Maybe[bool]
+    mig_uuids: Maybe[tuple[str, ...]]
+    processes: Maybe[tuple[GPUProcess, ...]]
+
+    def label(self) -> str:
+        name = self.name if isinstance(self.name, str) else "unknown GPU"
+        return f"GPU {self.index} ({name})"
+
+
+@dataclass(frozen=True)
+class NvmlFacts:
+    driver_version: Maybe[str]
+    cuda_driver_version: Maybe[str]
+    """The newest CUDA the driver supports ("12.4"); what nvidia-smi calls "CUDA Version"."""
+    nvml_version: Maybe[str]
+    gpus: tuple[GPUFacts, ...]
+
+
+@dataclass(frozen=True)
+class PciDevice:
+    bus_id: str
+    device_id: str
+    driver: str
+    """The kernel driver bound to it ("nvidia", "nouveau", "vfio-pci") or ""."""
+
+
+@dataclass(frozen=True)
+class KernelFacts:
+    """What the kernel says about NVIDIA hardware, without NVML."""
+
+    module_version: Maybe[str]
+    """From /proc/driver/nvidia/version: the loaded kernel module's version."""
+    dev_nodes: Maybe[tuple[str, ...]]
+    nvidia_loaded: Maybe[bool]
+    nouveau_loaded: Maybe[bool]
+    pci_gpus: Maybe[tuple[PciDevice, ...]]
+    """NVIDIA display/3D controllers on the PCI bus."""
+
+
+# --------------------------------------------------------------------------- torch
+
+
+class ImportFailureKind(str, enum.Enum):
+    MISSING_SHARED_LIBRARY = "missing shared library"
+    UNDEFINED_SYMBOL = "undefined symbol"
+    GLIBC_TOO_OLD = "GLIBC too old"
+    NUMPY_ABI = "NumPy ABI"
+    DLL_LOAD = "DLL load failed"
+    MISSING_MODULE = "missing Python module"
+    CRASH = "crash by signal"
+    TIMEOUT = "timeout"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class TorchNotInstalled:
+    KIND: ClassVar[str] = "not_installed"
+    python: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TorchImportFailure:
+    KIND: ClassVar[str] = "import_failed"
+    kind: ImportFailureKind
+    exc_type: str
+    message: str
+    detail: str = ""
+    """The traceback's tail, or the signal name, or how long we waited."""
+
+
+@dataclass(frozen=True)
+class TorchDevice:
+    index: int
+    name: str
+    capability: str
+    total_memory: int
+
+
+@dataclass(frozen=True)
+class LoadedLibrary:
+    name: str
+    """cudart, cudnn, cublas, nvjitlink, nccl, ..."""
+    path: str
+
+
+@dataclass(frozen=True)
+class TorchRuntime:
+    KIND: ClassVar[str] = "runtime"
+    version: str
+    file: str
+    git_version: str
+    debug: bool
+    cuda: str
+    """``torch.version.cuda``; "" for a CPU or ROCm build."""
+    hip: str
+    cudnn: Maybe[int]
+    nccl: Maybe[str]
+    arch_list: tuple[str, ...]
+    cuda_available: bool
+    device_count: int
+    devices: tuple[TorchDevice, ...]
+    cuda_error: str
+    """What CUDA initialisation raised, or ""."""
+    driver_cuda: Maybe[int]
+    """``cudaDriverGetVersion`` as torch sees it (12040 = 12.4)."""
+    mps_built: bool
+    mps_available: bool
+    xpu_available: bool
+    warnings: tuple[str, ...]
+    loaded_libraries: tuple[LoadedLibrary, ...]
+    numpy: str
+    """The NumPy version torch sees, or ""."""
+
+    @property
+    def is_cuda_build(self) -> bool:
+        return bool(self.cuda)
+
+    @property
+    def is_cpu_build(self) -> bool:
+        return not self.cuda and not self.hip
+
+
+TorchState = Union[TorchRuntime, TorchImportFailure, TorchNotInstalled, Unavailable]  # noqa: UP007
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Nvcc:
+    path: str
+    version: str
+
+
+@dataclass(frozen=True)
+class EnvFacts:
+    variables: tuple[EnvVar, ...]
+    nvcc: Maybe[Nvcc]
+
+    def get(self, name: str) -> str | None:
+        for var in self.variables:
+            if var.name == name:
+                return var.value
+        return None
+
+
+# --------------------------------------------------------------------------- all facts
+
+
+@dataclass(frozen=True)
+class Facts:
+    host: Maybe[HostFacts]
+    python: Maybe[PythonFacts]
+    packages: Maybe[PackagesFacts]
+    nvml: Maybe[NvmlFacts]
+    kernel: Maybe[KernelFacts]
+    torch: TorchState
+    env: Maybe[EnvFacts]
+
+
+# --------------------------------------------------------------------------- findings
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    source: Source
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    slug: str
+    severity: Severity
+    title: str
+    evidence: tuple[Evidence, ...]
+    why: str
+    fix: str
+    fix_command: str = ""
+    """A command to run, where one exists (also part of ``fix``)."""
+
+
+class CheckStatus(str, enum.Enum):
+    PASSED = "passed"
+    FIRED = "fired"
+    SKIPPED = "skipped"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    code: str
+    slug: str
+    area: str
+    status: CheckStatus
+    reason: str = ""
+    """Why it was skipped or ignored."""
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProbeTiming:
+    name: str
+    seconds: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Report:
+    schema_version: int
+    tool: ToolInfo
+    created: str
+    origin: str
+    """"probed" for this machine, or the file a ``--from`` report was read from."""
+    facts: Facts
+    checks: tuple[CheckOutcome, ...]
+    timings: tuple[ProbeTiming, ...] = field(default=())
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for c in self.checks for f in c.findings)
+
+    def worst(self) -> Severity | None:
+        ranked = sorted(self.findings, key=lambda f: f.severity.rank, reverse=True)
+        return ranked[0].severity if ranked else None

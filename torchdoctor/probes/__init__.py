@@ -1,0 +1,92 @@
+"""Probes gather facts; they never print and never raise for an environment problem.
+
+``gather`` runs every probe at once: the torch child (the slow one: one ``import torch``) and
+beside it the interpreter child, the NVML child and the cheap in-process probes.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torchdoctor.model import Facts, ProbeTiming, TorchState, Unavailable
+from torchdoctor.probes.environment import probe_env
+from torchdoctor.probes.host import probe_host
+from torchdoctor.probes.interpreter import probe_interpreter
+from torchdoctor.probes.kernel import probe_kernel
+from torchdoctor.probes.nvml import probe_nvml
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    python: str = sys.executable
+    timeout: float = 90.0
+    """Seconds the torch child may take (``import torch`` from a network filesystem is slow)."""
+    quick: bool = False
+    """Skip the torch child: metadata, NVML and platform facts only."""
+    fast_timeout: float = 20.0
+    """Seconds for the other children (interpreter metadata, NVML)."""
+
+
+TorchProbe = Callable[[ProbeOptions], TorchState]
+
+
+def _torch_default(options: ProbeOptions) -> TorchState:
+    from torchdoctor.probes.torch import probe_torch
+
+    return probe_torch(options.python, options.timeout)[0]
+
+
+def gather(options: ProbeOptions, torch_probe: TorchProbe | None = None) -> tuple[Facts, tuple[ProbeTiming, ...]]:
+    """Run all probes concurrently. ``torch_probe`` lets ``check`` share the torch child with smoke."""
+    torch_probe = torch_probe or _torch_default
+    jobs: dict[str, Callable[[], Any]] = {
+        "interpreter": lambda: probe_interpreter(options.python, options.fast_timeout),
+        "nvml": lambda: probe_nvml(options.fast_timeout),
+        "host": probe_host,
+        "kernel": probe_kernel,
+        "env": probe_env,
+    }
+    if not options.quick:
+        jobs["torch"] = lambda: torch_probe(options)
+    results: dict[str, Any] = {}
+    timings: dict[str, ProbeTiming] = {}
+
+    def run(name: str, job: Callable[[], Any]) -> None:
+        started = time.monotonic()
+        try:
+            results[name] = job()
+            ok = True
+        except Exception as exc:  # a probe bug must not take the doctor down
+            results[name] = Unavailable(name, f"the {name} probe failed: {type(exc).__name__}: {exc}", "bug")
+            ok = False
+        timings[name] = ProbeTiming(name, round(time.monotonic() - started, 4), ok)
+
+    threads = [threading.Thread(target=run, args=item, daemon=True, name=f"probe-{item[0]}") for item in jobs.items()]
+    for t in threads:
+        t.start()
+    # Every child has its own timeout; this outer bound only guards against a probe bug.
+    deadline = time.monotonic() + options.timeout + options.fast_timeout + 10
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    for name in jobs:
+        results.setdefault(name, Unavailable(name, f"the {name} probe did not finish", "timeout"))
+
+    interp = results["interpreter"]
+    python, packages = interp if isinstance(interp, tuple) else (interp, interp)
+    torch: TorchState = results["torch"] if "torch" in results else Unavailable("torch", "skipped: --quick", "skipped")
+    facts = Facts(
+        host=results["host"],
+        python=python,
+        packages=packages,
+        nvml=results["nvml"],
+        kernel=results["kernel"],
+        torch=torch,
+        env=results["env"],
+    )
+    order = [*jobs]
+    return facts, tuple(timings[n] for n in order if n in timings)

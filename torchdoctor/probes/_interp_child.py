@@ -1,0 +1,173 @@
+# Runs inside the TARGET interpreter (the user's), by path. Standard library only, Python 3.8+.
+# It must never import torchdoctor, torch or any third-party module: it reads metadata only.
+# Prints one protocol line: @@torchdoctor@@ {"python": {...}, "packages": {...}}
+import json
+import os
+import platform
+import site
+import struct
+import sys
+import sysconfig
+
+try:
+    from importlib import metadata as importlib_metadata
+except ImportError:  # pragma: no cover - Python < 3.8
+    importlib_metadata = None  # type: ignore
+
+import importlib.util
+
+FAMILY = {
+    "torch",
+    "torchvision",
+    "torchaudio",
+    "torchtext",
+    "torchdata",
+    "torchcodec",
+    "triton",
+    "pytorch-triton",
+    "pytorch-triton-rocm",
+    "numpy",
+    "pynvml",
+    "nvidia-ml-py",
+    "nvidia-ml-py3",
+    "cuda-python",
+    "cuda-bindings",
+    "cuda-toolkit",
+    "tensorboard",
+    "xformers",
+    "bitsandbytes",
+    "deepspeed",
+    "accelerate",
+    "flash-attn",
+}
+KEEP_REQUIRES = {"torch", "torchvision", "torchaudio", "torchcodec", "triton", "xformers"}
+READ_MODULES = {"pynvml", "nvidia-ml-py", "nvidia-ml-py3"}
+
+
+def norm(name):
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def wanted(name):
+    n = norm(name)
+    return n in FAMILY or n.startswith("nvidia-") or n.startswith("cuda-")
+
+
+def python_facts():
+    user_site = ""
+    try:
+        user_site = site.getusersitepackages() or ""
+    except Exception:
+        pass
+    return {
+        "executable": sys.executable,
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "bits": struct.calcsize("P") * 8,
+        "machine": platform.machine(),
+        "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "venv": getattr(sys, "base_prefix", sys.prefix) != sys.prefix,
+        "conda_prefix": os.environ.get("CONDA_PREFIX", ""),
+        "user_site": user_site,
+        "user_site_enabled": bool(site.ENABLE_USER_SITE),
+        "cwd": os.getcwd(),
+    }
+
+
+def modules_of(dist):
+    tops = set()
+    for entry in dist.files or ():
+        parts = str(entry).replace("\\", "/").split("/")
+        first = parts[0]
+        if first.endswith(".dist-info") or first.endswith(".egg-info") or first == "..":
+            continue
+        if len(parts) == 1 and first.endswith(".py"):
+            tops.add(first[:-3])
+        elif len(parts) > 1 and parts[1] == "__init__.py":
+            tops.add(first)
+    return sorted(tops)
+
+
+def distributions():
+    out = []
+    if importlib_metadata is None:
+        return out
+    for dist in importlib_metadata.distributions():
+        try:
+            name = dist.metadata["Name"] or ""
+        except Exception:
+            continue
+        if not name or not wanted(name):
+            continue
+        location = ""
+        try:
+            location = str(dist.locate_file(""))
+        except Exception:
+            pass
+        entry = {"name": name, "version": dist.version or "", "location": location}
+        if norm(name) in KEEP_REQUIRES:
+            entry["requires"] = list(dist.requires or [])
+        if norm(name) in READ_MODULES:
+            try:
+                entry["modules"] = modules_of(dist)
+            except Exception:
+                pass
+        out.append(entry)
+    return out
+
+
+def origin(module):
+    try:
+        spec = importlib.util.find_spec(module)
+    except Exception as exc:
+        return {
+            "unavailable": True,
+            "source": "python",
+            "reason": "find_spec failed: %r" % (exc,),
+            "code": "",
+        }
+    if spec is None:
+        return {
+            "unavailable": True,
+            "source": "python",
+            "reason": "no module named %s" % module,
+            "code": "not_found",
+        }
+    where = spec.origin or ""
+    if not where and spec.submodule_search_locations:
+        where = list(spec.submodule_search_locations)[0]
+    return where
+
+
+def packages_facts():
+    cwd_torch = os.path.join(os.getcwd(), "torch")
+    # sys.path[0] is this script's folder; the user's own `python -c` or REPL would put the cwd there.
+    sys.path[:1] = [os.getcwd()] if sys.path else []
+    return {
+        "distributions": distributions(),
+        "torch_origin": origin("torch"),
+        "pynvml_origin": origin("pynvml"),
+        "cwd_torch_dir": cwd_torch if os.path.isdir(cwd_torch) else "",
+    }
+
+
+def main():
+    doc = {}
+    for key, fn in (("python", python_facts), ("packages", packages_facts)):
+        try:
+            doc[key] = fn()
+        except Exception as exc:
+            doc[key] = {
+                "unavailable": True,
+                "source": "python",
+                "reason": "%s: %s" % (type(exc).__name__, exc),
+                "code": "",
+            }
+    sys.stdout.write("@@torchdoctor@@ " + json.dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

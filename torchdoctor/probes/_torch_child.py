@@ -1,0 +1,216 @@
+# Runs inside the TARGET interpreter (the user's), by path, with a timeout enforced by the parent.
+# Standard library + torch only, Python 3.8+. It must never import torchdoctor.
+# Protocol: lines "@@torchdoctor@@ {json}" on stdout:
+#   {"stage": "importing"}                     before `import torch` (so a crash is attributed)
+#   {"torch": {...}}                           the runtime facts, or the import failure
+# When run with "--smoke-cpu DIR" it then hands over to the smoke runner in DIR (same protocol),
+# so the CPU smoke tests share this process's torch import.
+import json
+import os
+import re
+import sys
+import traceback
+import warnings
+
+MARKER = "@@torchdoctor@@ "
+
+
+def emit(doc):
+    sys.stdout.write(MARKER + json.dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+def unavailable(reason, code=""):
+    return {"unavailable": True, "source": "torch", "reason": reason, "code": code}
+
+
+def classify(exc_type, message):
+    text = message or ""
+    if exc_type == "ModuleNotFoundError":
+        return "missing Python module"
+    if "GLIBC" in text and "not found" in text:
+        return "GLIBC too old"
+    if "undefined symbol" in text:
+        return "undefined symbol"
+    if "cannot open shared object file" in text or "Library not loaded" in text or "image not found" in text:
+        return "missing shared library"
+    if "DLL load failed" in text or "WinError 126" in text or "WinError 127" in text or ".dll" in text:
+        return "DLL load failed"
+    if "_ARRAY_API" in text or "compiled using NumPy 1.x" in text or "numpy.core.multiarray failed" in text:
+        return "NumPy ABI"
+    return "other"
+
+
+LIBS = (
+    ("cudart", re.compile(r"libcudart\.so")),
+    ("cudnn", re.compile(r"libcudnn\.so")),
+    ("cublas", re.compile(r"libcublas\.so")),
+    ("cublasLt", re.compile(r"libcublasLt\.so")),
+    ("nvjitlink", re.compile(r"libnvJitLink\.so")),
+    ("cusparse", re.compile(r"libcusparse\.so")),
+    ("nccl", re.compile(r"libnccl\.so")),
+    ("nvrtc", re.compile(r"libnvrtc\.so")),
+    ("cuda driver", re.compile(r"libcuda\.so")),
+    ("hip", re.compile(r"libamdhip64\.so")),
+)
+
+
+def loaded_libraries():
+    found = []
+    seen = set()
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                parts = line.split(None, 5)
+                if len(parts) < 6:
+                    continue
+                path = parts[5].strip()
+                if path in seen:
+                    continue
+                base = os.path.basename(path)
+                for name, pattern in LIBS:
+                    if pattern.match(base):
+                        seen.add(path)
+                        found.append({"name": name, "path": path})
+                        break
+    except OSError:
+        pass
+    return found
+
+
+def guarded(fn, default=None):
+    try:
+        return fn()
+    except Exception as exc:
+        if default is not None:
+            return default
+        return unavailable("%s: %s" % (type(exc).__name__, exc))
+
+
+def runtime_facts(torch, caught):
+    cuda = getattr(torch.version, "cuda", None) or ""
+    hip = getattr(torch.version, "hip", None) or ""
+    facts = {
+        "type": "runtime",
+        "version": str(torch.__version__),
+        "file": getattr(torch, "__file__", "") or "",
+        "git_version": getattr(torch.version, "git_version", "") or "",
+        "debug": bool(getattr(torch.version, "debug", False)),
+        "cuda": cuda,
+        "hip": hip,
+    }
+    if cuda or hip:
+        facts["cudnn"] = guarded(lambda: torch.backends.cudnn.version() or 0)
+        facts["nccl"] = guarded(lambda: ".".join(str(p) for p in torch.cuda.nccl.version()))
+    else:
+        facts["cudnn"] = unavailable("not a CUDA build", "not_applicable")
+        facts["nccl"] = unavailable("not a CUDA build", "not_applicable")
+
+    def arch_list():
+        flags = getattr(torch._C, "_cuda_getArchFlags", None)
+        if flags is not None:
+            return (flags() or "").split()
+        return list(torch.cuda.get_arch_list())
+
+    facts["arch_list"] = guarded(arch_list, default=[]) if (cuda or hip) else []
+    available = bool(guarded(torch.cuda.is_available, default=False))
+    facts["cuda_available"] = available
+    facts["device_count"] = int(guarded(torch.cuda.device_count, default=0)) if available else 0
+    cuda_error = ""
+    if (cuda or hip) and not available:
+        try:
+            torch.cuda.init()
+        except Exception as exc:
+            cuda_error = "%s: %s" % (type(exc).__name__, exc)
+    devices = []
+    for i in range(facts["device_count"]):
+        try:
+            props = torch.cuda.get_device_properties(i)
+            devices.append(
+                {
+                    "index": i,
+                    "name": props.name,
+                    "capability": "%d.%d" % (props.major, props.minor),
+                    "total_memory": int(props.total_memory),
+                }
+            )
+        except Exception as exc:
+            cuda_error = cuda_error or "%s: %s" % (type(exc).__name__, exc)
+    facts["devices"] = devices
+    facts["cuda_error"] = cuda_error
+    get_driver = getattr(torch._C, "_cuda_getDriverVersion", None)
+    if get_driver is not None and cuda:
+        facts["driver_cuda"] = guarded(lambda: int(get_driver()))
+    else:
+        facts["driver_cuda"] = unavailable("not a CUDA build", "not_applicable")
+    mps = getattr(torch.backends, "mps", None)
+    facts["mps_built"] = bool(mps is not None and guarded(mps.is_built, default=False))
+    facts["mps_available"] = bool(mps is not None and guarded(mps.is_available, default=False))
+    xpu = getattr(torch, "xpu", None)
+    facts["xpu_available"] = bool(xpu is not None and guarded(xpu.is_available, default=False))
+    facts["loaded_libraries"] = loaded_libraries()
+    numpy = sys.modules.get("numpy")
+    facts["numpy"] = str(getattr(numpy, "__version__", "")) if numpy is not None else ""
+    facts["warnings"] = caught_messages(caught)
+    return facts
+
+
+def caught_messages(caught):
+    out = []
+    for w in caught:
+        text = "%s: %s" % (w.category.__name__, w.message)
+        if text not in out:
+            out.append(text[:2000])
+    return out
+
+
+def main(argv):
+    # Mirror `python -c "import torch"` from the user's working directory: the cwd comes first.
+    sys.path[:1] = [os.getcwd()]
+    emit({"stage": "importing"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            import torch
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt inside an import are failures too
+            name = type(exc).__name__
+            message = str(exc)
+            if isinstance(exc, ModuleNotFoundError) and exc.name == "torch":
+                emit(
+                    {
+                        "torch": {
+                            "type": "not_installed",
+                            "python": sys.executable,
+                            "reason": "no module named torch on sys.path",
+                        }
+                    }
+                )
+                return 0
+            tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+            emit(
+                {
+                    "torch": {
+                        "type": "import_failed",
+                        "kind": classify(name, message + "\n" + tail),
+                        "exc_type": name,
+                        "message": message[:4000],
+                        "detail": tail[-4000:],
+                    }
+                }
+            )
+            return 0
+        try:
+            facts = runtime_facts(torch, caught)
+        except Exception as exc:
+            facts = unavailable("reading torch's runtime facts failed: %s: %s" % (type(exc).__name__, exc))
+    emit({"torch": facts})
+    if len(argv) >= 2 and argv[0] == "--smoke-cpu":
+        sys.path.insert(0, argv[1])
+        import _smoke_child
+
+        return _smoke_child.run_devices(torch, ["cpu"], argv[2:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""Environment variables from an allowlist, and nvcc (a toolkit for building extensions)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+
+from torchdoctor.model import EnvFacts, EnvVar, Maybe, Nvcc, Unavailable
+from torchdoctor.redact import redact_value
+
+EXACT = {
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_DEVICE_ORDER",
+    "CUDA_HOME",
+    "CUDA_PATH",
+    "CUDA_ROOT",
+    "CUDA_LAUNCH_BLOCKING",
+    "CUDA_MODULE_LOADING",
+    "CUDA_CACHE_DISABLE",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "DYLD_LIBRARY_PATH",
+    "PATH",
+    "PYTHONPATH",
+    "PYTHONNOUSERSITE",
+    "PYTHONHOME",
+    "NVIDIA_VISIBLE_DEVICES",
+    "NVIDIA_DRIVER_CAPABILITIES",
+    "ROCR_VISIBLE_DEVICES",
+    "HIP_VISIBLE_DEVICES",
+    "HSA_OVERRIDE_GFX_VERSION",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "KMP_AFFINITY",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV",
+    "CC",
+    "CXX",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "WORLD_SIZE",
+    "RANK",
+    "LOCAL_RANK",
+    "SLURM_JOB_ID",
+    "SLURM_NTASKS",
+    "KUBERNETES_SERVICE_HOST",
+    "TRITON_CACHE_DIR",
+}
+PREFIXES = ("PYTORCH_", "TORCH_", "NCCL_", "GLOO_", "CUBLAS_", "CUDNN_", "MIOPEN_")
+SECRETISH = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|AUTH|PRIVATE)", re.I)
+
+
+def allowed(name: str) -> bool:
+    if SECRETISH.search(name):
+        return False
+    return name in EXACT or name.startswith(PREFIXES)
+
+
+def probe_env(environ: Mapping[str, str] | None = None) -> EnvFacts:
+    environ = os.environ if environ is None else environ
+    variables = tuple(EnvVar(name, redact_value(value)) for name, value in sorted(environ.items()) if allowed(name))
+    return EnvFacts(variables, probe_nvcc(environ))
+
+
+NVCC_VERSION = re.compile(r"release (\d+\.\d+)(?:, V([\d.]+))?")
+
+
+def probe_nvcc(environ: Mapping[str, str], timeout: float = 10.0) -> Maybe[Nvcc]:
+    path = shutil.which("nvcc", path=environ.get("PATH"))
+    if path is None:
+        for var in ("CUDA_HOME", "CUDA_PATH"):
+            home = environ.get(var)
+            candidate = os.path.join(home, "bin", "nvcc") if home else ""
+            if candidate and os.access(candidate, os.X_OK):
+                path = candidate
+                break
+    if path is None:
+        return Unavailable("nvcc", "nvcc is not on PATH, CUDA_HOME or CUDA_PATH", "not_found")
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=timeout, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Unavailable("nvcc", f"{path} --version failed: {exc}")
+    match = NVCC_VERSION.search(out)
+    if not match:
+        return Unavailable("nvcc", f"{path} --version printed no release number")
+    return Nvcc(path, match.group(2) or match.group(1))

@@ -1,0 +1,188 @@
+"""The machine: OS, architecture, Rosetta, WSL, containers, /dev/shm, glibc, CPU and memory.
+
+Each strategy is a small function that catches the errors it expects and says what it could
+not tell. Files are read from ``root`` so tests can point the probe at a fake filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+from torchdoctor.model import HostFacts, Maybe, Unavailable
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return None
+
+
+def os_name(root: Path) -> str:
+    system = platform.system()
+    if system == "Linux":
+        text = read_text(root / "etc/os-release") or ""
+        for line in text.splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+        return "Linux"
+    if system == "Darwin":
+        return f"macOS {platform.mac_ver()[0]}"
+    if system == "Windows":
+        return f"Windows {platform.version()}"
+    return system
+
+
+def detect_wsl(root: Path) -> str:
+    version = (read_text(root / "proc/version") or "").lower()
+    if "microsoft" not in version and "wsl" not in version:
+        return ""
+    # WSL2 runs a real Linux kernel ("microsoft-standard-WSL2"); WSL1 reports "Microsoft" with no
+    # /run/WSL interop folder of a VM and no /proc/sys/fs/binfmt_misc/WSLInterop-late.
+    if "wsl2" in version or (root / "run/WSL").is_dir():
+        return "wsl2"
+    return "wsl1"
+
+
+def detect_container(root: Path, environ: dict[str, str]) -> tuple[str, tuple[str, ...]]:
+    evidence = []
+    kind = ""
+    if (root / ".dockerenv").exists():
+        evidence.append("/.dockerenv exists")
+        kind = "docker"
+    if (root / "run/.containerenv").exists():
+        evidence.append("/run/.containerenv exists")
+        kind = kind or "podman"
+    if environ.get("KUBERNETES_SERVICE_HOST"):
+        evidence.append("KUBERNETES_SERVICE_HOST is set")
+        kind = kind or "kubernetes"
+    container_var = environ.get("container", "")
+    if container_var:
+        evidence.append(f"container={container_var}")
+        kind = kind or container_var
+    cgroup = read_text(root / "proc/1/cgroup") or ""
+    for marker in ("docker", "kubepods", "containerd", "lxc", "libpod"):
+        if marker in cgroup:
+            evidence.append(f"/proc/1/cgroup mentions {marker}")
+            kind = kind or {"kubepods": "kubernetes", "libpod": "podman"}.get(marker, marker)
+            break
+    return kind, tuple(evidence)
+
+
+def shm_size(root: Path) -> Maybe[int]:
+    shm = root / "dev/shm"
+    if platform.system() != "Linux":
+        return Unavailable("platform", "/dev/shm is a Linux shared-memory mount", "not_applicable")
+    try:
+        st = os.statvfs(shm)
+    except (OSError, AttributeError) as exc:
+        return Unavailable("platform", f"statvfs(/dev/shm) failed: {exc}")
+    return st.f_frsize * st.f_blocks
+
+
+def glibc_version() -> Maybe[str]:
+    if platform.system() != "Linux":
+        return Unavailable("platform", "not a glibc system", "not_applicable")
+    try:
+        confstr = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, OSError, ValueError):
+        confstr = None
+    if confstr and confstr.startswith("glibc "):
+        return confstr.split(" ", 1)[1]
+    libc, version = platform.libc_ver()
+    if libc == "glibc" and version:
+        return version
+    return Unavailable("platform", "no glibc found (musl or another libc)", "not_found")
+
+
+def cpu_model(root: Path) -> Maybe[str]:
+    text = read_text(root / "proc/cpuinfo")
+    if text:
+        for line in text.splitlines():
+            if line.startswith(("model name", "Hardware", "Processor")):
+                return line.split(":", 1)[1].strip()
+    if platform.system() == "Darwin":
+        value = sysctl("machdep.cpu.brand_string")
+        if value:
+            return value
+    return platform.processor() or Unavailable("platform", "no CPU model reported")
+
+
+def sysctl(name: str) -> str:
+    try:
+        out = subprocess.run(["sysctl", "-n", name], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def apple_silicon() -> Maybe[bool]:
+    if platform.system() != "Darwin":
+        return False
+    value = sysctl("hw.optional.arm64")
+    if value in ("0", "1"):
+        return value == "1"
+    return Unavailable("platform", "sysctl hw.optional.arm64 gave no answer")
+
+
+def macos_version() -> Maybe[str]:
+    if platform.system() != "Darwin":
+        return Unavailable("platform", "not macOS", "not_applicable")
+    # An x86_64 Python built against an old SDK reports 10.16; sw_vers tells the truth.
+    try:
+        out = subprocess.run(["sw_vers", "-productVersion"], capture_output=True, text=True, timeout=5)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return platform.mac_ver()[0] or Unavailable("platform", "macOS version unknown")
+
+
+def cpu_counts() -> tuple[Maybe[int], Maybe[int]]:
+    logical: Maybe[int] = os.cpu_count() or Unavailable("platform", "os.cpu_count() gave nothing")
+    try:
+        import psutil
+
+        physical: Maybe[int] = psutil.cpu_count(logical=False) or Unavailable("psutil", "no physical count")
+    except ImportError:
+        physical = Unavailable("psutil", "psutil is not installed", "missing")
+    return logical, physical
+
+
+def ram_bytes() -> Maybe[int]:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except ImportError:
+        return Unavailable("psutil", "psutil is not installed", "missing")
+    except Exception as exc:  # psutil raises its own errors on odd platforms
+        return Unavailable("psutil", str(exc))
+
+
+def probe_host(root: Path = Path("/"), environ: dict[str, str] | None = None) -> HostFacts:
+    environ = dict(os.environ) if environ is None else environ
+    uname = platform.uname()
+    kind, evidence = detect_container(root, environ)
+    logical, physical = cpu_counts()
+    return HostFacts(
+        system=uname.system,
+        release=uname.release,
+        os_name=os_name(root),
+        kernel=uname.version,
+        machine=uname.machine,
+        apple_silicon=apple_silicon(),
+        macos_version=macos_version(),
+        wsl=detect_wsl(root) if uname.system == "Linux" else "",
+        container=kind,
+        container_evidence=evidence,
+        shm_bytes=shm_size(root),
+        glibc=glibc_version(),
+        cpu_model=cpu_model(root),
+        cpu_logical=logical,
+        cpu_physical=physical,
+        ram_bytes=ram_bytes(),
+    )

@@ -1,0 +1,68 @@
+"""torch's own view of the machine, from a child running the target interpreter.
+
+The child is run the way the user runs Python: their environment, PYTHONPATH, site and user
+site (no ``-I``/``-S``), from their working directory, since it diagnoses what *their*
+``import torch`` does. The parent process never imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+
+from torchdoctor import serde
+from torchdoctor.model import ImportFailureKind, TorchImportFailure, TorchState, Unavailable
+from torchdoctor.probes.children import SMOKE_DIR, TORCH_CHILD
+from torchdoctor.probes.subproc import ChildResult, run_child
+
+
+def torch_argv(python: str, smoke_cpu: bool = False, smoke_args: tuple[str, ...] = ()) -> list[str]:
+    argv = [python, str(TORCH_CHILD)]
+    if smoke_cpu:
+        argv += ["--smoke-cpu", str(SMOKE_DIR), *smoke_args]
+    return argv
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    return env
+
+
+def interpret(result: ChildResult, timeout: float) -> TorchState:
+    """Turn what the child printed (or how it died) into torch facts."""
+    if result.start_error:
+        return Unavailable("torch", f"could not start the target interpreter: {result.start_error}", "start")
+    message = result.first("torch")
+    if message is not None:
+        try:
+            return serde.from_jsonable(TorchState, message["torch"])
+        except serde.SnapshotError as exc:
+            return Unavailable("torch", f"the torch child printed something unexpected: {exc}", "protocol")
+    started_import = result.first("stage") is not None
+    where = "during `import torch`" if started_import else "before it could import torch"
+    if result.timed_out:
+        return TorchImportFailure(
+            ImportFailureKind.TIMEOUT,
+            "Timeout",
+            f"`import torch` did not finish within {timeout:g} s",
+            f"the child was killed after {result.seconds:.1f} s {where}",
+        )
+    if result.signal_name:
+        return TorchImportFailure(
+            ImportFailureKind.CRASH,
+            result.signal_name,
+            f"the Python process was killed by {result.signal_name} {where}",
+            result.stderr_tail(),
+        )
+    return TorchImportFailure(
+        ImportFailureKind.OTHER,
+        "ChildExited",
+        f"the torch child exited with status {result.returncode} {where} and printed no result",
+        result.stderr_tail(),
+    )
+
+
+def probe_torch(python: str, timeout: float) -> tuple[TorchState, ChildResult]:
+    result = run_child(torch_argv(python), timeout, env=child_env(), cwd=os.getcwd())
+    return interpret(result, timeout), result

@@ -1,0 +1,69 @@
+"""Keep secrets out of every report.
+
+``redact_value`` is applied to every environment value the doctor records, whatever the output
+format: credentials inside URLs and strings shaped like well-known tokens never leave the
+machine. ``Redactor`` additionally hides who and where (user name, home directory, host name,
+GPU UUIDs and serials) in the formats meant for sharing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+from dataclasses import dataclass
+
+HIDDEN = "<redacted>"
+
+URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^/\s:@]+(?::[^/\s@]*)?)@")
+TOKEN_SHAPES = re.compile(
+    r"\b("
+    r"gh[pousr]_[A-Za-z0-9]{20,}"  # GitHub
+    r"|github_pat_[A-Za-z0-9_]{20,}"
+    r"|hf_[A-Za-z0-9]{20,}"  # Hugging Face
+    r"|sk-[A-Za-z0-9_-]{20,}"  # OpenAI-style
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|AKIA[0-9A-Z]{16}"  # AWS access key id
+    r"|glpat-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"  # JWT
+    r")"
+)
+KEY_VALUE_SECRET = re.compile(r"(?i)\b(password|passwd|token|secret|api_?key)=([^\s&;]+)")
+
+
+def redact_value(value: str) -> str:
+    value = URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{HIDDEN}@", value)
+    value = TOKEN_SHAPES.sub(HIDDEN, value)
+    return KEY_VALUE_SECRET.sub(lambda m: f"{m.group(1)}={HIDDEN}", value)
+
+
+GPU_UUID = re.compile(r"\b(GPU|MIG)-[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Hides identity in text meant to be shared (Markdown, HTML)."""
+
+    user: str
+    home: str
+    host: str
+
+    @classmethod
+    def for_this_machine(cls) -> Redactor:
+        try:
+            user = getpass.getuser()
+        except (OSError, KeyError):
+            user = ""
+        return cls(user=user, home=os.path.expanduser("~"), host=socket.gethostname())
+
+    def text(self, value: str) -> str:
+        value = redact_value(value)
+        if self.home and len(self.home) > 1:
+            value = value.replace(self.home, "~")
+        value = GPU_UUID.sub(lambda m: f"{m.group(1)}-<redacted>", value)
+        if self.host and len(self.host) > 2:
+            value = re.sub(rf"\b{re.escape(self.host)}\b", "<host>", value)
+        if self.user and len(self.user) > 2 and self.user not in {"root", "user"}:
+            value = re.sub(rf"\b{re.escape(self.user)}\b", "<user>", value)
+        return value

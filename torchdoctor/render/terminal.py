@@ -1,0 +1,210 @@
+"""The report for a person at a terminal: areas with a mark each, the fix under each problem."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import fields, is_dataclass
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from torchdoctor.checks.base import Area
+from torchdoctor.model import (
+    CheckOutcome,
+    CheckStatus,
+    Facts,
+    Finding,
+    HostFacts,
+    KernelFacts,
+    NvmlFacts,
+    PackagesFacts,
+    PythonFacts,
+    Report,
+    Severity,
+    TorchImportFailure,
+    TorchNotInstalled,
+    TorchRuntime,
+    Unavailable,
+)
+
+MARKS = {
+    "error": ("✗", "[X]", "bold red"),
+    "warning": ("!", "[!]", "yellow"),
+    "info": ("i", "[i]", "cyan"),
+    "ok": ("✓", "[ok]", "green"),
+    "skip": ("-", "[-]", "dim"),
+}
+
+
+def mark(kind: str, unicode: bool) -> str:
+    symbol, ascii_mark, style = MARKS[kind]
+    text = f"[{symbol}]" if unicode else ascii_mark
+    return f"[{style}]{escape(text)}[/]"
+
+
+def area_state(outcomes: list[CheckOutcome]) -> str:
+    findings = [f for o in outcomes for f in o.findings]
+    if any(f.severity == Severity.ERROR for f in findings):
+        return "error"
+    if any(f.severity == Severity.WARNING for f in findings):
+        return "warning"
+    if any(f.severity == Severity.INFO for f in findings):
+        return "info"
+    if outcomes and all(o.status in (CheckStatus.SKIPPED, CheckStatus.IGNORED) for o in outcomes):
+        return "skip"
+    return "ok"
+
+
+def gib(n: object) -> str:
+    return f"{n / 1024**3:.1f} GiB" if isinstance(n, int) else str(n)
+
+
+def area_line(area: str, facts: Facts) -> str:
+    """One line of the key facts behind an area."""
+    if area == Area.TORCH.value:
+        t = facts.torch
+        if isinstance(t, TorchRuntime):
+            build = f"CUDA {t.cuda}" if t.cuda else (f"ROCm {t.hip}" if t.hip else "CPU-only build")
+            extra = (
+                f", {t.device_count} GPU(s) usable" if t.cuda_available else ", CUDA not available" if t.cuda else ""
+            )
+            mps = ", MPS available" if t.mps_available else ""
+            return f"torch {t.version} ({build}{extra}{mps})"
+        if isinstance(t, TorchNotInstalled):
+            return "torch not installed"
+        if isinstance(t, TorchImportFailure):
+            return f"import torch failed: {t.kind.value}"
+        return str(t)
+    if area == Area.DRIVER.value:
+        n = facts.nvml
+        if isinstance(n, NvmlFacts):
+            return f"driver {n.driver_version} (supports CUDA {n.cuda_driver_version}), {len(n.gpus)} GPU(s) (NVML)"
+        k = facts.kernel
+        pci = k.pci_gpus if isinstance(k, KernelFacts) else ()
+        if isinstance(pci, tuple) and pci:
+            return f"{len(pci)} NVIDIA GPU(s) on the PCI bus; NVML: {n.reason if isinstance(n, Unavailable) else n}"
+        return f"no NVIDIA driver ({n.reason})" if isinstance(n, Unavailable) else ""
+    if area == Area.GPU.value:
+        n = facts.nvml
+        if isinstance(n, NvmlFacts):
+            return "; ".join(f"{g.label()} {gib(g.memory_total)}" for g in n.gpus) or "no GPUs"
+        return "no NVML"
+    if area == Area.PLATFORM.value:
+        h, p = facts.host, facts.python
+        parts = []
+        if isinstance(h, HostFacts):
+            parts.append(
+                f"{h.os_name} {h.machine}"
+                + (f" ({h.container} container)" if h.container else "")
+                + (f" ({h.wsl.upper()})" if h.wsl else "")
+            )
+        if isinstance(p, PythonFacts):
+            env = "venv" if p.venv else ("conda" if p.conda_prefix else "system")
+            parts.append(f"Python {p.version} {p.bits}-bit {p.machine} ({env})")
+        return " · ".join(parts)
+    if area == Area.PACKAGES.value:
+        pk = facts.packages
+        if isinstance(pk, PackagesFacts):
+            names = ["torch", "torchvision", "torchaudio", "numpy", "triton"]
+            shown = [f"{n} {pk.version_of(n)}" for n in names if pk.version_of(n)]
+            return ", ".join(shown) or "no torch-family packages"
+        return str(pk)
+    return ""
+
+
+def finding_lines(f: Finding, unicode: bool, verbose: bool) -> Iterable[str]:
+    sev = {"error": "error", "warning": "warning", "info": "info"}[f.severity.value]
+    yield f"    {mark(sev, unicode)} [bold]{escape(f.title)}[/]  [dim]{f.code} {f.slug}[/]"
+    for e in f.evidence:
+        yield f"        [dim]saw[/] {escape(e.label)}: {escape(e.value)} [dim]({e.source.value})[/]"
+    if verbose:
+        yield f"        [dim]why[/] {escape(f.why)}"
+    fix = f.fix
+    if f.fix_command and fix.endswith(f.fix_command):
+        fix = fix[: -len(f.fix_command)].rstrip()
+    if fix:
+        yield f"        [bold]fix[/] {escape(fix)}"
+    if f.fix_command:
+        yield f"            [bold cyan]$ {escape(f.fix_command)}[/]"
+
+
+def render(report: Report, verbose: bool = False, color: bool = False, width: int = 100, unicode: bool = True) -> str:
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        soft_wrap=not color,
+        emoji=False,
+    )
+    source = "" if report.origin == "probed" else f" — facts from {report.origin}"
+    console.print(f"[bold]torchdoctor {report.tool.version}[/]{escape(source)}")
+    by_area: dict[str, list[CheckOutcome]] = {}
+    for outcome in report.checks:
+        by_area.setdefault(outcome.area, []).append(outcome)
+    for area in [a.value for a in Area if a.value in by_area]:
+        outcomes = by_area[area]
+        state = area_state(outcomes)
+        line = area_line(area, report.facts)
+        console.print(f"{mark(state, unicode)} [bold]{escape(area)}[/]" + (f"  {escape(line)}" if line else ""))
+        for outcome in outcomes:
+            for f in outcome.findings:
+                for text in finding_lines(f, unicode, verbose):
+                    console.print(text)
+            if verbose and outcome.status == CheckStatus.SKIPPED:
+                console.print(
+                    f"    {mark('skip', unicode)} [dim]{outcome.slug}: could not check — {escape(outcome.reason)}[/]"
+                )
+    if verbose:
+        console.print()
+        console.print(facts_table(report.facts))
+    console.print()
+    console.print(summary_line(report))
+    return buf.getvalue()
+
+
+def summary_line(report: Report) -> str:
+    findings = report.findings
+    errors = sum(1 for f in findings if f.severity == Severity.ERROR)
+    warnings = sum(1 for f in findings if f.severity == Severity.WARNING)
+    infos = sum(1 for f in findings if f.severity == Severity.INFO)
+    passed = sum(1 for c in report.checks if c.status == CheckStatus.PASSED)
+    skipped = sum(1 for c in report.checks if c.status == CheckStatus.SKIPPED)
+    verdict = (
+        "[bold red]problems found[/]"
+        if errors
+        else ("[yellow]works, with warnings[/]" if warnings else "[green]no problems found[/]")
+    )
+    return (
+        f"{verdict}: {errors} error(s), {warnings} warning(s), {infos} note(s); {passed} checks passed, "
+        f"{skipped} could not run" + ("" if not skipped else " (-v shows why)")
+    )
+
+
+def flatten(prefix: str, value: object) -> Iterable[tuple[str, str]]:
+    if isinstance(value, Unavailable):
+        yield prefix, str(value)
+    elif is_dataclass(value) and not isinstance(value, type):
+        for fld in fields(value):
+            yield from flatten(f"{prefix}.{fld.name}" if prefix else fld.name, getattr(value, fld.name))
+    elif isinstance(value, tuple) and value and is_dataclass(value[0]):
+        for i, item in enumerate(value):
+            yield from flatten(f"{prefix}[{i}]", item)
+    elif isinstance(value, tuple):
+        yield prefix, ", ".join(str(v) for v in value) or "(none)"
+    else:
+        yield prefix, str(getattr(value, "value", value))
+
+
+def facts_table(facts: Facts) -> Table:
+    table = Table(title="All facts", show_lines=False, expand=False)
+    table.add_column("fact", style="bold", overflow="fold")
+    table.add_column("value", overflow="fold")
+    for key, value in flatten("", facts):
+        table.add_row(escape(key), escape(value))
+    return table

@@ -1,0 +1,139 @@
+"""Turn the model's dataclasses into JSON-ready values and back.
+
+The reverse direction is what ``check --from FILE`` stands on, so it is strict: anything that
+does not fit the declared type raises :class:`SnapshotError` naming the path of the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import types
+import typing
+from typing import Any, TypeVar, Union
+
+from torchdoctor.model import Unavailable
+
+T = TypeVar("T")
+
+
+class SnapshotError(ValueError):
+    """A document that is not a torchdoctor report (or not this version's)."""
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, Unavailable):
+        return {"unavailable": True, "source": value.source, "reason": value.reason, "code": value.code}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        kind = getattr(type(value), "KIND", None)
+        if kind is not None:
+            out["type"] = kind
+        for f in dataclasses.fields(value):
+            out[f.name] = to_jsonable(getattr(value, f.name))
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def from_jsonable(tp: Any, data: Any, path: str = "$") -> Any:
+    """Rebuild a value of type ``tp`` (a dataclass, a union, ...) from what ``to_jsonable`` made."""
+    return _load(tp, data, path)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _fail(path: str, expected: str, data: Any) -> SnapshotError:
+    shown = repr(data)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return SnapshotError(f"{path}: expected {expected}, found {shown}")
+
+
+def _load(tp: Any, data: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        return _load_union(typing.get_args(tp), data, path)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(data, list):
+            raise _fail(path, "a list", data)
+        return tuple(_load(args[0], item, f"{path}[{i}]") for i, item in enumerate(data))
+    if origin is dict:
+        _, value_tp = typing.get_args(tp)
+        if not isinstance(data, dict):
+            raise _fail(path, "an object", data)
+        return {str(k): _load(value_tp, v, f"{path}.{k}") for k, v in data.items()}
+    if tp is Unavailable:
+        if not (isinstance(data, dict) and data.get("unavailable") is True):
+            raise _fail(path, "an 'unavailable' object", data)
+        return Unavailable(str(data.get("source", "")), str(data.get("reason", "")), str(data.get("code", "")))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _load_dataclass(tp, data, path)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(data)
+        except ValueError:
+            raise _fail(path, f"one of {[m.value for m in tp]}", data) from None
+    if tp is float:
+        if isinstance(data, (int, float)) and not isinstance(data, bool):
+            return float(data)
+        raise _fail(path, "a number", data)
+    if tp in (str, int, bool):
+        if type(data) is tp:
+            return data
+        raise _fail(path, f"a {tp.__name__}", data)
+    if tp is type(None):
+        if data is None:
+            return None
+        raise _fail(path, "null", data)
+    if tp is Any:
+        return data
+    raise _fail(path, f"a value of type {tp!r}", data)
+
+
+def _load_dataclass(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise _fail(path, f"an object ({cls.__name__})", data)
+    kind = getattr(cls, "KIND", None)
+    if kind is not None and data.get("type") != kind:
+        raise _fail(f"{path}.type", repr(kind), data.get("type"))
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _load(hints[f.name], data[f.name], f"{path}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise SnapshotError(f"{path}: missing field '{f.name}'")
+    return cls(**kwargs)
+
+
+def _load_union(members: tuple[Any, ...], data: Any, path: str) -> Any:
+    if isinstance(data, dict):
+        if data.get("unavailable") is True and Unavailable in members:
+            return _load(Unavailable, data, path)
+        tagged = [m for m in members if isinstance(m, type) and getattr(m, "KIND", None) == data.get("type")]
+        if tagged:
+            return _load(tagged[0], data, path)
+    errors: list[SnapshotError] = []
+    for member in members:
+        if member is Unavailable:
+            continue
+        try:
+            return _load(member, data, path)
+        except SnapshotError as exc:
+            errors.append(exc)
+    raise errors[0] if len(errors) == 1 else _fail(path, " or ".join(_name(m) for m in members), data)
+
+
+def _name(tp: Any) -> str:
+    return getattr(tp, "__name__", repr(tp))

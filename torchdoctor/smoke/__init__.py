@@ -1,0 +1,1 @@
+"""Smoke tests: prove each device can train, save and load."""
