@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_NVML_DIR = REPO / "tests" / "fakes" / "nvml_module"
+
+
+class Doctor:
+    """Runs the real `python -m torchdoctor` in a subprocess, with fakes at the process boundary."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.pythonpath: list[str] = []
+        self.env: dict[str, str] = {}
+
+    def fake_nvml(self, scenario: dict[str, Any] | str) -> None:
+        self.pythonpath.append(str(FAKE_NVML_DIR))
+        self.env["FAKE_NVML"] = scenario if isinstance(scenario, str) else json.dumps(scenario)
+
+    def fake_torch(self, body: str) -> None:
+        pkg = self.tmp_path / "fake_site" / "torch"
+        pkg.mkdir(parents=True, exist_ok=True)
+        (pkg / "__init__.py").write_text(textwrap.dedent(body))
+        self.pythonpath.append(str(pkg.parent))
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ)
+        env.pop("VIRTUAL_ENV", None)
+        env.pop("CONDA_PREFIX", None)
+        env.update(self.env)
+        env["PYTHONPATH"] = os.pathsep.join([*self.pythonpath, str(REPO)])
+        env["NO_COLOR"] = "1"
+        return subprocess.run(
+            [sys.executable, "-m", "torchdoctor", *args],
+            capture_output=True, text=True, timeout=timeout, env=env, cwd=self.tmp_path,
+        )
+
+    def json(self, *args: str, timeout: float = 60) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+        proc = self.run("check", "--format", "json", *args, timeout=timeout)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return json.loads(proc.stdout), proc
+
+
+@pytest.fixture
+def doctor(tmp_path: Path) -> Doctor:
+    return Doctor(tmp_path)
+
+
+def fired(report: dict[str, Any]) -> set[str]:
+    return {f["slug"] for f in report["findings"]}
