@@ -41,7 +41,11 @@ class Doctor:
         env["NO_COLOR"] = "1"
         return subprocess.run(
             [sys.executable, "-m", "torchdoctor", *args],
-            capture_output=True, text=True, timeout=timeout, env=env, cwd=self.tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=self.tmp_path,
         )
 
     def json(self, *args: str, timeout: float = 60) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from torchdoctor.model import (
+    DeviceSmoke,
     Distribution,
     EnvFacts,
     EnvVar,
@@ -23,6 +24,9 @@ from torchdoctor.model import (
     PackagesFacts,
     PciDevice,
     PythonFacts,
+    SmokeFacts,
+    SmokeStep,
+    StepStatus,
     TorchDevice,
     TorchRuntime,
     Unavailable,
@@ -211,6 +215,7 @@ def facts(**kw: Any) -> Facts:
         kernel=kernel(),
         torch=runtime(),
         env=env(),
+        smoke=smoke(),
     )
     return replace(base, **kw)
 
@@ -234,3 +239,25 @@ def no_gpu(**kw: Any) -> Facts:
 
 def process(pid: int) -> GPUProcess:
     return GPUProcess(pid, 1024**3, "compute")
+
+
+def step(name: str, status: str = "passed", error: str = "", detail: str = "") -> SmokeStep:
+    return SmokeStep(name, StepStatus(status), 0.01, error, detail)
+
+
+def smoke(*devices: DeviceSmoke) -> SmokeFacts:
+    if not devices:
+        devices = (device_smoke("cpu"), device_smoke("cuda:0", "NVIDIA A100-SXM4-80GB"))
+    return SmokeFacts(devices)
+
+
+STEP_NAMES = ("tensors", "autograd", "model", "train", "modes", "data", "save_load")
+
+
+def device_smoke(device: str = "cpu", name: str = "CPU", *steps: SmokeStep, died: str = "") -> DeviceSmoke:
+    return DeviceSmoke(device, name, steps or tuple(step(n) for n in STEP_NAMES), died, 0.3)
+
+
+def smoke_failure(device: str, step_name: str, error: str, detail: str = "") -> SmokeFacts:
+    steps = tuple(step(n, "failed", error, detail) if n == step_name else step(n) for n in STEP_NAMES)
+    return smoke(device_smoke("cpu"), device_smoke(device, "NVIDIA A100-SXM4-80GB", *steps))

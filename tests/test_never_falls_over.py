@@ -40,7 +40,7 @@ def test_import_torch_raises_oserror_for_missing_cudnn(doctor: Doctor) -> None:
 
 
 def test_import_torch_raises_importerror(doctor: Doctor) -> None:
-    doctor.fake_torch("raise ImportError(\"/lib/x86_64-linux-gnu/libm.so.6: version `GLIBC_2.29' not found\")")
+    doctor.fake_torch('raise ImportError("/lib/x86_64-linux-gnu/libm.so.6: version `GLIBC_2.29\' not found")')
     report, _ = doctor.json()
     assert report["facts"]["torch"]["kind"] == "GLIBC too old"
     assert "torch-import-failed" in fired(report)

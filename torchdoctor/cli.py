@@ -6,13 +6,16 @@ import enum
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from torchdoctor import __version__
 from torchdoctor.exitcodes import ExitCode
 from torchdoctor.model import Report, Severity
+
+if TYPE_CHECKING:
+    from torchdoctor.smoke.runner import SmokeOptions
 
 app = typer.Typer(
     name="torchdoctor",
@@ -102,11 +105,6 @@ def version_callback(value: bool) -> None:
         raise typer.Exit(0)
 
 
-class OutputFormatArg(str, enum.Enum):
-    TERMINAL = "terminal"
-    JSON = "json"
-
-
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
@@ -120,33 +118,47 @@ def main_callback(
         ctx.invoke(check)
 
 
+class OutputFormatArg(str, enum.Enum):
+    TERMINAL = "terminal"
+    JSON = "json"
+
+
+PythonOpt = Annotated[
+    str | None, typer.Option("--python", help="The interpreter to examine (default: the active environment's).")
+]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds `import torch` may take.", min=0.1)]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Smoke-test cpu, cuda, cuda:N, mps or all (present).")]
+SmokeTimeoutOpt = Annotated[float, typer.Option("--smoke-timeout", help="Seconds per device's smoke tests.", min=1)]
+FormatOpt = Annotated[OutputFormatArg, typer.Option("--format", "-f", help="terminal or json.", case_sensitive=False)]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")]
+IgnoreOpt = Annotated[list[str] | None, typer.Option("--ignore", help="Skip a check (code or slug; repeatable).")]
+FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on findings at or above this.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show every fact, step and skipped check.")]
+
+
 @app.command()
 def check(
-    fmt: Annotated[
-        OutputFormatArg, typer.Option("--format", "-f", help="terminal or json.", case_sensitive=False)
-    ] = OutputFormatArg.TERMINAL,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
+    fmt: FormatOpt = OutputFormatArg.TERMINAL,
+    output: OutputOpt = None,
     from_file: Annotated[
         Path | None, typer.Option("--from", help="Re-judge the facts of a JSON report instead of probing.")
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Skip `import torch`: metadata, NVML, platform.")] = False,
-    python: Annotated[
-        str | None, typer.Option("--python", help="The interpreter to examine (default: the active env's).")
-    ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds `import torch` may take.", min=0.1)] = 90.0,
-    ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Skip a check (code or slug; repeatable).")
-    ] = None,
-    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on findings at or above this.")] = FailOn.ERROR,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every fact and skipped check.")] = False,
+    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Do not run the smoke tests.")] = False,
+    device: DeviceOpt = "all",
+    python: PythonOpt = None,
+    timeout: TimeoutOpt = 90.0,
+    smoke_timeout: SmokeTimeoutOpt = 120.0,
+    ignore: IgnoreOpt = None,
+    fail_on: FailOnOpt = FailOn.ERROR,
+    verbose: VerboseOpt = False,
     list_checks: Annotated[bool, typer.Option("--list", help="List every check and exit.")] = False,
 ) -> None:
     """Diagnose this machine's PyTorch environment (or a captured report with --from)."""
     if list_checks:
         print_catalogue()
         raise typer.Exit(0)
-    from torchdoctor.doctor import ReportFileError, diagnose, judge, load_facts
-    from torchdoctor.probes import ProbeOptions
+    from torchdoctor.doctor import ReportFileError, judge, load_facts
 
     ignored = split_codes(ignore)
     if from_file is not None:
@@ -156,14 +168,82 @@ def check(
             fatal(str(exc))
         report = judge(facts, ignored, origin=str(from_file))
     else:
-        target = python or default_python()
-        if python and not (Path(python).exists() or shutil_which(python)):
-            fatal(f"--python {python}: no such interpreter", ExitCode.USAGE)
-        if not quick and sys.stderr.isatty():
-            stderr("torchdoctor: examining " + target + " ...")
-        report = diagnose(ProbeOptions(python=target, timeout=timeout, quick=quick), ignored)
+        smoke = None if no_smoke else smoke_options(device, smoke_timeout)
+        report = probe(python, timeout, quick, smoke, ignored, only_smoke=False)
     emit(render_report(report, fmt, verbose, output), output)
     raise typer.Exit(int(exit_code_for(report, fail_on)))
+
+
+@app.command()
+def smoke(
+    device: DeviceOpt = "all",
+    fmt: FormatOpt = OutputFormatArg.TERMINAL,
+    output: OutputOpt = None,
+    python: PythonOpt = None,
+    timeout: TimeoutOpt = 90.0,
+    smoke_timeout: SmokeTimeoutOpt = 120.0,
+    ignore: IgnoreOpt = None,
+    fail_on: FailOnOpt = FailOn.ERROR,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Prove each device can train, evaluate, save and load a small model (only the smoke tests)."""
+    report = probe(python, timeout, False, smoke_options(device, smoke_timeout), split_codes(ignore), only_smoke=True)
+    emit(render_report(report, fmt, verbose, output), output)
+    raise typer.Exit(int(exit_code_for(report, fail_on)))
+
+
+def smoke_options(device: str, timeout: float) -> SmokeOptions:
+    from torchdoctor.smoke.runner import SmokeOptions
+
+    valid = device in ("all", "cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())
+    if not valid:
+        fatal(f"--device {device}: use cpu, cuda, cuda:N, mps or all", ExitCode.USAGE)
+    return SmokeOptions(device=device, timeout=timeout)
+
+
+def probe(
+    python: str | None, timeout: float, quick: bool, smoke: SmokeOptions | None, ignored: list[str], only_smoke: bool
+) -> Report:
+    from torchdoctor.checks.base import Area
+    from torchdoctor.doctor import diagnose
+    from torchdoctor.probes import ProbeOptions
+
+    target = python or default_python()
+    if python and not (Path(python).exists() or shutil_which(python)):
+        fatal(f"--python {python}: no such interpreter", ExitCode.USAGE)
+    options = ProbeOptions(python=target, timeout=timeout, quick=quick)
+    with LiveProgress(target) as progress:
+        return diagnose(options, ignored, smoke, progress, Area.SMOKE if only_smoke else None)
+
+
+class LiveProgress:
+    """A spinner on stderr (only when it is a terminal) that follows the children's progress."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.status: Any = None
+
+    def __enter__(self) -> LiveProgress:
+        if sys.stderr.isatty() and not os.environ.get("CI"):
+            from rich.console import Console
+
+            console = Console(stderr=True)
+            self.status = console.status(f"examining {self.target} (import torch) ...")
+            self.status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        if self.status is None:
+            return
+        if "torch" in message:
+            self.status.update("torch imported; smoke tests ...")
+        elif "smoke_start" in message:
+            start = message["smoke_start"]
+            self.status.update(f"smoke {start.get('device')}: {start.get('step')} ...")
 
 
 def shutil_which(name: str) -> str | None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from torchdoctor import __version__, serde
 from torchdoctor.checks import all_checks, run_checks
-from torchdoctor.model import Facts, ProbeTiming, Report, Severity, ToolInfo
+from torchdoctor.checks.base import Area
+from torchdoctor.model import Facts, ProbeTiming, Report, Severity, SmokeFacts, ToolInfo, Unavailable
 from torchdoctor.probes import ProbeOptions, gather
+from torchdoctor.smoke.runner import OnMessage, SmokeOptions, SmokeSession
 
 SCHEMA_VERSION = 1
 TOOL = ToolInfo("torchdoctor", __version__)
@@ -26,15 +29,38 @@ def now() -> str:
 
 
 def judge(
-    facts: Facts, ignore: Iterable[str] = (), origin: str = "probed", timings: tuple[ProbeTiming, ...] = ()
+    facts: Facts,
+    ignore: Iterable[str] = (),
+    origin: str = "probed",
+    timings: tuple[ProbeTiming, ...] = (),
+    only: Area | None = None,
 ) -> Report:
-    outcomes = run_checks(facts, all_checks(), ignore)
+    checks = [c for c in all_checks() if only is None or c.area is only]
+    outcomes = run_checks(facts, checks, ignore)
     return Report(SCHEMA_VERSION, TOOL, now(), origin, facts, outcomes, timings)
 
 
-def diagnose(options: ProbeOptions, ignore: Iterable[str] = ()) -> Report:
-    facts, timings = gather(options)
-    return judge(facts, ignore, "probed", timings)
+def diagnose(
+    options: ProbeOptions,
+    ignore: Iterable[str] = (),
+    smoke: SmokeOptions | None = None,
+    on_message: OnMessage | None = None,
+    only: Area | None = None,
+) -> Report:
+    """Probe this machine, run the smoke tests unless ``smoke`` is None, and judge."""
+    if smoke is None or options.quick:
+        facts, timings = gather(options)
+        if smoke is not None:
+            facts = replace(facts, smoke=Unavailable("smoke", "skipped: --quick does not import torch", "skipped"))
+    else:
+        with SmokeSession(options.python, smoke, on_message) as session:
+            facts, timings = gather(options, lambda o: session.torch_with_cpu_smoke(o.timeout))
+            devices = ([session.cpu] if session.cpu else []) + session.other_devices(facts.torch)
+        if devices:
+            facts = replace(facts, smoke=SmokeFacts(tuple(devices)))
+        else:
+            facts = replace(facts, smoke=Unavailable("smoke", "torch did not import, so nothing could run", "no_torch"))
+    return judge(facts, ignore, "probed", timings, only)
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -42,6 +68,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     findings = [serde.to_jsonable(f) for f in report.findings]
     doc["findings"] = findings
     doc["summary"] = summary(report)
+    doc["smoke"] = doc["facts"]["smoke"]
     order = [
         "schema_version",
         "tool",
@@ -49,6 +76,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "origin",
         "summary",
         "findings",
+        "smoke",
         "checks",
         "facts",
         "timings",

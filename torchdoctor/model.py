@@ -339,6 +339,46 @@ class EnvFacts:
         return None
 
 
+# --------------------------------------------------------------------------- smoke tests
+
+
+class StepStatus(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class SmokeStep:
+    name: str
+    status: StepStatus
+    seconds: float
+    error: str = ""
+    """What failed (the exception, or the wrong result)."""
+    detail: str = ""
+    """What passed, why it was skipped, or the traceback's tail of a failure."""
+
+
+@dataclass(frozen=True)
+class DeviceSmoke:
+    device: str
+    """cpu, cuda:0, mps."""
+    name: str
+    steps: tuple[SmokeStep, ...]
+    died: str = ""
+    """How the device's child died, if it did: "SIGSEGV during train", "timeout (60 s) during data"."""
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.died and all(s.status != StepStatus.FAILED for s in self.steps)
+
+
+@dataclass(frozen=True)
+class SmokeFacts:
+    devices: tuple[DeviceSmoke, ...]
+
+
 # --------------------------------------------------------------------------- all facts
 
 
@@ -351,6 +391,7 @@ class Facts:
     kernel: Maybe[KernelFacts]
     torch: TorchState
     env: Maybe[EnvFacts]
+    smoke: Maybe[SmokeFacts] = Unavailable("smoke", "not run (--no-smoke)", "skipped")
 
 
 # --------------------------------------------------------------------------- findings

@@ -173,6 +173,65 @@ CASES: dict[str, tuple[Facts, Facts]] = {
         f.facts(host=f.host(glibc="2.27"), torch=f.runtime(version="2.6.0+cu124")),
         f.facts(host=f.host(glibc="2.27"), torch=f.runtime(version="2.5.1+cu124")),
     ),
+    # smoke tests
+    "smoke-failed": (f.facts(smoke=f.smoke_failure("cuda:0", "modes", "two eval-mode forwards differ")), f.facts()),
+    "smoke-no-kernel-image": (
+        f.facts(
+            smoke=f.smoke_failure(
+                "cuda:0",
+                "tensors",
+                "RuntimeError: CUDA error: no kernel image is available for execution on the device",
+            )
+        ),
+        f.facts(),
+    ),
+    "smoke-out-of-memory": (
+        f.facts(
+            smoke=f.smoke_failure("cuda:0", "train", "OutOfMemoryError: CUDA out of memory. Tried to allocate"),
+            nvml=f.nvml(f.gpu(processes=(f.process(31337),))),
+        ),
+        f.facts(),
+    ),
+    "smoke-dataloader-shm": (
+        f.facts(
+            smoke=f.smoke_failure(
+                "cuda:0",
+                "data",
+                "RuntimeError: DataLoader worker (pid 77) is killed by "
+                "signal: Bus error. It is possible that dataloader's workers are out of shared "
+                "memory.",
+            ),
+            host=f.host(container="docker", shm_bytes=64 * 1024**2),
+        ),
+        f.facts(),
+    ),
+    "smoke-cuda-fork": (
+        f.facts(
+            smoke=f.smoke_failure(
+                "cuda:0",
+                "data",
+                "RuntimeError: Cannot re-initialize CUDA in forked "
+                "subprocess. To use CUDA with multiprocessing, you must use the 'spawn' start",
+            )
+        ),
+        f.facts(),
+    ),
+    "smoke-weights-only": (
+        f.facts(smoke=f.smoke_failure("cuda:0", "save_load", "UnpicklingError: Weights only load failed.")),
+        f.facts(),
+    ),
+    "smoke-nan-loss": (
+        f.facts(smoke=f.smoke_failure("cuda:0", "train", "loss became NaN/Inf with SGD: [nan, nan]")),
+        f.facts(),
+    ),
+    "smoke-device-unusable": (
+        f.facts(
+            smoke=f.smoke(
+                f.device_smoke("cpu"), f.device_smoke("cuda:0", "GPU", f.step("tensors"), died="SIGSEGV during model")
+            )
+        ),
+        f.facts(),
+    ),
     "torch-unknown-version": (
         f.facts(torch=f.runtime(version="2.6.0a0+ecf3bae40a.nv25.01")),
         f.facts(),
@@ -240,3 +299,15 @@ def test_severity_defaults_and_overrides() -> None:
     (finding,) = outcome.findings
     assert finding.severity is Severity.WARNING
     assert "invalid entry" in finding.title
+
+
+@pytest.mark.parametrize("slug", sorted(s for s in CASES if s.startswith("smoke-")))
+def test_each_smoke_failure_is_claimed_by_exactly_one_check(slug: str) -> None:
+    outcomes = run_checks(CASES[slug][0], [c for c in all_checks() if c.slug.startswith("smoke-")])
+    assert [o.slug for o in outcomes if o.findings] == [slug]
+    assert sum(len(o.findings) for o in outcomes) == 1
+
+
+def test_smoke_checks_skip_when_smoke_did_not_run() -> None:
+    outcome = run_one("smoke-failed", f.facts(smoke=Unavailable("smoke", "not run (--no-smoke)", "skipped")))
+    assert outcome.status is CheckStatus.SKIPPED and "--no-smoke" in outcome.reason

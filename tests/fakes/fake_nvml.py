@@ -23,8 +23,13 @@ class NVMLError(Exception):
         self.value = value
 
     def __str__(self) -> str:
-        return {3: "Not Supported", 9: "Driver Not Loaded", 12: "NVML Shared Library Not Found",
-                18: "RM has detected an NVML/RM version mismatch.", 999: "Unknown Error"}.get(self.value, "Error")
+        return {
+            3: "Not Supported",
+            9: "Driver Not Loaded",
+            12: "NVML Shared Library Not Found",
+            18: "RM has detected an NVML/RM version mismatch.",
+            999: "Unknown Error",
+        }.get(self.value, "Error")
 
 
 GPU_DEFAULTS: dict[str, Any] = {

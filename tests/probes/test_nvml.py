@@ -12,10 +12,16 @@ from torchdoctor.probes import nvml as nvml_probe
 
 
 def test_reads_every_gpu_field() -> None:
-    fake = FakeNVML({"driver": "550.54.15", "cuda": 12040, "gpus": [
-        {"throttle": 0x40 | 0x1, "processes": [[4242, 2 * 1024**3]], "compute_mode": 3},
-        {"name": "NVIDIA H100 80GB HBM3", "cc": [9, 0], "mig": [1, 1], "mig_uuids": ["MIG-abc"]},
-    ]})
+    fake = FakeNVML(
+        {
+            "driver": "550.54.15",
+            "cuda": 12040,
+            "gpus": [
+                {"throttle": 0x40 | 0x1, "processes": [[4242, 2 * 1024**3]], "compute_mode": 3},
+                {"name": "NVIDIA H100 80GB HBM3", "cc": [9, 0], "mig": [1, 1], "mig_uuids": ["MIG-abc"]},
+            ],
+        }
+    )
     facts = nvml_probe.collect(fake)
     assert isinstance(facts, NvmlFacts)
     assert (facts.driver_version, facts.cuda_driver_version) == ("550.54.15", "12.4")

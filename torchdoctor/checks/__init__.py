@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from torchdoctor.checks import compat, driver, gpu_health, packages, platform, torch_install, visibility
+from torchdoctor.checks import compat, driver, gpu_health, packages, platform, smoke, torch_install, visibility
 from torchdoctor.checks.base import REGISTRY, Check, run_checks
 
-del compat, driver, gpu_health, packages, platform, torch_install, visibility
+del compat, driver, gpu_health, packages, platform, smoke, torch_install, visibility
 
 
 def all_checks() -> tuple[Check, ...]:

@@ -114,6 +114,7 @@ REQUIREMENTS: dict[str, RequirementGetter] = {
     "nvml": lambda f: f.nvml,
     "kernel": lambda f: f.kernel,
     "env": lambda f: f.env,
+    "smoke": lambda f: f.smoke,
     "torch": lambda f: f.torch,
     "torch_runtime": lambda f: f.torch if isinstance(f.torch, TorchRuntime) else _not_runtime(f),
 }

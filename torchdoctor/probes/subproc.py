@@ -7,12 +7,15 @@ DataLoader workers and other grandchildren die with it, and what was printed so 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +57,15 @@ def run_child(
     timeout: float,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
+    on_message: Callable[[dict[str, Any]], None] | None = None,
+    first: tuple[str, float] | None = None,
 ) -> ChildResult:
+    """Run ``argv`` for at most ``timeout`` seconds.
+
+    ``on_message`` sees each protocol line as it arrives (live progress). ``first=(key, seconds)``
+    also kills the child if no message with ``key`` has arrived within ``seconds``: the torch
+    child must report torch's facts within the import timeout, whatever runs after them.
+    """
     started = time.monotonic()
     popen_kwargs: dict[str, Any] = {}
     if sys.platform != "win32":
@@ -76,44 +87,72 @@ def run_child(
         )
     except OSError as exc:
         return ChildResult(None, (), "", False, time.monotonic() - started, start_error=str(exc))
+    messages: list[dict[str, Any]] = []
+    err_chunks: list[str] = []
+    # Set when the message named by `first` arrives, or when stdout closes (the child is gone).
+    arrived = threading.Event()
+
+    def read_stdout() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            message = parse_line(line)
+            if message is None:
+                continue
+            messages.append(message)
+            if first is not None and first[0] in message:
+                arrived.set()
+            if on_message is not None:
+                with contextlib.suppress(Exception):  # a display problem must not lose the result
+                    on_message(message)
+        arrived.set()
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        err_chunks.append(proc.stderr.read())
+
+    readers = [threading.Thread(target=read_stdout, daemon=True), threading.Thread(target=read_stderr, daemon=True)]
+    for reader in readers:
+        reader.start()
     timed_out = False
     try:
-        out, err = proc.communicate(timeout=timeout)
+        if first is not None and not arrived.wait(min(first[1], timeout)):
+            raise subprocess.TimeoutExpired(argv, first[1])
+        proc.wait(timeout=max(0.0, timeout - (time.monotonic() - started)))
     except subprocess.TimeoutExpired:
         timed_out = True
         _kill_group(proc)
-        try:
-            out, err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a child that ignores SIGKILL
-            out, err = "", ""
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a child that ignores SIGKILL
+            proc.wait(timeout=5)
+    else:
+        # The child is gone; grandchildren it left behind (DataLoader workers) must not outlive it.
+        _kill_group(proc, quiet=True)
+    for reader in readers:
+        reader.join(timeout=5)
     return ChildResult(
         proc.returncode,
-        tuple(parse_messages(out or "")),
-        err or "",
+        tuple(messages),
+        "".join(err_chunks),
         timed_out,
         time.monotonic() - started,
     )
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _kill_group(proc: subprocess.Popen[str], quiet: bool = False) -> None:
     try:
         if sys.platform != "win32":
             os.killpg(proc.pid, signal.SIGKILL)
-        else:  # pragma: no cover - Windows only
+        elif not quiet:  # pragma: no cover - Windows only
             proc.kill()
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
+    except (ProcessLookupError, PermissionError, OSError):
+        if not quiet:
+            proc.kill()
 
 
-def parse_messages(stdout: str) -> list[dict[str, Any]]:
-    messages = []
-    for line in stdout.splitlines():
-        if not line.startswith(MARKER):
-            continue
-        try:
-            value = json.loads(line[len(MARKER) :])
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            messages.append(value)
-    return messages
+def parse_line(line: str) -> dict[str, Any] | None:
+    if not line.startswith(MARKER):
+        return None
+    try:
+        value = json.loads(line[len(MARKER) :])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -14,6 +14,7 @@ from torchdoctor.checks.base import Area
 from torchdoctor.model import (
     CheckOutcome,
     CheckStatus,
+    DeviceSmoke,
     Facts,
     Finding,
     HostFacts,
@@ -23,6 +24,8 @@ from torchdoctor.model import (
     PythonFacts,
     Report,
     Severity,
+    SmokeFacts,
+    StepStatus,
     TorchImportFailure,
     TorchNotInstalled,
     TorchRuntime,
@@ -104,6 +107,11 @@ def area_line(area: str, facts: Facts) -> str:
             env = "venv" if p.venv else ("conda" if p.conda_prefix else "system")
             parts.append(f"Python {p.version} {p.bits}-bit {p.machine} ({env})")
         return " · ".join(parts)
+    if area == Area.SMOKE.value:
+        smoke = facts.smoke
+        if not isinstance(smoke, SmokeFacts):
+            return str(smoke)
+        return "; ".join(device_summary(d) for d in smoke.devices)
     if area == Area.PACKAGES.value:
         pk = facts.packages
         if isinstance(pk, PackagesFacts):
@@ -112,6 +120,32 @@ def area_line(area: str, facts: Facts) -> str:
             return ", ".join(shown) or "no torch-family packages"
         return str(pk)
     return ""
+
+
+def device_summary(device: DeviceSmoke) -> str:
+    if device.died and not device.steps:
+        return f"{device.device}: {device.died}"
+    counts = {s: sum(1 for x in device.steps if x.status == s) for s in StepStatus}
+    parts = [f"{counts[StepStatus.PASSED]} passed"]
+    if counts[StepStatus.FAILED]:
+        parts.append(f"{counts[StepStatus.FAILED]} failed")
+    if counts[StepStatus.SKIPPED]:
+        parts.append(f"{counts[StepStatus.SKIPPED]} skipped")
+    return f"{device.device}: {', '.join(parts)} in {device.seconds:.2f} s" + (
+        f" ({device.died})" if device.died else ""
+    )
+
+
+def smoke_lines(smoke: SmokeFacts, unicode: bool) -> Iterable[str]:
+    kinds = {StepStatus.PASSED: "ok", StepStatus.FAILED: "error", StepStatus.SKIPPED: "skip"}
+    for device in smoke.devices:
+        yield f"    [bold]{escape(device.device)}[/] {escape(device.name)}"
+        for step in device.steps:
+            text = step.error if step.status == StepStatus.FAILED else step.detail
+            yield (
+                f"      {mark(kinds[step.status], unicode)} {escape(step.name):<12} {step.seconds * 1000:7.0f} ms  "
+                f"[dim]{escape(text.splitlines()[0] if text else '')}[/]"
+            )
 
 
 def finding_lines(f: Finding, unicode: bool, verbose: bool) -> Iterable[str]:
@@ -160,6 +194,9 @@ def render(report: Report, verbose: bool = False, color: bool = False, width: in
                 console.print(
                     f"    {mark('skip', unicode)} [dim]{outcome.slug}: could not check — {escape(outcome.reason)}[/]"
                 )
+        if verbose and area == Area.SMOKE.value and isinstance(report.facts.smoke, SmokeFacts):
+            for text in smoke_lines(report.facts.smoke, unicode):
+                console.print(text)
     if verbose:
         console.print()
         console.print(facts_table(report.facts))

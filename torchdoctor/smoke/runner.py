@@ -1,0 +1,163 @@
+"""Run the smoke tests: CPU inside the torch facts child, every other device in a child of its own.
+
+One device at a time, each with a timeout; a crash, hang or CUDA error in one device does not
+stop the others. The temp directory the children write to is made and removed here, so it is
+removed even when a child is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torchdoctor import serde
+from torchdoctor.model import DeviceSmoke, SmokeStep, StepStatus, TorchRuntime, TorchState
+from torchdoctor.probes.children import SMOKE_CHILD
+from torchdoctor.probes.subproc import ChildResult, run_child
+from torchdoctor.probes.torch import child_env, interpret, torch_argv
+
+OnMessage = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class SmokeOptions:
+    device: str = "all"
+    """cpu, cuda, cuda:N, mps or all (every device torch can use)."""
+    timeout: float = 120.0
+    """Seconds per device."""
+
+
+def present_devices(torch: TorchState) -> list[str]:
+    devices = ["cpu"]
+    if isinstance(torch, TorchRuntime):
+        if torch.cuda_available:
+            devices += [f"cuda:{i}" for i in range(torch.device_count)]
+        if torch.mps_available:
+            devices.append("mps")
+    return devices
+
+
+def select(selection: str, torch: TorchState) -> tuple[list[str], list[DeviceSmoke]]:
+    """The devices to test, and the ones asked for that torch cannot use (as failed entries)."""
+    present = present_devices(torch)
+    selection = selection.strip().lower()
+    if selection == "all":
+        return present, []
+    if selection == "cuda":
+        chosen = [d for d in present if d.startswith("cuda:")]
+    elif selection.startswith("cuda") and selection[5:].isdigit():
+        chosen = [selection] if selection in present else []
+    else:
+        chosen = [selection] if selection in present else []
+    if chosen:
+        return chosen, []
+    why = "torch did not import" if not isinstance(torch, TorchRuntime) else _why_absent(selection, torch)
+    return [], [DeviceSmoke(selection, "", (), died=f"not available: {why}")]
+
+
+def _why_absent(selection: str, torch: TorchRuntime) -> str:
+    if selection.startswith("cuda"):
+        if not torch.cuda:
+            return f"torch {torch.version} is not a CUDA build"
+        if not torch.cuda_available:
+            return "torch.cuda.is_available() is False"
+        return f"torch sees {torch.device_count} CUDA device(s)"
+    if selection == "mps":
+        return "torch.backends.mps.is_available() is False"
+    return f"unknown device {selection!r} (use cpu, cuda, cuda:N, mps or all)"
+
+
+def collect(result: ChildResult, device: str, timeout: float) -> DeviceSmoke:
+    """The steps one child reported for ``device``, and how it died if it did not finish."""
+    steps: list[SmokeStep] = []
+    name = ""
+    started: str | None = None
+    done = False
+    for message in result.messages:
+        if "smoke_device" in message and message["smoke_device"].get("device") == device:
+            name = str(message["smoke_device"].get("name", ""))
+        elif "smoke_start" in message and message["smoke_start"].get("device") == device:
+            started = str(message["smoke_start"].get("step"))
+        elif "smoke" in message and message["smoke"].get("device") == device:
+            data = dict(message["smoke"])
+            data.pop("device", None)
+            data["name"] = str(data.pop("step", ""))
+            try:
+                steps.append(serde.from_jsonable(SmokeStep, data))
+            except serde.SnapshotError:
+                continue
+            started = None
+        elif "smoke_done" in message and message["smoke_done"].get("device") == device:
+            done = True
+    died = ""
+    if not done:
+        where = f" during {started}" if started else ""
+        if result.timed_out:
+            died = f"timeout ({timeout:g} s){where}"
+        elif result.signal_name:
+            died = f"{result.signal_name}{where}"
+        elif result.start_error:
+            died = f"could not start: {result.start_error}"
+        else:
+            tail = result.stderr_tail(3).replace("\n", " | ")
+            died = f"exited with status {result.returncode}{where}" + (f": {tail}" if tail else "")
+        if started:
+            steps.append(
+                SmokeStep(
+                    started, StepStatus.FAILED, round(result.seconds, 3), error=died, detail=result.stderr_tail(6)
+                )
+            )
+    return DeviceSmoke(device, name, tuple(steps), died, round(result.seconds, 3))
+
+
+class SmokeSession:
+    """One temp directory and the device runs that share it."""
+
+    def __init__(self, python: str, options: SmokeOptions, on_message: OnMessage | None = None) -> None:
+        self.python = python
+        self.options = options
+        self.on_message = on_message
+        self.tmp = tempfile.mkdtemp(prefix="torchdoctor-smoke-")
+        self.cpu: DeviceSmoke | None = None
+
+    def __enter__(self) -> SmokeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    @property
+    def wants_cpu(self) -> bool:
+        return self.options.device.strip().lower() in ("all", "cpu")
+
+    def torch_with_cpu_smoke(self, timeout: float) -> TorchState:
+        """The torch facts child, running the CPU smoke tests after reporting its facts."""
+        argv = torch_argv(self.python, smoke_cpu=self.wants_cpu, smoke_args=("--tmp", self._dir("cpu")))
+        total = timeout + (self.options.timeout if self.wants_cpu else 0)
+        result = run_child(
+            argv, total, env=child_env(), cwd=os.getcwd(), on_message=self.on_message, first=("torch", timeout)
+        )
+        state = interpret(result, timeout)
+        if self.wants_cpu and isinstance(state, TorchRuntime):
+            self.cpu = collect(result, "cpu", self.options.timeout)
+        return state
+
+    def other_devices(self, torch: TorchState) -> list[DeviceSmoke]:
+        chosen, unavailable = select(self.options.device, torch)
+        out = []
+        for device in chosen:
+            if device == "cpu":
+                continue
+            argv = [self.python, str(SMOKE_CHILD), "--device", device, "--tmp", self._dir(device)]
+            result = run_child(argv, self.options.timeout, env=child_env(), cwd=os.getcwd(), on_message=self.on_message)
+            out.append(collect(result, device, self.options.timeout))
+        return out + unavailable
+
+    def _dir(self, device: str) -> str:
+        path = os.path.join(self.tmp, device.replace(":", "_"))
+        os.makedirs(path, exist_ok=True)
+        return path
