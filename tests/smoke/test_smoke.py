@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests import factories as f
 from torchdoctor.model import StepStatus, TorchRuntime
 from torchdoctor.probes.children import SMOKE_CHILD
 from torchdoctor.probes.subproc import run_child
 from torchdoctor.smoke.runner import SmokeOptions, SmokeSession, collect, select
-from tests import factories as f
 
 EVERYDAY = ["tensors", "autograd", "model", "train", "modes", "data", "save_load"]
 

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if os.environ.get("FAKE_NVML") == "missing":
     raise ImportError("No module named 'pynvml' (fake: bindings not installed)")
 
-from fake_nvml import FakeNVML, NVMLError  # noqa: E402
+from fake_nvml import FakeNVML, NVMLError
 
 _fake = FakeNVML(json.loads(os.environ.get("FAKE_NVML") or "{}"))
 
