@@ -291,6 +291,113 @@ def explain(
         print("Needs facts: " + ", ".join(chk.requires))
 
 
+GpuOpt = Annotated[list[str] | None, typer.Option("--gpu", help="A GPU name ('RTX 5090'), sm_XY or X.Y; repeatable.")]
+PlatformHelp = "linux-x86_64, linux-aarch64, windows-x86_64, macos-arm64 or macos-x86_64"
+
+
+@app.command()
+def compat(
+    torch: Annotated[str, typer.Option("--torch", help="A release (2.5.1), series (2.5) or range (>=2.4).")] = "",
+    python_version: Annotated[str, typer.Option("--python", help="A Python version (3.12).")] = "",
+    driver: Annotated[str, typer.Option("--driver", help="An NVIDIA driver version (550.54.15).")] = "",
+    cuda: Annotated[str, typer.Option("--cuda", help="A CUDA version (12.6) or variant (cu126).")] = "",
+    gpu: GpuOpt = None,
+    platform: Annotated[list[str] | None, typer.Option("--platform", help=PlatformHelp + "; repeatable.")] = None,
+    torchvision: Annotated[str, typer.Option("--torchvision", help="Is this torchvision right for --torch?")] = "",
+    torchaudio: Annotated[str, typer.Option("--torchaudio", help="Is this torchaudio right for --torch?")] = "",
+    fmt: FormatOpt = OutputFormatArg.TERMINAL,
+) -> None:
+    """Answer compatibility questions from the tables alone (offline; this machine is not examined)."""
+    import platform as platform_module
+
+    from torchdoctor.compat.machine import check_platform, platform_key, resolve_gpu
+    from torchdoctor.compat.query import Query, answer
+    from torchdoctor.compat.tables import load_tables
+    from torchdoctor.render.compat import render_answer
+
+    tables = load_tables()
+    try:
+        platforms = tuple(check_platform(p) for p in platform or []) or (
+            platform_key(platform_module.system(), platform_module.machine()),
+        )
+        gpus = tuple(resolve_gpu(tables, g, i) for i, g in enumerate(gpu or []))
+        query = Query(torch, python_version, driver, cuda, gpus, platforms, torchvision, torchaudio)
+        result = answer(tables, query)
+    except ValueError as exc:
+        fatal(str(exc), ExitCode.USAGE)
+    if fmt is OutputFormatArg.JSON:
+        import json
+
+        emit(json.dumps(result.to_json(), indent=2) + "\n", None)
+    else:
+        emit(render_answer(result, use_color(), terminal_width()), None)
+
+
+@app.command()
+def recommend(
+    driver: Annotated[str, typer.Option("--driver", help="Assume this NVIDIA driver (default: this machine's).")] = "",
+    gpu: GpuOpt = None,
+    python_version: Annotated[str, typer.Option("--python", help="Assume this Python version.")] = "",
+    platform: Annotated[str, typer.Option("--platform", help=PlatformHelp)] = "",
+    interpreter: Annotated[str | None, typer.Option("--interpreter", help="Examine this Python instead.")] = None,
+    fmt: FormatOpt = OutputFormatArg.TERMINAL,
+) -> None:
+    """The newest torch this machine (or the one described) can run, and the exact pip command."""
+    from dataclasses import replace
+
+    from torchdoctor.compat.machine import check_platform, machine_from_facts, resolve_gpu
+    from torchdoctor.compat.recommend import NoFit
+    from torchdoctor.compat.recommend import recommend as pick
+    from torchdoctor.compat.tables import load_tables
+    from torchdoctor.probes import ProbeOptions, gather
+    from torchdoctor.render.compat import render_recommendation
+
+    tables = load_tables()
+    target = interpreter or default_python()
+    facts, _ = gather(ProbeOptions(python=target, quick=True))
+    machine = machine_from_facts(facts)
+    try:
+        if driver:
+            machine = replace(machine, driver=driver)
+        if gpu:
+            machine = replace(machine, gpus=tuple(resolve_gpu(tables, g, i) for i, g in enumerate(gpu)))
+        if python_version:
+            machine = replace(machine, python=python_version)
+        if platform:
+            machine = replace(machine, platform=check_platform(platform))
+    except ValueError as exc:
+        fatal(str(exc), ExitCode.USAGE)
+    python_cmd = target if not python_version and not platform else "python"
+    result = pick(tables, machine, python_cmd)
+    described = (
+        f"{machine.platform}, Python {machine.python}"
+        + (f", driver {machine.driver}" if machine.driver else ", no NVIDIA driver")
+        + ("".join(f", {g.label} (sm_{g.cc})" for g in machine.gpus))
+    )
+    if fmt is OutputFormatArg.JSON:
+        import json
+
+        doc: dict[str, Any] = {"machine": described, "as_of": tables.as_of}
+        if isinstance(result, NoFit):
+            doc.update(fits=False, reasons=list(result.reasons), changes=list(result.changes))
+        else:
+            doc.update(
+                fits=True,
+                torch=result.torch,
+                variant=result.variant,
+                torchvision=result.torchvision,
+                torchaudio=result.torchaudio,
+                index_url=result.index_url,
+                command=result.command,
+                reasons=list(result.reasons),
+                upgrades=list(result.upgrades),
+            )
+        emit(json.dumps(doc, indent=2) + "\n", None)
+    else:
+        emit(render_recommendation(result, described, use_color(), terminal_width()), None)
+    raise typer.Exit(int(ExitCode.FINDINGS if isinstance(result, NoFit) else ExitCode.OK))
+
+
 def main() -> None:
     try:
         app()

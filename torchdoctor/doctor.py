@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from torchdoctor import __version__, serde
 from torchdoctor.checks import all_checks, run_checks
 from torchdoctor.checks.base import Area
+from torchdoctor.compat.tables import load_tables
 from torchdoctor.model import Facts, ProbeTiming, Report, Severity, SmokeFacts, ToolInfo, Unavailable
 from torchdoctor.probes import ProbeOptions, gather
 from torchdoctor.smoke.runner import OnMessage, SmokeOptions, SmokeSession
@@ -48,6 +50,8 @@ def diagnose(
     only: Area | None = None,
 ) -> Report:
     """Probe this machine, run the smoke tests unless ``smoke`` is None, and judge."""
+    # The checks need the compat tables; parse them while the probes wait on their children.
+    threading.Thread(target=load_tables, daemon=True, name="load-compat-tables").start()
     if smoke is None or options.quick:
         facts, timings = gather(options)
         if smoke is not None:

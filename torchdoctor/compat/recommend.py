@@ -110,12 +110,31 @@ def candidates(tables: Tables, machine: Machine) -> list[tuple[Release, str, str
             continue
         if machine.gpus and machine.platform in CUDA_PLATFORMS:
             for variant in _variant_order(release, machine.platform):
-                problem = _driver_problem(tables, variant, machine) or _gpu_problem(tables, release, variant, machine)
+                problems = [_driver_problem(tables, variant, machine), _gpu_problem(tables, release, variant, machine)]
+                problem = "; ".join(p for p in problems if p)
                 out.append((release, variant, problem))
         else:
             variant = "" if machine.platform.startswith("macos") else "cpu"
             out.append((release, variant, ""))
     return out
+
+
+def group_reasons(reasons: list[tuple[Release, str]]) -> tuple[str, ...]:
+    """ "torch 2.9 has no X", "torch 2.8 has no X" -> "torch 2.8 to 2.9 have no X"."""
+    groups: dict[str, list[str]] = {}
+    for release, reason in reasons:
+        prefix = f"torch {release.torch} "
+        rest = reason[len(prefix) :] if reason.startswith(prefix) else reason
+        groups.setdefault(rest, []).append(release.torch)
+    out = []
+    for rest, versions in groups.items():
+        if len(versions) == 1:
+            out.append(f"torch {versions[0]} {rest}")
+        else:
+            ordered = sorted(versions, key=Version)
+            verb = rest.replace("has no", "have no", 1)
+            out.append(f"torch {ordered[0]} to {ordered[-1]} {verb}")
+    return tuple(out)
 
 
 def _companions(tables: Tables, release: Release) -> tuple[str, str]:
@@ -128,7 +147,7 @@ def recommend(tables: Tables, machine: Machine, python: str = "python") -> Recom
     rows = candidates(tables, machine)
     fit = next(((r, v) for r, v, problem in rows if not problem), None)
     if fit is None:
-        return NoFit(tuple(dict.fromkeys(p for _, _, p in rows if p)), tuple(_changes(tables, machine, rows)))
+        return NoFit(group_reasons([(r, p) for r, _, p in rows if p]), tuple(_changes(tables, machine, rows)))
     release, variant = fit
     tv, ta = _companions(tables, release)
     packages = [f"torch=={release.latest}"]
@@ -184,16 +203,14 @@ def _upgrades(
         (r, v, p) for r, v, p in rows if Version(r.torch) > Version(chosen.torch) or (r is chosen and newer_cuda(v))
     ]
     for release, v, problem in newer:
-        if "needs driver" in problem and v.startswith("cu"):
+        if "needs driver" in problem and "not covered" not in problem and v.startswith("cu"):
             needed = tables.min_driver(cuda_of_variant(v), machine.os_name)
-            gpu_issue = _gpu_problem(tables, release, v, machine) if machine.gpus else ""
-            if not gpu_issue:
-                out.append(f"a driver >= {needed} would allow torch {release.latest} {v}")
-                break
-    gpu_blocked = [(r, p) for r, v, p in newer if "not covered" in p]
-    if gpu_blocked and not out:
-        release, problem = gpu_blocked[0]
-        out.append(f"torch {release.torch} dropped kernels for this GPU ({problem}); a newer GPU would be needed")
+            out.append(f"a driver >= {needed} would allow torch {release.latest} {v}")
+            break
+    gpu_blocked = [r for r, v, p in newer if "not covered" in p and Version(r.torch) > Version(chosen.torch)]
+    if gpu_blocked and all("not covered" in p for r, v, p in newer if r is gpu_blocked[-1] and v):
+        first = gpu_blocked[-1]
+        out.append(f"torch {first.torch} and later have no kernels for this GPU: newer torch needs a newer GPU")
     py_blocked = [r for r, v, p in newer if "Python" in p]
     if py_blocked:
         newest = py_blocked[0]
@@ -208,9 +225,10 @@ def _changes(tables: Tables, machine: Machine, rows: list[tuple[Release, str, st
             "use an Apple Silicon Mac with a native arm64 Python, or Linux/Windows: "
             "Intel-Mac wheels stopped at torch 2.2.2"
         )
-    if all("Python" in p for _, v, p in rows if not v):
-        newest = tables.newest()
-        changes.append(f"use a Python that torch supports (torch {newest.torch}: {newest.python_range})")
+    platform_ok = [r for r, _, p in rows if "wheels" not in p or "Python" in p]
+    if platform_ok and all("Python" in p for r, _, p in rows if r in platform_ok):
+        best = max(platform_ok, key=lambda r: Version(r.torch))
+        changes.append(f"use Python {best.python_range} to get torch {best.latest}")
     if any("needs driver" in p for _, _, p in rows):
         blocked = next(((r, v) for r, v, p in rows if "needs driver" in p), None)
         if blocked:

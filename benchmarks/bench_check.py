@@ -1,0 +1,62 @@
+"""Whole-process wall time of torchdoctor against `import torch` and collect_env, in one run.
+
+    python benchmarks/bench_check.py [--runs 7] [--python PATH]
+
+Run by hand and reported in closing notes; never a timed assertion in the tests. Commands are
+interleaved (one round runs each once) so that machine noise hits them alike; medians are reported.
+Targets (issues #2 and #4), on the 2-core development machine:
+  check --no-smoke  <= 1.15 x import torch, and below collect_env
+  check --quick     <= 0.3 s
+  check (CPU smoke) <= import torch + 0.5 s, and at or below collect_env
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+
+def timed(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--python", default=sys.executable, help="interpreter with torch and torchdoctor")
+    args = parser.parse_args()
+    py = args.python
+    doctor = [py, "-m", "torchdoctor", "check", "--format", "json"]
+    commands = {
+        "import torch": [py, "-c", "import torch"],
+        "collect_env": [py, "-m", "torch.utils.collect_env"],
+        "check --no-smoke": [*doctor, "--no-smoke"],
+        "check (cpu smoke)": doctor,
+        "check --quick": [*doctor, "--quick"],
+    }
+    for argv in commands.values():  # warm the page cache and .pyc files
+        timed(argv)
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.runs):
+        for name, argv in commands.items():
+            samples[name].append(timed(argv))
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    base, collect = median["import torch"], median["collect_env"]
+    print(f"{'command':<20} {'median s':>9} {'min s':>7} {'x import torch':>15} {'x collect_env':>14}")
+    for name, values in samples.items():
+        print(
+            f"{name:<20} {median[name]:9.3f} {min(values):7.3f} {median[name] / base:15.2f} "
+            f"{median[name] / collect:14.2f}"
+        )
+    smoke_cost = median["check (cpu smoke)"] - median["check --no-smoke"]
+    print(f"\nCPU smoke adds {smoke_cost:.3f} s to check; runs={args.runs}, python={py}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Recommendations and compat answers from the tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from torchdoctor.compat.machine import platform_key
+from torchdoctor.compat.query import Query, answer
+from torchdoctor.compat.recommend import Gpu, Machine, NoFit, Recommendation, parse_torch_filter, recommend
+from torchdoctor.compat.tables import load_tables
+
+tables = load_tables()
+
+
+def gpu(query: str) -> Gpu:
+    found = tables.gpu(query)
+    assert found is not None, query
+    return Gpu(found[0], found[1])
+
+
+def pick(**kw: object) -> Recommendation:
+    machine = Machine(**{"platform": "linux-x86_64", "python": "3.11.9", **kw})  # type: ignore[arg-type]
+    rec = recommend(tables, machine, "python")
+    assert isinstance(rec, Recommendation), rec
+    return rec
+
+
+@pytest.mark.parametrize(
+    "query, cc",
+    [
+        ("RTX 5090", 120),
+        ("NVIDIA GeForce RTX 4090", 89),
+        ("sm_120", 120),
+        ("12.0", 120),
+        ("86", 86),
+        ("NVIDIA A100-SXM4-80GB", 80),
+        ("NVIDIA A10", 86),
+        ("Tesla K80", 37),
+        ("NVIDIA H100 80GB HBM3", 90),
+        ("GB10", 121),
+    ],
+)
+def test_gpu_lookup(query: str, cc: int) -> None:
+    assert gpu(query).cc == cc
+
+
+def test_unknown_gpu() -> None:
+    assert tables.gpu("Voodoo 3") is None
+
+
+def test_no_gpu_gets_the_cpu_build_from_its_index() -> None:
+    rec = pick()
+    assert rec.variant == "cpu" and rec.index_url == "https://download.pytorch.org/whl/cpu"
+    assert rec.torch == tables.newest().latest
+    assert rec.command.startswith(f"python -m pip install torch=={rec.torch} torchvision==")
+
+
+def test_blackwell_on_a_550_driver_gets_cu128_and_a_hint() -> None:
+    rec = pick(driver="550.54.15", gpus=(gpu("RTX 5090"),))
+    assert (rec.torch, rec.variant) == ("2.11.0", "cu128")
+    assert rec.index_url.endswith("/cu128")
+    assert any("driver >= 580" in u for u in rec.upgrades)
+
+
+def test_kepler_on_470_gets_the_last_cu118_with_sm37() -> None:
+    rec = pick(driver="470.82.01", gpus=(gpu("Tesla K80"),))
+    assert rec.variant == "cu118" and rec.torch == "2.7.1"
+    assert any("no kernels for this GPU" in u for u in rec.upgrades)
+
+
+def test_pascal_stays_on_cu126() -> None:
+    rec = pick(driver="580.95.05", gpus=(gpu("GTX 1080 Ti"),))
+    assert (rec.torch, rec.variant) == ("2.14.1", "cu126")
+
+
+def test_a_new_driver_and_hopper_gets_the_newest_cuda() -> None:
+    rec = pick(driver="595.45.04", gpus=(gpu("H100"),))
+    assert rec.torch == "2.15.0" and rec.variant == "cu132"
+
+
+def test_intel_mac_with_python_313_fits_nothing_and_says_why() -> None:
+    rec = recommend(tables, Machine("macos-x86_64", "3.13.1"), "python")
+    assert isinstance(rec, NoFit)
+    assert any("macos-x86_64 wheels" in r for r in rec.reasons)
+    assert any("Apple Silicon" in c for c in rec.changes)
+    assert any("torch 2.2.2" in c for c in rec.changes)
+
+
+def test_apple_silicon_gets_pypi() -> None:
+    rec = pick(platform="macos-arm64")
+    assert rec.index_url == "https://pypi.org/simple" and "--index-url" not in rec.command
+
+
+def test_free_threaded_python() -> None:
+    rec = pick(python="3.14.0", free_threaded=True)
+    assert rec.torch == tables.newest().latest
+    nofit = recommend(tables, Machine("linux-x86_64", "3.12.0", free_threaded=True), "python")
+    assert isinstance(nofit, NoFit)
+
+
+@pytest.mark.parametrize(
+    "system, machine, key",
+    [
+        ("Linux", "x86_64", "linux-x86_64"),
+        ("Linux", "aarch64", "linux-aarch64"),
+        ("Darwin", "arm64", "macos-arm64"),
+        ("Darwin", "x86_64", "macos-x86_64"),
+        ("Windows", "AMD64", "windows-x86_64"),
+    ],
+)
+def test_platform_key(system: str, machine: str, key: str) -> None:
+    assert platform_key(system, machine) == key
+
+
+def test_what_does_torch_251_need() -> None:
+    result = answer(tables, Query(torch="2.5.1", platforms=("linux-x86_64",)))
+    assert {r.variant for r in result.rows} == {"cu118", "cu121", "cu124", "cpu"}
+    assert any("Python >=3.9,<3.14" in a for a in result.answers)
+    assert {r.min_driver for r in result.rows if r.variant == "cu124"} == {"525.60.13"}
+
+
+def test_which_torch_runs_on_driver_470_with_a_k80() -> None:
+    result = answer(tables, Query(driver="470", gpus=(gpu("K80"),), platforms=("linux-x86_64",)))
+    variants = {(r.torch, r.variant) for r in result.rows}
+    assert ("2.7.1", "cu118") in variants and ("1.12.1", "cu102") in variants
+    assert all(r.variant.startswith("cu1") for r in result.rows)
+    assert not any(r.torch.startswith("2.8") for r in result.rows)
+
+
+def test_is_torchvision_0201_right_for_torch_251() -> None:
+    yes = answer(tables, Query(torch="2.5.1", torchvision="0.20.1", platforms=("linux-x86_64",)))
+    assert any("0.20.1 is right for torch 2.5.1" in a for a in yes.answers)
+    no = answer(tables, Query(torch="2.5.1", torchvision="0.19.1", platforms=("linux-x86_64",)))
+    assert any("NOT right" in a and "use torchvision 0.20.1" in a for a in no.answers)
+
+
+def test_stable_abi_companions_accept_a_range() -> None:
+    assert tables.companion_for("torchvision", "2.15.0").version == "0.29.2"  # type: ignore[union-attr]
+    assert tables.companion_for("torchaudio", "2.13.0").version == "2.11.1"  # type: ignore[union-attr]
+
+
+def test_torch_filter_accepts_versions_and_ranges() -> None:
+    assert "2.5.0" in parse_torch_filter("2.5.1")
+    assert "2.6.0" in parse_torch_filter(">=2.4") and "2.3.1" not in parse_torch_filter(">=2.4")
+    with pytest.raises(ValueError):
+        parse_torch_filter("banana")
+
+
+@pytest.mark.parametrize(
+    "code, device, runs",
+    [
+        (80, 86, True),
+        (80, 87, False),
+        (86, 89, True),
+        (90, 100, False),
+        (100, 103, True),
+        (100, 101, False),
+        (101, 110, True),
+        (50, 53, False),
+        (70, 72, False),
+        (120, 121, True),
+    ],
+)
+def test_sass_binary_compatibility(code: int, device: int, runs: bool) -> None:
+    assert tables.sass_runs(code, device) is runs
+
+
+def test_ptx_covers_newer_gpus_only() -> None:
+    assert tables.covers((75, 80, 120), True, 130)
+    assert not tables.covers((75, 80, 120), False, 130)
+    assert not tables.covers((75, 80), True, 70)

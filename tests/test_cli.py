@@ -1,0 +1,153 @@
+"""The typer app driven in-process (CliRunner) with fixed width and no colour, plus --from round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests import factories as f
+from torchdoctor import __version__, serde
+from torchdoctor.cli import app
+from torchdoctor.doctor import judge, report_to_dict
+from torchdoctor.exitcodes import ExitCode
+from torchdoctor.model import Facts, ImportFailureKind, TorchImportFailure
+
+runner = CliRunner()
+ENV = {"NO_COLOR": "1", "COLUMNS": "100", "CI": "1"}
+
+
+def write_report(tmp_path: Path, facts: Facts) -> Path:
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report_to_dict(judge(facts))))
+    return path
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"], env=ENV)
+    assert result.exit_code == 0 and result.stdout.strip() == f"torchdoctor {__version__}"
+
+
+def test_list_and_explain() -> None:
+    listing = runner.invoke(app, ["check", "--list"], env=ENV)
+    assert listing.exit_code == 0
+    assert "TD004  cuda-unavailable" in listing.stdout
+    explained = runner.invoke(app, ["explain", "cuda-unavailable"], env=ENV)
+    assert explained.exit_code == 0 and "TD004 cuda-unavailable (error, PyTorch)" in explained.stdout
+    unknown = runner.invoke(app, ["explain", "TD999"], env=ENV)
+    assert unknown.exit_code == ExitCode.USAGE
+
+
+def test_from_a_healthy_report_exits_0(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", "--from", str(write_report(tmp_path, f.facts()))], env=ENV)
+    assert result.exit_code == ExitCode.OK, result.stdout
+    assert "no problems found" in result.stdout
+
+
+def test_from_a_broken_machine_names_the_cause_and_the_fix(tmp_path: Path) -> None:
+    facts = f.facts(torch=f.cpu_runtime(), nvml=f.nvml(f.gpu(name="NVIDIA GeForce RTX 4090", compute_capability="8.9")))
+    result = runner.invoke(app, ["check", "--from", str(write_report(tmp_path, facts))], env=ENV)
+    assert result.exit_code == ExitCode.FINDINGS
+    out = result.stdout
+    assert "[✗] PyTorch" in out
+    assert "a CPU-only torch on a machine with an NVIDIA GPU" in out
+    assert "$ /home/ada/venv/bin/python -m pip install --force-reinstall torch==" in out
+    assert "--index-url https://download.pytorch.org/whl/cu" in out
+
+
+def test_json_document_shape(tmp_path: Path) -> None:
+    facts = f.facts(python=f.python(bits=32))
+    result = runner.invoke(app, ["check", "--from", str(write_report(tmp_path, facts)), "-f", "json"], env=ENV)
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == 1 and doc["tool"] == {"name": "torchdoctor", "version": __version__}
+    (finding,) = [x for x in doc["findings"] if x["slug"] == "python-32bit"]
+    assert set(finding) >= {"code", "slug", "severity", "title", "evidence", "why", "fix", "fix_command"}
+    assert finding["evidence"][0]["source"] == "python"
+    statuses = {c["status"] for c in doc["checks"]}
+    assert statuses <= {"passed", "fired", "skipped", "ignored"}
+    assert doc["summary"]["errors"] == 1
+    assert "smoke" in doc and "facts" in doc
+
+
+def test_from_round_trip_keeps_every_fact(tmp_path: Path) -> None:
+    facts = f.facts(torch=TorchImportFailure(ImportFailureKind.CRASH, "SIGSEGV", "killed", "tail"))
+    doc = report_to_dict(judge(facts))
+    assert serde.from_jsonable(Facts, json.loads(json.dumps(doc))["facts"]) == facts
+
+
+def test_ignore_and_fail_on(tmp_path: Path) -> None:
+    report = write_report(tmp_path, f.facts(env=f.env(CUDA_VISIBLE_DEVICES="0,9")))  # a warning only
+    assert runner.invoke(app, ["check", "--from", str(report)], env=ENV).exit_code == ExitCode.OK
+    strict = runner.invoke(app, ["check", "--from", str(report), "--fail-on", "warning"], env=ENV)
+    assert strict.exit_code == ExitCode.FINDINGS
+    ignored = runner.invoke(
+        app, ["check", "--from", str(report), "--fail-on", "warning", "--ignore", "cuda-visible-devices"], env=ENV
+    )
+    assert ignored.exit_code == ExitCode.OK
+    never = runner.invoke(
+        app,
+        ["check", "--from", str(write_report(tmp_path, f.facts(python=f.python(bits=32)))), "--fail-on", "never"],
+        env=ENV,
+    )
+    assert never.exit_code == ExitCode.OK
+
+
+def test_output_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    result = runner.invoke(
+        app, ["check", "--from", str(write_report(tmp_path, f.facts())), "-f", "json", "-o", str(out)], env=ENV
+    )
+    assert result.exit_code == 0
+    assert json.loads(out.read_text())["tool"]["name"] == "torchdoctor"
+    bad = runner.invoke(
+        app,
+        ["check", "--from", str(write_report(tmp_path, f.facts())), "-o", str(tmp_path / "missing" / "x.json")],
+        env=ENV,
+    )
+    assert bad.exit_code == ExitCode.COULD_NOT_RUN
+
+
+def test_usage_errors_exit_2() -> None:
+    assert runner.invoke(app, ["check", "--fail-on", "sometimes"], env=ENV).exit_code == ExitCode.USAGE
+    assert runner.invoke(app, ["check", "--python", "/no/such/python"], env=ENV).exit_code == ExitCode.USAGE
+    assert runner.invoke(app, ["smoke", "--device", "tpu"], env=ENV).exit_code == ExitCode.USAGE
+    assert runner.invoke(app, ["compat", "--gpu", "Voodoo 3"], env=ENV).exit_code == ExitCode.USAGE
+
+
+def test_verbose_shows_every_fact_and_skip_reasons(tmp_path: Path) -> None:
+    facts = f.facts(nvml=f.no_gpu().nvml)
+    result = runner.invoke(app, ["check", "--from", str(write_report(tmp_path, facts)), "-v"], env=ENV)
+    assert "host.glibc" in result.stdout and "2.39" in result.stdout
+    assert "could not check" in result.stdout
+
+
+def test_compat_json_answers() -> None:
+    result = runner.invoke(
+        app,
+        ["compat", "--torch", "2.5.1", "--torchvision", "0.20.1", "--platform", "linux-x86_64", "-f", "json"],
+        env=ENV,
+    )
+    doc = json.loads(result.stdout)
+    assert any("0.20.1 is right" in a for a in doc["answers"])
+    assert {r["variant"] for r in doc["rows"]} == {"cu118", "cu121", "cu124", "cpu"}
+
+
+@pytest.mark.parametrize(
+    "args, fits",
+    [
+        (["--gpu", "RTX 5090", "--driver", "550.54.15"], True),
+        (["--platform", "macos-x86_64", "--python", "3.13"], False),
+    ],
+)
+def test_recommend_json(args: list[str], fits: bool) -> None:
+    result = runner.invoke(app, ["recommend", *args, "-f", "json"], env=ENV)
+    doc = json.loads(result.stdout)
+    assert doc["fits"] is fits
+    assert result.exit_code == (ExitCode.OK if fits else ExitCode.FINDINGS)
+    if fits:
+        assert set(doc) >= {"torch", "variant", "index_url", "command", "reasons"}
+        assert doc["variant"] == "cu128" and doc["command"].endswith(
+            "--index-url https://download.pytorch.org/whl/cu128"
+        )
