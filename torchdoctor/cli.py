@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -13,8 +14,10 @@ import typer
 from torchdoctor import __version__
 from torchdoctor.exitcodes import ExitCode
 from torchdoctor.model import Report, Severity
+from torchdoctor.render import OutputFormat
 
 if TYPE_CHECKING:
+    from torchdoctor.checks.base import Check
     from torchdoctor.smoke.runner import SmokeOptions
 
 app = typer.Typer(
@@ -118,39 +121,107 @@ def main_callback(
         ctx.invoke(check)
 
 
-class OutputFormatArg(str, enum.Enum):
-    TERMINAL = "terminal"
-    JSON = "json"
-
-
 PythonOpt = Annotated[
     str | None, typer.Option("--python", help="The interpreter to examine (default: the active environment's).")
 ]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds `import torch` may take.", min=0.1)]
-DeviceOpt = Annotated[str, typer.Option("--device", help="Smoke-test cpu, cuda, cuda:N, mps or all (present).")]
-SmokeTimeoutOpt = Annotated[float, typer.Option("--smoke-timeout", help="Seconds per device's smoke tests.", min=1)]
-FormatOpt = Annotated[OutputFormatArg, typer.Option("--format", "-f", help="terminal or json.", case_sensitive=False)]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds `import torch` may take [90].", min=0.1)]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="Smoke-test cpu, cuda, cuda:N, mps or all present [all].")
+]
+SmokeTimeoutOpt = Annotated[
+    float | None, typer.Option("--smoke-timeout", help="Seconds per device's smoke tests [120].", min=1)
+]
+FormatOpt = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="terminal, json, markdown, html, junit or github.", case_sensitive=False),
+]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")]
 IgnoreOpt = Annotated[list[str] | None, typer.Option("--ignore", help="Skip a check (code or slug; repeatable).")]
-FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on findings at or above this.")]
+RequireOpt = Annotated[
+    list[str] | None,
+    typer.Option("--require", help="Fail unless: cuda, mps, gpus>=N, torch>=X or smoke (repeatable)."),
+]
+FailOnOpt = Annotated[FailOn | None, typer.Option("--fail-on", help="Exit 1 on findings at or above this [error].")]
+RedactOpt = Annotated[
+    bool | None,
+    typer.Option("--redact/--no-redact", help="Hide user, home, host and GPU UUIDs in markdown/html [redact]."),
+]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show every fact, step and skipped check.")]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The command line merged over [tool.torchdoctor] merged over the defaults."""
+
+    fail_on: FailOn
+    ignore: tuple[str, ...]
+    required: tuple[Check, ...]
+    timeout: float
+    smoke_timeout: float
+    device: str
+    smoke: bool
+    redact: bool
+
+
+def settings(
+    fail_on: FailOn | None,
+    ignore: list[str] | None,
+    require: list[str] | None,
+    timeout: float | None,
+    smoke_timeout: float | None,
+    device: str | None,
+    smoke: bool | None,
+    redact: bool | None,
+) -> Settings:
+    from torchdoctor.checks.requirements import RequirementError, parse
+    from torchdoctor.config import ConfigError, load
+
+    try:
+        config = load()
+    except ConfigError as exc:
+        fatal(str(exc), ExitCode.USAGE)
+
+    def pick(cli: Any, key: str, default: Any) -> Any:
+        return cli if cli is not None else config.get(key, default)
+
+    try:
+        fail = FailOn(pick(fail_on, "fail-on", "error"))
+    except ValueError:
+        fatal(f"{config.path}: fail-on must be error, warning or never", ExitCode.USAGE)
+    requirements = pick(require, "require", [])
+    try:
+        required = tuple(parse(r) for r in split_codes(requirements))
+    except RequirementError as exc:
+        fatal(str(exc), ExitCode.USAGE)
+    return Settings(
+        fail_on=fail,
+        ignore=tuple(split_codes(pick(ignore, "ignore", []))),
+        required=required,
+        timeout=float(pick(timeout, "timeout", 90.0)),
+        smoke_timeout=float(pick(smoke_timeout, "smoke-timeout", 120.0)),
+        device=str(pick(device, "device", "all")),
+        smoke=bool(pick(smoke, "smoke", True)),
+        redact=bool(pick(redact, "redact", True)),
+    )
 
 
 @app.command()
 def check(
-    fmt: FormatOpt = OutputFormatArg.TERMINAL,
+    fmt: FormatOpt = OutputFormat.TERMINAL,
     output: OutputOpt = None,
     from_file: Annotated[
         Path | None, typer.Option("--from", help="Re-judge the facts of a JSON report instead of probing.")
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Skip `import torch`: metadata, NVML, platform.")] = False,
-    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Do not run the smoke tests.")] = False,
-    device: DeviceOpt = "all",
+    smoke: Annotated[bool | None, typer.Option("--smoke/--no-smoke", help="Run the smoke tests [smoke].")] = None,
+    device: DeviceOpt = None,
     python: PythonOpt = None,
-    timeout: TimeoutOpt = 90.0,
-    smoke_timeout: SmokeTimeoutOpt = 120.0,
+    timeout: TimeoutOpt = None,
+    smoke_timeout: SmokeTimeoutOpt = None,
     ignore: IgnoreOpt = None,
-    fail_on: FailOnOpt = FailOn.ERROR,
+    require: RequireOpt = None,
+    fail_on: FailOnOpt = None,
+    redact: RedactOpt = None,
     verbose: VerboseOpt = False,
     list_checks: Annotated[bool, typer.Option("--list", help="List every check and exit.")] = False,
 ) -> None:
@@ -160,36 +231,63 @@ def check(
         raise typer.Exit(0)
     from torchdoctor.doctor import ReportFileError, judge, load_facts
 
-    ignored = split_codes(ignore)
+    conf = settings(fail_on, ignore, require, timeout, smoke_timeout, device, smoke, redact)
     if from_file is not None:
         try:
             facts = load_facts(from_file)
         except ReportFileError as exc:
             fatal(str(exc))
-        report = judge(facts, ignored, origin=str(from_file))
+        report = judge(facts, conf.ignore, origin=str(from_file), required=conf.required)
     else:
-        smoke = None if no_smoke else smoke_options(device, smoke_timeout)
-        report = probe(python, timeout, quick, smoke, ignored, only_smoke=False)
-    emit(render_report(report, fmt, verbose, output), output)
-    raise typer.Exit(int(exit_code_for(report, fail_on)))
+        smoke_opts = smoke_options(conf.device, conf.smoke_timeout) if conf.smoke else None
+        report = probe(python, conf.timeout, quick, smoke_opts, conf, only_smoke=False)
+    finish(report, fmt, output, verbose, conf)
+
+
+app.command(
+    "report", help="Same as `check`: write the diagnosis in any format (-f markdown|html|json|junit|github) to share."
+)(check)
 
 
 @app.command()
 def smoke(
-    device: DeviceOpt = "all",
-    fmt: FormatOpt = OutputFormatArg.TERMINAL,
+    device: DeviceOpt = None,
+    fmt: FormatOpt = OutputFormat.TERMINAL,
     output: OutputOpt = None,
     python: PythonOpt = None,
-    timeout: TimeoutOpt = 90.0,
-    smoke_timeout: SmokeTimeoutOpt = 120.0,
+    timeout: TimeoutOpt = None,
+    smoke_timeout: SmokeTimeoutOpt = None,
     ignore: IgnoreOpt = None,
-    fail_on: FailOnOpt = FailOn.ERROR,
+    fail_on: FailOnOpt = None,
+    redact: RedactOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove each device can train, evaluate, save and load a small model (only the smoke tests)."""
-    report = probe(python, timeout, False, smoke_options(device, smoke_timeout), split_codes(ignore), only_smoke=True)
-    emit(render_report(report, fmt, verbose, output), output)
-    raise typer.Exit(int(exit_code_for(report, fail_on)))
+    conf = settings(fail_on, ignore, None, timeout, smoke_timeout, device, True, redact)
+    report = probe(python, conf.timeout, False, smoke_options(conf.device, conf.smoke_timeout), conf, only_smoke=True)
+    finish(report, fmt, output, verbose, conf)
+
+
+def finish(report: Report, fmt: OutputFormat, output: Path | None, verbose: bool, conf: Settings) -> NoReturn:
+    emit(render_report(report, fmt, verbose, output, conf.redact), output)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        github_extras(report, fmt, output)
+    raise typer.Exit(int(exit_code_for(report, conf.fail_on)))
+
+
+def github_extras(report: Report, fmt: OutputFormat, output: Path | None) -> None:
+    """Inside GitHub Actions: annotations on stdout (unless that is the format already) and the job summary."""
+    from torchdoctor.render import RenderOptions, render
+
+    if fmt is not OutputFormat.GITHUB and output is None and fmt is OutputFormat.TERMINAL:
+        sys.stdout.write(render(report, OutputFormat.GITHUB))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(render(report, OutputFormat.MARKDOWN, RenderOptions()) + "\n")
+        except OSError as exc:
+            stderr(f"torchdoctor: cannot append to GITHUB_STEP_SUMMARY ({exc})")
 
 
 def smoke_options(device: str, timeout: float) -> SmokeOptions:
@@ -202,7 +300,7 @@ def smoke_options(device: str, timeout: float) -> SmokeOptions:
 
 
 def probe(
-    python: str | None, timeout: float, quick: bool, smoke: SmokeOptions | None, ignored: list[str], only_smoke: bool
+    python: str | None, timeout: float, quick: bool, smoke: SmokeOptions | None, conf: Settings, only_smoke: bool
 ) -> Report:
     from torchdoctor.checks.base import Area
     from torchdoctor.doctor import diagnose
@@ -212,8 +310,9 @@ def probe(
     if python and not (Path(python).exists() or shutil_which(python)):
         fatal(f"--python {python}: no such interpreter", ExitCode.USAGE)
     options = ProbeOptions(python=target, timeout=timeout, quick=quick)
+    required = () if only_smoke else conf.required
     with LiveProgress(target) as progress:
-        return diagnose(options, ignored, smoke, progress, Area.SMOKE if only_smoke else None)
+        return diagnose(options, conf.ignore, smoke, progress, Area.SMOKE if only_smoke else None, required)
 
 
 class LiveProgress:
@@ -252,8 +351,8 @@ def shutil_which(name: str) -> str | None:
     return shutil.which(name)
 
 
-def render_report(report: Report, fmt: OutputFormatArg, verbose: bool, output: Path | None) -> str:
-    from torchdoctor.render import OutputFormat, RenderOptions, render
+def render_report(report: Report, fmt: OutputFormat, verbose: bool, output: Path | None, redact: bool = True) -> str:
+    from torchdoctor.render import RenderOptions, render
 
     to_terminal = output is None
     options = RenderOptions(
@@ -261,8 +360,9 @@ def render_report(report: Report, fmt: OutputFormatArg, verbose: bool, output: P
         color=to_terminal and use_color(),
         width=terminal_width() if to_terminal else 100,
         unicode=(sys.stdout.encoding or "").lower().replace("-", "") in ("utf8", "utf16") or not to_terminal,
+        redact_identity=redact,
     )
-    return render(report, OutputFormat(fmt.value), options)
+    return render(report, fmt, options)
 
 
 def print_catalogue() -> None:
@@ -305,7 +405,7 @@ def compat(
     platform: Annotated[list[str] | None, typer.Option("--platform", help=PlatformHelp + "; repeatable.")] = None,
     torchvision: Annotated[str, typer.Option("--torchvision", help="Is this torchvision right for --torch?")] = "",
     torchaudio: Annotated[str, typer.Option("--torchaudio", help="Is this torchaudio right for --torch?")] = "",
-    fmt: FormatOpt = OutputFormatArg.TERMINAL,
+    fmt: FormatOpt = OutputFormat.TERMINAL,
 ) -> None:
     """Answer compatibility questions from the tables alone (offline; this machine is not examined)."""
     import platform as platform_module
@@ -325,7 +425,7 @@ def compat(
         result = answer(tables, query)
     except ValueError as exc:
         fatal(str(exc), ExitCode.USAGE)
-    if fmt is OutputFormatArg.JSON:
+    if fmt is OutputFormat.JSON:
         import json
 
         emit(json.dumps(result.to_json(), indent=2) + "\n", None)
@@ -340,7 +440,7 @@ def recommend(
     python_version: Annotated[str, typer.Option("--python", help="Assume this Python version.")] = "",
     platform: Annotated[str, typer.Option("--platform", help=PlatformHelp)] = "",
     interpreter: Annotated[str | None, typer.Option("--interpreter", help="Examine this Python instead.")] = None,
-    fmt: FormatOpt = OutputFormatArg.TERMINAL,
+    fmt: FormatOpt = OutputFormat.TERMINAL,
 ) -> None:
     """The newest torch this machine (or the one described) can run, and the exact pip command."""
     from dataclasses import replace
@@ -374,7 +474,7 @@ def recommend(
         + (f", driver {machine.driver}" if machine.driver else ", no NVIDIA driver")
         + ("".join(f", {g.label} (sm_{g.cc})" for g in machine.gpus))
     )
-    if fmt is OutputFormatArg.JSON:
+    if fmt is OutputFormat.JSON:
         import json
 
         doc: dict[str, Any] = {"machine": described, "as_of": tables.as_of}
@@ -404,3 +504,14 @@ def main() -> None:
     except KeyboardInterrupt:  # pragma: no cover - interactive
         stderr("torchdoctor: interrupted")
         sys.exit(130)
+    except Exception as exc:  # a traceback shown to a user is a bug: say so in one line, keep the details
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="torchdoctor-crash-", suffix=".txt", delete=False) as fh:
+            traceback.print_exc(file=fh)
+        stderr(
+            f"torchdoctor: internal error ({type(exc).__name__}: {exc}). This is a bug in torchdoctor, not in "
+            f"your environment; the traceback is in {fh.name}. Please report it."
+        )
+        sys.exit(int(ExitCode.COULD_NOT_RUN))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from torchdoctor import __version__, serde
 from torchdoctor.checks import all_checks, run_checks
-from torchdoctor.checks.base import Area
+from torchdoctor.checks.base import Area, Check
 from torchdoctor.compat.tables import load_tables
 from torchdoctor.model import Facts, ProbeTiming, Report, Severity, SmokeFacts, ToolInfo, Unavailable
 from torchdoctor.probes import ProbeOptions, gather
@@ -36,9 +36,11 @@ def judge(
     origin: str = "probed",
     timings: tuple[ProbeTiming, ...] = (),
     only: Area | None = None,
+    required: Sequence[Check] = (),
 ) -> Report:
+    """Run the catalogue (or one area of it) and the requirement checks over ``facts``."""
     checks = [c for c in all_checks() if only is None or c.area is only]
-    outcomes = run_checks(facts, checks, ignore)
+    outcomes = run_checks(facts, [*checks, *required], ignore)
     return Report(SCHEMA_VERSION, TOOL, now(), origin, facts, outcomes, timings)
 
 
@@ -48,6 +50,7 @@ def diagnose(
     smoke: SmokeOptions | None = None,
     on_message: OnMessage | None = None,
     only: Area | None = None,
+    required: Sequence[Check] = (),
 ) -> Report:
     """Probe this machine, run the smoke tests unless ``smoke`` is None, and judge."""
     # The checks need the compat tables; parse them while the probes wait on their children.
@@ -64,7 +67,7 @@ def diagnose(
             facts = replace(facts, smoke=SmokeFacts(tuple(devices)))
         else:
             facts = replace(facts, smoke=Unavailable("smoke", "torch did not import, so nothing could run", "no_torch"))
-    return judge(facts, ignore, "probed", timings, only)
+    return judge(facts, ignore, "probed", timings, only, required)
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:

@@ -8,11 +8,17 @@ GPU UUIDs and serials) in the formats meant for sharing.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import getpass
 import os
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 HIDDEN = "<redacted>"
 
@@ -29,7 +35,9 @@ TOKEN_SHAPES = re.compile(
     r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"  # JWT
     r")"
 )
-KEY_VALUE_SECRET = re.compile(r"(?i)\b(password|passwd|token|secret|api_?key)=([^\s&;]+)")
+KEY_VALUE_SECRET = re.compile(
+    r"(?i)\b(password|passwd|pwd|token|access_token|secret|api_?key|key|auth|sig|signature)=([^\s&;]+)"
+)
 
 
 def redact_value(value: str) -> str:
@@ -67,3 +75,27 @@ class Redactor:
         if self.user and len(self.user) > 2 and self.user not in {"root", "user"}:
             value = re.sub(rf"\b{re.escape(self.user)}\b", "<user>", value)
         return value
+
+
+def map_strings(value: T, fn: Callable[[str], str]) -> T:
+    """Apply ``fn`` to every string inside a tree of frozen dataclasses, tuples and dicts."""
+    if isinstance(value, enum.Enum):  # before str: str-valued enums stay enums
+        return value
+    if isinstance(value, str):
+        return fn(value)  # type: ignore[return-value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: map_strings(getattr(value, f.name), fn) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(map_strings(v, fn) for v in value)  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [map_strings(v, fn) for v in value]  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {k: map_strings(v, fn) for k, v in value.items()}  # type: ignore[return-value]
+    return value
+
+
+def redact_report(report: T, identity: Redactor | None = None) -> T:
+    """Secrets out of every string of a report; with ``identity``, also who and where."""
+    fn = identity.text if identity is not None else redact_value
+    return map_strings(report, fn)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Run on a GPU host from the repository root: torchdoctor with smoke tests on every GPU, then the GPU tests.
+# Writes report.json, report.md and gpu-tests.log into ${OUT:-./gpu-check-out}.
+set -uo pipefail
+out="${OUT:-./gpu-check-out}"
+mkdir -p "$out"
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$(pwd)" PYTHONUNBUFFERED=1 NO_COLOR=1
+py="${PYTHON:-python3}"
+
+echo "== nvidia-smi"; nvidia-smi -L || true
+echo "== torchdoctor check -v (smoke on every device)"
+"$py" -m torchdoctor check -v --device all; check_rc=$?
+"$py" -m torchdoctor check --no-smoke -f json -o "$out/report.json" >/dev/null 2>&1 || true
+"$py" -m torchdoctor check --format markdown -o "$out/report.md" >/dev/null 2>&1 || true
+echo "== torchdoctor smoke --device cuda -v"
+"$py" -m torchdoctor smoke --device cuda -v; smoke_rc=$?
+echo "== pytest -m gpu"
+"$py" -m pytest -m gpu -q -p no:cacheprovider tests/gpu 2>&1 | tee "$out/gpu-tests.log"; test_rc=${PIPESTATUS[0]}
+echo "== exit codes: check=$check_rc smoke=$smoke_rc gpu-tests=$test_rc"
+[ "$smoke_rc" -eq 0 ] && [ "$test_rc" -eq 0 ]

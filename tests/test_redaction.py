@@ -1,0 +1,94 @@
+"""Reports are made to be shared: secrets planted in the environment and in paths never appear in any
+format, and the shared formats hide who and where."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from torchdoctor.redact import Redactor, redact_value
+from torchdoctor.render import OutputFormat
+
+GH_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+HF_TOKEN = "hf_" + "abcdefghijklmnopqrstuvwxyzABCD"
+AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
+OPENAI = "sk-" + "proj-abcdefghijklmnopqrstuvwx012345"
+JWT = "eyJhbGciOiJIUzI1NiJ9." + "eyJzdWIiOiIxMjM0NTY3ODkwIn0." + "dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+PASSWORD = "s3cr3tPassw0rd"
+PLAIN = "plainsecretvalue123"
+SECRETS = [GH_TOKEN, HF_TOKEN, AWS_KEY, OPENAI, JWT, PASSWORD, PLAIN]
+
+PLANTED = {
+    "PYTORCH_CUSTOM_URL": f"https://alice:{PASSWORD}@mirror.example.com/simple",
+    "NCCL_DEBUG_FILE": f"/tmp/{GH_TOKEN}/nccl.log",
+    "TORCH_HOME": f"/data/{HF_TOKEN}",
+    "LD_LIBRARY_PATH": f"/opt/{AWS_KEY}/lib:/usr/lib",
+    "PYTHONPATH": f"/x/{OPENAI}",
+    "TORCH_EXTENSIONS_DIR": f"/cache/{JWT}",
+    "TORCH_API_KEY": PLAIN,
+    "TORCH_TOKEN": PLAIN,
+    "NCCL_PASSWORD": PLAIN,
+    "CUDA_HOME": f"/usr/local/cuda?token={PLAIN}",
+}
+
+
+@pytest.mark.parametrize("fmt", [f.value for f in OutputFormat])
+def test_no_secret_reaches_any_format(fmt: str, tmp_path: Path) -> None:
+    cwd = tmp_path / GH_TOKEN / "project"
+    cwd.mkdir(parents=True)
+    env = dict(os.environ, **PLANTED, NO_COLOR="1")
+    env["PYTHONPATH"] = os.pathsep.join([PLANTED["PYTHONPATH"], str(REPO)])
+    env.pop("GITHUB_ACTIONS", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torchdoctor", "check", "--quick", "-v", "-f", fmt],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+    assert proc.stdout or fmt == "github", proc.stderr
+    for secret in SECRETS:
+        assert secret not in proc.stdout, (fmt, secret)
+        assert secret not in proc.stderr, (fmt, secret)
+    if fmt in ("markdown", "html"):
+        home = os.path.expanduser("~")
+        assert home not in proc.stdout or home == "/", "the home directory is hidden in shared formats"
+
+
+@pytest.mark.parametrize(
+    "value, hidden",
+    [
+        (f"https://bob:{PASSWORD}@host/x", PASSWORD),
+        (f"git+https://{GH_TOKEN}@github.com/o/r", GH_TOKEN),
+        (f"Bearer {JWT}", JWT),
+        (f"key={PLAIN}&x=1", PLAIN),
+        (f"/opt/{AWS_KEY}/bin", AWS_KEY),
+    ],
+)
+def test_redact_value(value: str, hidden: str) -> None:
+    assert hidden not in redact_value(value)
+    assert "<redacted>" in redact_value(value)
+
+
+def test_ordinary_values_are_kept() -> None:
+    for value in ("/usr/local/cuda-12.4/lib64", "PCI_BUS_ID", "0,1", "https://download.pytorch.org/whl/cu124"):
+        assert redact_value(value) == value
+
+
+def test_identity_redactor() -> None:
+    r = Redactor(user="alice", home="/home/alice", host="node-17")
+    text = r.text("/home/alice/venv on node-17 by alice, GPU-12345678-abcd-ef01-2345-6789abcdef01")
+    assert text == "~/venv on <host> by <user>, GPU-<redacted>"
+
+
+def test_this_machines_identity_is_known() -> None:
+    r = Redactor.for_this_machine()
+    assert r.home == os.path.expanduser("~")
+    assert r.user in ("", getpass.getuser())

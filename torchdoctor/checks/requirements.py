@@ -1,0 +1,165 @@
+"""CI requirements (`--require`): each one not met is an error finding of its own, with the reason.
+
+cuda          torch can use at least one CUDA device
+mps           torch can use Apple's MPS
+gpus>=N       torch sees at least N CUDA devices (also ==, >, <=, <)
+torch>=X      the torch version satisfies a PEP 440 specifier (local tags like +cu124 are ignored)
+smoke         every smoke step on every tested device passed
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterator
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from torchdoctor.checks.base import Area, Check, Fire, ev
+from torchdoctor.model import (
+    Facts,
+    PackagesFacts,
+    Severity,
+    SmokeFacts,
+    Source,
+    StepStatus,
+    TorchRuntime,
+    Unavailable,
+)
+
+OPS: dict[str, Callable[[int, int], bool]] = {
+    ">=": operator.ge,
+    "==": operator.eq,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+}
+GPUS = re.compile(r"gpus\s*(>=|==|<=|>|<)\s*(\d+)$")
+
+
+class RequirementError(ValueError):
+    """A --require value that is not one of the forms above."""
+
+
+def _torch_text(facts: Facts) -> str:
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime):
+        return f"torch {torch.version}: CUDA {torch.cuda or 'none'}, is_available()={torch.cuda_available}"
+    if isinstance(torch, Unavailable):
+        return f"torch: {torch.reason}"
+    return f"torch: {type(torch).__name__}"
+
+
+def _cuda(facts: Facts) -> Iterator[Fire]:
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime) and torch.cuda_available and torch.device_count > 0:
+        return
+    yield Fire(
+        (ev(Source.REQUIREMENT, "required", "cuda"), ev(Source.TORCH, "found", _torch_text(facts))),
+        "See the other findings for why torch cannot use CUDA here.",
+    )
+
+
+def _mps(facts: Facts) -> Iterator[Fire]:
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime) and torch.mps_available:
+        return
+    yield Fire(
+        (
+            ev(Source.REQUIREMENT, "required", "mps"),
+            ev(Source.TORCH, "MPS available", torch.mps_available if isinstance(torch, TorchRuntime) else "unknown"),
+        ),
+        "MPS needs an Apple Silicon Mac, a native arm64 Python and a recent macOS; see the other findings.",
+    )
+
+
+def _gpus(op: str, n: int) -> Callable[[Facts], Iterator[Fire]]:
+    def fn(facts: Facts) -> Iterator[Fire]:
+        torch = facts.torch
+        count = torch.device_count if isinstance(torch, TorchRuntime) else 0
+        if isinstance(torch, TorchRuntime) and OPS[op](count, n):
+            return
+        yield Fire(
+            (ev(Source.REQUIREMENT, "required", f"gpus{op}{n}"), ev(Source.TORCH, "torch.cuda.device_count()", count)),
+            "Run on a machine (or with a CUDA_VISIBLE_DEVICES) with the GPUs this job needs.",
+        )
+
+    return fn
+
+
+def _torch_version(spec: SpecifierSet, text: str) -> Callable[[Facts], Iterator[Fire]]:
+    def fn(facts: Facts) -> Iterator[Fire]:
+        version = ""
+        if isinstance(facts.torch, TorchRuntime):
+            version = facts.torch.version
+        elif isinstance(facts.packages, PackagesFacts):
+            version = facts.packages.version_of("torch")
+        try:
+            ok = bool(version) and Version(version.split("+")[0]) in spec
+        except InvalidVersion:
+            ok = False
+        if ok:
+            return
+        yield Fire(
+            (ev(Source.REQUIREMENT, "required", text), ev(Source.TORCH, "torch", version or "not installed")),
+            f"Install a torch that satisfies {spec} (`torchdoctor recommend` gives the command).",
+        )
+
+    return fn
+
+
+def _smoke(facts: Facts) -> Iterator[Fire]:
+    smoke = facts.smoke
+    if isinstance(smoke, SmokeFacts) and smoke.devices and all(d.passed for d in smoke.devices):
+        return
+    if isinstance(smoke, SmokeFacts):
+        bad = [
+            f"{d.device}: {d.died or ', '.join(s.name for s in d.steps if s.status == StepStatus.FAILED)}"
+            for d in smoke.devices
+            if not d.passed
+        ]
+        saw = "; ".join(bad) or "no device was tested"
+    else:
+        saw = smoke.reason
+    yield Fire(
+        (ev(Source.REQUIREMENT, "required", "smoke"), ev(Source.SMOKE, "found", saw)),
+        "Every smoke step must pass: see the smoke findings.",
+    )
+
+
+def parse(spec: str) -> Check:
+    text = spec.strip().lower().replace(" ", "")
+    why = "Required by --require or [tool.torchdoctor] require: this job must not run on a machine without it."
+    if text == "cuda":
+        return Check("TD301", "require-cuda", "required: CUDA", Severity.ERROR, Area.REQUIREMENTS, why, (), _cuda)
+    if text == "mps":
+        return Check("TD302", "require-mps", "required: MPS", Severity.ERROR, Area.REQUIREMENTS, why, (), _mps)
+    match = GPUS.match(text)
+    if match:
+        op, n = match.group(1), int(match.group(2))
+        return Check(
+            "TD303", "require-gpus", f"required: gpus{op}{n}", Severity.ERROR, Area.REQUIREMENTS, why, (), _gpus(op, n)
+        )
+    if text.startswith("torch"):
+        try:
+            specifier = SpecifierSet(text[len("torch") :])
+        except InvalidSpecifier:
+            raise RequirementError(f"--require {spec}: not a PEP 440 specifier after 'torch'") from None
+        if not str(specifier):
+            raise RequirementError(f"--require {spec}: give a version range, e.g. torch>=2.4")
+        return Check(
+            "TD304",
+            "require-torch",
+            f"required: {text}",
+            Severity.ERROR,
+            Area.REQUIREMENTS,
+            why,
+            (),
+            _torch_version(specifier, text),
+        )
+    if text == "smoke":
+        return Check(
+            "TD305", "require-smoke", "required: smoke tests pass", Severity.ERROR, Area.REQUIREMENTS, why, (), _smoke
+        )
+    raise RequirementError(f"--require {spec}: use cuda, mps, gpus>=N, torch>=X or smoke")

@@ -1,0 +1,143 @@
+"""pytest plugin: torchdoctor's diagnosis in pytest's header and in skip reasons.
+
+Installed with torchdoctor (entry point ``pytest11``) but opt-in: it does nothing until asked.
+
+* ``pytest --torchdoctor`` (or ``torchdoctor = true`` in the ini file) adds a one-line environment
+  summary to pytest's header.
+* ``@pytest.mark.requires_device("cuda")`` (also ``"cuda:1"``, ``"mps"``, ``"gpus>=2"``) skips a test
+  with the diagnosis as the reason ("torch 2.13.0+cpu is a CPU-only build; NVIDIA driver 550.54.15
+  present") instead of a bare "no GPU".
+
+The diagnosis runs once per session, in child processes (pytest's process never imports torch for
+it), and only when the header or a marked test needs it. ``-p no:torchdoctor`` turns it off.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+import pytest
+
+_CACHE: dict[str, Any] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("torchdoctor")
+    group.addoption(
+        "--torchdoctor",
+        action="store_true",
+        default=False,
+        help="add torchdoctor's one-line environment summary to the header",
+    )
+    parser.addini("torchdoctor", type="bool", default=False, help="same as --torchdoctor")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires_device(kind): skip unless torch can use it (cuda, cuda:N, mps, gpus>=N); the reason is "
+        "torchdoctor's diagnosis",
+    )
+
+
+def _facts() -> Any:
+    if "facts" not in _CACHE:
+        from torchdoctor.probes import ProbeOptions, gather
+
+        _CACHE["facts"] = gather(ProbeOptions(python=sys.executable))[0]
+    return _CACHE["facts"]
+
+
+def summary(facts: Any) -> str:
+    from torchdoctor.model import NvmlFacts, PythonFacts, TorchRuntime
+
+    parts = []
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime):
+        build = f"CUDA {torch.cuda}" if torch.cuda else ("ROCm " + torch.hip if torch.hip else "CPU-only")
+        usable = f", {torch.device_count} GPU(s) usable" if torch.cuda_available else ""
+        parts.append(f"torch {torch.version} ({build}{usable}{', MPS' if torch.mps_available else ''})")
+    else:
+        parts.append(f"torch: {_torch_problem(torch)}")
+    if isinstance(facts.python, PythonFacts):
+        parts.append(f"Python {facts.python.version}")
+    if isinstance(facts.nvml, NvmlFacts):
+        parts.append(f"NVIDIA driver {facts.nvml.driver_version}, {len(facts.nvml.gpus)} GPU(s)")
+    else:
+        parts.append("no NVIDIA driver")
+    return "torchdoctor: " + " · ".join(parts)
+
+
+def _torch_problem(torch: Any) -> str:
+    from torchdoctor.model import TorchImportFailure, TorchNotInstalled
+
+    if isinstance(torch, TorchNotInstalled):
+        return "torch is not installed"
+    if isinstance(torch, TorchImportFailure):
+        return f"`import torch` fails ({torch.kind.value}): {torch.message.splitlines()[0][:200]}"
+    return f"could not check torch ({getattr(torch, 'reason', torch)})"
+
+
+def _driver_text(facts: Any) -> str:
+    from torchdoctor.model import NvmlFacts
+
+    nvml = facts.nvml
+    if isinstance(nvml, NvmlFacts):
+        names = ", ".join(str(g.name) for g in nvml.gpus)
+        return f"NVIDIA driver {nvml.driver_version} present" + (f" ({names})" if names else "")
+    return "no NVIDIA driver (" + str(getattr(nvml, "reason", nvml)) + ")"
+
+
+def device_problem(kind: str, facts: Any) -> str:
+    """Why torch cannot use ``kind`` here, or "" when it can."""
+    from torchdoctor.checks.torch_install import cuda_cause
+    from torchdoctor.model import TorchRuntime
+
+    torch = facts.torch
+    if not isinstance(torch, TorchRuntime):
+        return _torch_problem(torch)
+    kind = kind.strip().lower().replace(" ", "")
+    if kind == "mps":
+        if torch.mps_available:
+            return ""
+        why = "not built into this torch" if not torch.mps_built else "built but not available"
+        return f"MPS is {why} (torch {torch.version})"
+    wanted = 1
+    match = re.fullmatch(r"cuda(?::(\d+))?|gpus>=(\d+)", kind)
+    if match is None:
+        return f"unknown device {kind!r} in requires_device (use cuda, cuda:N, mps or gpus>=N)"
+    if match.group(1) is not None:
+        wanted = int(match.group(1)) + 1
+    elif match.group(2) is not None:
+        wanted = int(match.group(2))
+    if not torch.cuda and not torch.hip:
+        return f"torch {torch.version} is a CPU-only build; {_driver_text(facts)}"
+    if not torch.cuda_available:
+        cause, _, text = cuda_cause(torch)
+        return f"torch {torch.version} cannot use CUDA: {cause or text or 'torch.cuda.is_available() is False'}"
+    if torch.device_count < wanted:
+        return f"torch sees {torch.device_count} CUDA device(s), this test needs {wanted}"
+    return ""
+
+
+def _enabled(config: pytest.Config) -> bool:
+    return bool(config.getoption("torchdoctor") or config.getini("torchdoctor"))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not _enabled(config):
+        return []
+    try:
+        return [summary(_facts())]
+    except Exception as exc:  # the header must never break a test run
+        return [f"torchdoctor: could not diagnose ({type(exc).__name__}: {exc})"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires_device"):
+        kind = str(marker.args[0]) if marker.args else "cuda"
+        problem = device_problem(kind, _facts())
+        if problem:
+            pytest.skip(f"requires {kind}: {problem}")

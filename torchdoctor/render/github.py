@@ -1,0 +1,31 @@
+"""GitHub Actions: ::error/::warning workflow annotations, and a Markdown job summary."""
+
+from __future__ import annotations
+
+from torchdoctor.model import Report, Severity
+from torchdoctor.render import markdown
+
+LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(report: Report) -> str:
+    """The annotations, one workflow command per finding."""
+    lines = []
+    for f in sorted(report.findings, key=lambda f: -f.severity.rank):
+        saw = "; ".join(f"{e.label}: {e.value}" for e in f.evidence)
+        message = f"{f.title}\nsaw: {saw}\nfix: {f.fix}"
+        lines.append(f"::{LEVEL[f.severity]} title={escape_property(f'{f.code} {f.slug}')}::{escape_data(message)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def step_summary(report: Report) -> str:
+    """Markdown for $GITHUB_STEP_SUMMARY."""
+    return markdown.render(report)
