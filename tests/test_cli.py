@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests import factories as f
+from tests.checks.test_catalogue import CASES
 from torchdoctor import __version__, serde
 from torchdoctor.cli import app
 from torchdoctor.doctor import judge, report_to_dict
@@ -151,3 +152,13 @@ def test_recommend_json(args: list[str], fits: bool) -> None:
         assert doc["variant"] == "cu128" and doc["command"].endswith(
             "--index-url https://download.pytorch.org/whl/cu128"
         )
+
+
+@pytest.mark.parametrize("slug", sorted(CASES))
+def test_every_check_fires_through_from(slug: str, tmp_path: Path) -> None:
+    """The same verdicts from a report captured elsewhere: facts -> JSON -> `check --from`."""
+    firing, quiet = CASES[slug]
+    fired = runner.invoke(app, ["check", "--from", str(write_report(tmp_path, firing)), "-f", "json"], env=ENV)
+    assert slug in {x["slug"] for x in json.loads(fired.stdout)["findings"]}
+    calm = runner.invoke(app, ["check", "--from", str(write_report(tmp_path, quiet)), "-f", "json"], env=ENV)
+    assert slug not in {x["slug"] for x in json.loads(calm.stdout)["findings"]}
