@@ -391,6 +391,122 @@ def explain(
         print("Needs facts: " + ", ".join(chk.requires))
 
 
+@app.command()
+def dist(
+    nproc: Annotated[
+        int | None,
+        typer.Option("--nproc", help="Start N local ranks through torchrun (else: run as this rank).", min=1),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option("--backend", help="auto (nccl when every rank has a GPU), nccl or gloo.")
+    ] = "auto",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds for the whole run.", min=1)] = 600.0,
+    rdzv_timeout: Annotated[
+        float, typer.Option("--rdzv-timeout", help="Seconds for every rank to join.", min=0.5)
+    ] = 60.0,
+    collective_timeout: Annotated[
+        float, typer.Option("--collective-timeout", help="Seconds per collective.", min=0.5)
+    ] = 60.0,
+    max_mib: Annotated[
+        int, typer.Option("--max-mib", help="Largest all_reduce in the bandwidth sweep (MiB).", min=0)
+    ] = 0,
+    python: PythonOpt = None,
+    fmt: FormatOpt = OutputFormat.TERMINAL,
+    output: OutputOpt = None,
+    ignore: IgnoreOpt = None,
+    fail_on: FailOnOpt = None,
+    verbose: VerboseOpt = False,
+    all_ranks: Annotated[bool, typer.Option("--all-ranks", help="Let every rank print its problems.")] = False,
+) -> None:
+    """Diagnose a multi-GPU / multi-node job: run it under torchrun or srun, or use --nproc N locally."""
+    from torchdoctor.distributed.render import FORMATS
+
+    if backend not in ("auto", "nccl", "gloo"):
+        fatal(f"--backend {backend}: use auto, nccl or gloo", ExitCode.USAGE)
+    if fmt not in FORMATS:
+        fatal(
+            f"--format {fmt.value} is not available for dist (use {', '.join(f.value for f in FORMATS)})",
+            ExitCode.USAGE,
+        )
+    if nproc is not None:
+        from torchdoctor.distributed.launcher import launch_local
+
+        forwarded = [a for a in sys.argv[sys.argv.index("dist") + 1 :]] if "dist" in sys.argv else []
+        forwarded = _without_option(forwarded, "--nproc")
+        forwarded = _without_option(forwarded, "--python")
+        code, problem = launch_local(python or default_python(), nproc, forwarded, timeout + 60)
+        if problem:
+            stderr(f"torchdoctor: {problem}")
+        raise typer.Exit(code)
+    conf = settings(fail_on, ignore, None, None, None, None, None, None)
+    raise typer.Exit(
+        run_dist(backend, timeout, rdzv_timeout, collective_timeout, max_mib, fmt, output, verbose, all_ranks, conf)
+    )
+
+
+def _without_option(args: list[str], name: str) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == name:
+            skip = True
+            continue
+        if arg.startswith(name + "="):
+            continue
+        out.append(arg)
+    return out
+
+
+def run_dist(
+    backend: str,
+    timeout: float,
+    rdzv_timeout: float,
+    collective_timeout: float,
+    max_mib: int,
+    fmt: OutputFormat,
+    output: Path | None,
+    verbose: bool,
+    all_ranks: bool,
+    conf: Settings,
+) -> int:
+    from torchdoctor.checks.base import run_checks
+    from torchdoctor.distributed import checks as dist_checks
+    from torchdoctor.distributed import rank as dist_rank
+    from torchdoctor.distributed.model import ClusterFacts, DistReport
+    from torchdoctor.distributed.render import render
+    from torchdoctor.distributed.run import DistOptions, run
+    from torchdoctor.doctor import SCHEMA_VERSION, TOOL, now
+
+    try:
+        launch = dist_rank.resolve(os.environ)
+    except dist_rank.LaunchError as exc:
+        if any(v in os.environ for v in ("RANK", "WORLD_SIZE", "SLURM_PROCID")):
+            fatal(str(exc), ExitCode.USAGE)
+        launch = dist_rank.single(dist_rank.free_port())
+    options = DistOptions(backend, rdzv_timeout, collective_timeout, timeout, max_mib * 1024 * 1024)
+
+    def finish(cluster: ClusterFacts) -> int:
+        outcomes = run_checks(cluster, dist_checks.all_dist_checks(), conf.ignore)
+        report = DistReport(SCHEMA_VERSION, TOOL, now(), cluster, outcomes)
+        to_terminal = output is None
+        emit(
+            render(report, fmt, verbose, to_terminal and use_color(), terminal_width() if to_terminal else 100), output
+        )
+        return int(exit_code_for(report, conf.fail_on))  # type: ignore[arg-type]
+
+    def log(message: str) -> None:
+        if all_ranks or launch.rank == 0:
+            stderr(f"torchdoctor: {message}")
+
+    try:
+        import torch  # noqa: F401  (this process is a rank: torch is what it examines)
+    except Exception as exc:
+        fatal(f"dist runs inside each rank and needs torch there: {type(exc).__name__}: {exc}")
+    return run(launch, options, finish, log)
+
+
 GpuOpt = Annotated[list[str] | None, typer.Option("--gpu", help="A GPU name ('RTX 5090'), sm_XY or X.Y; repeatable.")]
 PlatformHelp = "linux-x86_64, linux-aarch64, windows-x86_64, macos-arm64 or macos-x86_64"
 

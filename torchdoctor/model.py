@@ -32,6 +32,7 @@ class Source(str, enum.Enum):
     SMOKE = "smoke test"
     COMPAT = "compat tables"
     REQUIREMENT = "requirement"
+    DIST = "distributed run"
 
 
 @dataclass(frozen=True)

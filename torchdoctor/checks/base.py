@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from torchdoctor.model import (
     CheckOutcome,
@@ -37,6 +38,7 @@ class Area(str, enum.Enum):
     COMPAT = "Compatibility"
     SMOKE = "Smoke tests"
     REQUIREMENTS = "Requirements"
+    DIST = "Distributed"
 
 
 class Skip(Exception):
@@ -55,7 +57,8 @@ class Fire:
     title: str = ""
 
 
-CheckFn = Callable[[Facts], Iterable[Fire]]
+CheckFn = Callable[[Any], Iterable[Fire]]
+"""Facts in, problems out. The catalogue's checks take :class:`Facts`; `dist` checks take ClusterFacts."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,19 @@ REGISTRY: dict[str, Check] = {}
 
 
 def check(
-    code: str, slug: str, title: str, severity: Severity, area: Area, why: str, requires: tuple[str, ...] = ()
+    code: str,
+    slug: str,
+    title: str,
+    severity: Severity,
+    area: Area,
+    why: str,
+    requires: tuple[str, ...] = (),
+    registry: dict[str, Check] = REGISTRY,
 ) -> Callable[[CheckFn], CheckFn]:
     def register(fn: CheckFn) -> CheckFn:
-        if code in REGISTRY or any(c.slug == slug for c in REGISTRY.values()):
+        if code in registry or any(c.slug == slug for c in registry.values()):
             raise ValueError(f"duplicate check {code} {slug}")
-        REGISTRY[code] = Check(code, slug, title, severity, area, " ".join(why.split()), requires, fn)
+        registry[code] = Check(code, slug, title, severity, area, " ".join(why.split()), requires, fn)
         return fn
 
     return register
@@ -139,7 +149,7 @@ def match(token: str, chk: Check) -> bool:
     return token in (chk.code.lower(), chk.slug)
 
 
-def run_checks(facts: Facts, checks: Iterable[Check], ignore: Iterable[str] = ()) -> tuple[CheckOutcome, ...]:
+def run_checks(facts: Any, checks: Iterable[Check], ignore: Iterable[str] = ()) -> tuple[CheckOutcome, ...]:
     ignored = [t for t in ignore if t]
     outcomes = []
     for chk in checks:

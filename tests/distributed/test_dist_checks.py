@@ -1,0 +1,149 @@
+"""Every dist finding, firing on a cluster built to show it and quiet on one next to it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.distributed import factories as d
+from torchdoctor.checks.base import run_checks
+from torchdoctor.distributed.checks import all_dist_checks
+from torchdoctor.distributed.model import BandwidthSample, ClusterFacts, Interface
+from torchdoctor.distributed.rank import LaunchError, first_host, resolve
+from torchdoctor.model import CheckStatus
+
+CASES: dict[str, tuple[ClusterFacts, ClusterFacts]] = {
+    "dist-rank-missing": (
+        d.cluster(
+            d.rank(0), steps=(d.step("rendezvous", "failed", "1 of 2 rank(s) never arrived", missing_ranks=(1,)),)
+        ),
+        d.cluster(),
+    ),
+    "dist-collective-timeout": (
+        d.failed(
+            "all_reduce", "all_reduce did not finish within 60 s: rank(s) [1] never entered it", missing_ranks=(1,)
+        ),
+        d.cluster(),
+    ),
+    "dist-collective-wrong": (
+        d.failed("all_gather", "rank 1: all_gather slots [0] hold another rank's data", wrong_ranks=(1,)),
+        d.cluster(),
+    ),
+    "dist-version-mismatch": (d.cluster(d.rank(0), d.rank(1, torch="2.4.1+cu124", host="node-b")), d.cluster()),
+    "dist-gpu-count-mismatch": (
+        d.cluster(d.rank(0), d.rank(1, host="node-b", cuda_device_count=7)),
+        d.cluster(d.rank(0), d.rank(1, host="node-b")),
+    ),
+    "dist-duplicate-gpu": (d.cluster(d.rank(0), d.rank(1, gpu_uuid=d.rank(0).gpu_uuid)), d.cluster()),
+    "dist-low-bandwidth": (
+        d.cluster(bandwidth=(BandwidthSample(256 * 1024**2, 1.0, 0.3, 0.3),)),
+        d.cluster(),
+    ),
+    "dist-nccl-env": (
+        d.cluster(d.rank(0), d.rank(1, env=(("NCCL_P2P_DISABLE", "1"),))),
+        d.cluster(d.rank(0), d.rank(1, env=(("NCCL_DEBUG", "WARN"),))),
+    ),
+    "dist-nccl-unavailable": (
+        d.cluster(
+            d.rank(0, nccl_available=False, platform="win32"),
+            d.rank(1, nccl_available=False, platform="win32"),
+            backend="gloo",
+        ),
+        d.cluster(),
+    ),
+    "dist-mig-nccl": (d.cluster(d.rank(0, mig=True), d.rank(1, mig=True)), d.cluster()),
+    "dist-socket-ifname": (
+        d.cluster(d.rank(0, env=(("GLOO_SOCKET_IFNAME", "ib0"),)), d.rank(1)),
+        d.cluster(d.rank(0, env=(("GLOO_SOCKET_IFNAME", "eth0"), ("NCCL_SOCKET_IFNAME", "eth"))), d.rank(1)),
+    ),
+    "dist-shm-small": (d.cluster(d.rank(0, shm_bytes=64 * 1024**2), d.rank(1, shm_bytes=64 * 1024**2)), d.cluster()),
+}
+
+
+def run_one(slug: str, cluster: ClusterFacts):
+    (chk,) = [c for c in all_dist_checks() if c.slug == slug]
+    (outcome,) = run_checks(cluster, [chk])
+    return outcome
+
+
+@pytest.mark.parametrize("slug", sorted(CASES))
+def test_fires(slug: str) -> None:
+    outcome = run_one(slug, CASES[slug][0])
+    assert outcome.status is CheckStatus.FIRED, outcome.reason
+    assert all(f.evidence and f.fix for f in outcome.findings)
+
+
+@pytest.mark.parametrize("slug", sorted(CASES))
+def test_stays_quiet(slug: str) -> None:
+    outcome = run_one(slug, CASES[slug][1])
+    assert outcome.status is CheckStatus.PASSED, outcome.findings
+
+
+def test_every_dist_check_has_both_cases() -> None:
+    assert sorted(CASES) == sorted(c.slug for c in all_dist_checks())
+
+
+def test_a_healthy_cluster_has_no_findings() -> None:
+    assert [o.slug for o in run_checks(d.cluster(), all_dist_checks()) if o.findings] == []
+
+
+def test_nccl_slower_than_gloo_is_low_bandwidth() -> None:
+    slow = d.cluster(
+        bandwidth=(BandwidthSample(256 * 1024**2, 1.0, 0.5, 0.5),),
+        control_bandwidth=(BandwidthSample(16 * 1024**2, 0.02, 0.8, 0.8),),
+        peer=(),
+    )
+    (finding,) = run_one("dist-low-bandwidth", slow).findings
+    assert finding.title == "NCCL is slower than gloo"
+
+
+def test_only_loopback_interfaces_on_a_multi_node_job() -> None:
+    lonely = d.rank(1, host="node-b", interfaces=(Interface("lo", ("127.0.0.1",)), Interface("docker0", ())))
+    outcome = run_one("dist-socket-ifname", d.cluster(d.rank(0), lonely))
+    assert [f.title for f in outcome.findings] == ["node-b has no routable interface"]
+
+
+def test_resolve_torchrun_slurm_and_static() -> None:
+    torchrun = resolve(
+        {
+            "RANK": "3",
+            "WORLD_SIZE": "8",
+            "LOCAL_RANK": "1",
+            "LOCAL_WORLD_SIZE": "4",
+            "MASTER_ADDR": "n1",
+            "MASTER_PORT": "29500",
+            "TORCHELASTIC_RUN_ID": "x",
+            "TORCHELASTIC_USE_AGENT_STORE": "True",
+        }
+    )
+    assert (torchrun.launcher, torchrun.rank, torchrun.local_rank, torchrun.agent_store) == ("torchrun", 3, 1, True)
+    slurm = resolve(
+        {
+            "SLURM_PROCID": "5",
+            "SLURM_NTASKS": "8",
+            "SLURM_LOCALID": "1",
+            "SLURM_NTASKS_PER_NODE": "4",
+            "SLURM_JOB_NODELIST": "gpu[07-08,12]",
+            "SLURM_JOB_ID": "123456",
+        }
+    )
+    assert (slurm.launcher, slurm.rank, slurm.world_size, slurm.master_addr, slurm.master_port) == (
+        "slurm",
+        5,
+        8,
+        "gpu07",
+        3456 + 15000,
+    )
+    static = resolve({"RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "1234"})
+    assert static.launcher == "static" and not static.agent_store
+    with pytest.raises(LaunchError):
+        resolve({"RANK": "0", "WORLD_SIZE": "2"})
+    with pytest.raises(LaunchError):
+        resolve({})
+
+
+@pytest.mark.parametrize(
+    "nodelist, first",
+    [("gpu[07-09,12],cpu01", "gpu07"), ("node1,node2", "node1"), ("single", "single"), ("a[1]", "a1")],
+)
+def test_first_host(nodelist: str, first: str) -> None:
+    assert first_host(nodelist) == first

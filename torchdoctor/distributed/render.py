@@ -1,0 +1,185 @@
+"""One cluster report: a section per node, the collectives, the bandwidth sweep, cluster-wide findings."""
+
+from __future__ import annotations
+
+import io
+import json
+import xml.etree.ElementTree as ET
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from torchdoctor import serde
+from torchdoctor.distributed.model import DistReport
+from torchdoctor.model import CheckStatus, Severity, StepStatus
+from torchdoctor.redact import redact_report
+from torchdoctor.render import OutputFormat
+from torchdoctor.render import github as github_render
+from torchdoctor.render.markdown import ICONS, cell
+from torchdoctor.render.terminal import finding_lines, mark
+
+FORMATS = (OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MARKDOWN, OutputFormat.JUNIT, OutputFormat.GITHUB)
+
+
+def verdict(report: DistReport) -> str:
+    errors = sum(1 for f in report.findings if f.severity == Severity.ERROR)
+    warnings = sum(1 for f in report.findings if f.severity == Severity.WARNING)
+    c = report.cluster
+    head = "Broken" if errors else ("Works, with warnings" if warnings else "Healthy")
+    return (
+        f"{head}: {errors} error(s), {warnings} warning(s); {len(c.ranks)}/{c.world_size} ranks on "
+        f"{len(c.hosts)} node(s), backend {c.backend}, {c.seconds:.1f} s"
+    )
+
+
+def to_dict(report: DistReport) -> dict[str, object]:
+    doc = serde.to_jsonable(report)
+    doc["kind"] = "dist"
+    doc["verdict"] = verdict(report)
+    doc["findings"] = [serde.to_jsonable(f) for f in report.findings]
+    return doc
+
+
+def render(report: DistReport, fmt: OutputFormat, verbose: bool = False, color: bool = False, width: int = 100) -> str:
+    report = redact_report(report)
+    if fmt is OutputFormat.JSON:
+        return json.dumps(to_dict(report), indent=2) + "\n"
+    if fmt is OutputFormat.MARKDOWN:
+        return markdown(report)
+    if fmt is OutputFormat.JUNIT:
+        return junit(report)
+    if fmt is OutputFormat.GITHUB:
+        return github_render.render(report)  # type: ignore[arg-type]  # uses .findings only
+    return terminal(report, verbose, color, width)
+
+
+def terminal(report: DistReport, verbose: bool, color: bool, width: int) -> str:
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        soft_wrap=not color,
+    )
+    c = report.cluster
+    console.print(f"[bold]torchdoctor {report.tool.version} dist[/]  {escape(verdict(report))}")
+    console.print(f"launcher {c.launch.launcher}, rendezvous {c.launch.master_addr}:{c.launch.master_port}")
+    for host in c.hosts:
+        ranks = [r for r in c.ranks if r.host == host]
+        first = ranks[0]
+        console.print(
+            f"[bold]node {escape(host)}[/]: torch {first.torch}"
+            + (f", CUDA {first.cuda}, NCCL {first.nccl or '-'}" if first.cuda else ", CPU build")
+            + (f", driver {first.driver}" if first.driver else "")
+            + f", /dev/shm {first.shm_bytes / 1024**3:.1f} GiB" * (first.shm_bytes > 0)
+        )
+        for r in ranks:
+            gpu = f" {r.gpu_name} {r.gpu_bus_id}" if r.gpu_name else ""
+            console.print(f"    rank {r.rank} (local {r.local_rank}, pid {r.pid}): {r.device}{escape(gpu)}")
+    kinds = {StepStatus.PASSED: "ok", StepStatus.FAILED: "error", StepStatus.SKIPPED: "skip"}
+    console.print("[bold]steps[/]")
+    for step in c.steps:
+        text = step.error.splitlines()[0] if step.error else ""
+        console.print(
+            f"    {mark(kinds[step.status], True)} {step.name:<22} {step.seconds * 1000:8.1f} ms  "
+            f"[dim]{escape(text)}[/]"
+        )
+    for label, samples in (("all_reduce bandwidth", c.bandwidth), ("gloo control", c.control_bandwidth)):
+        if not samples:
+            continue
+        table = Table(
+            title=f"{label} ({c.backend if label.startswith('all') else 'gloo'}, {c.world_size} ranks)",
+            title_justify="left",
+        )
+        for col in ("size", "time", "algbw GB/s", "busbw GB/s"):
+            table.add_column(col, justify="right")
+        for s in samples:
+            table.add_row(_size(s.bytes), f"{s.seconds * 1e3:.2f} ms", f"{s.algbw_gbs:.3f}", f"{s.busbw_gbs:.3f}")
+        console.print(table)
+    for peer in c.peer:
+        console.print(f"[bold]peer access on {escape(peer.host)}[/] (D2D copy GB/s)")
+        for i, row in enumerate(peer.copy_gbs):
+            cells = " ".join(
+                f"{'-' if v < 0 else f'{v:.0f}':>6}{'' if peer.matrix[i][j] else '*'}" for j, v in enumerate(row)
+            )
+            console.print(f"    {peer.devices[i]:>8} {cells}")
+    console.print("[bold]findings[/]")
+    for outcome in report.checks:
+        for f in outcome.findings:
+            for line in finding_lines(f, True, verbose):
+                console.print(line)
+    if not report.findings:
+        console.print(f"    {mark('ok', True)} none")
+    return buf.getvalue()
+
+
+def _size(n: int) -> str:
+    return f"{n // 1024**2} MiB" if n >= 1024**2 else f"{n // 1024} KiB"
+
+
+def markdown(report: DistReport) -> str:
+    c = report.cluster
+    lines = [f"### torchdoctor dist: {verdict(report)}", ""]
+    for f in sorted(report.findings, key=lambda f: -f.severity.rank):
+        lines.append(f"- {ICONS[f.severity]} **{f.title}** (`{f.code} {f.slug}`)")
+        lines += [f"  - saw {e.label}: `{cell(e.value)}`" for e in f.evidence]
+        lines.append(f"  - fix: {f.fix}")
+    lines += [
+        "",
+        "| rank | host | device | torch | CUDA | NCCL | driver |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r.rank} | {cell(r.host)} | {cell(r.device + ' ' + r.gpu_name)} | {r.torch} | {r.cuda or '-'} | "
+        f"{r.nccl or '-'} | {r.driver or '-'} |"
+        for r in c.ranks
+    ]
+    lines += ["", "| step | status | ms |", "| --- | --- | --- |"]
+    lines += [f"| {s.name} | {s.status.value} | {s.seconds * 1000:.1f} |" for s in c.steps]
+    if c.bandwidth:
+        lines += ["", "| size | algbw GB/s | busbw GB/s |", "| --- | --- | --- |"]
+        lines += [f"| {_size(s.bytes)} | {s.algbw_gbs:.3f} | {s.busbw_gbs:.3f} |" for s in c.bandwidth]
+    return "\n".join(lines) + "\n"
+
+
+def junit(report: DistReport) -> str:
+    root = ET.Element("testsuites", name="torchdoctor.dist")
+    suite = ET.SubElement(
+        root, "testsuite", name="torchdoctor.dist", timestamp=report.created[:19], hostname="redacted"
+    )
+    failures = skipped = 0
+    for step in report.cluster.steps:
+        case = ET.SubElement(
+            suite, "testcase", classname="torchdoctor.distributed.steps", name=step.name, time=f"{step.seconds:.3f}"
+        )
+        if step.status == StepStatus.FAILED:
+            ET.SubElement(case, "failure", message=step.error[:500] or "failed", type="dist")
+            failures += 1
+    for outcome in report.checks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname="torchdoctor.distributed.checks",
+            name=f"{outcome.code} {outcome.slug}",
+            time="0",
+        )
+        errors = [f for f in outcome.findings if f.severity == Severity.ERROR]
+        if outcome.status in (CheckStatus.SKIPPED, CheckStatus.IGNORED):
+            ET.SubElement(case, "skipped", message=outcome.reason or outcome.status.value)
+            skipped += 1
+        elif errors:
+            ET.SubElement(case, "failure", message=errors[0].title, type=errors[0].slug).text = errors[0].fix
+            failures += 1
+    count = len(report.cluster.steps) + len(report.checks)
+    for el in (root, suite):
+        el.set("tests", str(count))
+        el.set("failures", str(failures))
+        el.set("errors", "0")
+        el.set("skipped", str(skipped))
+    suite.set("time", f"{report.cluster.seconds:.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,343 @@
+"""One rank's run: rendezvous through a side channel, exchange facts, collectives, bandwidth.
+
+Every rank runs this inside the launcher the job will use. A TCPStore (torchrun's agent store, or
+one rank 0 hosts) is the side channel: it still answers when NCCL is stuck, so rank 0 can say
+which ranks never arrived, never entered a collective or never finished it. Nothing waits forever:
+rendezvous, each collective and the whole run have deadlines; a watchdog thread ends a rank whose
+collective hangs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from torchdoctor import serde
+from torchdoctor.distributed.collectives import bandwidth, barrier, collectives, peer_access
+from torchdoctor.distributed.model import ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
+from torchdoctor.distributed.rank import gather, norm_bus
+from torchdoctor.distributed.sidechannel import SideChannel, Watchdog, connect, key, reachable
+from torchdoctor.model import StepStatus
+
+STALL_HOOK = "TORCHDOCTOR_DIST_STALL"
+"""Test-only: "RANK:STEP" makes that rank stall before entering STEP (proves the timeout path)."""
+
+
+@dataclass(frozen=True)
+class DistOptions:
+    backend: str = "auto"
+    rdzv_timeout: float = 60.0
+    collective_timeout: float = 60.0
+    total_timeout: float = 600.0
+    """Seconds for the whole run on each rank; past it the rank reports what it has and exits."""
+    max_bytes: int = 0
+    """Largest all_reduce in the bandwidth sweep; 0 = by backend (gloo 16 MiB, nccl 256 MiB)."""
+    iters: int = 5
+
+
+Finish = Callable[[ClusterFacts], int]
+"""Rank 0 hands the cluster facts over to be judged and rendered; it returns the exit code."""
+
+
+class Aborted(Exception):
+    """Rank 0 gave up on this run (for example a rank never arrived)."""
+
+
+# ------------------------------------------------------------------------------- the run
+
+
+def _nvml_view() -> tuple[str, set[str]]:
+    """Driver version and the PCI bus ids of GPUs in MIG mode, from the NVML child."""
+    from torchdoctor.model import NvmlFacts
+    from torchdoctor.probes.nvml import probe_nvml
+
+    nvml = probe_nvml(timeout=20)
+    if not isinstance(nvml, NvmlFacts):
+        return "", set()
+    driver = nvml.driver_version if isinstance(nvml.driver_version, str) else ""
+    return driver, {norm_bus(str(g.pci_bus_id)) for g in nvml.gpus if g.mig_enabled is True}
+
+
+def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str], None]) -> int:
+    import torch
+    import torch.distributed as dist
+
+    started = time.monotonic()
+    if torch.cuda.is_available() and torch.cuda.device_count() > launch.local_rank:
+        torch.cuda.set_device(launch.local_rank)
+    driver, mig = _nvml_view()
+    me = gather(torch, launch, driver, mig, os.environ)
+    steps: list[StepResult] = []
+
+    # ---- rendezvous on the side channel
+    t0 = time.monotonic()
+    try:
+        store = connect(torch, launch, options.rdzv_timeout)
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        steps.append(
+            StepResult(
+                "rendezvous",
+                StepStatus.FAILED,
+                round(time.monotonic() - t0, 3),
+                f"could not reach the store at {launch.master_addr}:{launch.master_port}: {why}; "
+                + reachable(launch.master_addr, launch.master_port),
+                missing_ranks=(0,),
+            )
+        )
+        return finish(
+            ClusterFacts(
+                launch,
+                options.backend,
+                launch.world_size,
+                (me,),
+                tuple(steps),
+                seconds=round(time.monotonic() - started, 3),
+            )
+        )
+    side = SideChannel(store, launch.rank, launch.world_size)
+    side.put("facts", launch.rank, value=json.dumps(serde.to_jsonable(me)))
+    deadline = time.monotonic() + options.rdzv_timeout
+    if launch.rank == 0:
+        missing = side.wait_for("facts", deadline=deadline)
+        ranks = _read_facts(side, launch.world_size)
+        if missing:
+            error = (
+                f"{len(missing)} of {launch.world_size} rank(s) never arrived within {options.rdzv_timeout:g} s; "
+                f"store at {launch.master_addr}:{launch.master_port} ({launch.launcher})"
+            )
+            steps.append(
+                StepResult(
+                    "rendezvous",
+                    StepStatus.FAILED,
+                    round(time.monotonic() - t0, 3),
+                    error,
+                    missing_ranks=tuple(missing),
+                )
+            )
+            side.put("abort", value=error)
+            code = finish(
+                ClusterFacts(
+                    launch,
+                    options.backend,
+                    launch.world_size,
+                    ranks,
+                    tuple(steps),
+                    seconds=round(time.monotonic() - started, 3),
+                )
+            )
+            side.put("exit", value=str(code))
+            return code
+        backend = choose_backend(options.backend, ranks)
+        side.put("go", value=backend)
+    else:
+        go = None
+        while time.monotonic() < deadline + 5 and go is None:
+            if side.has("abort"):
+                log(f"rank {launch.rank}: rank 0 aborted: {side.get('abort')}")
+                return _exit_code(side, options)
+            go = side.waitkey("go", deadline=min(deadline + 5, time.monotonic() + 0.5))
+        if go is None:
+            log(f"rank {launch.rank}: rank 0 did not start the run within {options.rdzv_timeout:g} s")
+            return 1
+        backend = go
+        ranks = ()
+    steps.append(StepResult("rendezvous", StepStatus.PASSED, round(time.monotonic() - t0, 3)))
+
+    # ---- the process group and the collectives, each under the watchdog
+    device = torch.device(f"cuda:{torch.cuda.current_device()}" if backend == "nccl" else "cpu")
+    result: dict[str, Any] = {"bandwidth": (), "control": (), "peer": ()}
+
+    def snapshot(partial_steps: list[StepResult]) -> ClusterFacts:
+        facts = ranks if launch.rank == 0 else (me,)
+        return ClusterFacts(
+            launch,
+            backend,
+            launch.world_size,
+            facts,
+            tuple(partial_steps),
+            result["bandwidth"],
+            result["control"],
+            result["peer"],
+            round(time.monotonic() - started, 3),
+        )
+
+    def on_timeout(step: str) -> None:
+        entered = side.ranks_with("enter", step)
+        done = side.ranks_with("done", step)
+        not_entered = [r for r in range(launch.world_size) if r not in entered]
+        stuck = not_entered or [r for r in range(launch.world_size) if r not in done]
+        error = f"{step} did not finish within {options.collective_timeout:g} s: " + (
+            f"rank(s) {not_entered} never entered it"
+            if not_entered
+            else f"rank(s) {stuck} entered it but never finished"
+        )
+        timed = [
+            *steps,
+            StepResult(step, StepStatus.FAILED, options.collective_timeout, error, missing_ranks=tuple(stuck)),
+        ]
+        code = 1
+        if launch.rank == 0:
+            code = finish(snapshot(timed))
+            side.put("exit", value=str(code))
+        else:
+            log(f"rank {launch.rank}: {error}")
+            code = _exit_code(side, options, wait=2.0)
+        os._exit(code)
+
+    watchdog = Watchdog(on_timeout, started + options.total_timeout)
+    stall = os.environ.get(STALL_HOOK, "")
+
+    def guarded(name: str, fn: Callable[[], str], seconds: float | None = None) -> StepResult:
+        if stall == f"{launch.rank}:{name}":
+            time.sleep(3600)  # test-only: never enter the collective
+        side.put("enter", name, launch.rank)
+        watchdog.arm(name, seconds or options.collective_timeout)
+        t = time.monotonic()
+        try:
+            wrong = fn()
+            status = StepStatus.FAILED if wrong else StepStatus.PASSED
+        except Exception as exc:
+            wrong, status = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", StepStatus.FAILED
+        watchdog.disarm()
+        side.put("done", name, launch.rank, value=wrong or "ok")
+        return StepResult(name, status, round(time.monotonic() - t, 4), wrong)
+
+    init_kwargs: dict[str, Any] = {}
+    if backend == "nccl":
+        init_kwargs["device_id"] = device
+    init = guarded(
+        "init_process_group", lambda: _init(dist, backend, store, launch, options, init_kwargs), options.rdzv_timeout
+    )
+    steps.append(init)
+    if init.status == StepStatus.PASSED:
+        for name, fn in collectives(torch, dist, device, launch.world_size, launch.rank):
+            steps.append(guarded(name, fn))
+        gloo = None
+        if backend == "nccl":
+            gloo = dist.new_group(backend="gloo")
+            for name, fn in collectives(torch, dist, torch.device("cpu"), launch.world_size, launch.rank, gloo):
+                steps.append(guarded(f"gloo_{name}", fn))
+        if launch.world_size > 1 and all(s.status == StepStatus.PASSED for s in steps):
+            max_bytes = options.max_bytes or (256 * 1024**2 if backend == "nccl" else 16 * 1024**2)
+            bw = guarded(
+                "bandwidth",
+                lambda: _measure(result, "bandwidth", torch, dist, device, launch.world_size, max_bytes, options.iters),
+                options.collective_timeout * 4,
+            )
+            steps.append(bw)
+            if gloo is not None:  # the control run: what plain TCP gives on the same machines
+                cpu = torch.device("cpu")
+                steps.append(
+                    guarded(
+                        "gloo_bandwidth",
+                        lambda: _measure(
+                            result, "control", torch, dist, cpu, launch.world_size, 16 * 1024**2, options.iters, gloo
+                        ),
+                        options.collective_timeout * 4,
+                    )
+                )
+        if backend == "nccl" and launch.local_rank == 0:
+            try:
+                peer = peer_access(torch, me.host)
+                side.put("peer", me.host, value=json.dumps(serde.to_jsonable(peer)))
+            except Exception as exc:
+                log(f"rank {launch.rank}: peer-access matrix failed: {exc}")
+        steps = _merge_wrong(side, steps, launch, options)
+        steps.append(guarded("final_barrier", lambda: barrier(dist)))
+    watchdog.disarm()
+    if launch.rank == 0:
+        result["peer"] = tuple(
+            serde.from_jsonable(PeerAccess, json.loads(side.get("peer", host)))
+            for host in sorted({r.host for r in ranks})
+            if side.has("peer", host)
+        )
+        code = finish(snapshot(steps))
+        side.put("exit", value=str(code))
+        side.put("bye", 0)
+        side.wait_for("bye", deadline=time.monotonic() + 5)  # keep the store up until every rank read the code
+    else:
+        code = _exit_code(side, options)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return code
+
+
+def _init(dist: Any, backend: str, store: Any, launch: Launch, options: DistOptions, kwargs: dict[str, Any]) -> str:
+    dist.init_process_group(
+        backend,
+        store=dist.PrefixStore(key("pg"), store),
+        rank=launch.rank,
+        world_size=launch.world_size,
+        timeout=datetime.timedelta(seconds=options.collective_timeout * 4),
+        **kwargs,
+    )
+    return ""
+
+
+def _measure(result: dict[str, Any], key: str, *args: Any) -> str:
+    result[key] = bandwidth(*args)
+    return ""
+
+
+def _merge_wrong(side: SideChannel, steps: list[StepResult], launch: Launch, options: DistOptions) -> list[StepResult]:
+    """On rank 0: which ranks saw a wrong result in each step (every rank checks its own)."""
+    if launch.rank != 0:
+        return steps
+    merged = []
+    deadline = time.monotonic() + options.collective_timeout
+    for step in steps:
+        if step.name in ("rendezvous", "init_process_group", "bandwidth", "gloo_bandwidth"):
+            merged.append(step)
+            continue
+        side.wait_for("done", step.name, deadline=deadline)
+        wrong = []
+        first_error = step.error
+        for r in range(launch.world_size):
+            if side.has("done", step.name, r):
+                value = side.get("done", step.name, r)
+                if value != "ok":
+                    wrong.append(r)
+                    first_error = first_error or f"rank {r}: {value}"
+        if wrong:
+            merged.append(replace(step, status=StepStatus.FAILED, error=first_error, wrong_ranks=tuple(wrong)))
+        else:
+            merged.append(step)
+    return merged
+
+
+def _read_facts(side: SideChannel, world: int) -> tuple[RankFacts, ...]:
+    out = []
+    for r in range(world):
+        if side.has("facts", r):
+            try:
+                out.append(serde.from_jsonable(RankFacts, json.loads(side.get("facts", r))))
+            except (serde.SnapshotError, ValueError):
+                continue
+    return tuple(out)
+
+
+def choose_backend(requested: str, ranks: tuple[RankFacts, ...]) -> str:
+    if requested in ("nccl", "gloo"):
+        return requested
+    every_gpu = all(r.device.startswith("cuda") and r.nccl_available for r in ranks)
+    return "nccl" if ranks and every_gpu else "gloo"
+
+
+def _exit_code(side: SideChannel, options: DistOptions, wait: float | None = None) -> int:
+    value = side.waitkey(
+        "exit", deadline=time.monotonic() + (wait if wait is not None else options.collective_timeout * 2)
+    )
+    if value is not None:
+        with contextlib.suppress(Exception):  # rank 0 may already be gone: nothing to tell it
+            side.put("bye", side.rank)
+    try:
+        return int(value) if value is not None else 1
+    except ValueError:
+        return 1

@@ -1,0 +1,114 @@
+"""The side channel every rank shares (a TCPStore) and the watchdog that ends a stuck rank.
+
+The store still answers when NCCL is stuck, so rank 0 can say which ranks never arrived, never
+entered a collective or never finished it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from torchdoctor.distributed.model import Launch
+
+PREFIX = "torchdoctor/"
+
+
+def key(*parts: object) -> str:
+    return PREFIX + "/".join(str(p) for p in parts)
+
+
+class SideChannel:
+    def __init__(self, store: Any, rank: int, world: int) -> None:
+        self.store = store
+        self.rank = rank
+        self.world = world
+
+    def put(self, *parts: object, value: str = "1") -> None:
+        self.store.set(key(*parts), value)
+
+    def has(self, *parts: object) -> bool:
+        try:
+            return bool(self.store.check([key(*parts)]))
+        except Exception:  # the store's host is gone: nothing more will arrive
+            return False
+
+    def get(self, *parts: object) -> str:
+        return bytes(self.store.get(key(*parts))).decode()
+
+    def ranks_with(self, *parts: object) -> list[int]:
+        return [r for r in range(self.world) if self.has(*parts, r)]
+
+    def wait_for(self, *parts: object, deadline: float, poll: float = 0.05) -> list[int]:
+        """Wait until every rank set key parts/<rank>, or the deadline; returns the missing ranks."""
+        while True:
+            missing = [r for r in range(self.world) if not self.has(*parts, r)]
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            time.sleep(poll)
+
+    def waitkey(self, *parts: object, deadline: float, poll: float = 0.05) -> str | None:
+        while time.monotonic() < deadline:
+            if self.has(*parts):
+                return self.get(*parts)
+            time.sleep(poll)
+        return None
+
+
+def connect(torch: Any, launch: Launch, timeout: float) -> Any:
+    hosts_it = launch.rank == 0 and not launch.agent_store
+    return torch.distributed.TCPStore(
+        launch.master_addr,
+        launch.master_port,
+        None,
+        hosts_it,
+        datetime.timedelta(seconds=timeout),
+        wait_for_workers=False,
+    )
+
+
+def reachable(addr: str, port: int, timeout: float = 3.0) -> str:
+    import socket
+
+    try:
+        with socket.create_connection((addr, port), timeout=timeout):
+            return f"{addr}:{port} accepts TCP connections"
+    except OSError as exc:
+        return f"{addr}:{port} refused or unreachable ({exc})"
+
+
+class Watchdog:
+    """Ends the process when a step overruns: the main thread may be stuck inside NCCL/gloo."""
+
+    def __init__(self, on_timeout: Callable[[str], None], total_deadline: float) -> None:
+        self.on_timeout = on_timeout
+        self.total_deadline = total_deadline
+        self.lock = threading.Lock()
+        self.step = ""
+        self.deadline = 0.0
+        self.thread = threading.Thread(target=self._loop, daemon=True, name="torchdoctor-watchdog")
+        self.thread.start()
+
+    def arm(self, step: str, seconds: float) -> None:
+        with self.lock:
+            self.step, self.deadline = step, time.monotonic() + seconds
+
+    def disarm(self) -> None:
+        with self.lock:
+            self.step = ""
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(0.05)
+            with self.lock:
+                step, deadline = self.step, self.deadline
+            now = time.monotonic()
+            if step and now > deadline:
+                self.on_timeout(step)
+                return
+            if now > self.total_deadline:
+                self.on_timeout(step or "the whole run")
+                return
