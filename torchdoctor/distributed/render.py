@@ -6,7 +6,6 @@ import io
 import json
 import xml.etree.ElementTree as ET
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -16,6 +15,7 @@ from torchdoctor.model import CheckStatus, Severity, StepStatus
 from torchdoctor.redact import redact_report
 from torchdoctor.render import OutputFormat
 from torchdoctor.render import github as github_render
+from torchdoctor.render.console import string_console
 from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import finding_lines, mark
 
@@ -56,15 +56,7 @@ def render(report: DistReport, fmt: OutputFormat, verbose: bool = False, color: 
 
 def terminal(report: DistReport, verbose: bool, color: bool, width: int) -> str:
     buf = io.StringIO()
-    console = Console(
-        file=buf,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        soft_wrap=not color,
-    )
+    console = string_console(buf, color, width)
     c = report.cluster
     console.print(f"[bold]torchdoctor {report.tool.version} dist[/]  {escape(verdict(report))}")
     console.print(f"launcher {c.launch.launcher}, rendezvous {c.launch.master_addr}:{c.launch.master_port}")

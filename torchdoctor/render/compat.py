@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from torchdoctor.compat.query import Answer
 from torchdoctor.compat.recommend import NoFit, Recommendation
+from torchdoctor.render.console import string_console
 
 MAX_ROWS = 60
 
 
-def _console(buf: io.StringIO, color: bool, width: int) -> Console:
-    return Console(
-        file=buf,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        soft_wrap=not color,
-    )
-
-
 def render_answer(answer: Answer, color: bool = False, width: int = 120) -> str:
     buf = io.StringIO()
-    console = _console(buf, color, width)
+    console = string_console(buf, color, width)
     for line in answer.answers:
         console.print(f"• {escape(line)}")
     if answer.rows:
@@ -63,7 +51,7 @@ def render_answer(answer: Answer, color: bool = False, width: int = 120) -> str:
 
 def render_recommendation(rec: Recommendation | NoFit, machine: str, color: bool = False, width: int = 120) -> str:
     buf = io.StringIO()
-    console = _console(buf, color, width)
+    console = string_console(buf, color, width)
     console.print(f"[bold]For[/] {escape(machine)}")
     if isinstance(rec, NoFit):
         console.print("[bold red]No published torch fits this machine.[/]")

@@ -6,7 +6,6 @@ import io
 from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -31,6 +30,7 @@ from torchdoctor.model import (
     TorchRuntime,
     Unavailable,
 )
+from torchdoctor.render.console import string_console
 
 MARKS = {
     "error": ("✗", "[X]", "bold red"),
@@ -166,16 +166,7 @@ def finding_lines(f: Finding, unicode: bool, verbose: bool) -> Iterable[str]:
 
 def render(report: Report, verbose: bool = False, color: bool = False, width: int = 100, unicode: bool = True) -> str:
     buf = io.StringIO()
-    console = Console(
-        file=buf,
-        width=width,
-        force_terminal=color,
-        no_color=not color,
-        color_system="standard" if color else None,
-        highlight=False,
-        soft_wrap=not color,
-        emoji=False,
-    )
+    console = string_console(buf, color, width)
     source = "" if report.origin == "probed" else f" — facts from {report.origin}"
     console.print(f"[bold]torchdoctor {report.tool.version}[/]{escape(source)}")
     by_area: dict[str, list[CheckOutcome]] = {}
