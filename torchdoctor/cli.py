@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,7 +308,7 @@ def probe(
     from torchdoctor.probes import ProbeOptions
 
     target = python or default_python()
-    if python and not (Path(python).exists() or shutil_which(python)):
+    if python and not (Path(python).exists() or shutil.which(python)):
         fatal(f"--python {python}: no such interpreter", ExitCode.USAGE)
     options = ProbeOptions(python=target, timeout=timeout, quick=quick)
     required = () if only_smoke else conf.required
@@ -343,12 +344,6 @@ class LiveProgress:
         elif "smoke_start" in message:
             start = message["smoke_start"]
             self.status.update(f"smoke {start.get('device')}: {start.get('step')} ...")
-
-
-def shutil_which(name: str) -> str | None:
-    import shutil
-
-    return shutil.which(name)
 
 
 def render_report(report: Report, fmt: OutputFormat, verbose: bool, output: Path | None, redact: bool = True) -> str:

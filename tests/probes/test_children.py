@@ -63,3 +63,18 @@ def test_children_are_stdlib_and_python38(path: Path) -> None:
             continue
         assert all(n in allowed for n in names), (path.name, names)
     assert "torchdoctor" not in {n for n in source.split() if n.startswith("torchdoctor")} - {"torchdoctor."}
+
+
+OLD_PYTHONS = sorted(Path.home().glob(".pyenv/versions/[23].*/bin/python"))
+
+
+@pytest.mark.parametrize("python", OLD_PYTHONS or [None], ids=lambda p: p.parent.parent.name if p else "none")
+def test_children_run_on_the_old_pythons_of_this_machine(python: Path | None) -> None:
+    """The environments we diagnose are often old: 2.7 and 3.6+ must give facts, not tracebacks."""
+    if python is None:
+        pytest.skip("no other Python versions on this machine (pyenv)")
+    facts, packages = probe_interpreter(str(python), timeout=30)
+    assert isinstance(facts, PythonFacts) and isinstance(packages, PackagesFacts), facts
+    state, result = probe_torch(str(python), timeout=60)
+    assert "Traceback" not in result.stderr or "No module named" in result.stderr
+    assert type(state).__name__ in ("TorchNotInstalled", "TorchRuntime"), state

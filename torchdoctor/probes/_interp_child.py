@@ -14,7 +14,10 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.8
     importlib_metadata = None  # type: ignore
 
-import importlib.util
+try:
+    import importlib.util as importlib_util
+except ImportError:  # pragma: no cover - Python 2: we still report what this interpreter is
+    importlib_util = None  # type: ignore
 
 FAMILY = {
     "torch",
@@ -119,8 +122,10 @@ def distributions():
 
 
 def origin(module):
+    if importlib_util is None:
+        return {"unavailable": True, "source": "python", "reason": "this Python has no importlib.util", "code": ""}
     try:
-        spec = importlib.util.find_spec(module)
+        spec = importlib_util.find_spec(module)
     except Exception as exc:
         return {
             "unavailable": True,

@@ -175,7 +175,11 @@ def main(argv):
         except BaseException as exc:  # SystemExit and KeyboardInterrupt inside an import are failures too
             name = type(exc).__name__
             message = str(exc)
-            if isinstance(exc, ModuleNotFoundError) and exc.name == "torch":
+            missing = getattr(exc, "name", None) == "torch" or message in (
+                "No module named torch",
+                "No module named 'torch'",
+            )
+            if isinstance(exc, ImportError) and missing:
                 emit(
                     {
                         "torch": {

@@ -93,7 +93,7 @@ def area_line(area: str, facts: Facts) -> str:
         n = facts.nvml
         if isinstance(n, NvmlFacts):
             return "; ".join(f"{g.label()} {gib(g.memory_total)}" for g in n.gpus) or "no GPUs"
-        return "no NVML"
+        return "not checked: NVML is not available (see NVIDIA driver)"
     if area == Area.PLATFORM.value:
         h, p = facts.host, facts.python
         parts = []
