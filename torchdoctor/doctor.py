@@ -14,7 +14,7 @@ from torchdoctor import __version__, serde
 from torchdoctor.checks import all_checks, run_checks
 from torchdoctor.checks.base import Area, Check
 from torchdoctor.compat.tables import load_tables
-from torchdoctor.model import Facts, ProbeTiming, Report, Severity, SmokeFacts, ToolInfo, Unavailable
+from torchdoctor.model import Facts, ProbeTiming, Report, SmokeFacts, ToolInfo, Unavailable
 from torchdoctor.probes import ProbeOptions, gather
 from torchdoctor.smoke.runner import OnMessage, SmokeOptions, SmokeSession
 
@@ -74,7 +74,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     doc = serde.to_jsonable(report)
     findings = [serde.to_jsonable(f) for f in report.findings]
     doc["findings"] = findings
-    doc["summary"] = summary(report)
+    doc["summary"] = report.summary()
     doc["smoke"] = doc["facts"]["smoke"]
     order = [
         "schema_version",
@@ -89,16 +89,6 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "timings",
     ]
     return {k: doc[k] for k in order if k in doc} | {k: v for k, v in doc.items() if k not in order}
-
-
-def summary(report: Report) -> dict[str, int]:
-    counts = {"errors": 0, "warnings": 0, "info": 0}
-    key = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
-    for f in report.findings:
-        counts[key[f.severity]] += 1
-    for status in ("passed", "fired", "skipped", "ignored"):
-        counts[f"checks_{status}"] = sum(1 for c in report.checks if c.status.value == status)
-    return counts
 
 
 def load_facts(path: Path) -> Facts:

@@ -474,6 +474,16 @@ class Report:
     def findings(self) -> tuple[Finding, ...]:
         return tuple(f for c in self.checks for f in c.findings)
 
+    def summary(self) -> dict[str, int]:
+        """Counts of findings by severity and of checks by status (the JSON `summary`)."""
+        counts = {"errors": 0, "warnings": 0, "info": 0}
+        key = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
+        for f in self.findings:
+            counts[key[f.severity]] += 1
+        for status in CheckStatus:
+            counts[f"checks_{status.value}"] = sum(1 for c in self.checks if c.status is status)
+        return counts
+
     def worst(self) -> Severity | None:
         ranked = sorted(self.findings, key=lambda f: f.severity.rank, reverse=True)
         return ranked[0].severity if ranked else None

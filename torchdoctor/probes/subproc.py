@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MARKER = "@@torchdoctor@@ "
+OnMessage = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def run_child(
     timeout: float,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
-    on_message: Callable[[dict[str, Any]], None] | None = None,
+    on_message: OnMessage | None = None,
     first: tuple[str, float] | None = None,
 ) -> ChildResult:
     """Run ``argv`` for at most ``timeout`` seconds.

@@ -12,7 +12,7 @@ import os
 from torchdoctor import serde
 from torchdoctor.model import ImportFailureKind, TorchImportFailure, TorchState, Unavailable
 from torchdoctor.probes.children import SMOKE_DIR, TORCH_CHILD
-from torchdoctor.probes.subproc import ChildResult, run_child
+from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child
 
 
 def torch_argv(python: str, smoke_cpu: bool = False, smoke_args: tuple[str, ...] = ()) -> list[str]:
@@ -63,6 +63,19 @@ def interpret(result: ChildResult, timeout: float) -> TorchState:
     )
 
 
-def probe_torch(python: str, timeout: float) -> tuple[TorchState, ChildResult]:
-    result = run_child(torch_argv(python), timeout, env=child_env(), cwd=os.getcwd())
+def probe_torch(
+    python: str,
+    timeout: float,
+    smoke_args: tuple[str, ...] | None = None,
+    smoke_seconds: float = 0.0,
+    on_message: OnMessage | None = None,
+) -> tuple[TorchState, ChildResult]:
+    """torch's facts; with ``smoke_args`` the same child then runs the CPU smoke tests.
+
+    torch's facts must arrive within ``timeout`` (the import), whatever runs after them.
+    """
+    argv = torch_argv(python, smoke_cpu=smoke_args is not None, smoke_args=smoke_args or ())
+    result = run_child(
+        argv, timeout + smoke_seconds, env=child_env(), cwd=os.getcwd(), on_message=on_message, first=("torch", timeout)
+    )
     return interpret(result, timeout), result

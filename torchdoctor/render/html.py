@@ -6,8 +6,8 @@ import json
 from html import escape
 
 from torchdoctor import serde
-from torchdoctor.model import CheckStatus, Finding, Report, Severity, SmokeFacts, StepStatus
-from torchdoctor.render.summary import counts, key_facts, verdict
+from torchdoctor.model import Finding, Report, SmokeFacts, StepStatus
+from torchdoctor.render.summary import key_facts, verdict
 
 CSS = """
 :root { --err:#c62828; --warn:#b26a00; --info:#1565c0; --ok:#2e7d32; --muted:#5f6368; --bg:#fafafa; --card:#fff;
@@ -92,8 +92,8 @@ def smoke_html(report: Report) -> str:
 
 
 def render(report: Report) -> str:
-    c = counts(report)
-    state = "error" if c["error"] else ("warning" if c["warning"] else "ok")
+    c = report.summary()
+    state = "error" if c["errors"] else ("warning" if c["warnings"] else "ok")
     findings = sorted(report.findings, key=lambda f: -f.severity.rank)
     facts_rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in key_facts(report))
     facts_json = json.dumps(serde.to_jsonable(report.facts), indent=2, ensure_ascii=False)
@@ -104,7 +104,6 @@ def render(report: Report) -> str:
     )
     body = "".join(finding_html(f) for f in findings) or "<p>No findings: every check passed or could not run.</p>"
     origin = "" if report.origin == "probed" else f" · facts from {escape(report.origin)}"
-    skipped = sum(1 for o in report.checks if o.status == CheckStatus.SKIPPED)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -118,9 +117,9 @@ def render(report: Report) -> str:
 <h1>torchdoctor report</h1>
 <div class="meta">torchdoctor {escape(report.tool.version)} · {escape(report.created)}{origin}</div>
 <div class="verdict {state}" id="verdict">{escape(verdict(report))}</div>
-<div class="counts"><span>{c[Severity.ERROR.value]} errors</span><span>{c[Severity.WARNING.value]} warnings</span>
-<span>{c[Severity.INFO.value]} notes</span><span>{c["passed"]} checks passed</span>
-<span>{skipped} could not run</span></div>
+<div class="counts"><span>{c["errors"]} errors</span><span>{c["warnings"]} warnings</span>
+<span>{c["info"]} notes</span><span>{c["checks_passed"]} checks passed</span>
+<span>{c["checks_skipped"]} could not run</span></div>
 <h2>Findings</h2>
 <div id="findings">{body}</div>
 <h2>Key facts</h2>

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from torchdoctor.model import (
-    CheckStatus,
     HostFacts,
     NvmlFacts,
     PythonFacts,
     Report,
-    Severity,
     SmokeFacts,
     StepStatus,
     TorchImportFailure,
@@ -18,26 +16,12 @@ from torchdoctor.model import (
 )
 
 
-def counts(report: Report) -> dict[str, int]:
-    out = {s.value: 0 for s in Severity}
-    for f in report.findings:
-        out[f.severity.value] += 1
-    out["passed"] = sum(1 for c in report.checks if c.status == CheckStatus.PASSED)
-    out["skipped"] = sum(1 for c in report.checks if c.status == CheckStatus.SKIPPED)
-    return out
-
-
 def verdict(report: Report) -> str:
-    c = counts(report)
-    if c["error"]:
-        head = "Broken"
-    elif c["warning"]:
-        head = "Works, with warnings"
-    else:
-        head = "Healthy"
+    c = report.summary()
+    head = "Broken" if c["errors"] else ("Works, with warnings" if c["warnings"] else "Healthy")
     return (
-        f"{head}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} note(s); "
-        f"{c['passed']} checks passed, {c['skipped']} could not run"
+        f"{head}: {c['errors']} error(s), {c['warnings']} warning(s), {c['info']} note(s); "
+        f"{c['checks_passed']} checks passed, {c['checks_skipped']} could not run"
     )
 
 

@@ -197,20 +197,15 @@ def render(report: Report, verbose: bool = False, color: bool = False, width: in
 
 
 def summary_line(report: Report) -> str:
-    findings = report.findings
-    errors = sum(1 for f in findings if f.severity == Severity.ERROR)
-    warnings = sum(1 for f in findings if f.severity == Severity.WARNING)
-    infos = sum(1 for f in findings if f.severity == Severity.INFO)
-    passed = sum(1 for c in report.checks if c.status == CheckStatus.PASSED)
-    skipped = sum(1 for c in report.checks if c.status == CheckStatus.SKIPPED)
-    verdict = (
-        "[bold red]problems found[/]"
-        if errors
-        else ("[yellow]works, with warnings[/]" if warnings else "[green]no problems found[/]")
-    )
+    c = report.summary()
+    if c["errors"]:
+        verdict = "[bold red]problems found[/]"
+    else:
+        verdict = "[yellow]works, with warnings[/]" if c["warnings"] else "[green]no problems found[/]"
+    why = " (-v shows why)" if c["checks_skipped"] else ""
     return (
-        f"{verdict}: {errors} error(s), {warnings} warning(s), {infos} note(s); {passed} checks passed, "
-        f"{skipped} could not run" + ("" if not skipped else " (-v shows why)")
+        f"{verdict}: {c['errors']} error(s), {c['warnings']} warning(s), {c['info']} note(s); "
+        f"{c['checks_passed']} checks passed, {c['checks_skipped']} could not run{why}"
     )
 
 

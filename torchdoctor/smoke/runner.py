@@ -10,17 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from torchdoctor import serde
 from torchdoctor.model import DeviceSmoke, SmokeStep, StepStatus, TorchRuntime, TorchState
 from torchdoctor.probes.children import SMOKE_CHILD
-from torchdoctor.probes.subproc import ChildResult, run_child
-from torchdoctor.probes.torch import child_env, interpret, torch_argv
-
-OnMessage = Callable[[dict[str, Any]], None]
+from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child
+from torchdoctor.probes.torch import child_env, probe_torch
 
 
 @dataclass(frozen=True)
@@ -136,12 +132,8 @@ class SmokeSession:
 
     def torch_with_cpu_smoke(self, timeout: float) -> TorchState:
         """The torch facts child, running the CPU smoke tests after reporting its facts."""
-        argv = torch_argv(self.python, smoke_cpu=self.wants_cpu, smoke_args=("--tmp", self._dir("cpu")))
-        total = timeout + (self.options.timeout if self.wants_cpu else 0)
-        result = run_child(
-            argv, total, env=child_env(), cwd=os.getcwd(), on_message=self.on_message, first=("torch", timeout)
-        )
-        state = interpret(result, timeout)
+        smoke_args = ("--tmp", self._dir("cpu")) if self.wants_cpu else None
+        state, result = probe_torch(self.python, timeout, smoke_args, self.options.timeout, self.on_message)
         if self.wants_cpu and isinstance(state, TorchRuntime):
             self.cpu = collect(result, "cpu", self.options.timeout)
         return state
