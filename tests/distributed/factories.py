@@ -39,6 +39,7 @@ def rank(r: int = 0, **kw: Any) -> RankFacts:
         gpu_uuid=f"GPU-0000000{r}-aaaa-bbbb-cccc-dddddddddddd",
         gpu_bus_id=f"00000000:{r + 0x17:02x}:00.0",
         mig=False,
+        pcie="gen5 x16",
         cuda_visible_devices="<unset>",
         env=(),
         nccl_conf=(),

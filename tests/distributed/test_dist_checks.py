@@ -96,6 +96,14 @@ def test_nccl_slower_than_gloo_is_low_bandwidth() -> None:
     assert finding.title == "NCCL is slower than gloo"
 
 
+def test_far_below_the_pcie_link_is_low_bandwidth() -> None:
+    slow = d.cluster(bandwidth=(BandwidthSample(256 * 1024**2, 1.0, 10.0, 10.0),), control_bandwidth=(), peer=())
+    (finding,) = run_one("dist-low-bandwidth", slow).findings
+    assert finding.evidence[1].value == "PCIe gen5 x16 = 63.0 GB/s per direction"
+    fine = d.cluster(bandwidth=(BandwidthSample(256 * 1024**2, 1.0, 40.0, 40.0),), control_bandwidth=(), peer=())
+    assert run_one("dist-low-bandwidth", fine).findings == ()
+
+
 def test_only_loopback_interfaces_on_a_multi_node_job() -> None:
     lonely = d.rank(1, host="node-b", interfaces=(Interface("lo", ("127.0.0.1",)), Interface("docker0", ())))
     outcome = run_one("dist-socket-ifname", d.cluster(d.rank(0), lonely))

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 from torchdoctor.checks.base import Area, Check, CheckFn, Fire, check, ev
 from torchdoctor.distributed.model import ClusterFacts, RankFacts
+from torchdoctor.distributed.rank import pcie_gbs
 from torchdoctor.model import Evidence, Severity, Source, StepStatus
 
 DIST_CHECKS: dict[str, Check] = {}
@@ -250,6 +251,21 @@ def low_bandwidth(c: ClusterFacts) -> Iterator[Fire]:
                 ),
                 "Within one node all_reduce busbw should reach most of the copy bandwidth: check "
                 "NCCL_P2P_DISABLE/NCCL_P2P_LEVEL, ACS/IOMMU, and `nvidia-smi topo -m`.",
+                "nvidia-smi topo -m",
+            )
+            return
+    links = [(r.pcie, pcie_gbs(r.pcie)) for r in c.ranks if pcie_gbs(r.pcie) > 0]
+    if len(c.hosts) == 1 and links:
+        pcie, rate = min(links, key=lambda x: x[1])
+        if best.busbw_gbs < 0.5 * rate:
+            yield Fire(
+                (
+                    ev(RUN, f"all_reduce busbw at {best.bytes // 1024**2} MiB", f"{best.busbw_gbs:.1f} GB/s"),
+                    ev(Source.NVML, "slowest GPU link", f"PCIe {pcie} = {rate:.1f} GB/s per direction"),
+                ),
+                "Even GPUs that talk only through the PCIe link should reach about three quarters of its rate; less "
+                "than half points at P2P disabled or traffic bouncing through the CPU: check ACS/IOMMU, "
+                "NCCL_P2P_DISABLE and `nvidia-smi topo -m`.",
                 "nvidia-smi topo -m",
             )
 

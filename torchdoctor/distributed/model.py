@@ -51,6 +51,8 @@ class RankFacts:
     gpu_uuid: str
     gpu_bus_id: str
     mig: bool
+    pcie: str
+    """The GPU's maximum PCIe link from NVML ("gen4 x16"), or ""."""
     cuda_visible_devices: str
     """"<unset>" when not set."""
     env: tuple[tuple[str, str], ...]

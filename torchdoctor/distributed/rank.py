@@ -9,6 +9,7 @@ import os
 import re
 import socket
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,19 @@ def shm_bytes() -> int:
     return st.f_frsize * st.f_blocks
 
 
+def _pcie(link: tuple[int, int] | None) -> str:
+    return f"gen{link[0]} x{link[1]}" if link else ""
+
+
+def pcie_gbs(pcie: str) -> float:
+    """ "gen4 x16" -> its per-direction bandwidth in GB/s (0 when unknown)."""
+    try:
+        gen, width = pcie.split()
+        return PCIE_LANE_GBS[int(gen[3:])] * int(width[1:])
+    except (ValueError, KeyError, IndexError):
+        return 0.0
+
+
 def _bus_id(props: Any) -> str:
     domain, bus, device = (getattr(props, f"pci_{k}_id", None) for k in ("domain", "bus", "device"))
     if bus is None or device is None:
@@ -116,7 +130,20 @@ def _bus_id(props: Any) -> str:
     return f"{int(domain or 0):08x}:{int(bus):02x}:{int(device):02x}.0"
 
 
-def gather(torch: Any, launch: Launch, driver: str, mig_bus_ids: set[str], environ: Mapping[str, str]) -> RankFacts:
+# Per-direction bandwidth of one PCIe lane, GB/s (after encoding), by generation.
+PCIE_LANE_GBS = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.563}
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """NVML's view of this node: driver, GPUs in MIG mode, each GPU's maximum PCIe link (by bus id)."""
+
+    driver: str = ""
+    mig: set[str] = field(default_factory=set)
+    links: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def gather(torch: Any, launch: Launch, view: NodeView, environ: Mapping[str, str]) -> RankFacts:
     """This rank's facts; call after torch.cuda.set_device(local_rank) when CUDA is used."""
     import platform
     import sys
@@ -150,13 +177,14 @@ def gather(torch: Any, launch: Launch, driver: str, mig_bus_ids: set[str], envir
         nccl=nccl,
         nccl_available=bool(dist.is_available() and dist.is_nccl_available()),
         gloo_available=bool(dist.is_available() and dist.is_gloo_available()),
-        driver=driver,
+        driver=view.driver,
         cuda_device_count=cuda_count,
         device=device,
         gpu_name=name,
         gpu_uuid=uuid,
         gpu_bus_id=bus,
-        mig=bool(bus and norm_bus(bus) in mig_bus_ids),
+        mig=bool(bus and norm_bus(bus) in view.mig),
+        pcie=_pcie(view.links.get(norm_bus(bus)) if bus else None),
         cuda_visible_devices=environ.get("CUDA_VISIBLE_DEVICES", "<unset>"),
         env=env,
         nccl_conf=nccl_conf(environ),

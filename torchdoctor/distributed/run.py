@@ -21,7 +21,7 @@ from typing import Any
 from torchdoctor import serde
 from torchdoctor.distributed.collectives import bandwidth, barrier, collectives, peer_access
 from torchdoctor.distributed.model import ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
-from torchdoctor.distributed.rank import gather, norm_bus
+from torchdoctor.distributed.rank import NodeView, gather, norm_bus
 from torchdoctor.distributed.sidechannel import SideChannel, Watchdog, connect, key, reachable
 from torchdoctor.model import StepStatus
 
@@ -52,16 +52,24 @@ class Aborted(Exception):
 # ------------------------------------------------------------------------------- the run
 
 
-def _nvml_view() -> tuple[str, set[str]]:
-    """Driver version and the PCI bus ids of GPUs in MIG mode, from the NVML child."""
+def _nvml_view() -> NodeView:
+    """What NVML says about this node's GPUs, from the NVML child (no NVML: an empty view)."""
     from torchdoctor.model import NvmlFacts
     from torchdoctor.probes.nvml import probe_nvml
 
     nvml = probe_nvml(timeout=20)
     if not isinstance(nvml, NvmlFacts):
-        return "", set()
-    driver = nvml.driver_version if isinstance(nvml.driver_version, str) else ""
-    return driver, {norm_bus(str(g.pci_bus_id)) for g in nvml.gpus if g.mig_enabled is True}
+        return NodeView()
+    links = {
+        norm_bus(str(g.pci_bus_id)): (g.pcie_gen_max, g.pcie_width_max)
+        for g in nvml.gpus
+        if isinstance(g.pcie_gen_max, int) and isinstance(g.pcie_width_max, int)
+    }
+    return NodeView(
+        driver=nvml.driver_version if isinstance(nvml.driver_version, str) else "",
+        mig={norm_bus(str(g.pci_bus_id)) for g in nvml.gpus if g.mig_enabled is True},
+        links=links,
+    )
 
 
 def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str], None]) -> int:
@@ -71,8 +79,7 @@ def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str
     started = time.monotonic()
     if torch.cuda.is_available() and torch.cuda.device_count() > launch.local_rank:
         torch.cuda.set_device(launch.local_rank)
-    driver, mig = _nvml_view()
-    me = gather(torch, launch, driver, mig, os.environ)
+    me = gather(torch, launch, _nvml_view(), os.environ)
     steps: list[StepResult] = []
 
     # ---- rendezvous on the side channel
