@@ -59,10 +59,6 @@ NOT_SUPPORTED = Unavailable("NVML", "not supported by this GPU or driver", "not_
 Maybe = Union[T, Unavailable]  # noqa: UP007 (a runtime alias, read by serde)
 
 
-def known(value: object) -> bool:
-    return not isinstance(value, Unavailable)
-
-
 # --------------------------------------------------------------------------- host
 
 

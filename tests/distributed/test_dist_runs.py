@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
+from torchdoctor.distributed.launcher import torchrun_argv
 
 pytest.importorskip("torch")
 
@@ -57,20 +58,7 @@ def free_port() -> int:
 
 @pytest.mark.parametrize("nproc", [2, 4])
 def test_torchrun_ranks_agree_on_every_collective(nproc: int) -> None:
-    argv = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={nproc}",
-        "-m",
-        "torchdoctor",
-        "dist",
-        "-f",
-        "json",
-        "--max-mib",
-        "4",
-    ]
+    argv = torchrun_argv(sys.executable, nproc, ["-f", "json", "--max-mib", "4"])
     report, code = run_json(argv, env())
     assert code == 0, report["findings"]
     cluster = report["cluster"]
@@ -104,20 +92,7 @@ def test_a_rank_that_never_starts_is_named_within_the_timeout() -> None:
 
 
 def test_a_rank_that_stalls_in_a_collective_is_named() -> None:
-    argv = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node=2",
-        "-m",
-        "torchdoctor",
-        "dist",
-        "-f",
-        "json",
-        "--collective-timeout",
-        "2",
-    ]
+    argv = torchrun_argv(sys.executable, 2, ["-f", "json", "--collective-timeout", "2"])
     report, code = run_json(argv, env(TORCHDOCTOR_DIST_STALL="1:all_gather"), timeout=90)
     assert code != 0
     assert steps(report)["all_reduce"]["status"] == "passed"

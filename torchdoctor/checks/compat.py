@@ -59,15 +59,6 @@ def _known_release(tables: Tables, version: str) -> bool:
     return tables.release(version) is not None
 
 
-def _needs_version(facts: Facts, tables: Tables) -> str:
-    version = torch_version(facts)
-    if not version:
-        raise Skip("torch is not installed")
-    if not _known_release(tables, version):
-        raise Skip(f"torch {version} is not in the compat tables (see torch-unknown-version)")
-    return version
-
-
 @check(
     "TD101",
     "driver-too-old",

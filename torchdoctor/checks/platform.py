@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from torchdoctor.checks.base import Area, Fire, check, ev
 from torchdoctor.model import Facts, HostFacts, PythonFacts, Severity, Source, TorchRuntime
 
-GiB = 1024**3
 MiB = 1024**2
 SHM_MINIMUM = 512 * MiB
 

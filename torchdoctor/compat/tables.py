@@ -122,11 +122,6 @@ def cuda_of_variant(variant: str) -> str:
     return f"{match.group(1)}.{match.group(2)}"
 
 
-def variant_of_cuda(cuda: str) -> str:
-    major, minor = cuda.split(".")[:2]
-    return f"cu{major}{minor}"
-
-
 def cc_int(capability: str) -> int:
     major, minor = capability.split(".")[:2]
     return int(major) * 10 + int(minor)
@@ -154,10 +149,6 @@ def base_version(version: str) -> str:
 
 def local_tag(version: str) -> str:
     return version.split("+", 1)[1] if "+" in version else ""
-
-
-def version_key(v: str) -> Version:
-    return Version(v)
 
 
 @dataclass(frozen=True)
@@ -225,10 +216,6 @@ class Tables:
             return floor.windows if os_name == "windows" else floor.linux
         tk = self.toolkit(cuda)
         return (tk.windows if os_name == "windows" else tk.linux) if tk else ""
-
-    def driver_runs(self, driver: str, cuda: str, os_name: str) -> bool:
-        needed = self.min_driver(cuda, os_name)
-        return bool(needed) and driver_version_key(driver) >= driver_version_key(needed)
 
     # ------------------------------------------------------------------ architectures
 

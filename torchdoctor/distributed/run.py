@@ -45,10 +45,6 @@ Finish = Callable[[ClusterFacts], int]
 """Rank 0 hands the cluster facts over to be judged and rendered; it returns the exit code."""
 
 
-class Aborted(Exception):
-    """Rank 0 gave up on this run (for example a rank never arrived)."""
-
-
 # ------------------------------------------------------------------------------- the run
 
 
