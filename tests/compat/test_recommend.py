@@ -169,3 +169,12 @@ def test_ptx_covers_newer_gpus_only() -> None:
     assert tables.covers((75, 80, 120), True, 130)
     assert not tables.covers((75, 80, 120), False, 130)
     assert not tables.covers((75, 80), True, 70)
+
+
+def test_upgrades_name_the_smallest_and_the_largest_driver_step() -> None:
+    rec = pick(driver="470.82.01", gpus=(gpu("RTX 4090"),))
+    assert (rec.torch, rec.variant) == ("2.7.1", "cu118")
+    assert rec.upgrades[:2] == (
+        "a driver >= 525.60.13 would allow torch 2.14.1 cu126",
+        "a driver >= 580.65.06 would allow torch 2.15.0 cu132",
+    )

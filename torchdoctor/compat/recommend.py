@@ -202,11 +202,15 @@ def _upgrades(
     newer = [
         (r, v, p) for r, v, p in rows if Version(r.torch) > Version(chosen.torch) or (r is chosen and newer_cuda(v))
     ]
+    # Only the driver stands in the way: say what the smallest and the largest driver step would give.
+    by_driver: dict[str, tuple[Release, str]] = {}
     for release, v, problem in newer:
         if "needs driver" in problem and "not covered" not in problem and v.startswith("cu"):
-            needed = tables.min_driver(cuda_of_variant(v), machine.os_name)
-            out.append(f"a driver >= {needed} would allow torch {release.latest} {v}")
-            break
+            by_driver.setdefault(tables.min_driver(cuda_of_variant(v), machine.os_name), (release, v))
+    drivers = sorted(by_driver, key=driver_version_key)
+    for needed in dict.fromkeys([drivers[0], drivers[-1]] if drivers else []):
+        release, v = by_driver[needed]
+        out.append(f"a driver >= {needed} would allow torch {release.latest} {v}")
     gpu_blocked = [r for r, v, p in newer if "not covered" in p and Version(r.torch) > Version(chosen.torch)]
     if gpu_blocked and all("not covered" in p for r, v, p in newer if r is gpu_blocked[-1] and v):
         first = gpu_blocked[-1]

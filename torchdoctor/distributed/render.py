@@ -17,7 +17,7 @@ from torchdoctor.render import OutputFormat
 from torchdoctor.render import github as github_render
 from torchdoctor.render.console import string_console
 from torchdoctor.render.markdown import ICONS, cell
-from torchdoctor.render.terminal import finding_lines, mark
+from torchdoctor.render.terminal import mark, print_finding
 
 FORMATS = (OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MARKDOWN, OutputFormat.JUNIT, OutputFormat.GITHUB)
 
@@ -102,8 +102,7 @@ def terminal(report: DistReport, verbose: bool, color: bool, width: int) -> str:
     console.print("[bold]findings[/]")
     for outcome in report.checks:
         for f in outcome.findings:
-            for line in finding_lines(f, True, verbose):
-                console.print(line)
+            print_finding(console, f, True, verbose)
     if not report.findings:
         console.print(f"    {mark('ok', True)} none")
     return buf.getvalue()

@@ -6,8 +6,11 @@ import io
 from collections.abc import Iterable
 from dataclasses import fields, is_dataclass
 
+from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from torchdoctor.checks.base import Area
 from torchdoctor.model import (
@@ -148,20 +151,27 @@ def smoke_lines(smoke: SmokeFacts, unicode: bool) -> Iterable[str]:
             )
 
 
-def finding_lines(f: Finding, unicode: bool, verbose: bool) -> Iterable[str]:
-    sev = {"error": "error", "warning": "warning", "info": "info"}[f.severity.value]
-    yield f"    {mark(sev, unicode)} [bold]{escape(f.title)}[/]  [dim]{f.code} {f.slug}[/]"
+def print_finding(console: Console, f: Finding, unicode: bool, verbose: bool) -> None:
+    """A finding under its area: wrapped text keeps its indent; the command is never broken up."""
+
+    def indented(markup: str) -> None:
+        if console.soft_wrap:  # plain output (a pipe, a log): whole lines
+            console.print("        " + markup)
+        else:  # a terminal: wrapped lines keep the indent
+            console.print(Padding(Text.from_markup(markup), (0, 0, 0, 8), expand=False))
+
+    console.print(f"    {mark(f.severity.value, unicode)} [bold]{escape(f.title)}[/]  [dim]{f.code} {f.slug}[/]")
     for e in f.evidence:
-        yield f"        [dim]saw[/] {escape(e.label)}: {escape(e.value)} [dim]({e.source.value})[/]"
+        indented(f"[dim]saw[/] {escape(e.label)}: {escape(e.value)} [dim]({e.source.value})[/]")
     if verbose:
-        yield f"        [dim]why[/] {escape(f.why)}"
+        indented(f"[dim]why[/] {escape(f.why)}")
     fix = f.fix
     if f.fix_command and fix.endswith(f.fix_command):
         fix = fix[: -len(f.fix_command)].rstrip()
     if fix:
-        yield f"        [bold]fix[/] {escape(fix)}"
-    if f.fix_command:
-        yield f"            [bold cyan]$ {escape(f.fix_command)}[/]"
+        indented(f"[bold]fix[/] {escape(fix)}")
+    if f.fix_command:  # soft-wrapped: the terminal may fold it, but a copy stays one command
+        console.print(f"            [bold cyan]$ {escape(f.fix_command)}[/]", soft_wrap=True)
 
 
 def render(report: Report, verbose: bool = False, color: bool = False, width: int = 100, unicode: bool = True) -> str:
@@ -179,8 +189,7 @@ def render(report: Report, verbose: bool = False, color: bool = False, width: in
         console.print(f"{mark(state, unicode)} [bold]{escape(area)}[/]" + (f"  {escape(line)}" if line else ""))
         for outcome in outcomes:
             for f in outcome.findings:
-                for text in finding_lines(f, unicode, verbose):
-                    console.print(text)
+                print_finding(console, f, unicode, verbose)
             if verbose and outcome.status == CheckStatus.SKIPPED:
                 console.print(
                     f"    {mark('skip', unicode)} [dim]{outcome.slug}: could not check — {escape(outcome.reason)}[/]"
