@@ -74,7 +74,11 @@ def test_bindings_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert facts.code == "NoBindings" and "nvidia-ml-py" in facts.reason
 
 
-def test_real_bindings_on_this_machine_do_not_raise() -> None:
-    # This machine has nvidia-ml-py but (in CI) no driver: an honest "could not check".
+def test_real_bindings_on_this_machine() -> None:
+    """Through the real child and the real bindings: GPUs where there is a driver, else a named reason."""
     facts = nvml_probe.probe_nvml(timeout=20)
-    assert isinstance(facts, (NvmlFacts, Unavailable))
+    if isinstance(facts, Unavailable):
+        assert facts.code in {"LibraryNotFound", "DriverNotLoaded", "NoBindings", "NoPermission"}, facts
+        assert facts.reason.startswith(("nvmlInit failed", "the NVML bindings"))
+    else:
+        assert isinstance(facts.driver_version, str) and facts.gpus
