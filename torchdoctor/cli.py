@@ -410,19 +410,13 @@ def dist(
     output: OutputOpt = None,
     ignore: IgnoreOpt = None,
     fail_on: FailOnOpt = None,
+    redact: RedactOpt = None,
     verbose: VerboseOpt = False,
     all_ranks: Annotated[bool, typer.Option("--all-ranks", help="Let every rank print its problems.")] = False,
 ) -> None:
     """Diagnose a multi-GPU / multi-node job: run it under torchrun or srun, or use --nproc N locally."""
-    from torchdoctor.distributed.render import FORMATS
-
     if backend not in ("auto", "nccl", "gloo"):
         fatal(f"--backend {backend}: use auto, nccl or gloo", ExitCode.USAGE)
-    if fmt not in FORMATS:
-        fatal(
-            f"--format {fmt.value} is not available for dist (use {', '.join(f.value for f in FORMATS)})",
-            ExitCode.USAGE,
-        )
     if nproc is not None:
         from torchdoctor.distributed.launcher import launch_local
 
@@ -433,7 +427,7 @@ def dist(
         if problem:
             stderr(f"torchdoctor: {problem}")
         raise typer.Exit(code)
-    conf = settings(fail_on, ignore, None, None, None, None, None, None)
+    conf = settings(fail_on, ignore, None, None, None, None, None, redact)
     raise typer.Exit(
         run_dist(backend, timeout, rdzv_timeout, collective_timeout, max_mib, fmt, output, verbose, all_ranks, conf)
     )
@@ -487,7 +481,15 @@ def run_dist(
         report = DistReport(SCHEMA_VERSION, TOOL, now(), cluster, outcomes)
         to_terminal = output is None
         emit(
-            render(report, fmt, verbose, to_terminal and use_color(), terminal_width() if to_terminal else 100), output
+            render(
+                report,
+                fmt,
+                verbose,
+                to_terminal and use_color(),
+                terminal_width() if to_terminal else 100,
+                redact_identity=conf.redact,
+            ),
+            output,
         )
         return int(exit_code_for(report, conf.fail_on))  # type: ignore[arg-type]
 

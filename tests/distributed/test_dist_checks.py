@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.distributed import factories as d
 from torchdoctor.checks.base import run_checks
 from torchdoctor.distributed.checks import all_dist_checks
-from torchdoctor.distributed.model import BandwidthSample, ClusterFacts, Interface
+from torchdoctor.distributed.model import BandwidthSample, ClusterFacts, DistReport, Interface
 from torchdoctor.distributed.rank import LaunchError, first_host, resolve
-from torchdoctor.model import CheckStatus
+from torchdoctor.distributed.render import render
+from torchdoctor.model import CheckStatus, ToolInfo
+from torchdoctor.redact import Redactor
+from torchdoctor.render import OutputFormat
 
 CASES: dict[str, tuple[ClusterFacts, ClusterFacts]] = {
     "dist-rank-missing": (
@@ -155,3 +160,20 @@ def test_resolve_torchrun_slurm_and_static() -> None:
 )
 def test_first_host(nodelist: str, first: str) -> None:
     assert first_host(nodelist) == first
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_every_format_renders_a_dist_report(fmt: OutputFormat) -> None:
+    cluster = CASES["dist-collective-timeout"][0]
+    report = DistReport(
+        1, ToolInfo("torchdoctor", "0"), "2026-11-27T00:00:00+00:00", cluster, run_checks(cluster, all_dist_checks())
+    )
+    out = render(report, fmt, redactor=Redactor("ada", "/home/ada", "node-a"))
+    if fmt is not OutputFormat.JUNIT:
+        assert "TD402" in out, fmt
+    if fmt is OutputFormat.HTML:
+        assert out.startswith("<!DOCTYPE html>") and "<script" not in out and "node-a" not in out
+    if fmt is OutputFormat.JSON:
+        assert json.loads(out)["kind"] == "dist"
+    if fmt is OutputFormat.JUNIT:
+        assert "<failure" in out

@@ -12,14 +12,12 @@ from rich.table import Table
 from torchdoctor import serde
 from torchdoctor.distributed.model import DistReport
 from torchdoctor.model import CheckStatus, Severity, StepStatus
-from torchdoctor.redact import redact_report
+from torchdoctor.redact import Redactor, redact_report
 from torchdoctor.render import OutputFormat
 from torchdoctor.render import github as github_render
 from torchdoctor.render.console import string_console
 from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark, print_finding
-
-FORMATS = (OutputFormat.TERMINAL, OutputFormat.JSON, OutputFormat.MARKDOWN, OutputFormat.JUNIT, OutputFormat.GITHUB)
 
 
 def verdict(report: DistReport) -> str:
@@ -41,14 +39,26 @@ def to_dict(report: DistReport) -> dict[str, object]:
     return doc
 
 
-def render(report: DistReport, fmt: OutputFormat, verbose: bool = False, color: bool = False, width: int = 100) -> str:
-    report = redact_report(report)
+def render(
+    report: DistReport,
+    fmt: OutputFormat,
+    verbose: bool = False,
+    color: bool = False,
+    width: int = 100,
+    redactor: Redactor | None = None,
+    redact_identity: bool = True,
+) -> str:
+    """Secrets never appear; the shared formats (markdown, html) also hide who and where."""
+    identity = (redactor or Redactor.for_this_machine()) if fmt.shared and redact_identity else None
+    report = redact_report(report, identity)
     if fmt is OutputFormat.JSON:
         return json.dumps(to_dict(report), indent=2) + "\n"
     if fmt is OutputFormat.MARKDOWN:
         return markdown(report)
     if fmt is OutputFormat.JUNIT:
         return junit(report)
+    if fmt is OutputFormat.HTML:
+        return html(report)
     if fmt is OutputFormat.GITHUB:
         return github_render.render(report)  # type: ignore[arg-type]  # uses .findings only
     return terminal(report, verbose, color, width)
@@ -174,3 +184,43 @@ def junit(report: DistReport) -> str:
     suite.set("time", f"{report.cluster.seconds:.3f}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def html(report: DistReport) -> str:
+    """One self-contained page, in the look of the check report."""
+    from html import escape as esc
+
+    from torchdoctor.render.html import CSS, finding_html
+
+    c = report.cluster
+    errors = any(f.severity == Severity.ERROR for f in report.findings)
+    state = "error" if errors else ("warning" if report.findings else "ok")
+    ranks = "".join(
+        f"<tr><td>{r.rank}</td><td>{esc(r.host)}</td><td>{esc(r.device)} {esc(r.gpu_name)}</td><td>{esc(r.torch)}</td>"
+        f"<td>{esc(r.cuda or '-')}</td><td>{esc(r.nccl or '-')}</td><td>{esc(r.driver or '-')}</td></tr>"
+        for r in c.ranks
+    )
+    steps = "".join(
+        f"<tr><td>{esc(s.name)}</td><td class='step {s.status.value}'>{s.status.value}</td>"
+        f"<td>{s.seconds * 1000:.1f} ms</td><td>{esc(s.error)}</td></tr>"
+        for s in c.steps
+    )
+    bandwidth = "".join(
+        f"<tr><td>{_size(s.bytes)}</td><td>{s.algbw_gbs:.3f}</td><td>{s.busbw_gbs:.3f}</td></tr>" for s in c.bandwidth
+    )
+    findings = "".join(finding_html(f) for f in report.findings) or "<p>No findings.</p>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>torchdoctor dist: {esc(verdict(report))}</title>
+<style>{CSS}</style></head><body><main>
+<h1>torchdoctor dist report</h1>
+<div class="meta">torchdoctor {esc(report.tool.version)} · {esc(report.created)} · {esc(c.launch.launcher)}</div>
+<div class="verdict {state}">{esc(verdict(report))}</div>
+<h2>Findings</h2><div id="findings">{findings}</div>
+<h2>Ranks</h2><table><tr><th>rank</th><th>host</th><th>device</th><th>torch</th><th>CUDA</th><th>NCCL</th>
+<th>driver</th></tr>{ranks}</table>
+<h2>Steps</h2><table><tr><th>step</th><th>status</th><th>time</th><th>error</th></tr>{steps}</table>
+<h2>all_reduce bandwidth ({esc(c.backend)})</h2><table><tr><th>size</th><th>algbw GB/s</th><th>busbw GB/s</th></tr>
+{bandwidth}</table>
+<footer>Generated offline by torchdoctor; this file loads nothing from the network.</footer>
+</main></body></html>
+"""
