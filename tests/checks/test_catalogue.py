@@ -311,3 +311,13 @@ def test_each_smoke_failure_is_claimed_by_exactly_one_check(slug: str) -> None:
 def test_smoke_checks_skip_when_smoke_did_not_run() -> None:
     outcome = run_one("smoke-failed", f.facts(smoke=Unavailable("smoke", "not run (--no-smoke)", "skipped")))
     assert outcome.status is CheckStatus.SKIPPED and "--no-smoke" in outcome.reason
+
+
+def test_one_finding_per_device_and_cause() -> None:
+    no_kernel = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+    steps = tuple(
+        f.step(n, "failed", no_kernel) if n in ("tensors", "data") else f.step(n, "skipped") for n in f.STEP_NAMES
+    )
+    facts = f.facts(smoke=f.smoke(f.device_smoke("cuda:0", "GPU", *steps)))
+    (finding,) = run_one("smoke-no-kernel-image", facts).findings
+    assert ("also failed the same way", "data") in [(e.label, e.value) for e in finding.evidence]

@@ -9,6 +9,7 @@ from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus, pip
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.model import (
     DeviceSmoke,
+    Evidence,
     Facts,
     HostFacts,
     Severity,
@@ -44,25 +45,34 @@ def cause(step: SmokeStep) -> str:
     return "other"
 
 
+def _failed_with(device: DeviceSmoke, key: str) -> list[SmokeStep]:
+    return [
+        s
+        for s in device.steps
+        if s.status == StepStatus.FAILED and cause(s) == key and not (device.died and s.error == device.died)
+    ]
+
+
 def failures(facts: Facts, key: str) -> Iterator[tuple[DeviceSmoke, SmokeStep]]:
+    """The first step per device that failed for this cause (one finding per device and cause)."""
     smoke = facts.smoke
     if not isinstance(smoke, SmokeFacts):
         return
     for device in smoke.devices:
-        for step in device.steps:
-            if (
-                step.status == StepStatus.FAILED
-                and cause(step) == key
-                and not (device.died and step.error == device.died)
-            ):
-                yield device, step
+        failed = _failed_with(device, key)
+        if failed:
+            yield device, failed[0]
 
 
-def step_evidence(device: DeviceSmoke, step: SmokeStep) -> tuple:
+def step_evidence(device: DeviceSmoke, step: SmokeStep) -> tuple[Evidence, ...]:
     label = f"{device.device} ({device.name})" if device.name else device.device
-    return (
+    evidence = (
         ev(Source.SMOKE, f"{label} step '{step.name}'", step.error.splitlines()[0][:400] if step.error else "failed"),
     )
+    others = [s.name for s in _failed_with(device, cause(step)) if s is not step]
+    if others:
+        evidence += (ev(Source.SMOKE, "also failed the same way", ", ".join(others)),)
+    return evidence
 
 
 WHY_SMOKE = "torchdoctor ran a small model through the everyday training path on each device; this step failed."
