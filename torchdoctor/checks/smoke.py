@@ -66,7 +66,7 @@ def failures(facts: Facts, key: str) -> Iterator[tuple[DeviceSmoke, SmokeStep]]:
 
 def step_evidence(device: DeviceSmoke, step: SmokeStep) -> tuple[Evidence, ...]:
     label = f"{device.device} ({device.name})" if device.name else device.device
-    evidence = (
+    evidence: tuple[Evidence, ...] = (
         ev(Source.SMOKE, f"{label} step '{step.name}'", step.error.splitlines()[0][:400] if step.error else "failed"),
     )
     others = [s.name for s in _failed_with(device, cause(step)) if s is not step]
