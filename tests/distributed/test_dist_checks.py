@@ -177,3 +177,14 @@ def test_every_format_renders_a_dist_report(fmt: OutputFormat) -> None:
         assert json.loads(out)["kind"] == "dist"
     if fmt is OutputFormat.JUNIT:
         assert "<failure" in out
+
+
+def test_an_init_process_group_timeout_is_a_missing_rank_not_a_collective_timeout() -> None:
+    stuck = d.failed(
+        "init_process_group",
+        "init_process_group did not finish within 60 s: rank(s) [1] entered it but never finished",
+        missing_ranks=(1,),
+    )
+    (finding,) = run_one("dist-rank-missing", stuck).findings
+    assert finding.title.startswith("rank(s) 1 never joined")
+    assert run_one("dist-collective-timeout", stuck).findings == ()

@@ -29,6 +29,7 @@ LEFTOVER_NCCL = (
     "NCCL_NVLS_ENABLE",
     "NCCL_COLLNET_ENABLE",
 )
+JOIN_STEPS = ("rendezvous", "init_process_group")
 LOOPBACKISH = ("lo", "docker", "virbr", "veth", "br-", "cni", "flannel")
 ENV = Source.ENV
 RUN = Source.DIST
@@ -60,8 +61,9 @@ def _ranks(ranks: list[int] | tuple[int, ...]) -> str:
     "(not started, started with other MASTER_ADDR/MASTER_PORT/WORLD_SIZE, or blocked by a firewall).",
 )
 def rank_missing(c: ClusterFacts) -> Iterator[Fire]:
-    step = c.step("rendezvous")
-    if step is None or step.status != StepStatus.FAILED:
+    # Joining fails either at our rendezvous or inside init_process_group (the backend's own rendezvous).
+    step = next((s for s in c.steps if s.name in JOIN_STEPS and s.status == StepStatus.FAILED), None)
+    if step is None or (step.name == "init_process_group" and "did not finish" not in step.error):
         return
     arrived = [f"{r.rank}@{r.host}" for r in c.ranks]
     yield Fire(
@@ -94,7 +96,7 @@ def rank_missing(c: ClusterFacts) -> Iterator[Fire]:
 )
 def collective_timeout(c: ClusterFacts) -> Iterator[Fire]:
     for step in c.steps:
-        if step.name == "rendezvous" or step.status != StepStatus.FAILED or "did not finish" not in step.error:
+        if step.name in JOIN_STEPS or step.status != StepStatus.FAILED or "did not finish" not in step.error:
             continue
         hosts = sorted({r.host for r in c.ranks if r.rank in step.missing_ranks})
         yield Fire(
