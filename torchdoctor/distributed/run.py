@@ -113,7 +113,8 @@ def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str
         if missing:
             error = (
                 f"{len(missing)} of {launch.world_size} rank(s) never arrived within {options.rdzv_timeout:g} s; "
-                f"store at {launch.master_addr}:{launch.master_port} ({launch.launcher})"
+                f"store at {launch.master_addr}:{launch.master_port} ({launch.launcher}); from rank 0: "
+                + reachable(launch.master_addr, launch.master_port)
             )
             steps.append(
                 StepResult(
