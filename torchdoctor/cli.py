@@ -6,6 +6,7 @@ import enum
 import os
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -14,7 +15,7 @@ import typer
 
 from torchdoctor import __version__
 from torchdoctor.exitcodes import ExitCode
-from torchdoctor.model import Report, Severity
+from torchdoctor.model import Finding, Report, Severity
 from torchdoctor.render import OutputFormat
 
 if TYPE_CHECKING:
@@ -82,11 +83,11 @@ def split_codes(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
-def exit_code_for(report: Report, fail_on: FailOn) -> ExitCode:
+def exit_code_for(findings: Iterable[Finding], fail_on: FailOn) -> ExitCode:
     if fail_on is FailOn.NEVER:
         return ExitCode.OK
     threshold = Severity.ERROR.rank if fail_on is FailOn.ERROR else Severity.WARNING.rank
-    if any(f.severity.rank >= threshold for f in report.findings):
+    if any(f.severity.rank >= threshold for f in findings):
         return ExitCode.FINDINGS
     return ExitCode.OK
 
@@ -273,7 +274,7 @@ def finish(report: Report, fmt: OutputFormat, output: Path | None, verbose: bool
     emit(render_report(report, fmt, verbose, output, conf.redact), output)
     if os.environ.get("GITHUB_ACTIONS") == "true":
         github_extras(report, fmt, output)
-    raise typer.Exit(int(exit_code_for(report, conf.fail_on)))
+    raise typer.Exit(int(exit_code_for(report.findings, conf.fail_on)))
 
 
 def github_extras(report: Report, fmt: OutputFormat, output: Path | None) -> None:
@@ -491,7 +492,7 @@ def run_dist(
             ),
             output,
         )
-        return int(exit_code_for(report, conf.fail_on))  # type: ignore[arg-type]
+        return int(exit_code_for(report.findings, conf.fail_on))
 
     def log(message: str) -> None:
         if all_ranks or launch.rank == 0:
