@@ -60,7 +60,7 @@ def render(
     if fmt is OutputFormat.HTML:
         return html(report)
     if fmt is OutputFormat.GITHUB:
-        return github_render.render(report)  # type: ignore[arg-type]  # uses .findings only
+        return github_render.render(report)
     return terminal(report, verbose, color, width)
 
 

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from torchdoctor.model import Report, Severity
+from typing import Protocol
+
+from torchdoctor.model import Finding, Report, Severity
 from torchdoctor.render import markdown
+
+
+class HasFindings(Protocol):
+    """A check report or a dist report: annotations need only the findings."""
+
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
+
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -16,7 +26,7 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(report: Report) -> str:
+def render(report: HasFindings) -> str:
     """The annotations, one workflow command per finding."""
     lines = []
     for f in sorted(report.findings, key=lambda f: -f.severity.rank):
