@@ -92,3 +92,20 @@ def test_this_machines_identity_is_known() -> None:
     r = Redactor.for_this_machine()
     assert r.home == os.path.expanduser("~")
     assert r.user in ("", getpass.getuser())
+
+
+def test_a_report_from_another_machine_hides_that_machines_identity() -> None:
+    from dataclasses import replace
+
+    from tests import factories as f
+    from torchdoctor.doctor import judge
+    from torchdoctor.render import render
+
+    facts = f.facts(
+        host=replace(f.host(), hostname="alice-gpu-box", user="alice", home="/home/alice"),
+        python=f.python(executable="/home/alice/venv/bin/python", cwd="/home/alice/work/alice-gpu-box"),
+    )
+    for fmt in (OutputFormat.MARKDOWN, OutputFormat.HTML):
+        out = render(judge(facts), fmt)
+        assert "/home/alice" not in out and "alice-gpu-box" not in out, fmt
+        assert "~/venv/bin/python" in out

@@ -85,6 +85,10 @@ class HostFacts:
     cpu_logical: Maybe[int]
     cpu_physical: Maybe[int]
     ram_bytes: Maybe[int]
+    hostname: str = ""
+    user: str = ""
+    home: str = ""
+    """Who and where: kept in the JSON, hidden from the shared formats (markdown, html)."""
 
 
 # --------------------------------------------------------------------------- python

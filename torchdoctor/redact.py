@@ -65,6 +65,16 @@ class Redactor:
             user = ""
         return cls(user=user, home=os.path.expanduser("~"), host=socket.gethostname())
 
+    @classmethod
+    def for_facts(cls, host: object) -> Redactor:
+        """The identity recorded in a report's host facts (it may come from another machine), else this one's."""
+        here = cls.for_this_machine()
+        return cls(
+            user=getattr(host, "user", "") or here.user,
+            home=getattr(host, "home", "") or here.home,
+            host=getattr(host, "hostname", "") or here.host,
+        )
+
     def text(self, value: str) -> str:
         value = redact_value(value)
         if self.home and len(self.home) > 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from rich.markup import escape
@@ -12,7 +13,7 @@ from rich.table import Table
 from torchdoctor import serde
 from torchdoctor.distributed.model import DistReport
 from torchdoctor.model import CheckStatus, Severity, StepStatus
-from torchdoctor.redact import Redactor, redact_report
+from torchdoctor.redact import Redactor, map_strings, redact_report
 from torchdoctor.render import OutputFormat
 from torchdoctor.render import github as github_render
 from torchdoctor.render.console import string_console
@@ -50,6 +51,9 @@ def render(
 ) -> str:
     """Secrets never appear; the shared formats (markdown, html) also hide who and where."""
     identity = (redactor or Redactor.for_this_machine()) if fmt.shared and redact_identity else None
+    if identity is not None:  # every node's name, not only this machine's
+        names = {host: f"node{i}" for i, host in enumerate(report.cluster.hosts) if len(host) > 2}
+        report = map_strings(report, lambda text: _replace_words(text, names))
     report = redact_report(report, identity)
     if fmt is OutputFormat.JSON:
         return json.dumps(to_dict(report), indent=2) + "\n"
@@ -62,6 +66,12 @@ def render(
     if fmt is OutputFormat.GITHUB:
         return github_render.render(report)
     return terminal(report, verbose, color, width)
+
+
+def _replace_words(text: str, names: dict[str, str]) -> str:
+    for old, new in names.items():
+        text = re.sub(rf"\b{re.escape(old)}\b", new, text)
+    return text
 
 
 def terminal(report: DistReport, verbose: bool, color: bool, width: int) -> str:

@@ -163,6 +163,13 @@ def ram_bytes() -> Maybe[int]:
         return Unavailable("psutil", str(exc))
 
 
+def identity() -> dict[str, str]:
+    from torchdoctor.redact import Redactor
+
+    me = Redactor.for_this_machine()
+    return {"hostname": me.host, "user": me.user, "home": me.home}
+
+
 def probe_host(root: Path = Path("/"), environ: dict[str, str] | None = None) -> HostFacts:
     environ = dict(os.environ) if environ is None else environ
     uname = platform.uname()
@@ -185,4 +192,5 @@ def probe_host(root: Path = Path("/"), environ: dict[str, str] | None = None) ->
         cpu_logical=logical,
         cpu_physical=physical,
         ram_bytes=ram_bytes(),
+        **identity(),
     )

@@ -42,7 +42,7 @@ class RenderOptions:
 def render(report: Report, fmt: OutputFormat, options: RenderOptions = RenderOptions()) -> str:
     identity = None
     if fmt.shared and options.redact_identity:
-        identity = options.redactor or Redactor.for_this_machine()
+        identity = options.redactor or Redactor.for_facts(report.facts.host)
     report = redact_report(report, identity)
     if fmt is OutputFormat.TERMINAL:
         from torchdoctor.render import terminal
