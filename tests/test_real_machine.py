@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.conftest import Doctor
+from tests.render.test_formats import SCHEMA
 
 pytest.importorskip("torch")
 
@@ -25,10 +27,12 @@ def test_check_on_this_machine(doctor: Doctor) -> None:
     assert {s["name"] for s in cpu["steps"]} >= {"tensors", "autograd", "model", "train", "modes", "data", "save_load"}
     assert not [c for c in report["checks"] if "internal error" in c["reason"]]
     assert {t["name"] for t in report["timings"]} == {"interpreter", "nvml", "host", "kernel", "env", "torch"}
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
 
 
 def test_quick_skips_torch_and_says_so(doctor: Doctor) -> None:
     report, _ = doctor.json("--quick")
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
     assert report["facts"]["torch"] == {
         "unavailable": True,
         "source": "torch",
