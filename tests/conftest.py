@@ -8,10 +8,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_NVML_DIR = REPO / "tests" / "fakes" / "nvml_module"
+REPORT_SCHEMA = json.loads((REPO / "torchdoctor" / "render" / "report.schema.json").read_text())
 
 
 class Doctor:
@@ -51,7 +53,9 @@ class Doctor:
     def json(self, *args: str, timeout: float = 60) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
         proc = self.run("check", "--format", "json", *args, timeout=timeout)
         assert "Traceback" not in proc.stderr, proc.stderr
-        return json.loads(proc.stdout), proc
+        doc = json.loads(proc.stdout)
+        jsonschema.Draft202012Validator(REPORT_SCHEMA).validate(doc)  # every report, however broken the machine
+        return doc, proc
 
 
 @pytest.fixture
