@@ -61,7 +61,7 @@ def diagnose(
             facts = replace(facts, smoke=Unavailable("smoke", "skipped: --quick does not import torch", "skipped"))
     else:
         with SmokeSession(options.python, smoke, on_message) as session:
-            facts, timings = gather(options, lambda o: session.torch_with_cpu_smoke(o.timeout))
+            facts, timings = gather(options, lambda o: session.torch_with_cpu_smoke(o.timeout), smoke.timeout)
             devices = ([session.cpu] if session.cpu else []) + session.other_devices(facts.torch)
         if devices:
             facts = replace(facts, smoke=SmokeFacts(tuple(devices)))

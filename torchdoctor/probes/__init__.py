@@ -30,6 +30,8 @@ class ProbeOptions:
     """Skip the torch child: metadata, NVML and platform facts only."""
     fast_timeout: float = 20.0
     """Seconds for the other children (interpreter metadata, NVML)."""
+    guard_seconds: float = 10.0
+    """Slack of the outer bound on all probes; every child has its own timeout, this only catches a probe bug."""
 
 
 TorchProbe = Callable[[ProbeOptions], TorchState]
@@ -41,8 +43,14 @@ def _torch_default(options: ProbeOptions) -> TorchState:
     return probe_torch(options.python, options.timeout)[0]
 
 
-def gather(options: ProbeOptions, torch_probe: TorchProbe | None = None) -> tuple[Facts, tuple[ProbeTiming, ...]]:
-    """Run all probes concurrently. ``torch_probe`` lets ``check`` share the torch child with smoke."""
+def gather(
+    options: ProbeOptions, torch_probe: TorchProbe | None = None, torch_extra_seconds: float = 0.0
+) -> tuple[Facts, tuple[ProbeTiming, ...]]:
+    """Run all probes concurrently.
+
+    ``torch_probe`` lets ``check`` share the torch child with the CPU smoke tests, which may run
+    ``torch_extra_seconds`` beyond the import timeout.
+    """
     torch_probe = torch_probe or _torch_default
     jobs: dict[str, Callable[[], Any]] = {
         "interpreter": lambda: probe_interpreter(options.python, options.fast_timeout),
@@ -70,7 +78,7 @@ def gather(options: ProbeOptions, torch_probe: TorchProbe | None = None) -> tupl
     for t in threads:
         t.start()
     # Every child has its own timeout; this outer bound only guards against a probe bug.
-    deadline = time.monotonic() + options.timeout + options.fast_timeout + 10
+    deadline = time.monotonic() + options.timeout + torch_extra_seconds + options.fast_timeout + options.guard_seconds
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     for name in jobs:
