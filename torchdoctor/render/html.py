@@ -41,7 +41,9 @@ pre { background: var(--code); padding: 10px 12px; border-radius: 6px; overflow-
       word-break: break-all; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
 td, th { border: 1px solid var(--line); padding: 6px 10px; text-align: left; vertical-align: top; }
-th { background: #f1f3f4; width: 28%; font-weight: 600; }
+th { background: #f1f3f4; font-weight: 600; white-space: nowrap; }
+table.facts th { width: 28%; white-space: normal; }
+table.smoke td:last-child { width: 55%; }
 .step.passed { color: var(--ok); } .step.failed { color: var(--err); font-weight: 600; }
 .step.skipped { color: var(--muted); }
 details { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; }

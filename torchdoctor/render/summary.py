@@ -69,6 +69,8 @@ def key_facts(report: Report) -> list[tuple[str, str]]:
         for gpu in nvml.gpus:
             mem = f", {gpu.memory_total / 1024**3:.0f} GiB" if isinstance(gpu.memory_total, int) else ""
             rows.append((f"GPU {gpu.index}", f"{_maybe(gpu.name)} (sm {_maybe(gpu.compute_capability)}{mem})"))
+    elif isinstance(nvml, Unavailable) and nvml.code == "LibraryNotFound":
+        rows.append(("NVIDIA driver", "none (no NVML library: no NVIDIA driver installed)"))
     else:
         rows.append(("NVIDIA driver", _maybe(nvml)))
     smoke = facts.smoke
