@@ -162,3 +162,10 @@ def test_every_check_fires_through_from(slug: str, tmp_path: Path) -> None:
     assert slug in {x["slug"] for x in json.loads(fired.stdout)["findings"]}
     calm = runner.invoke(app, ["check", "--from", str(write_report(tmp_path, quiet)), "-f", "json"], env=ENV)
     assert slug not in {x["slug"] for x in json.loads(calm.stdout)["findings"]}
+
+
+def test_the_catalogue_lists_and_explains_dist_checks_too() -> None:
+    listing = runner.invoke(app, ["check", "--list"], env=ENV)
+    assert "TD406  dist-duplicate-gpu" in listing.stdout and "TD301-TD305" in listing.stdout
+    explained = runner.invoke(app, ["explain", "TD406"], env=ENV)
+    assert explained.exit_code == 0 and "two ranks share one GPU" in explained.stdout

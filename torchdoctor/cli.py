@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from torchdoctor import __version__
+from torchdoctor.checks.base import Check
 from torchdoctor.exitcodes import ExitCode
 from torchdoctor.model import Finding, Report, Severity
 from torchdoctor.render import OutputFormat
 
 if TYPE_CHECKING:
-    from torchdoctor.checks.base import Check
     from torchdoctor.smoke.runner import SmokeOptions
 
 app = typer.Typer(
@@ -361,11 +361,18 @@ def render_report(report: Report, fmt: OutputFormat, verbose: bool, output: Path
     return render(report, fmt, options)
 
 
-def print_catalogue() -> None:
+def catalogue() -> list[Check]:
+    """Every check with a fixed code: `check`'s catalogue, then `dist`'s."""
     from torchdoctor.checks import all_checks
+    from torchdoctor.distributed.checks import all_dist_checks
 
-    for c in all_checks():
+    return [*all_checks(), *all_dist_checks()]
+
+
+def print_catalogue() -> None:
+    for c in catalogue():
         print(f"{c.code}  {c.slug:<26} {c.severity.value:<8} {c.title}")
+    print("TD301-TD305 require-*                    error    --require cuda|mps|gpus>=N|torch<spec>|smoke not met")
 
 
 @app.command()
@@ -373,9 +380,8 @@ def explain(
     code: Annotated[str, typer.Argument(help="A check code (TD004) or slug (cuda-unavailable).")],
 ) -> None:
     """Explain one check: what it looks at, why it matters."""
-    from torchdoctor.checks import find
-
-    chk = find(code)
+    token = code.strip().lower()
+    chk = next((c for c in catalogue() if token in (c.code.lower(), c.slug)), None)
     if chk is None:
         fatal(f"no check named {code!r}; `torchdoctor check --list` lists them", ExitCode.USAGE)
     print(f"{chk.code} {chk.slug} ({chk.severity.value}, {chk.area.value})")
