@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from torchdoctor.model import (
+    EnvFacts,
     HostFacts,
+    Nvcc,
     NvmlFacts,
     PythonFacts,
     Report,
@@ -73,6 +75,14 @@ def key_facts(report: Report) -> list[tuple[str, str]]:
         rows.append(("NVIDIA driver", "none (no NVML library: no NVIDIA driver installed)"))
     else:
         rows.append(("NVIDIA driver", _maybe(nvml)))
+    nvcc = facts.env.nvcc if isinstance(facts.env, EnvFacts) else None
+    if isinstance(nvcc, Nvcc):
+        rows.append(
+            (
+                "nvcc (builds extensions only)",
+                f"{nvcc.version} at {nvcc.path}; torch's wheels bring their own CUDA runtime",
+            )
+        )
     smoke = facts.smoke
     if isinstance(smoke, SmokeFacts):
         for device in smoke.devices:
