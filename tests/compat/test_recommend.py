@@ -135,8 +135,21 @@ def test_is_torchvision_0201_right_for_torch_251() -> None:
 
 
 def test_stable_abi_companions_accept_a_range() -> None:
+    assert tables.companion("torchvision", "0.29.2").torch.contains("2.14.1")  # type: ignore[union-attr]
     assert tables.companion_for("torchvision", "2.15.0").version == "0.29.2"  # type: ignore[union-attr]
-    assert tables.companion_for("torchaudio", "2.13.0").version == "2.11.1"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "torch, torchvision, torchaudio",
+    [
+        ("2.12.1", "0.27.1", "2.11.0"),  # test-infra release_versions.sh@50358ee12
+        ("2.14.1", "0.29.1", "2.11.0"),  # 0.29.2 runs with 2.14.1 too but came out with 2.15
+        ("2.15.0", "0.29.2", "2.11.1"),
+    ],
+)
+def test_recommended_companions_are_the_ones_released_by_then(torch: str, torchvision: str, torchaudio: str) -> None:
+    assert tables.companion_for("torchvision", torch).version == torchvision  # type: ignore[union-attr]
+    assert tables.companion_for("torchaudio", torch).version == torchaudio  # type: ignore[union-attr]
 
 
 def test_torch_filter_accepts_versions_and_ranges() -> None:

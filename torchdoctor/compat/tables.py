@@ -104,6 +104,8 @@ class Companion:
     torch: SpecifierSet
     source: str
     confidence: str
+    released_with: str = ""
+    """For a stable-ABI companion: the torch release it came out with."""
 
 
 @dataclass(frozen=True)
@@ -248,9 +250,13 @@ class Tables:
         return next((c for c in self.companions if c.package == package and c.version == base), None)
 
     def companion_for(self, package: str, torch_version: str) -> Companion | None:
+        """The companion to install beside this torch: the newest that runs with it and had been released by
+        then (a later stable-ABI release may run with it too, but the torch's own index may not carry it)."""
         v = Version(base_version(torch_version))
         fits = [c for c in self.companions if c.package == package and v in c.torch]
-        return max(fits, key=lambda c: Version(c.version)) if fits else None
+        released = [c for c in fits if not c.released_with or Version(c.released_with) <= v]
+        pool = released or fits
+        return max(pool, key=lambda c: Version(c.version)) if pool else None
 
     # ------------------------------------------------------------------ GPUs
 
@@ -391,6 +397,7 @@ def parse(raw: dict[str, dict[str, Any]]) -> Tables:
                     _spec(_need(row, "torch", where), where),
                     str(_need(row, "source", where)),
                     str(_need(row, "confidence", where)),
+                    str(row.get("released_with", "")),
                 )
             )
     gpus = tuple(
