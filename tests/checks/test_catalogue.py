@@ -321,3 +321,15 @@ def test_one_finding_per_device_and_cause() -> None:
     facts = f.facts(smoke=f.smoke(f.device_smoke("cuda:0", "GPU", *steps)))
     (finding,) = run_one("smoke-no-kernel-image", facts).findings
     assert ("also failed the same way", "data") in [(e.label, e.value) for e in finding.evidence]
+
+
+def test_torch_missing_is_known_without_importing_it() -> None:
+    """--quick never imports torch, but the metadata and find_spec already say it is not there."""
+    quick = Unavailable("torch", "skipped: --quick", "skipped")
+    nothing = f.packages(
+        f.dist("numpy", "2.1.3"), torch_origin=Unavailable("python", "no module named torch", "not_found")
+    )
+    (finding,) = run_one("torch-missing", f.facts(torch=quick, packages=nothing)).findings
+    assert finding.evidence[0].value == "none installed" and "pip install torch==" in finding.fix_command
+    installed = run_one("torch-missing", f.facts(torch=quick))
+    assert installed.status is CheckStatus.SKIPPED and "--quick" in installed.reason

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from torchdoctor.checks.base import (
     Area,
     Fire,
+    Skip,
     check,
     driver_version,
     ev,
@@ -27,6 +28,7 @@ from torchdoctor.model import (
     TorchImportFailure,
     TorchNotInstalled,
     TorchRuntime,
+    Unavailable,
 )
 
 
@@ -37,19 +39,28 @@ from torchdoctor.model import (
     Severity.ERROR,
     Area.TORCH,
     "Nothing PyTorch-based can run in this interpreter until torch is installed.",
-    requires=("torch",),
 )
 def torch_missing(facts: Facts) -> Iterator[Fire]:
-    if isinstance(facts.torch, TorchNotInstalled):
-        fix = install_torch_fix(facts)
-        yield Fire(
-            (
-                ev(Source.PYTHON, "interpreter", facts.torch.python),
-                ev(Source.PYTHON, "import torch", facts.torch.reason),
-            ),
-            fix.text,
-            fix.command,
+    torch, packages = facts.torch, facts.packages
+    if isinstance(torch, TorchNotInstalled):
+        evidence = (ev(Source.PYTHON, "interpreter", torch.python), ev(Source.PYTHON, "import torch", torch.reason))
+    elif (  # --quick: no import, but the metadata and the import system already tell
+        isinstance(torch, Unavailable)
+        and isinstance(packages, PackagesFacts)
+        and not packages.named("torch")
+        and isinstance(packages.torch_origin, Unavailable)
+        and packages.torch_origin.code == "not_found"
+    ):
+        evidence = (
+            ev(Source.METADATA, "torch distribution", "none installed"),
+            ev(Source.PYTHON, "import torch", packages.torch_origin.reason),
         )
+    else:
+        if isinstance(torch, Unavailable):
+            raise Skip(f"needs torch facts: {torch.reason}")
+        return
+    fix = install_torch_fix(facts)
+    yield Fire(evidence, fix.text, fix.command)
 
 
 IMPORT_FIXES: dict[ImportFailureKind, str] = {
