@@ -333,3 +333,11 @@ def test_torch_missing_is_known_without_importing_it() -> None:
     assert finding.evidence[0].value == "none installed" and "pip install torch==" in finding.fix_command
     installed = run_one("torch-missing", f.facts(torch=quick))
     assert installed.status is CheckStatus.SKIPPED and "--quick" in installed.reason
+
+
+def test_a_cpu_wheel_is_recognised_from_its_metadata_without_importing_it() -> None:
+    quick = Unavailable("torch", "skipped: --quick", "skipped")
+    cpu_wheel = f.packages(f.dist("torch", "2.13.0+cpu"), f.dist("numpy", "2.1.3"))
+    (finding,) = run_one("torch-cpu-only-build", f.facts(torch=quick, packages=cpu_wheel)).findings
+    assert finding.evidence[0].value == "2.13.0+cpu" and finding.evidence[0].source.value == "package metadata"
+    assert run_one("torch-cpu-only-build", f.facts(torch=quick)).findings == ()  # a CUDA wheel: quiet

@@ -164,22 +164,24 @@ def torch_import_failed(facts: Facts) -> Iterator[Fire]:
     Area.TORCH,
     "This torch was built without CUDA, so it can never use the GPU; torch.cuda.is_available() is False "
     "however the driver is set up. Plain `pip install torch` gives CPU wheels on Windows and some indexes.",
-    requires=("torch_runtime",),
 )
 def torch_cpu_only_build(facts: Facts) -> Iterator[Fire]:
     torch = facts.torch
-    assert isinstance(torch, TorchRuntime)
     gpu = nvidia_gpu_evidence(facts)
-    if not torch.is_cpu_build or not gpu:
-        return
-    fix = install_torch_fix(facts, reinstall=True)
-    evidence = (
-        ev(Source.TORCH, "torch", torch.version),
-        ev(Source.TORCH, "torch.version.cuda", "None"),
-        *gpu,
-    )
+    if isinstance(torch, TorchRuntime):
+        if not torch.is_cpu_build or not gpu:
+            return
+        evidence = (ev(Source.TORCH, "torch", torch.version), ev(Source.TORCH, "torch.version.cuda", "None"), *gpu)
+    else:  # torch did not import (or --quick): the wheel's +cpu tag still says what it is
+        version = _torch_version(facts)
+        if not version and isinstance(torch, Unavailable):
+            raise Skip(f"needs torch facts: {torch.reason}")
+        if not version.endswith("+cpu") or not gpu:
+            return
+        evidence = (ev(Source.METADATA, "installed torch", version), *gpu)
     if driver_version(facts):
         evidence += (ev(Source.NVML, "driver", driver_version(facts)),)
+    fix = install_torch_fix(facts, reinstall=True)
     yield Fire(evidence, fix.text, fix.command)
 
 
