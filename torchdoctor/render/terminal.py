@@ -82,6 +82,9 @@ def area_line(area: str, facts: Facts) -> str:
             return "torch not installed"
         if isinstance(t, TorchImportFailure):
             return f"import torch failed: {t.kind.value}"
+        installed = facts.packages.version_of("torch") if isinstance(facts.packages, PackagesFacts) else ""
+        if installed and isinstance(t, Unavailable):
+            return f"torch {installed} installed, not imported ({t.reason})"
         return str(t)
     if area == Area.DRIVER.value:
         n = facts.nvml
