@@ -341,3 +341,13 @@ def test_a_cpu_wheel_is_recognised_from_its_metadata_without_importing_it() -> N
     (finding,) = run_one("torch-cpu-only-build", f.facts(torch=quick, packages=cpu_wheel)).findings
     assert finding.evidence[0].value == "2.13.0+cpu" and finding.evidence[0].source.value == "package metadata"
     assert run_one("torch-cpu-only-build", f.facts(torch=quick)).findings == ()  # a CUDA wheel: quiet
+
+
+def test_gpu_arch_is_judged_from_the_tables_without_a_runtime() -> None:
+    quick = Unavailable("torch", "skipped: --quick", "skipped")
+    cu124 = f.packages(f.dist("torch", "2.5.1+cu124"), f.dist("numpy", "2.1.3"))
+    blackwell = f.nvml(f.gpu(name="NVIDIA GeForce RTX 5090", compute_capability="12.0"))
+    (finding,) = run_one("gpu-arch-unsupported", f.facts(torch=quick, packages=cu124, nvml=blackwell)).findings
+    assert finding.evidence[0].source.value == "compat tables"
+    assert "sm_90" in finding.evidence[0].value and "sm_120" in finding.evidence[1].value
+    assert run_one("gpu-arch-unsupported", f.facts(torch=quick, packages=cu124)).findings == ()  # an A100: covered

@@ -30,6 +30,7 @@ from torchdoctor.model import (
     Source,
     TorchImportFailure,
     TorchRuntime,
+    Unavailable,
 )
 
 
@@ -112,7 +113,6 @@ def _gpu_ccs(facts: Facts) -> list[tuple[int, str]]:
     "Each torch build carries machine code for a list of GPU architectures (plus, sometimes, PTX that newer "
     "GPUs can compile). A GPU outside the list fails at the first kernel with 'no kernel image is available "
     "for execution on the device', even though torch.cuda.is_available() is True.",
-    requires=("torch",),
 )
 def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
     gpus = _gpu_ccs(facts)
@@ -129,9 +129,11 @@ def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
         if not sm and not ptx:
             raise Skip("torch reported no architecture list")
         covered = lambda cc: any(tables.sass_runs(c, cc) for c in sm) or any(cc >= p for p in ptx)  # noqa: E731
-    else:
+    else:  # no runtime view (import failed, or --quick): the wheel's +cuXYZ tag and the tables
         version = torch_version(facts)
         cuda = torch_cuda(facts)
+        if not version and isinstance(torch, Unavailable):
+            raise Skip(f"needs torch facts: {torch.reason}")
         if not version or not cuda:
             return
         machine = machine_from_facts(facts)
