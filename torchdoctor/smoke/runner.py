@@ -45,9 +45,7 @@ def select(selection: str, torch: TorchState) -> tuple[list[str], list[DeviceSmo
         return present, []
     if selection == "cuda":
         chosen = [d for d in present if d.startswith("cuda:")]
-    elif selection.startswith("cuda") and selection[5:].isdigit():
-        chosen = [selection] if selection in present else []
-    else:
+    else:  # cpu, mps or one cuda:N
         chosen = [selection] if selection in present else []
     if chosen:
         return chosen, []
