@@ -281,7 +281,7 @@ def github_extras(report: Report, fmt: OutputFormat, output: Path | None) -> Non
     """Inside GitHub Actions: annotations on stdout (unless that is the format already) and the job summary."""
     from torchdoctor.render import RenderOptions, render
 
-    if fmt is not OutputFormat.GITHUB and output is None and fmt is OutputFormat.TERMINAL:
+    if fmt is OutputFormat.TERMINAL and output is None:
         sys.stdout.write(render(report, OutputFormat.GITHUB))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
@@ -380,8 +380,9 @@ def explain(
     code: Annotated[str, typer.Argument(help="A check code (TD004) or slug (cuda-unavailable).")],
 ) -> None:
     """Explain one check: what it looks at, why it matters."""
-    token = code.strip().lower()
-    chk = next((c for c in catalogue() if token in (c.code.lower(), c.slug)), None)
+    from torchdoctor.checks import find
+
+    chk = find(code, catalogue())
     if chk is None:
         fatal(f"no check named {code!r}; `torchdoctor check --list` lists them", ExitCode.USAGE)
     print(f"{chk.code} {chk.slug} ({chk.severity.value}, {chk.area.value})")

@@ -309,6 +309,11 @@ class TorchRuntime:
     def is_cpu_build(self) -> bool:
         return not self.cuda and not self.hip
 
+    @property
+    def build(self) -> str:
+        """"CUDA 12.4", "ROCm 6.2" or "CPU-only"."""
+        return f"CUDA {self.cuda}" if self.cuda else (f"ROCm {self.hip}" if self.hip else "CPU-only")
+
 
 TorchState = Union[TorchRuntime, TorchImportFailure, TorchNotInstalled, Unavailable]  # noqa: UP007
 
@@ -483,7 +488,3 @@ class Report:
         for status in CheckStatus:
             counts[f"checks_{status.value}"] = sum(1 for c in self.checks if c.status is status)
         return counts
-
-    def worst(self) -> Severity | None:
-        ranked = sorted(self.findings, key=lambda f: f.severity.rank, reverse=True)
-        return ranked[0].severity if ranked else None

@@ -56,7 +56,7 @@ def summary(facts: Any) -> str:
     parts = []
     torch = facts.torch
     if isinstance(torch, TorchRuntime):
-        build = f"CUDA {torch.cuda}" if torch.cuda else ("ROCm " + torch.hip if torch.hip else "CPU-only")
+        build = torch.build
         usable = f", {torch.device_count} GPU(s) usable" if torch.cuda_available else ""
         parts.append(f"torch {torch.version} ({build}{usable}{', MPS' if torch.mps_available else ''})")
     else:

@@ -11,11 +11,9 @@ import enum
 import functools
 import types
 import typing
-from typing import Any, TypeVar, Union
+from typing import Any, Union
 
 from torchdoctor.model import Unavailable
-
-T = TypeVar("T")
 
 
 class SnapshotError(ValueError):

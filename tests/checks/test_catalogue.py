@@ -35,7 +35,6 @@ OLD_DRIVER_WARNING = (
 )
 H100 = f.gpu(name="NVIDIA H100 80GB HBM3", compute_capability="9.0")
 RTX5090 = f.gpu(name="NVIDIA GeForce RTX 5090", compute_capability="12.0")
-K80 = f.gpu(name="Tesla K80", compute_capability="3.7")
 
 
 def env_with_nvcc(version: str, **variables: str) -> EnvFacts:

@@ -11,10 +11,6 @@ from types import SimpleNamespace
 from typing import Any
 
 NVML_ERROR_NOT_SUPPORTED = 3
-NVML_ERROR_DRIVER_NOT_LOADED = 9
-NVML_ERROR_LIBRARY_NOT_FOUND = 12
-NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18
-NVML_ERROR_UNKNOWN = 999
 
 
 class NVMLError(Exception):

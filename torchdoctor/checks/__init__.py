@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from torchdoctor.checks import compat, driver, gpu_health, packages, platform, smoke, torch_install, visibility
-from torchdoctor.checks.base import REGISTRY, Check, run_checks
+from torchdoctor.checks.base import REGISTRY, Check, match, run_checks
 
 del compat, driver, gpu_health, packages, platform, smoke, torch_install, visibility
 
@@ -12,9 +14,9 @@ def all_checks() -> tuple[Check, ...]:
     return tuple(sorted(REGISTRY.values(), key=lambda c: c.code))
 
 
-def find(token: str) -> Check | None:
-    token = token.strip().lower()
-    return next((c for c in REGISTRY.values() if token in (c.code.lower(), c.slug)), None)
+def find(token: str, checks: Iterable[Check] | None = None) -> Check | None:
+    """The check a code (TD004) or slug (cuda-unavailable) names, among ``checks`` (default: the catalogue)."""
+    return next((c for c in (REGISTRY.values() if checks is None else checks) if match(token, c)), None)
 
 
 __all__ = ["Check", "all_checks", "find", "run_checks"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from torchdoctor.model import Finding, Report, Severity
-from torchdoctor.render import markdown
+from torchdoctor.model import Finding, Severity
 
 
 class HasFindings(Protocol):
@@ -34,8 +33,3 @@ def render(report: HasFindings) -> str:
         message = f"{f.title}\nsaw: {saw}\nfix: {f.fix}"
         lines.append(f"::{LEVEL[f.severity]} title={escape_property(f'{f.code} {f.slug}')}::{escape_data(message)}")
     return "\n".join(lines) + ("\n" if lines else "")
-
-
-def step_summary(report: Report) -> str:
-    """Markdown for $GITHUB_STEP_SUMMARY."""
-    return markdown.render(report)

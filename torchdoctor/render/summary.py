@@ -49,7 +49,7 @@ def key_facts(report: Report) -> list[tuple[str, str]]:
         rows.append(("Python", f"{python.version} {python.bits}-bit {python.machine} ({env}{ft})"))
     torch = facts.torch
     if isinstance(torch, TorchRuntime):
-        build = f"CUDA {torch.cuda}" if torch.cuda else (f"ROCm {torch.hip}" if torch.hip else "CPU-only")
+        build = torch.build
         rows.append(("torch", f"{torch.version} ({build})"))
         if torch.cuda:
             rows.append(("torch.cuda.is_available()", f"{torch.cuda_available} ({torch.device_count} device(s))"))

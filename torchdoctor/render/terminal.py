@@ -72,7 +72,7 @@ def area_line(area: str, facts: Facts) -> str:
     if area == Area.TORCH.value:
         t = facts.torch
         if isinstance(t, TorchRuntime):
-            build = f"CUDA {t.cuda}" if t.cuda else (f"ROCm {t.hip}" if t.hip else "CPU-only build")
+            build = t.build if not t.is_cpu_build else "CPU-only build"
             extra = (
                 f", {t.device_count} GPU(s) usable" if t.cuda_available else ", CUDA not available" if t.cuda else ""
             )
