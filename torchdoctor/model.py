@@ -311,7 +311,7 @@ class TorchRuntime:
 
     @property
     def build(self) -> str:
-        """"CUDA 12.4", "ROCm 6.2" or "CPU-only"."""
+        """ "CUDA 12.4", "ROCm 6.2" or "CPU-only"."""
         return f"CUDA {self.cuda}" if self.cuda else (f"ROCm {self.hip}" if self.hip else "CPU-only")
 
 

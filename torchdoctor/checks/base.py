@@ -20,6 +20,7 @@ from torchdoctor.model import (
     Finding,
     GPUFacts,
     NvmlFacts,
+    PackagesFacts,
     PythonFacts,
     Severity,
     Source,
@@ -200,6 +201,15 @@ def python_exe(facts: Facts) -> str:
 
 def pip(facts: Facts, args: str) -> str:
     return f"{python_exe(facts)} -m pip {args}"
+
+
+def torch_version(facts: Facts) -> str:
+    """torch's version with its local tag: from the runtime, else from the installed metadata ("" if none)."""
+    if isinstance(facts.torch, TorchRuntime):
+        return facts.torch.version
+    if isinstance(facts.packages, PackagesFacts):
+        return facts.packages.version_of("torch")
+    return ""
 
 
 def driver_version(facts: Facts) -> str:

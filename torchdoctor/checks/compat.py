@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.base import Area, Fire, Skip, check, ev, nvml_gpus, pip
+from torchdoctor.checks.base import Area, Fire, Skip, check, ev, nvml_gpus, pip, torch_version
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.compat.machine import machine_from_facts
 from torchdoctor.compat.tables import (
@@ -32,15 +32,6 @@ from torchdoctor.model import (
     TorchRuntime,
     Unavailable,
 )
-
-
-def torch_version(facts: Facts) -> str:
-    """torch's version with its local tag: from the runtime, else from the installed metadata."""
-    if isinstance(facts.torch, TorchRuntime):
-        return facts.torch.version
-    if isinstance(facts.packages, PackagesFacts):
-        return facts.packages.version_of("torch")
-    return ""
 
 
 def torch_cuda(facts: Facts) -> str:

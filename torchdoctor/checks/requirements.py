@@ -16,10 +16,9 @@ from collections.abc import Callable, Iterator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.base import Area, Check, Fire, ev
+from torchdoctor.checks.base import Area, Check, Fire, ev, torch_version
 from torchdoctor.model import (
     Facts,
-    PackagesFacts,
     Severity,
     SmokeFacts,
     Source,
@@ -90,11 +89,7 @@ def _gpus(op: str, n: int) -> Callable[[Facts], Iterator[Fire]]:
 
 def _torch_version(spec: SpecifierSet, text: str) -> Callable[[Facts], Iterator[Fire]]:
     def fn(facts: Facts) -> Iterator[Fire]:
-        version = ""
-        if isinstance(facts.torch, TorchRuntime):
-            version = facts.torch.version
-        elif isinstance(facts.packages, PackagesFacts):
-            version = facts.packages.version_of("torch")
+        version = torch_version(facts)
         try:
             ok = bool(version) and Version(version.split("+")[0]) in spec
         except InvalidVersion:

@@ -15,6 +15,7 @@ from torchdoctor.checks.base import (
     ev,
     nvidia_gpu_evidence,
     pip,
+    torch_version,
 )
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.model import (
@@ -98,17 +99,13 @@ IMPORT_FIXES: dict[ImportFailureKind, str] = {
 }
 
 
-def _torch_version(facts: Facts) -> str:
-    return facts.packages.version_of("torch") if isinstance(facts.packages, PackagesFacts) else ""
-
-
 def _ld_library_path(facts: Facts) -> str:
     return (facts.env.get("LD_LIBRARY_PATH") or "") if isinstance(facts.env, EnvFacts) else ""
 
 
 def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
     kind = failure.kind
-    version = _torch_version(facts)
+    version = torch_version(facts)
     pinned = f"torch=={version}" if version else "torch"
     if kind in (ImportFailureKind.MISSING_SHARED_LIBRARY, ImportFailureKind.CRASH, ImportFailureKind.OTHER):
         if "libcuda.so" in failure.message:
@@ -173,7 +170,7 @@ def torch_cpu_only_build(facts: Facts) -> Iterator[Fire]:
             return
         evidence = (ev(Source.TORCH, "torch", torch.version), ev(Source.TORCH, "torch.version.cuda", "None"), *gpu)
     else:  # torch did not import (or --quick): the wheel's +cpu tag still says what it is
-        version = _torch_version(facts)
+        version = torch_version(facts)
         if not version and isinstance(torch, Unavailable):
             raise Skip(f"needs torch facts: {torch.reason}")
         if not version.endswith("+cpu") or not gpu:
