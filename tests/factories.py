@@ -6,7 +6,7 @@ test reads as "on a machine like this, it fires / stays quiet".
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 from torchdoctor.model import (
@@ -141,7 +141,14 @@ def gpu(index: int = 0, **kw: Any) -> GPUFacts:
 
 
 def nvml(*gpus: GPUFacts, driver: str = "550.54.15", cuda: str = "12.4") -> NvmlFacts:
-    return NvmlFacts(driver, cuda, "12.550.54.15", gpus if gpus else (gpu(),))
+    gpus = gpus if gpus else (gpu(),)
+    return NvmlFacts(driver, cuda, "12.550.54.15", gpus, len(gpus))
+
+
+def lost_gpu(index: int) -> GPUFacts:
+    """A GPU whose handle NVML would not give: GpuIsLost, as when it has fallen off the bus."""
+    lost = Unavailable("NVML", "GpuIsLost: GPU is lost", "GpuIsLost")
+    return GPUFacts(index, *([lost] * (len(fields(GPUFacts)) - 1)))
 
 
 def kernel(**kw: Any) -> KernelFacts:

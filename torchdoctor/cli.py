@@ -313,23 +313,25 @@ def probe(
         fatal(f"--python {python}: no such interpreter", ExitCode.USAGE)
     options = ProbeOptions(python=target, timeout=timeout, quick=quick)
     required = () if only_smoke else conf.required
-    with LiveProgress(target) as progress:
+    with LiveProgress(target, quick) as progress:
         return diagnose(options, conf.ignore, smoke, progress, Area.SMOKE if only_smoke else None, required)
 
 
 class LiveProgress:
-    """A spinner on stderr (only when it is a terminal) that follows the children's progress."""
+    """A spinner on stderr (only when it is a terminal) that says what the doctor is waiting for."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, quick: bool = False) -> None:
         self.target = target
         self.status: Any = None
+        self.waiting = {"NVML (the NVIDIA driver)"} | (set() if quick else {"import torch"})
+        self.phase = ""
 
     def __enter__(self) -> LiveProgress:
         if sys.stderr.isatty() and not os.environ.get("CI"):
             from rich.console import Console
 
             console = Console(stderr=True)
-            self.status = console.status(f"examining {self.target} (import torch) ...")
+            self.status = console.status(self.text())
             self.status.start()
         return self
 
@@ -337,14 +339,23 @@ class LiveProgress:
         if self.status is not None:
             self.status.stop()
 
+    def text(self) -> str:
+        parts = [self.phase] if self.phase else []
+        if self.waiting:
+            parts.append(f"waiting for {' and '.join(sorted(self.waiting))}")
+        return f"examining {self.target}: {'; '.join(parts) or 'judging'} ..."
+
     def __call__(self, message: dict[str, Any]) -> None:
-        if self.status is None:
-            return
-        if "torch" in message:
-            self.status.update("torch imported; smoke tests ...")
-        elif "smoke_start" in message:
+        done = message.get("probe_done")
+        if done == "nvml":
+            self.waiting.discard("NVML (the NVIDIA driver)")
+        elif done == "torch" or "torch" in message:
+            self.waiting.discard("import torch")
+        if "smoke_start" in message:
             start = message["smoke_start"]
-            self.status.update(f"smoke {start.get('device')}: {start.get('step')} ...")
+            self.phase = f"smoke {start.get('device')}: {start.get('step')}"
+        if self.status is not None:
+            self.status.update(self.text())
 
 
 def render_report(report: Report, fmt: OutputFormat, verbose: bool, output: Path | None, redact: bool = True) -> str:

@@ -56,12 +56,14 @@ def diagnose(
     # The checks need the compat tables; parse them while the probes wait on their children.
     threading.Thread(target=load_tables, daemon=True, name="load-compat-tables").start()
     if smoke is None or options.quick:
-        facts, timings = gather(options)
+        facts, timings = gather(options, on_message=on_message)
         if smoke is not None:
             facts = replace(facts, smoke=Unavailable("smoke", "skipped: --quick does not import torch", "skipped"))
     else:
         with SmokeSession(options.python, smoke, on_message) as session:
-            facts, timings = gather(options, lambda o: session.torch_with_cpu_smoke(o.timeout), smoke.timeout)
+            facts, timings = gather(
+                options, lambda o: session.torch_with_cpu_smoke(o.timeout), smoke.timeout, on_message
+            )
             devices = ([session.cpu] if session.cpu else []) + session.other_devices(facts.torch)
         if devices:
             facts = replace(facts, smoke=SmokeFacts(tuple(devices)))

@@ -28,6 +28,7 @@ class Source(str, enum.Enum):
     DEVFS = "/dev"
     TORCH = "torch"
     NVCC = "nvcc"
+    SMI = "nvidia-smi"
     ENV = "environment"
     SMOKE = "smoke test"
     COMPAT = "compat tables"
@@ -196,6 +197,14 @@ class GPUFacts:
         return f"GPU {self.index} ({name})"
 
 
+def field_label(name: str) -> str:
+    """``temperature_c`` → ``temperature``: how a GPU field is named to a person."""
+    for suffix in ("_c", "_w", "_mhz", "_pct"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class NvmlFacts:
     driver_version: Maybe[str]
@@ -203,6 +212,28 @@ class NvmlFacts:
     """The newest CUDA the driver supports ("12.4"); what nvidia-smi calls "CUDA Version"."""
     nvml_version: Maybe[str]
     gpus: tuple[GPUFacts, ...]
+    """Every GPU NVML counted; one it could not read has its fields unavailable, with the reason."""
+    gpu_count: Maybe[int] = Unavailable("NVML", "not recorded by this report's torchdoctor", "not_recorded")
+    """What nvmlDeviceGetCount said; when it fails, the driver's version is still known."""
+
+
+@dataclass(frozen=True)
+class SmiGpu:
+    index: int
+    name: str
+    uuid: str
+    pci_bus_id: str
+    compute_capability: Maybe[str]
+    memory_total: Maybe[int]
+
+
+@dataclass(frozen=True)
+class SmiFacts:
+    """What ``nvidia-smi --query-gpu`` says: asked only when NVML could not tell."""
+
+    path: str
+    driver_version: str
+    gpus: tuple[SmiGpu, ...]
 
 
 @dataclass(frozen=True)
@@ -398,6 +429,7 @@ class Facts:
     torch: TorchState
     env: Maybe[EnvFacts]
     smoke: Maybe[SmokeFacts] = Unavailable("smoke", "not run (--no-smoke)", "skipped")
+    smi: Maybe[SmiFacts] = Unavailable("nvidia-smi", "not asked: NVML answered", "not_needed")
 
 
 # --------------------------------------------------------------------------- findings

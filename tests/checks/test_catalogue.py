@@ -26,6 +26,8 @@ from torchdoctor.model import (
 
 NO_NVML = Unavailable("NVML", "nvmlInit failed: DriverNotLoaded: Driver Not Loaded", "DriverNotLoaded")
 MISMATCH = Unavailable("NVML", "nvmlInit failed: LibRmVersionMismatch", "LibRmVersionMismatch")
+HUNG_NVML = Unavailable("NVML", "NVML did not answer within 20 s (a hung GPU or driver)", "timeout")
+NO_PERMISSION = Unavailable("NVML", "nvmlInit failed: NoPermission: Insufficient Permissions", "NoPermission")
 CUDNN_MISSING = TorchImportFailure(
     ImportFailureKind.MISSING_SHARED_LIBRARY, "OSError", "libcudnn.so.9: cannot open shared object file"
 )
@@ -58,6 +60,9 @@ CASES: dict[str, tuple[Facts, Facts]] = {
         f.no_gpu(),
     ),
     "nvml-driver-mismatch": (f.facts(nvml=MISMATCH), f.facts()),
+    "nvml-unresponsive": (f.facts(nvml=HUNG_NVML), f.facts()),
+    "nvml-unusable": (f.facts(nvml=NO_PERMISSION), f.no_gpu()),
+    "gpu-lost": (f.facts(nvml=f.nvml(f.gpu(0), f.lost_gpu(1))), f.facts()),
     "nouveau-loaded": (
         f.facts(kernel=f.kernel(nouveau_loaded=True, pci_gpus=(PciDevice("0000:01:00.0", "0x2684", "nouveau"),))),
         f.facts(),

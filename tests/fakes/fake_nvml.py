@@ -168,5 +168,5 @@ class FakeNVML:
     def nvmlDeviceGetMigDeviceHandleByIndex(self, h: dict[str, Any], i: int) -> dict[str, Any]:
         return {"mig_parent": h["index"], "uuid": h["mig_uuids"][i]}
 
-    def nvmlDeviceGetComputeRunningProcesses(self, h: dict[str, Any]) -> list[SimpleNamespace]:
+    def nvmlDeviceGetComputeRunningProcesses_v3(self, h: dict[str, Any]) -> list[SimpleNamespace]:
         return [SimpleNamespace(pid=pid, usedGpuMemory=mem) for pid, mem in self._field(h, "processes")]

@@ -23,10 +23,12 @@ from torchdoctor.model import (
     PackagesFacts,
     PythonFacts,
     Severity,
+    SmiFacts,
     Source,
     TorchRuntime,
     Unavailable,
 )
+from torchdoctor.nvidia import driver_version_seen, gpu_names, plural
 
 
 class Area(str, enum.Enum):
@@ -183,11 +185,13 @@ def nvml_gpus(facts: Facts) -> tuple[GPUFacts, ...]:
 
 
 def nvidia_gpu_evidence(facts: Facts) -> tuple[Evidence, ...]:
-    """Evidence that an NVIDIA GPU is in this machine, from NVML or else the PCI bus."""
+    """Evidence that an NVIDIA GPU is in this machine: from NVML, else nvidia-smi, else the PCI bus."""
     gpus = nvml_gpus(facts)
     if gpus:
-        names = ", ".join(str(g.name) for g in gpus)
-        return (ev(Source.NVML, "GPUs", f"{len(gpus)}: {names}"),)
+        return (ev(Source.NVML, "GPUs", f"{plural(len(gpus), 'GPU')}: {gpu_names(gpus)}"),)
+    smi = facts.smi
+    if isinstance(smi, SmiFacts) and smi.gpus:
+        return (ev(Source.SMI, "GPUs", f"{plural(len(smi.gpus), 'GPU')}: {', '.join(g.name for g in smi.gpus)}"),)
     kernel = facts.kernel
     pci = getattr(kernel, "pci_gpus", None)
     if isinstance(pci, tuple) and pci:
@@ -213,6 +217,12 @@ def torch_version(facts: Facts) -> str:
 
 
 def driver_version(facts: Facts) -> str:
-    if isinstance(facts.nvml, NvmlFacts) and isinstance(facts.nvml.driver_version, str):
-        return facts.nvml.driver_version
-    return ""
+    """The driver's version from any source (NVML, nvidia-smi, /proc), or ""."""
+    seen = driver_version_seen(facts)
+    return seen.version if seen else ""
+
+
+def driver_evidence(facts: Facts) -> tuple[Evidence, ...]:
+    """The driver's version as evidence, labelled with the source that gave it."""
+    seen = driver_version_seen(facts)
+    return (ev(seen.source, "driver", seen.version),) if seen else ()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.base import Area, Fire, Skip, check, ev, nvml_gpus, pip, torch_version
+from torchdoctor.checks.base import Area, Fire, Skip, check, ev, pip, torch_version
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.compat.machine import machine_from_facts
 from torchdoctor.compat.tables import (
@@ -32,6 +32,7 @@ from torchdoctor.model import (
     TorchRuntime,
     Unavailable,
 )
+from torchdoctor.nvidia import driver_version_seen, gpus_seen
 
 
 def torch_cuda(facts: Facts) -> str:
@@ -59,26 +60,30 @@ def _known_release(tables: Tables, version: str) -> bool:
     Area.COMPAT,
     "A torch wheel bundles its CUDA runtime; the driver must support that CUDA version (the same major, via "
     "minor-version compatibility) or CUDA fails with 'The NVIDIA driver on your system is too old'.",
-    requires=("nvml",),
 )
 def driver_too_old(facts: Facts) -> Iterator[Fire]:
-    nvml = facts.nvml
-    assert isinstance(nvml, NvmlFacts)
     cuda = torch_cuda(facts)
-    if not cuda or not isinstance(nvml.driver_version, str):
+    if not cuda:
         return
+    seen = driver_version_seen(facts)
+    if seen is None:
+        nvml = facts.nvml
+        raise Skip(f"needs the driver's version: {nvml.reason if isinstance(nvml, Unavailable) else 'unknown'}")
     tables = load_tables()
     os_name = "windows" if isinstance(facts.host, HostFacts) and facts.host.system == "Windows" else "linux"
     needed = tables.min_driver(cuda, os_name)
     if not needed:
         raise Skip(f"no driver requirement known for CUDA {cuda}")
-    if driver_version_key(nvml.driver_version) >= driver_version_key(needed):
+    if driver_version_key(seen.version) >= driver_version_key(needed):
         return
+    supports = ""
+    if seen.source is Source.NVML and isinstance(facts.nvml, NvmlFacts):
+        supports = f" (supports CUDA {facts.nvml.cuda_driver_version})"
     fix = install_torch_fix(facts, reinstall=True)
     yield Fire(
         (
             ev(Source.TORCH, "torch", f"{torch_version(facts)} (CUDA {cuda})"),
-            ev(Source.NVML, "driver", f"{nvml.driver_version} (supports CUDA {nvml.cuda_driver_version})"),
+            ev(seen.source, "driver", f"{seen.version}{supports}"),
             ev(Source.COMPAT, f"CUDA {cuda} needs", f"driver >= {needed}"),
         ),
         f"Update the NVIDIA driver to {needed} or newer, or use a torch this driver runs. {fix.text}",
@@ -87,9 +92,7 @@ def driver_too_old(facts: Facts) -> Iterator[Fire]:
 
 
 def _gpu_ccs(facts: Facts) -> list[tuple[int, str]]:
-    gpus = [
-        (cc_int(g.compute_capability), g.label()) for g in nvml_gpus(facts) if isinstance(g.compute_capability, str)
-    ]
+    gpus = [(cc_int(g.compute_capability), f"GPU {g.index} ({g.name})") for g in gpus_seen(facts)]
     if not gpus and isinstance(facts.torch, TorchRuntime):
         gpus = [(cc_int(d.capability), f"GPU {d.index} ({d.name})") for d in facts.torch.devices]
     return gpus

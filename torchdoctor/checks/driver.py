@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, ev, nvidia_gpu_evidence
+from torchdoctor.checks.base import Area, Fire, check, driver_evidence, driver_version, ev
 from torchdoctor.model import (
     EnvFacts,
+    Evidence,
     Facts,
     HostFacts,
     KernelFacts,
     NvmlFacts,
     PackagesFacts,
     Severity,
+    SmiFacts,
     Source,
     TorchRuntime,
     Unavailable,
+    field_label,
 )
+from torchdoctor.nvidia import HUNG, NO_LIBRARY, gpu_field_problems, no_nvidia_at_all, plural, presence
 
 NOT_LOADED = {"DriverNotLoaded", "LibraryNotFound"}
 
@@ -28,21 +32,25 @@ NOT_LOADED = {"DriverNotLoaded", "LibraryNotFound"}
     Severity.ERROR,
     Area.DRIVER,
     "The PCI bus shows an NVIDIA GPU, but the nvidia kernel module is not running, so no CUDA program "
-    "(torch included) can use it.",
+    "(torch included) can use it. NVML saying 'Driver Not Loaded' means the same from the other side: "
+    "the driver's library is installed, its kernel module is not running.",
     requires=("kernel",),
 )
 def nvidia_driver_not_loaded(facts: Facts) -> Iterator[Fire]:
     kernel = facts.kernel
     assert isinstance(kernel, KernelFacts)
-    if not isinstance(kernel.pci_gpus, tuple) or not kernel.pci_gpus:
-        return
     nvml = facts.nvml
+    pci = kernel.pci_gpus if isinstance(kernel.pci_gpus, tuple) else ()
+    if not pci:
+        if isinstance(nvml, Unavailable) and nvml.code == "DriverNotLoaded":
+            yield _installed_but_idle(kernel, nvml)
+        return
+    if _container_without_devices(facts):
+        return  # container-without-gpu says what is wrong there
     nvml_down = isinstance(nvml, Unavailable) and nvml.code in NOT_LOADED
     if not (kernel.nvidia_loaded is False or nvml_down):
         return
-    evidence = [
-        ev(Source.PROCFS, "NVIDIA GPU", f"{d.bus_id} (driver bound: {d.driver or 'none'})") for d in kernel.pci_gpus
-    ]
+    evidence = [ev(Source.PROCFS, "NVIDIA GPU", f"{d.bus_id} (driver bound: {d.driver or 'none'})") for d in pci]
     evidence.append(ev(Source.PROCFS, "nvidia module loaded", kernel.nvidia_loaded))
     if isinstance(nvml, Unavailable):
         evidence.append(ev(Source.NVML, "NVML", nvml.reason))
@@ -63,6 +71,34 @@ def nvidia_driver_not_loaded(facts: Facts) -> Iterator[Fire]:
         )
         command = "sudo modprobe nvidia"
     yield Fire(tuple(evidence), fix, command)
+
+
+def _installed_but_idle(kernel: KernelFacts, nvml: Unavailable) -> Fire:
+    """NVML's library is here and says the driver is not loaded, yet the PCI bus shows no NVIDIA GPU."""
+    evidence = [ev(Source.NVML, "NVML", nvml.reason)]
+    if isinstance(kernel.pci_gpus, tuple):
+        evidence.append(ev(Source.PROCFS, "NVIDIA GPUs on the PCI bus", "none"))
+    else:
+        evidence.append(ev(Source.PROCFS, "PCI bus", f"could not check: {kernel.pci_gpus.reason}"))
+    return Fire(
+        tuple(evidence),
+        "If this machine should have a GPU: a VM or container needs it passed through (PCI passthrough, "
+        "`docker run --gpus all`), and a physical card may be unseated or without power. If it should not, "
+        "only the driver's package is installed and nothing is wrong.",
+        severity=Severity.WARNING,
+        title="the NVIDIA driver is installed but not running, and no NVIDIA GPU is visible",
+    )
+
+
+def _container_without_devices(facts: Facts) -> bool:
+    host, kernel = facts.host, facts.kernel
+    return (
+        isinstance(host, HostFacts)
+        and bool(host.container)
+        and isinstance(kernel, KernelFacts)
+        and isinstance(kernel.dev_nodes, tuple)
+        and not kernel.dev_nodes
+    )
 
 
 @check(
@@ -126,18 +162,36 @@ def nouveau_loaded(facts: Facts) -> Iterator[Fire]:
     )
 
 
-def _wants_gpu(facts: Facts) -> list[str]:
-    """Why we think this container was meant to have a GPU."""
-    reasons = []
-    if isinstance(facts.torch, TorchRuntime) and facts.torch.is_cuda_build:
-        reasons.append(f"torch {facts.torch.version} is a CUDA build")
-    elif isinstance(facts.packages, PackagesFacts):
-        cuda_wheels = [d.name for d in facts.packages.distributions if d.name.lower().startswith("nvidia-cu")]
-        if cuda_wheels:
-            reasons.append(f"CUDA wheels are installed ({', '.join(sorted(set(cuda_wheels))[:3])})")
-    if isinstance(facts.env, EnvFacts) and facts.env.get("NVIDIA_VISIBLE_DEVICES") not in (None, "", "void"):
-        reasons.append(f"NVIDIA_VISIBLE_DEVICES={facts.env.get('NVIDIA_VISIBLE_DEVICES')}")
-    return reasons
+def _gpu_intent(facts: Facts) -> list[Evidence]:
+    """Evidence that this container was meant to have a GPU (a CUDA wheel alone is not)."""
+    found = []
+    env = facts.env if isinstance(facts.env, EnvFacts) else None
+    nvidia_visible = env.get("NVIDIA_VISIBLE_DEVICES") if env else None
+    if nvidia_visible not in (None, "", "void", "none"):
+        found.append(ev(Source.ENV, "NVIDIA_VISIBLE_DEVICES", nvidia_visible))
+    cuda_visible = env.get("CUDA_VISIBLE_DEVICES") if env else None
+    if cuda_visible not in (None, "", "-1"):
+        found.append(ev(Source.ENV, "CUDA_VISIBLE_DEVICES", cuda_visible))
+    nvml = facts.nvml
+    if isinstance(nvml, Unavailable) and nvml.code not in NO_LIBRARY:
+        found.append(ev(Source.NVML, "the NVIDIA driver library is mounted in, and says", nvml.reason))
+    if isinstance(facts.smi, SmiFacts):
+        found.append(ev(Source.SMI, "nvidia-smi", facts.smi.path))
+    kernel = facts.kernel
+    if isinstance(kernel, KernelFacts) and isinstance(kernel.pci_gpus, tuple) and kernel.pci_gpus:
+        buses = ", ".join(d.bus_id for d in kernel.pci_gpus)
+        found.append(ev(Source.PROCFS, "NVIDIA GPUs on the host's PCI bus", buses))
+    return found
+
+
+def _cuda_wheel(facts: Facts) -> str:
+    if isinstance(facts.torch, TorchRuntime):
+        return f"torch {facts.torch.version} ({facts.torch.build})" if facts.torch.is_cuda_build else ""
+    if isinstance(facts.packages, PackagesFacts):
+        cuda = sorted({d.name for d in facts.packages.distributions if d.name.lower().startswith("nvidia-cu")})
+        if cuda:
+            return f"CUDA wheels ({', '.join(cuda[:3])})"
+    return ""
 
 
 @check(
@@ -147,27 +201,171 @@ def _wants_gpu(facts: Facts) -> list[str]:
     Severity.ERROR,
     Area.DRIVER,
     "Inside a container the GPU exists only if the runtime passes it in (/dev/nvidia* and the driver "
-    "libraries); without --gpus the CUDA build sees nothing.",
+    "libraries); without --gpus the CUDA build sees nothing. A CUDA build alone is no sign a GPU was meant "
+    "to be there: PyPI's default Linux torch is one, and it runs on the CPU.",
     requires=("host", "kernel"),
 )
 def container_without_gpu(facts: Facts) -> Iterator[Fire]:
-    host, kernel = facts.host, facts.kernel
-    assert isinstance(host, HostFacts) and isinstance(kernel, KernelFacts)
-    if not host.container or not isinstance(kernel.dev_nodes, tuple) or kernel.dev_nodes:
+    host = facts.host
+    assert isinstance(host, HostFacts)
+    if not _container_without_devices(facts) or isinstance(facts.nvml, NvmlFacts):
         return
-    if nvidia_gpu_evidence(facts) and isinstance(facts.nvml, NvmlFacts):
+    where = ev(Source.PLATFORM, "container", f"{host.container} ({'; '.join(host.container_evidence)})")
+    intent = _gpu_intent(facts)
+    if intent:
+        evidence = [where, ev(Source.DEVFS, "/dev/nvidia*", "none"), *intent]
+        wheel = _cuda_wheel(facts)
+        if wheel:
+            evidence.append(ev(Source.METADATA, "installed", wheel))
+        yield Fire(
+            tuple(evidence),
+            "Install the NVIDIA Container Toolkit on the host and start the container with GPU access "
+            "(Kubernetes: request nvidia.com/gpu through the device plugin).",
+            "docker run --gpus all ...",
+        )
         return
-    reasons = _wants_gpu(facts)
-    if not reasons:
+    wheel = _cuda_wheel(facts)
+    if wheel:
+        yield Fire(
+            (where, ev(Source.DEVFS, "/dev/nvidia*", "none"), ev(Source.METADATA, "installed", wheel)),
+            "Nothing to do if this container is meant for the CPU: this CUDA build runs on the CPU here. "
+            "A CPU build (from https://download.pytorch.org/whl/cpu) makes the image several GB smaller; "
+            "for a GPU, start the container with `--gpus all`.",
+            severity=Severity.INFO,
+            title="a CUDA build of torch in a container without a GPU (it will run on the CPU)",
+        )
+
+
+@check(
+    "TD026",
+    "nvml-unresponsive",
+    "the NVIDIA driver did not answer",
+    Severity.ERROR,
+    Area.DRIVER,
+    "An NVML call that hangs or crashes means the driver or a GPU is in a bad state (a GPU fallen off the "
+    "bus, a hung kernel module, a firmware error): CUDA programs on it hang or fail the same way.",
+)
+def nvml_unresponsive(facts: Facts) -> Iterator[Fire]:
+    nvml = facts.nvml
+    diagnose = "Look at what the kernel logged (`sudo dmesg | grep -iE 'NVRM|Xid'`) and at `timeout 60 nvidia-smi`."
+    if isinstance(nvml, Unavailable) and nvml.code in HUNG:
+        evidence = [ev(Source.NVML, "NVML", nvml.reason), *driver_evidence(facts)]
+        hung = nvml.code == "timeout"
+        yield Fire(
+            tuple(evidence),
+            f"{diagnose} A hung driver usually needs the GPUs reset or the machine rebooted (drain the node first).",
+            "sudo reboot",
+            title="NVML hung: the NVIDIA driver did not answer" if hung else "NVML crashed while reading the driver",
+        )
         return
-    evidence = [
-        ev(Source.PLATFORM, "container", f"{host.container} ({'; '.join(host.container_evidence)})"),
-        ev(Source.DEVFS, "/dev/nvidia*", "none"),
-    ]
-    evidence += [ev(Source.TORCH, "expects a GPU", r) for r in reasons]
-    yield Fire(
-        tuple(evidence),
-        "Install the NVIDIA Container Toolkit on the host and start the container with GPU access "
-        "(Kubernetes: request nvidia.com/gpu through the device plugin).",
-        "docker run --gpus all ...",
+    if not isinstance(nvml, NvmlFacts):
+        return
+    for gpu in nvml.gpus:
+        problems = gpu_field_problems(gpu, HUNG)
+        if not problems:
+            continue
+        first_field, first = next(((f, u) for f, u in problems if not u.reason.startswith("not read")), problems[0])
+        unread = sum(1 for _, u in problems if u is not first)
+        evidence = [ev(Source.NVML, "GPU", gpu.label()), ev(Source.NVML, field_label(first_field), first.reason)]
+        if unread:
+            evidence.append(ev(Source.NVML, "not read after it", plural(unread, "other field")))
+        yield Fire(
+            tuple(evidence),
+            f"{diagnose} Drain the GPU and reset it; if it does not come back, reboot.",
+            f"sudo nvidia-smi -r -i {gpu.index}",
+            title=f"{gpu.label()} did not answer NVML",
+        )
+
+
+BINDINGS_TOO_NEW = {"FunctionNotFound", "NVMLLibraryMismatchError"}
+
+
+@check(
+    "TD028",
+    "nvml-unusable",
+    "NVML cannot read the NVIDIA driver",
+    Severity.ERROR,
+    Area.DRIVER,
+    "NVML is how the doctor (and nvidia-smi, DCGM, monitoring) reads the driver and GPUs. When it fails, "
+    "nothing about the GPUs can be checked, and the failure itself points at a broken driver setup: "
+    "missing libraries, device permissions, or bindings that cannot talk to this driver.",
+)
+def nvml_unusable(facts: Facts) -> Iterator[Fire]:
+    nvml = facts.nvml
+    if isinstance(nvml, NvmlFacts):
+        if isinstance(nvml.gpu_count, Unavailable) and nvml.gpu_count.code != "not_recorded":
+            yield Fire(
+                (
+                    ev(Source.NVML, "driver", nvml.driver_version),
+                    ev(Source.NVML, "nvmlDeviceGetCount", nvml.gpu_count.reason),
+                ),
+                "The driver answers but cannot list its GPUs: look at `sudo dmesg | grep -iE 'NVRM|Xid'`, then "
+                "reset the GPUs or reboot.",
+                "sudo reboot",
+                title="NVML read the driver but could not count the GPUs",
+            )
+        return
+    if not isinstance(nvml, Unavailable):
+        return
+    handled = HUNG | {"DriverNotLoaded", "LibRmVersionMismatch"}
+    if nvml.code in handled or no_nvidia_at_all(facts):
+        return
+    seen = [*driver_evidence(facts), *presence(facts)]
+    evidence = (ev(Source.NVML, "NVML", nvml.reason), *seen)
+    if nvml.code in NO_LIBRARY:
+        yield from _no_library(facts, nvml, evidence)
+    elif nvml.code == "NoPermission":
+        yield Fire(
+            evidence,
+            "This user may not open the NVIDIA device nodes: check `ls -l /dev/nvidia*` and join the group "
+            "that owns them (often `video`), or, in a container, start it with GPU access (`--gpus all`) "
+            "rather than by mounting /dev/nvidia* by hand.",
+            title="no permission to use the NVIDIA driver",
+        )
+    elif nvml.code in BINDINGS_TOO_NEW:
+        version = driver_version(facts)
+        branch = version.split(".")[0] if version else ""
+        yield Fire(
+            evidence,
+            "The NVML bindings torchdoctor uses (nvidia-ml-py) are newer than this driver understands. "
+            + (
+                f"Install the bindings of this driver's branch in torchdoctor's environment (nvidia-ml-py "
+                f"versions carry the branch in their middle number: 11.{branch}.x for R{branch}), or "
+                if branch
+                else "Install older nvidia-ml-py bindings in torchdoctor's environment, or "
+            )
+            + "update the NVIDIA driver.",
+            title="these NVML bindings cannot talk to this driver",
+        )
+    else:
+        yield Fire(
+            evidence,
+            "Look at what the kernel logged (`sudo dmesg | grep -iE 'NVRM|Xid'`) and at `nvidia-smi`; "
+            "reinstalling the driver or rebooting clears most such failures.",
+            title=f"NVML failed: {nvml.code or 'unknown error'}",
+        )
+
+
+def _no_library(facts: Facts, nvml: Unavailable, evidence: tuple[Evidence, ...]) -> Iterator[Fire]:
+    kernel = facts.kernel
+    driver_running = isinstance(kernel, KernelFacts) and (
+        (isinstance(kernel.dev_nodes, tuple) and bool(kernel.dev_nodes)) or isinstance(kernel.module_version, str)
     )
+    if nvml.code == "NoBindings":
+        yield Fire(
+            evidence,
+            "torchdoctor's own dependency nvidia-ml-py is missing or broken, so the driver could not be read. "
+            "Reinstall torchdoctor (`pipx reinstall torchdoctor`, or `pip install --force-reinstall "
+            "nvidia-ml-py` in its environment).",
+            severity=Severity.ERROR if driver_running or isinstance(facts.smi, SmiFacts) else Severity.WARNING,
+            title="the NVML bindings are missing, so the driver could not be checked",
+        )
+    elif driver_running:  # a module and devices, but no libnvidia-ml: a half-installed driver or a bare mount
+        yield Fire(
+            evidence,
+            "The kernel driver is running but its user-space library libnvidia-ml.so.1 is missing: reinstall "
+            "the NVIDIA driver's utilities (e.g. the nvidia-utils package of the same version). In a container, "
+            "let the NVIDIA runtime mount the libraries: `--gpus all` with NVIDIA_DRIVER_CAPABILITIES including "
+            "utility, instead of passing /dev/nvidia* by hand.",
+            title="the NVIDIA driver runs but its library (libnvidia-ml) is missing",
+        )

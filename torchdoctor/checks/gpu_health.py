@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus
-from torchdoctor.model import Facts, Severity, Source
+from torchdoctor.model import Facts, Severity, Source, field_label
+from torchdoctor.nvidia import LOST, gpu_field_problems
 
 BUSY_PERCENT = 30
 """Above this utilisation a lowered PCIe generation is a problem; idle GPUs lower it to save power."""
@@ -157,3 +158,35 @@ def gpu_compute_mode(facts: Facts) -> Iterator[Fire]:
                 severity=Severity.WARNING,
                 title=f"{gpu.label()} is exclusive and taken",
             )
+
+
+@check(
+    "TD027",
+    "gpu-lost",
+    "a GPU has fallen off the bus",
+    Severity.ERROR,
+    Area.GPU,
+    "NVML says 'GPU is lost' (or that it needs a reset) when a GPU stops answering on the PCI bus: after a "
+    "power or thermal event, a bad riser or a driver fault (Xid 79). Nothing can use it until it is reset, "
+    "and a job placed on it hangs or dies.",
+    requires=("nvml",),
+)
+def gpu_lost(facts: Facts) -> Iterator[Fire]:
+    for gpu in nvml_gpus(facts):
+        problems = gpu_field_problems(gpu, LOST)
+        if not problems:
+            continue
+        field, why = problems[0]
+        evidence = [ev(Source.NVML, "GPU", gpu.label())]
+        if isinstance(gpu.pci_bus_id, str):
+            evidence.append(ev(Source.NVML, "PCI bus id", gpu.pci_bus_id))
+        asked = "every query" if len(problems) > 1 else field_label(field)
+        evidence.append(ev(Source.NVML, f"NVML, asked for {asked}", why.reason))
+        yield Fire(
+            tuple(evidence),
+            "See what the kernel logged (`sudo dmesg | grep -i xid`: Xid 79 means the GPU fell off the bus) and "
+            f"what `nvidia-smi -q -i {gpu.index}` says. Drain the node, then reset the GPU (or reboot); if it "
+            "happens again, reseat the card and check its power cables and riser.",
+            f"sudo nvidia-smi -r -i {gpu.index}",
+            title=f"{gpu.label()} is lost: it has fallen off the bus or stopped answering",
+        )

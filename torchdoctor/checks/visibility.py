@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus
-from torchdoctor.model import EnvFacts, Facts, NvmlFacts, Severity, Source, TorchRuntime
+from torchdoctor.model import EnvFacts, Evidence, Facts, NvmlFacts, Severity, Source, TorchRuntime
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class VisibleDevices:
     """The first entry CUDA rejected, or ""."""
 
 
-def parse_visible(raw: str, gpu_count: int | None) -> VisibleDevices:
+def parse_visible(raw: str, gpu_count: int | None, uuids: tuple[str, ...] | None = None) -> VisibleDevices:
+    """``uuids``: every GPU and MIG UUID NVML knows (None when NVML could not tell)."""
     entries: list[str] = []
     invalid = ""
     for token in (t.strip() for t in raw.split(",")):
@@ -31,8 +32,24 @@ def parse_visible(raw: str, gpu_count: int | None) -> VisibleDevices:
         elif not token.startswith(("GPU-", "MIG-")):
             invalid = token
             break
+        elif uuids is not None and not any(u.startswith(token) for u in uuids):
+            invalid = token  # CUDA matches a UUID by its prefix; this one matches nothing here
+            break
         entries.append(token)
     return VisibleDevices(raw, tuple(entries), invalid)
+
+
+def known_uuids(facts: Facts) -> tuple[str, ...] | None:
+    if not isinstance(facts.nvml, NvmlFacts):
+        return None
+    found: list[str] = []
+    for g in facts.nvml.gpus:
+        if not isinstance(g.uuid, str):
+            return None  # a GPU whose UUID is unknown might be the one named
+        found.append(g.uuid)
+        if isinstance(g.mig_uuids, tuple):
+            found.extend(g.mig_uuids)
+    return tuple(found)
 
 
 @check(
@@ -55,22 +72,35 @@ def cuda_visible_devices(facts: Facts) -> Iterator[Fire]:
     count = len(gpus) if isinstance(facts.nvml, NvmlFacts) else None
     shown = ev(Source.ENV, "CUDA_VISIBLE_DEVICES", repr(raw))
     nvml_count = (ev(Source.NVML, "GPUs", count),) if count is not None else ()
-    parsed = parse_visible(raw, count)
+    parsed = parse_visible(raw, count, known_uuids(facts))
+    unknown_uuid = parsed.invalid.startswith(("GPU-", "MIG-"))
+    invalid: tuple[Evidence, ...] = (ev(Source.ENV, "first invalid entry", parsed.invalid),) if parsed.invalid else ()
+    if unknown_uuid:
+        invalid += (ev(Source.NVML, "GPU UUIDs here", ", ".join(str(g.uuid) for g in gpus)),)
     if not parsed.entries and (count is None or count > 0):
         yield Fire(
-            (shown, *nvml_count),
-            "This value hides every GPU. Unset it, or list the GPUs to use (indices or GPU-/MIG- UUIDs).",
+            (shown, *nvml_count, *invalid),
+            (
+                "No GPU of this machine has that UUID (`nvidia-smi -L` lists them), so torch sees no GPU. "
+                if unknown_uuid
+                else "This value hides every GPU. "
+            )
+            + "Unset it, or list the GPUs to use (indices or GPU-/MIG- UUIDs).",
             "unset CUDA_VISIBLE_DEVICES",
-            title="CUDA_VISIBLE_DEVICES hides every GPU",
+            title="CUDA_VISIBLE_DEVICES names a GPU this machine does not have"
+            if unknown_uuid
+            else "CUDA_VISIBLE_DEVICES hides every GPU",
         )
         return
     if parsed.invalid:
         yield Fire(
-            (shown, *nvml_count, ev(Source.ENV, "first invalid entry", parsed.invalid)),
+            (shown, *nvml_count, *invalid),
             f"CUDA uses only {','.join(parsed.entries)}; fix or remove '{parsed.invalid}'.",
             f"export CUDA_VISIBLE_DEVICES={','.join(parsed.entries)}",
             severity=Severity.WARNING,
-            title="CUDA_VISIBLE_DEVICES has an invalid entry",
+            title="CUDA_VISIBLE_DEVICES names a GPU this machine does not have"
+            if unknown_uuid
+            else "CUDA_VISIBLE_DEVICES has an invalid entry",
         )
     mig = [g for g in gpus if g.mig_enabled is True]
     indices = [e for e in parsed.entries if e.isdigit()]
@@ -99,7 +129,7 @@ def cuda_visible_devices(facts: Facts) -> Iterator[Fire]:
 def cuda_device_order(facts: Facts) -> Iterator[Fire]:
     env = facts.env
     assert isinstance(env, EnvFacts)
-    names = {str(g.name) for g in nvml_gpus(facts)}
+    names = {g.name for g in nvml_gpus(facts) if isinstance(g.name, str)}  # an unreadable GPU is no model
     if len(names) < 2 or env.get("CUDA_DEVICE_ORDER") == "PCI_BUS_ID":
         return
     yield Fire(

@@ -6,7 +6,8 @@ import platform as _platform
 
 from torchdoctor.compat.recommend import Gpu, Machine
 from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int
-from torchdoctor.model import Facts, HostFacts, NvmlFacts, PythonFacts, TorchRuntime
+from torchdoctor.model import Facts, HostFacts, PythonFacts, TorchRuntime
+from torchdoctor.nvidia import driver_version_seen, gpus_seen
 
 
 def platform_key(system: str, machine: str) -> str:
@@ -27,14 +28,9 @@ def machine_from_facts(facts: Facts) -> Machine:
     arch = python.machine if isinstance(python, PythonFacts) else _platform.machine()
     version = python.version if isinstance(python, PythonFacts) else _platform.python_version()
     free = python.free_threaded if isinstance(python, PythonFacts) else False
-    driver = ""
-    gpus: list[Gpu] = []
-    if isinstance(facts.nvml, NvmlFacts):
-        if isinstance(facts.nvml.driver_version, str):
-            driver = facts.nvml.driver_version
-        for g in facts.nvml.gpus:
-            if isinstance(g.compute_capability, str):
-                gpus.append(Gpu(cc_int(g.compute_capability), f"GPU {g.index} {g.name}"))
+    seen = driver_version_seen(facts)
+    driver = seen.version if seen else ""
+    gpus = [Gpu(cc_int(g.compute_capability), f"GPU {g.index} {g.name}") for g in gpus_seen(facts)]
     if not gpus and isinstance(facts.torch, TorchRuntime):
         gpus = [Gpu(cc_int(d.capability), f"GPU {d.index} {d.name}") for d in facts.torch.devices]
     return Machine(platform_key(system, arch), version, free, driver, tuple(gpus))

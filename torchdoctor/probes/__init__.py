@@ -6,6 +6,7 @@ beside it the interpreter child, the NVML child and the cheap in-process probes.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -13,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from torchdoctor.model import Facts, ProbeTiming, TorchState, Unavailable
+from torchdoctor.model import Facts, Maybe, NvmlFacts, ProbeTiming, SmiFacts, TorchState, Unavailable
 from torchdoctor.probes.environment import probe_env
 from torchdoctor.probes.host import probe_host
 from torchdoctor.probes.interpreter import probe_interpreter
 from torchdoctor.probes.kernel import probe_kernel
 from torchdoctor.probes.nvml import probe_nvml
+from torchdoctor.probes.smi import probe_smi
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,20 @@ class ProbeOptions:
 
 
 TorchProbe = Callable[[ProbeOptions], TorchState]
+OnMessage = Callable[[dict[str, Any]], None]
+MIN_SMI_SECONDS = 2.0
+
+
+def probe_driver(timeout: float) -> tuple[Maybe[NvmlFacts], Maybe[SmiFacts]]:
+    """NVML; and when it cannot tell the driver's version, nvidia-smi, within what is left of ``timeout``."""
+    started = time.monotonic()
+    nvml = probe_nvml(timeout)
+    if isinstance(nvml, NvmlFacts) and isinstance(nvml.driver_version, str):
+        return nvml, Unavailable("nvidia-smi", "not asked: NVML answered", "not_needed")
+    left = timeout - (time.monotonic() - started)
+    if left < MIN_SMI_SECONDS:
+        return nvml, Unavailable("nvidia-smi", f"not asked: NVML took the whole {timeout:g} s", "skipped")
+    return nvml, probe_smi(left)
 
 
 def _torch_default(options: ProbeOptions) -> TorchState:
@@ -44,17 +60,21 @@ def _torch_default(options: ProbeOptions) -> TorchState:
 
 
 def gather(
-    options: ProbeOptions, torch_probe: TorchProbe | None = None, torch_extra_seconds: float = 0.0
+    options: ProbeOptions,
+    torch_probe: TorchProbe | None = None,
+    torch_extra_seconds: float = 0.0,
+    on_message: OnMessage | None = None,
 ) -> tuple[Facts, tuple[ProbeTiming, ...]]:
     """Run all probes concurrently.
 
     ``torch_probe`` lets ``check`` share the torch child with the CPU smoke tests, which may run
-    ``torch_extra_seconds`` beyond the import timeout.
+    ``torch_extra_seconds`` beyond the import timeout. ``on_message`` hears ``{"probe_done": name}``
+    as each probe ends (the progress line says what is still awaited).
     """
     torch_probe = torch_probe or _torch_default
     jobs: dict[str, Callable[[], Any]] = {
         "interpreter": lambda: probe_interpreter(options.python, options.fast_timeout),
-        "nvml": lambda: probe_nvml(options.fast_timeout),
+        "nvml": lambda: probe_driver(options.fast_timeout),
         "host": probe_host,
         "kernel": probe_kernel,
         "env": probe_env,
@@ -73,6 +93,9 @@ def gather(
             results[name] = Unavailable(name, f"the {name} probe failed: {type(exc).__name__}: {exc}", "bug")
             ok = False
         timings[name] = ProbeTiming(name, round(time.monotonic() - started, 4), ok)
+        if on_message is not None:
+            with contextlib.suppress(Exception):  # a display problem must not lose the result
+                on_message({"probe_done": name})
 
     threads = [threading.Thread(target=run, args=item, daemon=True, name=f"probe-{item[0]}") for item in jobs.items()]
     for t in threads:
@@ -87,14 +110,17 @@ def gather(
     interp = results["interpreter"]
     python, packages = interp if isinstance(interp, tuple) else (interp, interp)
     torch: TorchState = results["torch"] if "torch" in results else Unavailable("torch", "skipped: --quick", "skipped")
+    driver = results["nvml"]
+    nvml, smi = driver if isinstance(driver, tuple) else (driver, driver)
     facts = Facts(
         host=results["host"],
         python=python,
         packages=packages,
-        nvml=results["nvml"],
+        nvml=nvml,
         kernel=results["kernel"],
         torch=torch,
         env=results["env"],
+        smi=smi,
     )
     order = [*jobs]
     return facts, tuple(timings[n] for n in order if n in timings)

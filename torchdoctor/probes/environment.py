@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping
 
 from torchdoctor.model import EnvFacts, EnvVar, Maybe, Nvcc, Unavailable
+from torchdoctor.probes.subproc import run_command
 from torchdoctor.redact import redact_value
 
 EXACT = {
@@ -81,10 +81,12 @@ def probe_nvcc(environ: Mapping[str, str], timeout: float = 10.0) -> Maybe[Nvcc]
                 break
     if path is None:
         return Unavailable("nvcc", "nvcc is not on PATH, CUDA_HOME or CUDA_PATH", "not_found")
-    try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=timeout, check=False).stdout
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Unavailable("nvcc", f"{path} --version failed: {exc}")
+    result = run_command([path, "--version"], timeout)
+    if result.start_error:
+        return Unavailable("nvcc", f"{path} --version could not start: {result.start_error}")
+    if result.timed_out:
+        return Unavailable("nvcc", f"{path} --version did not finish within {timeout:g} s", "timeout")
+    out = result.stdout
     match = NVCC_VERSION.search(out)
     if not match:
         return Unavailable("nvcc", f"{path} --version printed no release number")

@@ -157,3 +157,47 @@ def parse_line(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    start_error: str = ""
+
+
+def run_command(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> CommandResult:
+    """Run an external program (nvcc, nvidia-smi) in its own process group; on timeout kill the group.
+
+    A wrapper script's grandchildren die with it instead of being orphaned.
+    """
+    popen_kwargs: dict[str, Any] = {}
+    if sys.platform != "win32":
+        popen_kwargs["start_new_session"] = True
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            **popen_kwargs,
+        )
+    except OSError as exc:
+        return CommandResult(None, "", "", False, start_error=str(exc))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        try:
+            out, err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a grandchild holds the pipes open and ignores the kill
+            out, err = "", ""
+        return CommandResult(proc.returncode, out or "", err or "", True)
+    _kill_group(proc, quiet=True)
+    return CommandResult(proc.returncode, out, err, False)

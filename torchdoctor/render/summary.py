@@ -16,6 +16,7 @@ from torchdoctor.model import (
     TorchRuntime,
     Unavailable,
 )
+from torchdoctor.nvidia import driver_line
 
 
 def verdict(report: Report) -> str:
@@ -63,18 +64,12 @@ def key_facts(report: Report) -> list[tuple[str, str]]:
         rows.append(("torch", f"import failed ({torch.kind.value}): {torch.message.splitlines()[0][:160]}"))
     else:
         rows.append(("torch", _maybe(torch)))
+    rows.append(("NVIDIA driver", driver_line(facts)))
     nvml = facts.nvml
     if isinstance(nvml, NvmlFacts):
-        rows.append(
-            ("NVIDIA driver", f"{_maybe(nvml.driver_version)} (supports CUDA {_maybe(nvml.cuda_driver_version)})")
-        )
         for gpu in nvml.gpus:
             mem = f", {gpu.memory_total / 1024**3:.0f} GiB" if isinstance(gpu.memory_total, int) else ""
             rows.append((f"GPU {gpu.index}", f"{_maybe(gpu.name)} (sm {_maybe(gpu.compute_capability)}{mem})"))
-    elif isinstance(nvml, Unavailable) and nvml.code == "LibraryNotFound":
-        rows.append(("NVIDIA driver", "none (no NVML library: no NVIDIA driver installed)"))
-    else:
-        rows.append(("NVIDIA driver", _maybe(nvml)))
     nvcc = facts.env.nvcc if isinstance(facts.env, EnvFacts) else None
     if isinstance(nvcc, Nvcc):
         rows.append(

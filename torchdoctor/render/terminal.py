@@ -20,8 +20,6 @@ from torchdoctor.model import (
     Facts,
     Finding,
     HostFacts,
-    KernelFacts,
-    NvmlFacts,
     PackagesFacts,
     PythonFacts,
     Report,
@@ -33,6 +31,7 @@ from torchdoctor.model import (
     TorchRuntime,
     Unavailable,
 )
+from torchdoctor.nvidia import driver_line, gpu_line
 from torchdoctor.render.console import string_console
 
 MARKS = {
@@ -87,19 +86,9 @@ def area_line(area: str, facts: Facts) -> str:
             return f"torch {installed} installed, not imported ({t.reason})"
         return str(t)
     if area == Area.DRIVER.value:
-        n = facts.nvml
-        if isinstance(n, NvmlFacts):
-            return f"driver {n.driver_version} (supports CUDA {n.cuda_driver_version}), {len(n.gpus)} GPU(s) (NVML)"
-        k = facts.kernel
-        pci = k.pci_gpus if isinstance(k, KernelFacts) else ()
-        if isinstance(pci, tuple) and pci:
-            return f"{len(pci)} NVIDIA GPU(s) on the PCI bus; NVML: {n.reason if isinstance(n, Unavailable) else n}"
-        return f"no NVIDIA driver ({n.reason})" if isinstance(n, Unavailable) else ""
+        return driver_line(facts)
     if area == Area.GPU.value:
-        n = facts.nvml
-        if isinstance(n, NvmlFacts):
-            return "; ".join(f"{g.label()} {gib(g.memory_total)}" for g in n.gpus) or "no GPUs"
-        return "not checked: NVML is not available (see NVIDIA driver)"
+        return gpu_line(facts)
     if area == Area.PLATFORM.value:
         h, p = facts.host, facts.python
         parts = []
