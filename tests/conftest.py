@@ -11,6 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.fakes.nvml_lib import FakeNvmlLibrary, Machine, compiler
+
 REPO = Path(__file__).resolve().parents[1]
 FAKE_NVML_DIR = REPO / "tests" / "fakes" / "nvml_module"
 REPORT_SCHEMA = json.loads((REPO / "torchdoctor" / "render" / "report.schema.json").read_text())
@@ -27,6 +29,10 @@ class Doctor:
     def fake_nvml(self, scenario: dict[str, Any] | str) -> None:
         self.pythonpath.append(str(FAKE_NVML_DIR))
         self.env["FAKE_NVML"] = scenario if isinstance(scenario, str) else json.dumps(scenario)
+
+    def real_nvml(self, lib: FakeNvmlLibrary, machine: Machine) -> None:
+        """The real bindings over the fake libnvidia-ml.so.1, as ``machine`` (a driver branch and its GPUs)."""
+        self.env.update(lib.env(machine, self.tmp_path))
 
     def fake_torch(self, body: str) -> None:
         pkg = self.tmp_path / "fake_site" / "torch"
@@ -65,3 +71,11 @@ def doctor(tmp_path: Path) -> Doctor:
 
 def fired(report: dict[str, Any]) -> set[str]:
     return {f["slug"] for f in report["findings"]}
+
+
+@pytest.fixture(scope="session")
+def nvml_lib(tmp_path_factory: pytest.TempPathFactory) -> FakeNvmlLibrary:
+    """The fake libnvidia-ml.so.1, compiled with the system C compiler, under the real bindings."""
+    if compiler() is None:
+        pytest.skip("no C compiler (gcc or cc) to build the fake libnvidia-ml.so.1; CI has one")
+    return FakeNvmlLibrary(tmp_path_factory.mktemp("libnvml"))

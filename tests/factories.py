@@ -268,3 +268,21 @@ def device_smoke(device: str = "cpu", name: str = "CPU", *steps: SmokeStep, died
 def smoke_failure(device: str, step_name: str, error: str, detail: str = "") -> SmokeFacts:
     steps = tuple(step(n, "failed", error, detail) if n == step_name else step(n) for n in STEP_NAMES)
     return smoke(device_smoke("cpu"), device_smoke(device, "NVIDIA A100-SXM4-80GB", *steps))
+
+
+def cpu_container(**kw: Any) -> Facts:
+    """A Docker container without a GPU, with PyPI's default Linux torch (a CUDA build): ordinary CI."""
+    values: dict[str, Any] = dict(
+        host=host(container="docker", container_evidence=("/.dockerenv exists",)),
+        kernel=kernel(
+            module_version=Unavailable("/proc", "no module", "not_found"),
+            dev_nodes=(),
+            nvidia_loaded=False,
+            pci_gpus=(),
+        ),
+        nvml=Unavailable("NVML", "nvmlInit failed: LibraryNotFound: NVML Shared Library Not Found", "LibraryNotFound"),
+        torch=runtime(version="2.13.0", cuda="13.0", cuda_available=False, device_count=0, devices=()),
+        smoke=smoke(device_smoke("cpu")),
+    )
+    values.update(kw)
+    return facts(**values)

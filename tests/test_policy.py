@@ -87,6 +87,10 @@ def test_pyproject_settings_found_upward_and_overridden(tmp_path: Path, monkeypa
         ('[tool.torchdoctor]\nignroe = ["x"]\n', "unknown key(s)"),
         ('[tool.torchdoctor]\nrequire = "cuda"\n', "list of strings"),
         ("[tool.torchdoctor\n", "cannot read it as TOML"),
+        ("[tool.torchdoctor]\ntimeout = inf\n", "timeout must be a number of seconds"),
+        ("[tool.torchdoctor]\nsmoke-timeout = nan\n", "smoke-timeout must be a number of seconds"),
+        ("[tool.torchdoctor]\nnvml-timeout = -5\n", "nvml-timeout must be a number of seconds"),
+        ("[tool.torchdoctor]\ntimeout = 1e300\n", "timeout must be a number of seconds"),
     ],
 )
 def test_bad_pyproject_is_a_usage_error(

@@ -127,6 +127,10 @@ PythonOpt = Annotated[
     str | None, typer.Option("--python", help="The interpreter to examine (default: the active environment's).")
 ]
 TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds `import torch` may take [90].", min=0.1)]
+NvmlTimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--nvml-timeout", help="Seconds NVML (then nvidia-smi) may take to read the driver [20].", min=1),
+]
 DeviceOpt = Annotated[
     str | None, typer.Option("--device", help="Smoke-test cpu, cuda, cuda:N, mps or all present [all].")
 ]
@@ -163,6 +167,7 @@ class Settings:
     device: str
     smoke: bool
     redact: bool
+    nvml_timeout: float = 20.0
 
 
 def settings(
@@ -174,6 +179,7 @@ def settings(
     device: str | None,
     smoke: bool | None,
     redact: bool | None,
+    nvml_timeout: float | None = None,
 ) -> Settings:
     from torchdoctor.checks.requirements import RequirementError, parse
     from torchdoctor.config import ConfigError, load
@@ -204,6 +210,7 @@ def settings(
         device=str(pick(device, "device", "all")),
         smoke=bool(pick(smoke, "smoke", True)),
         redact=bool(pick(redact, "redact", True)),
+        nvml_timeout=float(pick(nvml_timeout, "nvml-timeout", 20.0)),
     )
 
 
@@ -220,6 +227,7 @@ def check(
     python: PythonOpt = None,
     timeout: TimeoutOpt = None,
     smoke_timeout: SmokeTimeoutOpt = None,
+    nvml_timeout: NvmlTimeoutOpt = None,
     ignore: IgnoreOpt = None,
     require: RequireOpt = None,
     fail_on: FailOnOpt = None,
@@ -233,7 +241,7 @@ def check(
         raise typer.Exit(0)
     from torchdoctor.doctor import ReportFileError, judge, load_facts
 
-    conf = settings(fail_on, ignore, require, timeout, smoke_timeout, device, smoke, redact)
+    conf = settings(fail_on, ignore, require, timeout, smoke_timeout, device, smoke, redact, nvml_timeout)
     if from_file is not None:
         try:
             facts = load_facts(from_file)
@@ -259,13 +267,14 @@ def smoke(
     python: PythonOpt = None,
     timeout: TimeoutOpt = None,
     smoke_timeout: SmokeTimeoutOpt = None,
+    nvml_timeout: NvmlTimeoutOpt = None,
     ignore: IgnoreOpt = None,
     fail_on: FailOnOpt = None,
     redact: RedactOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove each device can train, evaluate, save and load a small model (only the smoke tests)."""
-    conf = settings(fail_on, ignore, None, timeout, smoke_timeout, device, True, redact)
+    conf = settings(fail_on, ignore, None, timeout, smoke_timeout, device, True, redact, nvml_timeout)
     report = probe(python, conf.timeout, False, smoke_options(conf.device, conf.smoke_timeout), conf, only_smoke=True)
     finish(report, fmt, output, verbose, conf)
 
@@ -311,7 +320,7 @@ def probe(
     target = python or default_python()
     if python and not (Path(python).exists() or shutil.which(python)):
         fatal(f"--python {python}: no such interpreter", ExitCode.USAGE)
-    options = ProbeOptions(python=target, timeout=timeout, quick=quick)
+    options = ProbeOptions(python=target, timeout=timeout, quick=quick, nvml_timeout=conf.nvml_timeout)
     required = () if only_smoke else conf.required
     with LiveProgress(target, quick) as progress:
         return diagnose(options, conf.ignore, smoke, progress, Area.SMOKE if only_smoke else None, required)

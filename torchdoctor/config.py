@@ -6,6 +6,7 @@
     require = ["cuda", "gpus>=2", "torch>=2.4", "smoke"]
     timeout = 120                # seconds for `import torch`
     smoke-timeout = 300          # seconds per device
+    nvml-timeout = 20            # seconds for NVML (then nvidia-smi) to read the driver
     device = "all"               # what the smoke tests run on
     smoke = true                 # false = --no-smoke
     redact = true                # false = --no-redact
@@ -25,7 +26,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-KEYS = {"fail-on", "ignore", "require", "timeout", "smoke-timeout", "device", "smoke", "redact"}
+KEYS = {"fail-on", "ignore", "require", "timeout", "smoke-timeout", "nvml-timeout", "device", "smoke", "redact"}
+SECONDS = ("timeout", "smoke-timeout", "nvml-timeout")
+MAX_SECONDS = 86400.0
 
 
 class ConfigError(ValueError):
@@ -70,9 +73,15 @@ def load(start: Path | None = None) -> Config:
     for key in ("ignore", "require"):
         if key in table and not (isinstance(table[key], list) and all(isinstance(v, str) for v in table[key])):
             raise ConfigError(f"{path}: [tool.torchdoctor] {key} must be a list of strings")
-    for key in ("timeout", "smoke-timeout"):
-        if key in table and (isinstance(table[key], bool) or not isinstance(table[key], (int, float))):
-            raise ConfigError(f"{path}: [tool.torchdoctor] {key} must be a number of seconds")
+    for key in SECONDS:
+        value = table.get(key)
+        if key in table and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SECONDS
+        ):
+            raise ConfigError(
+                f"{path}: [tool.torchdoctor] {key} must be a number of seconds above 0 and at most "
+                f"{MAX_SECONDS:g}, not {value!r}"
+            )
     for key in ("smoke", "redact"):
         if key in table and not isinstance(table[key], bool):
             raise ConfigError(f"{path}: [tool.torchdoctor] {key} must be true or false")

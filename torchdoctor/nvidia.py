@@ -157,6 +157,8 @@ def gib(n: int) -> str:
 def gpu_line(facts: Facts) -> str:
     """The GPUs in one line: identical ones grouped, the ones that failed named with what failed."""
     nvml = facts.nvml
+    if no_nvidia_at_all(facts):
+        return "no NVIDIA GPU"
     if not isinstance(nvml, NvmlFacts):
         return "not checked: NVML could not read the driver (see NVIDIA driver)"
     if not nvml.gpus:

@@ -74,12 +74,7 @@ CASES: dict[str, tuple[Facts, Facts]] = {
     "python-32bit": (f.facts(python=f.python(bits=32)), f.facts()),
     "wsl1": (f.facts(host=f.host(wsl="wsl1")), f.facts(host=f.host(wsl="wsl2"))),
     "container-without-gpu": (
-        f.facts(
-            host=f.host(container="docker", container_evidence=("/.dockerenv exists",)),
-            kernel=f.kernel(dev_nodes=(), pci_gpus=Unavailable("/sys", "no sysfs")),
-            nvml=Unavailable("NVML", "nvmlInit failed: LibraryNotFound", "LibraryNotFound"),
-            torch=f.runtime(cuda_available=False, device_count=0, devices=()),
-        ),
+        f.cpu_container(env=f.env(NVIDIA_VISIBLE_DEVICES="all")),
         f.no_gpu(host=f.host(container="docker", container_evidence=("/.dockerenv exists",))),
     ),
     "small-shm": (f.facts(host=f.host(shm_bytes=64 * 1024**2, container="docker")), f.facts()),

@@ -104,6 +104,8 @@ class Machine:
     gpus: list[dict[str, Any]] = field(default_factory=lambda: [{}])
     system: dict[str, Any] = field(default_factory=dict)
     """Top-level keys: init_error, init_hang, count_error, driver, cuda, gpus."""
+    hide: tuple[str, ...] = ()
+    """Entry points to hide beyond what the branch lacks (a library older than any branch listed)."""
 
     def scenario(self) -> str:
         b = BRANCHES[self.branch]
@@ -122,7 +124,7 @@ class FakeNvmlLibrary:
         self.cache = cache
 
     def env(self, machine: Machine, where: Path) -> dict[str, str]:
-        folder = build(self.cache, BRANCHES[machine.branch].hidden)
+        folder = build(self.cache, BRANCHES[machine.branch].hidden | set(machine.hide))
         scenario = where / f"nvml-{machine.branch}.scenario"
         scenario.write_text(machine.scenario())
         return {"LD_LIBRARY_PATH": str(folder), "FAKE_NVML_SCENARIO": str(scenario)}

@@ -22,7 +22,8 @@ def slow_torch(seconds: float):  # type: ignore[no-untyped-def]
 def test_a_probe_past_every_bound_is_reported_not_waited_for() -> None:
     started = time.monotonic()
     facts, timings = gather(
-        ProbeOptions(python=sys.executable, timeout=0.1, fast_timeout=1.0, guard_seconds=0.1), slow_torch(4.0)
+        ProbeOptions(python=sys.executable, timeout=0.1, fast_timeout=1.0, nvml_timeout=1.0, guard_seconds=0.1),
+        slow_torch(4.0),
     )
     assert time.monotonic() - started < 3.5
     assert isinstance(facts.torch, Unavailable) and facts.torch.code == "timeout"
@@ -31,7 +32,7 @@ def test_a_probe_past_every_bound_is_reported_not_waited_for() -> None:
 
 def test_the_smoke_time_extends_the_bound_of_the_torch_probe() -> None:
     facts, _ = gather(
-        ProbeOptions(python=sys.executable, timeout=0.1, fast_timeout=1.0, guard_seconds=0.1),
+        ProbeOptions(python=sys.executable, timeout=0.1, fast_timeout=1.0, nvml_timeout=1.0, guard_seconds=0.1),
         slow_torch(1.5),
         torch_extra_seconds=3.0,
     )

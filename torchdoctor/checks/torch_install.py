@@ -11,6 +11,7 @@ from torchdoctor.checks.base import (
     Fire,
     Skip,
     check,
+    driver_evidence,
     driver_version,
     ev,
     nvidia_gpu_evidence,
@@ -31,6 +32,7 @@ from torchdoctor.model import (
     TorchRuntime,
     Unavailable,
 )
+from torchdoctor.nvidia import gpus_seen
 
 
 @check(
@@ -176,8 +178,16 @@ def torch_cpu_only_build(facts: Facts) -> Iterator[Fire]:
         if not version.endswith("+cpu") or not gpu:
             return
         evidence = (ev(Source.METADATA, "installed torch", version), *gpu)
-    if driver_version(facts):
-        evidence += (ev(Source.NVML, "driver", driver_version(facts)),)
+    evidence += driver_evidence(facts)
+    if not gpus_seen(facts) and not driver_version(facts):
+        # The GPU is on the bus but nothing can say what it is or what driver will run it yet.
+        yield Fire(
+            evidence,
+            "No CUDA build can be chosen before the NVIDIA driver works (see the NVIDIA driver findings): "
+            "fix that first, then run torchdoctor again; it will name the CUDA build of torch that runs on "
+            "this driver and GPU.",
+        )
+        return
     fix = install_torch_fix(facts, reinstall=True)
     yield Fire(evidence, fix.text, fix.command)
 
@@ -283,8 +293,8 @@ def cuda_unavailable(facts: Facts) -> Iterator[Fire]:
     ]
     if text:
         evidence.append(ev(Source.TORCH, "torch says", text.strip().splitlines()[0][:300]))
-    if key == "driver" and driver_version(facts):
-        evidence.append(ev(Source.NVML, "driver", driver_version(facts)))
+    if key == "driver":
+        evidence += driver_evidence(facts)
     fix, command = _cuda_fix(facts, key)
     title = f"torch cannot use the GPU: {cause}" if cause else ""
     yield Fire(tuple(evidence), fix, command, title=title)

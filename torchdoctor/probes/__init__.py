@@ -31,7 +31,9 @@ class ProbeOptions:
     quick: bool = False
     """Skip the torch child: metadata, NVML and platform facts only."""
     fast_timeout: float = 20.0
-    """Seconds for the other children (interpreter metadata, NVML)."""
+    """Seconds for the interpreter-metadata child."""
+    nvml_timeout: float = 20.0
+    """Seconds for NVML's child, then nvidia-smi, to read the driver (a hung GPU hangs both)."""
     guard_seconds: float = 10.0
     """Slack of the outer bound on all probes; every child has its own timeout, this only catches a probe bug."""
 
@@ -74,7 +76,7 @@ def gather(
     torch_probe = torch_probe or _torch_default
     jobs: dict[str, Callable[[], Any]] = {
         "interpreter": lambda: probe_interpreter(options.python, options.fast_timeout),
-        "nvml": lambda: probe_driver(options.fast_timeout),
+        "nvml": lambda: probe_driver(options.nvml_timeout),
         "host": probe_host,
         "kernel": probe_kernel,
         "env": probe_env,
@@ -101,7 +103,8 @@ def gather(
     for t in threads:
         t.start()
     # Every child has its own timeout; this outer bound only guards against a probe bug.
-    deadline = time.monotonic() + options.timeout + torch_extra_seconds + options.fast_timeout + options.guard_seconds
+    slowest_other = max(options.fast_timeout, options.nvml_timeout)
+    deadline = time.monotonic() + options.timeout + torch_extra_seconds + slowest_other + options.guard_seconds
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     for name in jobs:

@@ -379,7 +379,8 @@ CHILD_CODE = (
 def probe_nvml(timeout: float, field_timeout: float = FIELD_TIMEOUT) -> Maybe[NvmlFacts]:
     """NVML's facts from a child process that may take at most ``timeout`` seconds."""
     field_timeout = min(field_timeout, timeout / 2)
-    code = CHILD_CODE.format(parent=PACKAGE_PARENT, field=field_timeout, init=max(1.0, timeout - field_timeout - 1))
+    init_timeout = max(timeout / 2, timeout - 1)  # a second to report a hung nvmlInit before the child is killed
+    code = CHILD_CODE.format(parent=PACKAGE_PARENT, field=field_timeout, init=init_timeout)
     started = time.monotonic()
     result = run_child([sys.executable, "-c", code], timeout, env=dict(os.environ))
     return interpret(result, timeout, time.monotonic() - started)

@@ -1,0 +1,86 @@
+"""The driver's state in every case the issue names: never a pass mark for something unchecked,
+no false alarm in a CPU container, a CPU-only torch always named on a GPU machine."""
+
+from __future__ import annotations
+
+from tests import factories as f
+from torchdoctor.doctor import judge
+from torchdoctor.model import PciDevice, Severity, SmiFacts, SmiGpu, Unavailable
+from torchdoctor.nvidia import driver_line, gpu_line
+from torchdoctor.render.terminal import render
+
+DRIVER_NOT_LOADED = Unavailable("NVML", "nvmlInit failed: DriverNotLoaded: Driver Not Loaded", "DriverNotLoaded")
+
+
+def slugs(report) -> dict[str, Severity]:  # type: ignore[no-untyped-def]
+    return {x.slug: x.severity for x in report.findings}
+
+
+def test_a_cpu_container_with_pypi_torch_has_no_error_only_a_note() -> None:
+    report = judge(f.cpu_container())
+    assert not [x for x in report.findings if x.severity is not Severity.INFO], report.findings
+    assert slugs(report) == {"container-without-gpu": Severity.INFO}
+    (note,) = report.findings
+    assert "run on the CPU" in note.title
+
+
+def test_a_container_meant_for_a_gpu_is_an_error_whatever_the_sign() -> None:
+    signs = [
+        {"env": f.env(NVIDIA_VISIBLE_DEVICES="all")},
+        {"env": f.env(CUDA_VISIBLE_DEVICES="0")},
+        {"nvml": DRIVER_NOT_LOADED},  # the driver's library is mounted in
+        {"kernel": f.kernel(dev_nodes=(), pci_gpus=(PciDevice("0000:01:00.0", "0x2684", "nvidia"),))},
+        {"smi": SmiFacts("/usr/bin/nvidia-smi", "550.54.15", ())},
+    ]
+    for sign in signs:
+        assert slugs(judge(f.cpu_container(**sign))).get("container-without-gpu") is Severity.ERROR, sign
+
+
+def test_the_driver_pass_mark_only_when_there_is_no_nvidia_anything() -> None:
+    assert driver_line(f.no_gpu()) == "no NVIDIA driver or GPU on this machine"
+    assert "[✓] NVIDIA driver  no NVIDIA driver or GPU" in render(judge(f.no_gpu()))
+    dev_nodes_only = f.no_gpu(kernel=f.kernel(pci_gpus=(), module_version="550.54.15"))
+    report = judge(dev_nodes_only)
+    assert "nvml-unusable" in slugs(report)
+    assert "[✓] NVIDIA driver" not in render(report)
+    assert "driver 550.54.15 (/proc and /sys)" in driver_line(dev_nodes_only)
+
+
+def test_driver_not_loaded_without_a_gpu_on_the_bus_says_so() -> None:
+    facts = f.no_gpu(nvml=DRIVER_NOT_LOADED)
+    report = judge(facts)
+    (found,) = [x for x in report.findings if x.slug == "nvidia-driver-not-loaded"]
+    assert found.severity is Severity.WARNING
+    assert any(e.value == "none" and "PCI" in e.label for e in found.evidence)
+    with_gpu = f.facts(nvml=DRIVER_NOT_LOADED, torch=f.cpu_runtime(), kernel=f.kernel(nvidia_loaded=False))
+    assert slugs(judge(with_gpu))["nvidia-driver-not-loaded"] is Severity.ERROR
+
+
+def test_a_cpu_only_torch_fires_whatever_else_is_wrong() -> None:
+    no_module = f.kernel(nvidia_loaded=False, module_version=Unavailable("/proc", "x"), dev_nodes=())
+    broken = f.facts(torch=f.cpu_runtime(), nvml=DRIVER_NOT_LOADED, kernel=no_module)
+    (found,) = [x for x in judge(broken).findings if x.slug == "torch-cpu-only-build"]
+    assert "driver works" in found.fix and not found.fix_command, "no CPU build offered as the cure"
+    k80 = f.gpu(name="Tesla K80", compute_capability="3.7")
+    old = f.facts(torch=f.cpu_runtime(), nvml=f.nvml(k80, driver="470.82.01", cuda="11.4"))
+    (found,) = [x for x in judge(old).findings if x.slug == "torch-cpu-only-build"]
+    assert "/whl/cu" in found.fix_command
+
+
+def test_nvidia_smi_stands_in_for_nvml() -> None:
+    smi = SmiFacts("/usr/bin/nvidia-smi", "470.82.01", (SmiGpu(0, "NVIDIA GeForce RTX 3090", "GPU-1", "01", "8.6", 1),))
+    facts = f.facts(
+        nvml=Unavailable("NVML", "the NVML bindings (nvidia-ml-py) cannot be imported", "NoBindings"),
+        smi=smi,
+        torch=f.runtime(version="2.5.1+cu124", cuda="12.4"),
+    )
+    report = judge(facts)
+    (too_old,) = [x for x in report.findings if x.slug == "driver-too-old"]
+    assert any(e.source.value == "nvidia-smi" and e.value.startswith("470.82.01") for e in too_old.evidence)
+    assert "nvml-unusable" in slugs(report)
+
+
+def test_gpu_line_groups_identical_gpus_and_names_the_ones_that_fail() -> None:
+    gpus = [f.gpu(i, name="NVIDIA H100 80GB HBM3") for i in range(7)] + [f.lost_gpu(7)]
+    assert gpu_line(f.facts(nvml=f.nvml(*gpus))) == "7 × NVIDIA H100 80GB HBM3 80.0 GiB; GPU 7 lost (GpuIsLost)"
+    assert gpu_line(f.no_gpu()) == "no NVIDIA GPU"
