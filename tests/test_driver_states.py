@@ -62,7 +62,8 @@ def test_one_field_hanging_on_one_gpu_is_named_in_the_gpu_line(doctor: Doctor, n
     terminal = doctor.run("check", "--quick")
     assert terminal.returncode == 1
     gpu_line = next(line for line in terminal.stdout.splitlines() if "GPU health" in line)
-    assert "GPU 1: temperature did not answer" in gpu_line
+    assert "GPU 1: temperature did not return within 5 s" in gpu_line
+    assert gpu_line.startswith("[✗] GPU health")
     assert "GPU 1 (NVIDIA A100-SXM4-80GB) did not answer NVML" in terminal.stdout
 
 

@@ -19,7 +19,6 @@ from torchdoctor.model import (
     SmiFacts,
     Source,
     Unavailable,
-    field_label,
 )
 
 NO_LIBRARY = {"LibraryNotFound", "NoBindings"}
@@ -162,6 +161,8 @@ def gpu_line(facts: Facts) -> str:
     if not isinstance(nvml, NvmlFacts):
         return "not checked: NVML could not read the driver (see NVIDIA driver)"
     if not nvml.gpus:
+        if isinstance(nvml.gpu_count, Unavailable) and nvml.gpu_count.code != "not_recorded":
+            return f"not checked: NVML could not count the GPUs ({nvml.gpu_count.reason})"
         return "no GPUs"
     groups: Counter[str] = Counter()
     troubled = []
@@ -171,7 +172,7 @@ def gpu_line(facts: Facts) -> str:
         if lost:
             troubled.append(f"GPU {g.index} lost ({lost[0][1].code})")
         elif hung:
-            troubled.append(f"GPU {g.index}: {field_label(hung[0][0])} did not answer ({hung[0][1].reason})")
+            troubled.append(f"GPU {g.index}: {hung[0][1].reason}")
         elif isinstance(g.name, str):
             memory = f" {gib(g.memory_total)}" if isinstance(g.memory_total, int) else ""
             groups[f"{g.name}{memory}"] += 1

@@ -63,6 +63,12 @@ CASES: dict[str, tuple[Facts, Facts]] = {
     "nvml-unresponsive": (f.facts(nvml=HUNG_NVML), f.facts()),
     "nvml-unusable": (f.facts(nvml=NO_PERMISSION), f.no_gpu()),
     "gpu-lost": (f.facts(nvml=f.nvml(f.gpu(0), f.lost_gpu(1))), f.facts()),
+    "gpu-unresponsive": (
+        f.facts(
+            nvml=f.nvml(f.gpu(0, temperature_c=Unavailable("NVML", "temperature did not return within 5 s", "timeout")))
+        ),
+        f.facts(),
+    ),
     "nouveau-loaded": (
         f.facts(kernel=f.kernel(nouveau_loaded=True, pci_gpus=(PciDevice("0000:01:00.0", "0x2684", "nouveau"),))),
         f.facts(),

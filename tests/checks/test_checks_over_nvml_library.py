@@ -34,7 +34,8 @@ CASES: dict[str, tuple[Case, Case]] = {
     "mig-enabled": ((Machine(gpus=[{"mig": "1 1", "mig_uuids": "MIG-aaaa"}]), {}), (Machine(), {})),
     "cuda-device-order": ((Machine(gpus=[{}, RTX3090]), {}), (Machine(gpus=[{}, {"lost": 1}]), {})),
     "gpu-lost": ((Machine(gpus=[{}, {"handle_error": 15}]), {}), (Machine(gpus=[{}, {}]), {})),
-    "nvml-unresponsive": ((Machine(gpus=[{"hang.power": 1}]), {}), (Machine(), {})),
+    "nvml-unresponsive": ((Machine(system={"init_hang": 1}), {}), (Machine(), {})),
+    "gpu-unresponsive": ((Machine(gpus=[{}, {"hang.power": 1}]), {}), (Machine(gpus=[{}, {}]), {})),
     "nvml-unusable": ((Machine(system={"init_error": 4}), {}), (Machine(), {})),
     "nvml-driver-mismatch": ((Machine(system={"init_error": 18}), {}), (Machine(), {})),
     "nvidia-driver-not-loaded": ((Machine(system={"init_error": 9}), {}), (Machine(), {})),
@@ -56,7 +57,7 @@ def facts_on(
 ) -> Facts:
     for key, value in lib.env(machine, where).items():
         mp.setenv(key, value)
-    return replace(f.facts(**others), nvml=probe_nvml(10, field_timeout=1.0))
+    return replace(f.facts(**others), nvml=probe_nvml(3, field_timeout=1.0))
 
 
 @pytest.mark.parametrize("slug", sorted(CASES))

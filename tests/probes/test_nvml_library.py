@@ -172,3 +172,14 @@ def test_nvidia_smi_is_asked_when_nvml_cannot_tell(machine, tmp_path: Path, monk
     assert not isinstance(found, Unavailable), found
     assert found.driver_version == "550.54.15"
     assert [(g.name, g.compute_capability) for g in found.gpus] == [("NVIDIA GeForce RTX 4090", "8.9")]
+
+
+def test_a_crash_keeps_what_was_read_before_it(machine) -> None:
+    machine(Machine("R550", [{}, {"crash.processes": 600}]))
+    facts = probe(timeout=10)
+    assert isinstance(facts, NvmlFacts), facts
+    assert facts.driver_version == "550.54.15" and len(facts.gpus) == 2
+    assert facts.gpus[0].name == "NVIDIA A100-SXM4-80GB" and facts.gpus[0].processes == ()
+    crashed = facts.gpus[1]
+    assert isinstance(crashed.name, Unavailable) and crashed.name.code == "crash"
+    assert "SIGSEGV" in crashed.name.reason

@@ -130,7 +130,23 @@ REQUIREMENTS: dict[str, RequirementGetter] = {
     "smoke": lambda f: f.smoke,
     "torch": lambda f: f.torch,
     "torch_runtime": lambda f: f.torch if isinstance(f.torch, TorchRuntime) else _not_runtime(f),
+    "nvml_gpus": lambda f: _counted_gpus(f),
 }
+
+
+REQUIREMENT_NAMES = {"nvml_gpus": "NVML's GPU", "torch_runtime": "torch's runtime"}
+
+
+def _counted_gpus(facts: Facts) -> object:
+    """NVML's facts, when it could also count the GPUs (checks of each GPU need the whole list)."""
+    nvml = facts.nvml
+    if (
+        isinstance(nvml, NvmlFacts)
+        and isinstance(nvml.gpu_count, Unavailable)
+        and nvml.gpu_count.code != "not_recorded"
+    ):
+        return Unavailable("NVML", f"NVML could not count the GPUs: {nvml.gpu_count.reason}", nvml.gpu_count.code)
+    return nvml
 
 
 def _not_runtime(facts: Facts) -> Unavailable:
@@ -143,7 +159,7 @@ def missing_requirement(chk: Check, facts: Facts) -> str:
     for name in chk.requires:
         value = REQUIREMENTS[name](facts)
         if isinstance(value, Unavailable):
-            return f"needs {name} facts: {value.reason}"
+            return f"needs {REQUIREMENT_NAMES.get(name, name)} facts: {value.reason}"
     return ""
 
 

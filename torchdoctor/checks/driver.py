@@ -18,9 +18,8 @@ from torchdoctor.model import (
     Source,
     TorchRuntime,
     Unavailable,
-    field_label,
 )
-from torchdoctor.nvidia import HUNG, NO_LIBRARY, gpu_field_problems, no_nvidia_at_all, plural, presence
+from torchdoctor.nvidia import HUNG, NO_LIBRARY, no_nvidia_at_all, presence
 
 NOT_LOADED = {"DriverNotLoaded", "LibraryNotFound"}
 
@@ -242,8 +241,8 @@ def container_without_gpu(facts: Facts) -> Iterator[Fire]:
     "the NVIDIA driver did not answer",
     Severity.ERROR,
     Area.DRIVER,
-    "An NVML call that hangs or crashes means the driver or a GPU is in a bad state (a GPU fallen off the "
-    "bus, a hung kernel module, a firmware error): CUDA programs on it hang or fail the same way.",
+    "NVML that hangs or crashes before it can say anything means the driver is in a bad state (a hung "
+    "kernel module, a GPU that locks the driver up, a firmware error): CUDA programs hang or fail the same way.",
 )
 def nvml_unresponsive(facts: Facts) -> Iterator[Fire]:
     nvml = facts.nvml
@@ -258,23 +257,6 @@ def nvml_unresponsive(facts: Facts) -> Iterator[Fire]:
             title="NVML hung: the NVIDIA driver did not answer" if hung else "NVML crashed while reading the driver",
         )
         return
-    if not isinstance(nvml, NvmlFacts):
-        return
-    for gpu in nvml.gpus:
-        problems = gpu_field_problems(gpu, HUNG)
-        if not problems:
-            continue
-        first_field, first = next(((f, u) for f, u in problems if not u.reason.startswith("not read")), problems[0])
-        unread = sum(1 for _, u in problems if u is not first)
-        evidence = [ev(Source.NVML, "GPU", gpu.label()), ev(Source.NVML, field_label(first_field), first.reason)]
-        if unread:
-            evidence.append(ev(Source.NVML, "not read after it", plural(unread, "other field")))
-        yield Fire(
-            tuple(evidence),
-            f"{diagnose} Drain the GPU and reset it; if it does not come back, reboot.",
-            f"sudo nvidia-smi -r -i {gpu.index}",
-            title=f"{gpu.label()} did not answer NVML",
-        )
 
 
 BINDINGS_TOO_NEW = {"FunctionNotFound", "NVMLLibraryMismatchError"}

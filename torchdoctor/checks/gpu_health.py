@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus
 from torchdoctor.model import Facts, Severity, Source, field_label
-from torchdoctor.nvidia import LOST, gpu_field_problems
+from torchdoctor.nvidia import HUNG, LOST, gpu_field_problems
 
 BUSY_PERCENT = 30
 """Above this utilisation a lowered PCIe generation is a problem; idle GPUs lower it to save power."""
@@ -26,7 +26,7 @@ SLOWDOWN_REASONS = {
     Area.GPU,
     "Uncorrectable ECC errors and pending or failed row remaps mean the GPU's memory is faulty: results "
     "can be silently wrong and jobs crash with Xid errors.",
-    requires=("nvml",),
+    requires=("nvml_gpus",),
 )
 def gpu_ecc_errors(facts: Facts) -> Iterator[Fire]:
     for gpu in nvml_gpus(facts):
@@ -59,7 +59,7 @@ def gpu_ecc_errors(facts: Facts) -> Iterator[Fire]:
     Area.GPU,
     "A link running narrower than the GPU's maximum (x8 instead of x16), or at a lower generation while "
     "busy, cuts host-device bandwidth: a badly seated card, a riser or a BIOS setting.",
-    requires=("nvml",),
+    requires=("nvml_gpus",),
 )
 def gpu_pcie_degraded(facts: Facts) -> Iterator[Fire]:
     for gpu in nvml_gpus(facts):
@@ -101,7 +101,7 @@ def gpu_pcie_degraded(facts: Facts) -> Iterator[Fire]:
     Area.GPU,
     "Thermal or hardware slowdown and power braking lower the GPU's clocks far below normal: training "
     "runs slower than it should. (Idle clocks and power capping are normal and not reported.)",
-    requires=("nvml",),
+    requires=("nvml_gpus",),
 )
 def gpu_throttled(facts: Facts) -> Iterator[Fire]:
     for gpu in nvml_gpus(facts):
@@ -133,7 +133,7 @@ def gpu_throttled(facts: Facts) -> Iterator[Fire]:
     Area.GPU,
     "In 'prohibited' mode no CUDA context can be created; in exclusive mode a second process gets "
     "'all CUDA-capable devices are busy or unavailable'.",
-    requires=("nvml",),
+    requires=("nvml_gpus",),
 )
 def gpu_compute_mode(facts: Facts) -> Iterator[Fire]:
     for gpu in nvml_gpus(facts):
@@ -169,7 +169,7 @@ def gpu_compute_mode(facts: Facts) -> Iterator[Fire]:
     "NVML says 'GPU is lost' (or that it needs a reset) when a GPU stops answering on the PCI bus: after a "
     "power or thermal event, a bad riser or a driver fault (Xid 79). Nothing can use it until it is reset, "
     "and a job placed on it hangs or dies.",
-    requires=("nvml",),
+    requires=("nvml_gpus",),
 )
 def gpu_lost(facts: Facts) -> Iterator[Fire]:
     for gpu in nvml_gpus(facts):
@@ -189,4 +189,34 @@ def gpu_lost(facts: Facts) -> Iterator[Fire]:
             "happens again, reseat the card and check its power cables and riser.",
             f"sudo nvidia-smi -r -i {gpu.index}",
             title=f"{gpu.label()} is lost: it has fallen off the bus or stopped answering",
+        )
+
+
+@check(
+    "TD029",
+    "gpu-unresponsive",
+    "a GPU did not answer NVML",
+    Severity.ERROR,
+    Area.GPU,
+    "An NVML query that hangs or crashes on one GPU means that GPU (or its part of the driver) is in a bad "
+    "state: CUDA work placed on it hangs or fails the same way.",
+    requires=("nvml_gpus",),
+)
+def gpu_unresponsive(facts: Facts) -> Iterator[Fire]:
+    for gpu in nvml_gpus(facts):
+        problems = gpu_field_problems(gpu, HUNG)
+        if not problems:
+            continue
+        first_field, first = next(((f, u) for f, u in problems if not u.reason.startswith("not read")), problems[0])
+        unread = sum(1 for _, u in problems if u is not first)
+        evidence = [ev(Source.NVML, "GPU", gpu.label()), ev(Source.NVML, field_label(first_field), first.reason)]
+        if unread:
+            evidence.append(ev(Source.NVML, "not read after it", f"{unread} other field(s)"))
+        yield Fire(
+            tuple(evidence),
+            "Look at what the kernel logged (`sudo dmesg | grep -iE 'NVRM|Xid'`) and at "
+            f"`timeout 60 nvidia-smi -q -i {gpu.index}`. Drain the GPU and reset it; if it does not come back, "
+            "reboot.",
+            f"sudo nvidia-smi -r -i {gpu.index}",
+            title=f"{gpu.label()} did not answer NVML",
         )

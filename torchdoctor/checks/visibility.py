@@ -124,7 +124,7 @@ def cuda_visible_devices(facts: Facts) -> Iterator[Fire]:
     Area.VISIBILITY,
     "CUDA numbers GPUs fastest first, nvidia-smi by PCI bus: on a machine with different GPU models, "
     "cuda:0 may not be nvidia-smi's GPU 0, and CUDA_VISIBLE_DEVICES=1 may pick the wrong card.",
-    requires=("nvml", "env"),
+    requires=("nvml_gpus", "env"),
 )
 def cuda_device_order(facts: Facts) -> Iterator[Fire]:
     env = facts.env
@@ -150,7 +150,7 @@ def cuda_device_order(facts: Facts) -> Iterator[Fire]:
     Area.VISIBILITY,
     "A GPU in MIG mode is split into instances; CUDA enumerates only MIG instances, one per process, so "
     "device_count() is 0 or 1 and multi-instance DDP does not work.",
-    requires=("nvml",),
+    requires=("nvml_gpus",),
 )
 def mig_enabled(facts: Facts) -> Iterator[Fire]:
     mig = [g for g in nvml_gpus(facts) if g.mig_enabled is True]

@@ -138,22 +138,29 @@ class Reader:
         """The first of ``calls`` (newest version first) that this driver has."""
         if self.hung:
             return Unavailable("NVML", f"not read: {field_label(self.hung)} did not answer before it", "not_read")
-        missing = []
+        missing: list[str] = []
+        said = ""
         for name, fn in calls:
             try:
                 return _call(fn, self.timeout)
             except _Timeout:
                 self.hung = field or name
-                return Unavailable("NVML", f"{name or field} did not return within {self.timeout:g} s", "timeout")
+                asked = field_label(field) if field else name
+                return Unavailable("NVML", f"{asked} did not return within {self.timeout:g} s", "timeout")
             except Exception as exc:
                 if _missing_entry_point(exc):
                     missing.append(name)
+                    said = _text(exc) or type(exc).__name__
                     continue
                 if getattr(exc, "value", None) == NVML_ERROR_NOT_SUPPORTED:
                     return NOT_SUPPORTED
                 return Unavailable("NVML", f"{error_name(exc)}: {_text(exc) or type(exc).__name__}", error_name(exc))
-        names = ", ".join(n for n in missing if n)
-        return Unavailable("NVML", f"neither this driver nor these bindings have {names}", "FunctionNotFound")
+        if len(missing) == 1:
+            asked = field_label(field) if field else missing[0]
+            why = f"{asked}: this driver's library lacks the entry point these bindings call ({said})"
+        else:
+            why = f"this driver has none of {', '.join(missing)}"
+        return Unavailable("NVML", why, "FunctionNotFound")
 
 
 def _fn(nvml: Any, name: str) -> Callable[..., Any]:

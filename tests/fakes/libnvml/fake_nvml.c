@@ -23,11 +23,13 @@
  *   gpu.N.lost 1             every query of this GPU returns GpuIsLost
  *   gpu.N.fail.FIELD 3       one field returns this code (3 NotSupported)
  *   gpu.N.hang.FIELD 1       one field never returns
+ *   gpu.N.crash.FIELD MS     one field kills the process with SIGSEGV after MS milliseconds
  *
  * FAKE_NVML_TRACE names a file that gets one line per entry point called.
  */
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,7 @@ struct nvmlDevice_st {
     int lost;
     int fail[NFIELDS];
     int hang[NFIELDS];
+    int crash[NFIELDS];
 };
 typedef struct nvmlDevice_st *nvmlDevice_t;
 
@@ -204,6 +207,9 @@ static void set_gpu(struct nvmlDevice_st *g, const char *key, const char *value)
         if (f < 0) return;
         if (key[0] == 'f') g->fail[f] = atoi(value);
         else g->hang[f] = atoi(value);
+    } else if (strncmp(key, "crash.", 6) == 0) {
+        int f = field_of(key + 6);
+        if (f >= 0) g->crash[f] = atoi(value) > 0 ? atoi(value) : 1;
     } else if (!strcmp(key, "name")) snprintf(g->name, sizeof g->name, "%s", value);
     else if (!strcmp(key, "uuid")) snprintf(g->uuid, sizeof g->uuid, "%s", value);
     else if (!strcmp(key, "busid")) snprintf(g->busid, sizeof g->busid, "%s", value);
@@ -282,6 +288,10 @@ static nvmlReturn_t begin(nvmlDevice_t d, enum field f) {
     if (!d) return NVML_ERROR_INVALID_ARGUMENT;
     const struct nvmlDevice_st *g = d->parent >= 0 ? &gpus[d->parent] : d;
     if (g->hang[f]) hang_forever();
+    if (g->crash[f]) {
+        usleep((useconds_t)g->crash[f] * 1000);
+        raise(SIGSEGV);
+    }
     if (g->lost) return NVML_ERROR_GPU_IS_LOST;
     return g->fail[f];
 }
