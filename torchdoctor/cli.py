@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,7 +41,11 @@ class FailOn(str, enum.Enum):
 
 
 def stderr(message: str) -> None:
-    print(message, file=sys.stderr)
+    """One line on stderr, whatever its encoding; a closed stderr loses the line, not the run."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        encoding = sys.stderr.encoding or "utf-8"
+        sys.stderr.write(message.encode(encoding, errors="replace").decode(encoding) + "\n")
+        sys.stderr.flush()
 
 
 def fatal(message: str, code: ExitCode = ExitCode.COULD_NOT_RUN) -> NoReturn:
@@ -47,7 +53,15 @@ def fatal(message: str, code: ExitCode = ExitCode.COULD_NOT_RUN) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def default_python() -> str:
+class PythonChoice:
+    """The interpreter to examine, and why that one (said when the obvious one could not be used)."""
+
+    def __init__(self, path: str, note: str = "") -> None:
+        self.path = path
+        self.note = note
+
+
+def active_python() -> PythonChoice:
     """The active environment's interpreter (VIRTUAL_ENV, CONDA_PREFIX), else the running one."""
     for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         prefix = os.environ.get(var)
@@ -60,8 +74,53 @@ def default_python() -> str:
         )
         for candidate in candidates:
             if candidate.exists():
-                return str(candidate)
-    return sys.executable
+                return PythonChoice(str(candidate))
+        return PythonChoice(
+            sys.executable,
+            f"{var}={prefix} has no Python interpreter (a deleted environment?); examining {sys.executable} "
+            "instead. Deactivate it, or pass --python.",
+        )
+    return PythonChoice(sys.executable)
+
+
+def default_python() -> str:
+    return active_python().path
+
+
+def interpreter_problem(python: str) -> tuple[str, str]:
+    """Why ``--python`` cannot be examined: ("" , resolved path) when it can."""
+    path = Path(python)
+    if not path.exists():
+        found = shutil.which(python)
+        if found is None:
+            return f"--python {python}: no such interpreter", ""
+        path = Path(found)
+    if path.is_dir():
+        for candidate in (path / "bin" / "python", path / "Scripts" / "python.exe", path / "python.exe"):
+            if candidate.is_file():
+                return "", str(candidate)
+        return f"--python {python} is a folder, not an interpreter (for a virtual environment, give its bin/python)", ""
+    if not os.access(path, os.X_OK):
+        return f"--python {python}: not executable", ""
+    return answers_as_python(python, str(path)), str(path)
+
+
+PYTHON_PREFLIGHT_SECONDS = 20.0
+
+
+def answers_as_python(given: str, path: str) -> str:
+    """ "" if ``path`` runs ``-c`` like a Python interpreter, else why not (it is pasted by a person)."""
+    from torchdoctor.probes.subproc import run_command
+
+    said = "torchdoctor-python-ok"
+    result = run_command([path, "-c", f"print('{said}')"], PYTHON_PREFLIGHT_SECONDS)
+    if result.start_error:
+        return f"--python {given}: cannot run it ({result.start_error})"
+    if result.timed_out:
+        return f"--python {given} did not answer within {PYTHON_PREFLIGHT_SECONDS:g} s (is it a Python interpreter?)"
+    if said not in result.stdout:
+        return f"--python {given} is not a Python interpreter (it did not run `-c`)"
+    return ""
 
 
 def use_color() -> bool:
@@ -93,15 +152,43 @@ def exit_code_for(findings: Iterable[Finding], fail_on: FailOn) -> ExitCode:
 
 
 def emit(text: str, output: Path | None) -> None:
+    """Write the report: to stdout in its own encoding, or to ``output`` atomically (temp file + rename)."""
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text)
         return
+    tmp = output.with_name(f".{output.name}.torchdoctor-{os.getpid()}.tmp")
     try:
-        output.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         fatal(f"cannot write {output}: {exc.strerror or exc}")
     stderr(f"torchdoctor: report written to {output}")
+
+
+def write_stdout(text: str) -> None:
+    """Characters the terminal cannot show become '?'; a closed, full or vanished stdout is one line on stderr."""
+    stream = sys.stdout
+    try:
+        if stream is None:
+            raise OSError("stdout is closed")
+        encoding = stream.encoding or "utf-8"
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            stream.flush()
+            buffer.write(text.encode(encoding, errors="replace"))
+            buffer.flush()
+        else:
+            stream.write(text.encode(encoding, errors="replace").decode(encoding))
+            stream.flush()
+    except (OSError, ValueError) as exc:  # EPIPE, ENOSPC (/dev/full), EBADF, "I/O operation on closed file"
+        with contextlib.suppress(OSError, ValueError):
+            # stdout must not be flushed again at exit: point it at nothing
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        why = "the reader went away" if isinstance(exc, BrokenPipeError) else (getattr(exc, "strerror", None) or exc)
+        stderr(f"torchdoctor: could not write the report to stdout: {why}")
+        raise typer.Exit(int(ExitCode.OUTPUT_FAILED)) from None
 
 
 def version_callback(value: bool) -> None:
@@ -317,9 +404,15 @@ def probe(
     from torchdoctor.doctor import diagnose
     from torchdoctor.probes import ProbeOptions
 
-    target = python or default_python()
-    if python and not (Path(python).exists() or shutil.which(python)):
-        fatal(f"--python {python}: no such interpreter", ExitCode.USAGE)
+    if python:
+        problem, target = interpreter_problem(python)
+        if problem:
+            fatal(problem, ExitCode.USAGE)
+    else:
+        choice = active_python()
+        target = choice.path
+        if choice.note:
+            stderr(f"torchdoctor: {choice.note}")
     options = ProbeOptions(python=target, timeout=timeout, quick=quick, nvml_timeout=conf.nvml_timeout)
     required = () if only_smoke else conf.required
     with LiveProgress(target, quick) as progress:
@@ -639,20 +732,50 @@ def recommend(
     raise typer.Exit(int(ExitCode.FINDINGS if isinstance(result, NoFit) else ExitCode.OK))
 
 
+SIGNAL_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
+if hasattr(signal, "SIGHUP"):
+    SIGNAL_NAMES[signal.SIGHUP] = "hung up (SIGHUP)"
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Ctrl-C, SIGTERM, SIGHUP: kill every child's process group, remove temp dirs, say so in one line."""
+    from torchdoctor.probes.subproc import kill_everything
+
+    kill_everything()
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"torchdoctor: {SIGNAL_NAMES.get(signal.Signals(signum), 'stopped')}\n")
+        sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def install_signal_handlers() -> None:
+    for signum in SIGNAL_NAMES:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or not allowed here
+            signal.signal(signum, _on_signal)
+
+
 def main() -> None:
+    install_signal_handlers()
     try:
         app()
-    except KeyboardInterrupt:  # pragma: no cover - interactive
+    except KeyboardInterrupt:  # pragma: no cover - a signal handler could not be installed
+        from torchdoctor.probes.subproc import kill_everything
+
+        kill_everything()
         stderr("torchdoctor: interrupted")
         sys.exit(130)
     except Exception as exc:  # a traceback shown to a user is a bug: say so in one line, keep the details
         import tempfile
         import traceback
 
-        with tempfile.NamedTemporaryFile("w", prefix="torchdoctor-crash-", suffix=".txt", delete=False) as fh:
-            traceback.print_exc(file=fh)
+        try:
+            with tempfile.NamedTemporaryFile("w", prefix="torchdoctor-crash-", suffix=".txt", delete=False) as fh:
+                traceback.print_exc(file=fh)
+            where = f"the traceback is in {fh.name}"
+        except OSError:  # no writable temp directory either
+            where = "set TMPDIR to a writable folder to keep the traceback"
         stderr(
             f"torchdoctor: internal error ({type(exc).__name__}: {exc}). This is a bug in torchdoctor, not in "
-            f"your environment; the traceback is in {fh.name}. Please report it."
+            f"your environment; {where}. Please report it."
         )
         sys.exit(int(ExitCode.COULD_NOT_RUN))

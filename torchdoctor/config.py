@@ -53,7 +53,15 @@ def find_pyproject(start: Path) -> Path | None:
 
 
 def load(start: Path | None = None) -> Config:
-    path = find_pyproject((start or Path.cwd()).resolve())
+    if start is None:
+        try:
+            start = Path.cwd()
+        except OSError:  # the working directory was deleted: there is no project to read
+            return Config()
+    try:
+        path = find_pyproject(start.resolve())
+    except OSError:
+        return Config()
     if path is None:
         return Config()
     try:

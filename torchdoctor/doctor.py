@@ -60,7 +60,14 @@ def diagnose(
         if smoke is not None:
             facts = replace(facts, smoke=Unavailable("smoke", "skipped: --quick does not import torch", "skipped"))
     else:
-        with SmokeSession(options.python, smoke, on_message) as session:
+        try:
+            session = SmokeSession(options.python, smoke, on_message)
+        except OSError as exc:  # no writable temp directory (a read-only root filesystem)
+            facts, timings = gather(options, on_message=on_message)
+            why = f"not run: no writable temp directory for the smoke tests ({exc.strerror or exc})"
+            facts = replace(facts, smoke=Unavailable("smoke", why, "no_tmp"))
+            return judge(facts, ignore, "probed", timings, only, required)
+        with session:
             facts, timings = gather(
                 options, lambda o: session.torch_with_cpu_smoke(o.timeout), smoke.timeout, on_message
             )

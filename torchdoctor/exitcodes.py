@@ -14,3 +14,5 @@ class ExitCode(enum.IntEnum):
     """Bad command line or options."""
     COULD_NOT_RUN = 3
     """The doctor could not do its job: an unreadable --from file, an unwritable -o path."""
+    OUTPUT_FAILED = 4
+    """The report could not be written to stdout: closed, full, or a reader that went away."""

@@ -13,7 +13,7 @@ from torchdoctor.probes.children import INTERP_CHILD, SMOKE_CHILD, TORCH_CHILD
 from torchdoctor.probes.interpreter import probe_interpreter
 from torchdoctor.probes.torch import probe_torch
 
-CHILDREN = [INTERP_CHILD, TORCH_CHILD, SMOKE_CHILD]
+CHILDREN = [INTERP_CHILD, TORCH_CHILD, SMOKE_CHILD, INTERP_CHILD.parent / "_channel_child.py"]
 
 
 def test_torch_child_reads_the_real_torch() -> None:
@@ -53,7 +53,7 @@ def test_children_are_stdlib_and_python38(path: Path) -> None:
     """They run in the user's interpreter: no torchdoctor, no third-party imports, 3.8 syntax."""
     source = path.read_text()
     tree = ast.parse(source, feature_version=(3, 8))
-    allowed = set(sys.stdlib_module_names) | {"torch", "torchvision", "_smoke_child", "numpy"}
+    allowed = set(sys.stdlib_module_names) | {"torch", "torchvision", "_smoke_child", "_channel_child", "numpy"}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [a.name.split(".")[0] for a in node.names]

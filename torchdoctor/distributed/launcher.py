@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from torchdoctor.probes.subproc import track, untrack
+
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
@@ -41,6 +43,7 @@ def launch_local(python: str, nproc: int, forwarded: list[str], timeout: float) 
         proc = subprocess.Popen(torchrun_argv(python, nproc, forwarded), env=env, start_new_session=True)
     except OSError as exc:
         return 3, f"cannot run {python}: {exc}"
+    track(proc, graceful=True)  # Ctrl-C on the doctor: torchrun stops every rank, then its group is killed
     try:
         return proc.wait(timeout=timeout), ""
     except subprocess.TimeoutExpired:
@@ -50,3 +53,5 @@ def launch_local(python: str, nproc: int, forwarded: list[str], timeout: float) 
             proc.kill()
         proc.wait()
         return 1, f"the local ranks did not finish within {timeout:g} s and were killed"
+    finally:
+        untrack(proc)

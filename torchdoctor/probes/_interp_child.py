@@ -1,13 +1,16 @@
 # Runs inside the TARGET interpreter (the user's), by path. Standard library only, Python 3.8+.
 # It must never import torchdoctor, torch or any third-party module: it reads metadata only.
-# Prints one protocol line: @@torchdoctor@@ {"python": {...}, "packages": {...}}
-import json
+# Sends one message on the channel (_channel_child.py): {"python": {...}, "packages": {...}}
 import os
 import platform
 import site
 import struct
 import sys
 import sysconfig
+
+import _channel_child  # from this script's folder, before sys.path[0] becomes the cwd
+
+_channel_child.open_channel()
 
 try:
     from importlib import metadata as importlib_metadata
@@ -47,6 +50,14 @@ KEEP_REQUIRES = {"torch", "torchvision", "torchaudio", "torchcodec", "triton", "
 READ_MODULES = {"pynvml", "nvidia-ml-py", "nvidia-ml-py3"}
 
 
+def working_dir():
+    """The working directory, or "" when it has been deleted (os.getcwd() raises then)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return ""
+
+
 def norm(name):
     return name.lower().replace("_", "-").replace(".", "-")
 
@@ -75,7 +86,7 @@ def python_facts():
         "conda_prefix": os.environ.get("CONDA_PREFIX", ""),
         "user_site": user_site,
         "user_site_enabled": bool(site.ENABLE_USER_SITE),
-        "cwd": os.getcwd(),
+        "cwd": working_dir(),
     }
 
 
@@ -147,9 +158,9 @@ def origin(module):
 
 
 def packages_facts():
-    cwd_torch = os.path.join(os.getcwd(), "torch")
+    cwd_torch = os.path.join(working_dir(), "torch")
     # sys.path[0] is this script's folder; the user's own `python -c` or REPL would put the cwd there.
-    sys.path[:1] = [os.getcwd()] if sys.path else []
+    sys.path[:1] = [working_dir()] if sys.path else []
     return {
         "distributions": distributions(),
         "torch_origin": origin("torch"),
@@ -170,8 +181,7 @@ def main():
                 "reason": "%s: %s" % (type(exc).__name__, exc),
                 "code": "",
             }
-    sys.stdout.write("@@torchdoctor@@ " + json.dumps(doc) + "\n")
-    sys.stdout.flush()
+    _channel_child.emit(doc)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,28 @@
 # Runs inside the TARGET interpreter (the user's), by path, with a timeout enforced by the parent.
 # Standard library + torch only, Python 3.8+. It must never import torchdoctor.
-# Protocol: lines "@@torchdoctor@@ {json}" on stdout:
+# Protocol: messages on the doctor's channel (_channel_child.py, from this folder):
 #   {"stage": "importing"}                     before `import torch` (so a crash is attributed)
 #   {"torch": {...}}                           the runtime facts, or the import failure
 # When run with "--smoke-cpu DIR" it then hands over to the smoke runner in DIR (same protocol),
 # so the CPU smoke tests share this process's torch import.
-import json
 import os
 import re
 import sys
 import traceback
 import warnings
 
-MARKER = "@@torchdoctor@@ "
+import _channel_child
+
+_channel_child.open_channel()  # before torch runs: it must not see (or inherit) the channel
+emit = _channel_child.emit
 
 
-def emit(doc):
-    sys.stdout.write(MARKER + json.dumps(doc) + "\n")
-    sys.stdout.flush()
+def working_dir():
+    """The working directory, or "" when it has been deleted (os.getcwd() raises then)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return ""
 
 
 def unavailable(reason, code=""):
@@ -166,7 +171,7 @@ def caught_messages(caught):
 
 def main(argv):
     # Mirror `python -c "import torch"` from the user's working directory: the cwd comes first.
-    sys.path[:1] = [os.getcwd()]
+    sys.path[:1] = [working_dir()]
     emit({"stage": "importing"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -212,6 +217,7 @@ def main(argv):
         sys.path.insert(0, argv[1])
         import _smoke_child
 
+        _smoke_child.emit = emit
         return _smoke_child.run_devices(torch, ["cpu"], argv[2:])
     return 0
 

@@ -8,21 +8,24 @@ from typing import Any, Union
 from torchdoctor import serde
 from torchdoctor.model import Maybe, PackagesFacts, PythonFacts, Unavailable
 from torchdoctor.probes.children import INTERP_CHILD
-from torchdoctor.probes.subproc import run_child
+from torchdoctor.probes.subproc import run_child, working_dir
 
 
 def probe_interpreter(python: str, timeout: float) -> tuple[Maybe[PythonFacts], Maybe[PackagesFacts]]:
-    result = run_child([python, str(INTERP_CHILD)], timeout, env=dict(os.environ), cwd=os.getcwd())
+    result = run_child([python, str(INTERP_CHILD)], timeout, env=dict(os.environ), cwd=working_dir())
     if result.start_error:
         gone = Unavailable("python", f"could not run {python}: {result.start_error}", "start")
         return gone, gone
     message = result.first("python")
     if message is None:
-        if result.timed_out:
+        if result.malformed:
+            why = f"the interpreter's answer could not be read: {'; '.join(result.malformed[:3])}"
+        elif result.timed_out:
             why = f"the interpreter did not answer within {timeout:g} s"
         else:
             why = f"the interpreter exited with status {result.returncode}: {result.stderr_tail(3)}"
-        gone = Unavailable("python", why, "timeout" if result.timed_out else "child")
+        code = "protocol" if result.malformed else ("timeout" if result.timed_out else "child")
+        gone = Unavailable("python", why, code)
         return gone, gone
     return _load(PythonFacts, message["python"], "python"), _load(PackagesFacts, message["packages"], "packages")
 

@@ -18,7 +18,6 @@ child:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import threading
@@ -30,7 +29,7 @@ from typing import Any, TypeVar, Union
 
 from torchdoctor import serde
 from torchdoctor.model import NOT_SUPPORTED, GPUFacts, GPUProcess, Maybe, NvmlFacts, Unavailable, field_label
-from torchdoctor.probes.subproc import MARKER, ChildResult, run_child
+from torchdoctor.probes.subproc import ChildResult, run_child
 
 T = TypeVar("T")
 
@@ -359,12 +358,14 @@ def probe_nvml_here(field_timeout: float = FIELD_TIMEOUT, init_timeout: float = 
 
 def main(field_timeout: float = FIELD_TIMEOUT, init_timeout: float = 15.0) -> None:
     """Child entry point: the NVML facts as protocol lines, each part as soon as it is read."""
+    from torchdoctor.probes import _channel_child
+
+    _channel_child.open_channel()
     lock = threading.Lock()
 
     def emit(message: dict[str, Any]) -> None:
         with lock:
-            sys.stdout.write(MARKER + json.dumps(message) + "\n")
-            sys.stdout.flush()
+            _channel_child.emit(message)
 
     try:
         facts: Any = probe_nvml_here(field_timeout, init_timeout, emit)
@@ -377,7 +378,7 @@ def main(field_timeout: float = FIELD_TIMEOUT, init_timeout: float = 15.0) -> No
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 CHILD_CODE = (
-    "import sys, os; cwd = os.getcwd(); "
+    "import sys, os; cwd = os.path.abspath(os.curdir) if os.path.isdir(os.curdir) else ''; "
     "sys.path[:] = [p for p in sys.path if p not in ('', cwd)] + [{parent!r}]; "
     "from torchdoctor.probes.nvml import main; main({field!r}, {init!r})"
 )
@@ -400,7 +401,9 @@ def interpret(result: ChildResult, timeout: float, waited: float) -> Maybe[NvmlF
             return serde.from_jsonable(Union[NvmlFacts, Unavailable], message["nvml"])  # noqa: UP007
         except serde.SnapshotError as exc:
             return Unavailable("NVML", f"unexpected output from the NVML child: {exc}", "protocol")
-    if result.timed_out:
+    if result.malformed:
+        why = Unavailable("NVML", f"the NVML child's answer could not be read: {result.malformed[0]}", "protocol")
+    elif result.timed_out:
         why = Unavailable("NVML", f"NVML did not answer within {timeout:g} s (a hung GPU or driver)", "timeout")
     elif result.signal_name:
         why = Unavailable("NVML", f"the NVML child was killed by {result.signal_name} after {waited:.1f} s", "crash")

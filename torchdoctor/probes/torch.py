@@ -12,7 +12,9 @@ import os
 from torchdoctor import serde
 from torchdoctor.model import ImportFailureKind, TorchImportFailure, TorchState, Unavailable
 from torchdoctor.probes.children import SMOKE_DIR, TORCH_CHILD
-from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child
+from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child, working_dir
+
+EXIT_GRACE = 2.0
 
 
 def torch_argv(python: str, smoke_cpu: bool = False, smoke_args: tuple[str, ...] = ()) -> list[str]:
@@ -39,6 +41,10 @@ def interpret(result: ChildResult, timeout: float) -> TorchState:
             return serde.from_jsonable(TorchState, message["torch"])
         except serde.SnapshotError as exc:
             return Unavailable("torch", f"the torch child printed something unexpected: {exc}", "protocol")
+    if result.malformed:
+        return Unavailable(
+            "torch", f"the torch child's answer could not be read: {'; '.join(result.malformed[:3])}", "protocol"
+        )
     started_import = result.first("stage") is not None
     where = "during `import torch`" if started_import else "before it could import torch"
     if result.timed_out:
@@ -76,6 +82,13 @@ def probe_torch(
     """
     argv = torch_argv(python, smoke_cpu=smoke_args is not None, smoke_args=smoke_args or ())
     result = run_child(
-        argv, timeout + smoke_seconds, env=child_env(), cwd=os.getcwd(), on_message=on_message, first=("torch", timeout)
+        argv,
+        timeout + smoke_seconds,
+        env=child_env(),
+        cwd=working_dir(),
+        on_message=on_message,
+        first=("torch", timeout),
+        # the CPU smoke tests get their own bound once torch's facts are in (and a moment to exit)
+        after_first=smoke_seconds + EXIT_GRACE if smoke_args is not None else None,
     )
     return interpret(result, timeout), result

@@ -5,14 +5,13 @@
 #   * imported by _torch_child.py after it has reported torch's facts: run_devices(torch, ["cpu"], args),
 #     so the CPU smoke shares that process's `import torch`;
 #   * run by path for one device: python _smoke_child.py --device cuda:0 --tmp DIR
-# Protocol lines on stdout ("@@torchdoctor@@ {json}"):
+# Protocol: messages on the doctor's channel (probes/_channel_child.py):
 #   {"smoke_start": {"device": D, "step": S}}     before each step (a crash is attributed to it)
 #   {"smoke": {"device": D, "step": S, "status": "passed|failed|skipped", "seconds": x, "error": "...", ...}}
 #   {"smoke_device": {"device": D, "name": "..."}} once per device, first
 #   {"smoke_done": {"device": D}}
 # This is the everyday path a person learning PyTorch walks: build a model, put the model, the loss and
 # the data on the device, train, evaluate, save, load.
-import json
 import math
 import os
 import sys
@@ -20,14 +19,21 @@ import tempfile
 import time
 import traceback
 
-MARKER = "@@torchdoctor@@ "
 torch = None  # set by run_devices / main; module-level so the classes below can use it
 nn = None
 
 
+def working_dir():
+    """The working directory, or "" when it has been deleted (os.getcwd() raises then)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return ""
+
+
 def emit(doc):
-    sys.stdout.write(MARKER + json.dumps(doc) + "\n")
-    sys.stdout.flush()
+    """Replaced by the channel's writer: _torch_child sets it, or main() when run by path."""
+    raise RuntimeError("no channel to the doctor")
 
 
 class Skipped(Exception):
@@ -495,9 +501,16 @@ def option(argv, name):
 
 
 def main(argv):
+    global emit
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "probes"))
+    import _channel_child
+
+    _channel_child.open_channel()
+    emit = _channel_child.emit
+    del sys.path[0]
     device = option(argv, "--device") or "cpu"
     # Mirror the user's `python -c`: their working directory first on sys.path.
-    sys.path.insert(1, os.getcwd())
+    sys.path.insert(1, working_dir())
     import torch as torch_module
 
     return run_devices(torch_module, [device], argv)

@@ -1,7 +1,7 @@
 """Run the smoke tests: CPU inside the torch facts child, every other device in a child of its own.
 
-One device at a time, each with a timeout; a crash, hang or CUDA error in one device does not
-stop the others. The temp directory the children write to is made and removed here, so it is
+Every device at once, each in its own child with its own timeout; a crash, hang or CUDA error in
+one device does not stop the others. The temp directory the children write to is made and removed here, so it is
 removed even when a child is killed.
 """
 
@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 
 from torchdoctor import serde
 from torchdoctor.model import DeviceSmoke, SmokeStep, StepStatus, TorchRuntime, TorchState
 from torchdoctor.probes.children import SMOKE_CHILD
-from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child
+from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child, track_dir, untrack_dir, working_dir
 from torchdoctor.probes.torch import child_env, probe_torch
 
 
@@ -116,6 +117,7 @@ class SmokeSession:
         self.options = options
         self.on_message = on_message
         self.tmp = tempfile.mkdtemp(prefix="torchdoctor-smoke-")
+        track_dir(self.tmp)  # removed on Ctrl-C too
         self.cpu: DeviceSmoke | None = None
 
     def __enter__(self) -> SmokeSession:
@@ -123,6 +125,7 @@ class SmokeSession:
 
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+        untrack_dir(self.tmp)
 
     @property
     def wants_cpu(self) -> bool:
@@ -137,15 +140,23 @@ class SmokeSession:
         return state
 
     def other_devices(self, torch: TorchState) -> list[DeviceSmoke]:
+        """Every device but the CPU, each in a child of its own, all at once: 8 GPUs cost about what one does."""
         chosen, unavailable = select(self.options.device, torch)
-        out = []
-        for device in chosen:
-            if device == "cpu":
-                continue
+        devices = [d for d in chosen if d != "cpu"]
+        results: dict[str, DeviceSmoke] = {}
+
+        def one(device: str) -> None:
             argv = [self.python, str(SMOKE_CHILD), "--device", device, "--tmp", self._dir(device)]
-            result = run_child(argv, self.options.timeout, env=child_env(), cwd=os.getcwd(), on_message=self.on_message)
-            out.append(collect(result, device, self.options.timeout))
-        return out + unavailable
+            timeout = self.options.timeout
+            result = run_child(argv, timeout, env=child_env(), cwd=working_dir(), on_message=self.on_message)
+            results[device] = collect(result, device, timeout)
+
+        threads = [threading.Thread(target=one, args=(d,), daemon=True, name=f"smoke-{d}") for d in devices]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()  # each child has its own timeout
+        return [results[d] for d in devices if d in results] + unavailable
 
     def _dir(self, device: str) -> str:
         path = os.path.join(self.tmp, device.replace(":", "_"))
