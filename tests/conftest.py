@@ -40,19 +40,33 @@ class Doctor:
         (pkg / "__init__.py").write_text(textwrap.dedent(body))
         self.pythonpath.append(str(pkg.parent))
 
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("VIRTUAL_ENV", None)
         env.pop("CONDA_PREFIX", None)
         env.update(self.env)
         env["PYTHONPATH"] = os.pathsep.join([*self.pythonpath, str(REPO)])
         env["NO_COLOR"] = "1"
+        return env
+
+    def run(self, *args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "torchdoctor", *args],
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=env,
+            env=self.environment(),
+            cwd=cwd or self.tmp_path,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """The doctor running in the background (to be signalled), its output collected by the caller."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "torchdoctor", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.environment(),
             cwd=self.tmp_path,
         )
 

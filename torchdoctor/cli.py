@@ -87,7 +87,7 @@ def default_python() -> str:
     return active_python().path
 
 
-def interpreter_problem(python: str) -> tuple[str, str]:
+def interpreter_problem(python: str, seconds: float = 20.0) -> tuple[str, str]:
     """Why ``--python`` cannot be examined: ("" , resolved path) when it can."""
     path = Path(python)
     if not path.exists():
@@ -102,22 +102,19 @@ def interpreter_problem(python: str) -> tuple[str, str]:
         return f"--python {python} is a folder, not an interpreter (for a virtual environment, give its bin/python)", ""
     if not os.access(path, os.X_OK):
         return f"--python {python}: not executable", ""
-    return answers_as_python(python, str(path)), str(path)
+    return answers_as_python(python, str(path), seconds), str(path)
 
 
-PYTHON_PREFLIGHT_SECONDS = 20.0
-
-
-def answers_as_python(given: str, path: str) -> str:
+def answers_as_python(given: str, path: str, seconds: float) -> str:
     """ "" if ``path`` runs ``-c`` like a Python interpreter, else why not (it is pasted by a person)."""
     from torchdoctor.probes.subproc import run_command
 
     said = "torchdoctor-python-ok"
-    result = run_command([path, "-c", f"print('{said}')"], PYTHON_PREFLIGHT_SECONDS)
+    result = run_command([path, "-c", f"print('{said}')"], seconds)
     if result.start_error:
         return f"--python {given}: cannot run it ({result.start_error})"
     if result.timed_out:
-        return f"--python {given} did not answer within {PYTHON_PREFLIGHT_SECONDS:g} s (is it a Python interpreter?)"
+        return f"--python {given} did not answer within {seconds:g} s (is it a Python interpreter?)"
     if said not in result.stdout:
         return f"--python {given} is not a Python interpreter (it did not run `-c`)"
     return ""
@@ -128,7 +125,7 @@ def use_color() -> bool:
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    return sys.stdout.isatty()
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
 
 
 def terminal_width() -> int:
@@ -378,7 +375,7 @@ def github_extras(report: Report, fmt: OutputFormat, output: Path | None) -> Non
     from torchdoctor.render import RenderOptions, render
 
     if fmt is OutputFormat.TERMINAL and output is None:
-        sys.stdout.write(render(report, OutputFormat.GITHUB))
+        write_stdout(render(report, OutputFormat.GITHUB))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:
@@ -405,7 +402,7 @@ def probe(
     from torchdoctor.probes import ProbeOptions
 
     if python:
-        problem, target = interpreter_problem(python)
+        problem, target = interpreter_problem(python, min(20.0, timeout))
         if problem:
             fatal(problem, ExitCode.USAGE)
     else:
@@ -468,7 +465,8 @@ def render_report(report: Report, fmt: OutputFormat, verbose: bool, output: Path
         verbose=verbose,
         color=to_terminal and use_color(),
         width=terminal_width() if to_terminal else 100,
-        unicode=(sys.stdout.encoding or "").lower().replace("-", "") in ("utf8", "utf16") or not to_terminal,
+        unicode=(getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") in ("utf8", "utf16")
+        or not to_terminal,
         redact_identity=redact,
     )
     return render(report, fmt, options)

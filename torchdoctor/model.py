@@ -269,6 +269,8 @@ class ImportFailureKind(str, enum.Enum):
     MISSING_MODULE = "missing Python module"
     CRASH = "crash by signal"
     TIMEOUT = "timeout"
+    BROKEN = "imports, but broken"
+    """``import torch`` works but a basic call (torch.version, torch.cuda.is_available()) fails."""
     OTHER = "other"
 
 

@@ -78,6 +78,7 @@ CASES: dict[str, tuple[Facts, Facts]] = {
         f.facts(host=f.mac(), python=f.python(machine="arm64")),
     ),
     "python-32bit": (f.facts(python=f.python(bits=32)), f.facts()),
+    "cwd-deleted": (f.facts(python=f.python(cwd="")), f.facts()),
     "wsl1": (f.facts(host=f.host(wsl="wsl1")), f.facts(host=f.host(wsl="wsl2"))),
     "container-without-gpu": (
         f.cpu_container(env=f.env(NVIDIA_VISIBLE_DEVICES="all")),

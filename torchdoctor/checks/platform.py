@@ -148,3 +148,26 @@ def _older(version: str, minimum: str) -> bool:
         return tuple(int(p) for p in v.split(".") if p.isdigit())
 
     return parts(version) < parts(minimum)
+
+
+@check(
+    "TD030",
+    "cwd-deleted",
+    "the working directory no longer exists",
+    Severity.WARNING,
+    Area.PLATFORM,
+    "A shell left in a folder that was deleted (a removed checkout, a cleaned temp dir) runs Python with no "
+    "working directory: relative paths, `python -c` imports and some native libraries (MKL loading torch's "
+    "own libraries) fail in ways that look like a broken install.",
+    requires=("python",),
+)
+def cwd_deleted(facts: Facts) -> Iterator[Fire]:
+    python = facts.python
+    assert isinstance(python, PythonFacts)
+    if python.cwd:
+        return
+    yield Fire(
+        (ev(Source.PYTHON, "os.getcwd()", "fails: the folder was deleted"),),
+        "Change to a folder that exists and run again; judge the other findings after that.",
+        'cd "$HOME"',
+    )

@@ -16,9 +16,11 @@ from torchdoctor.checks.base import (
     ev,
     nvidia_gpu_evidence,
     pip,
+    python_exe,
     torch_version,
 )
 from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.compat.recommend import DOWNLOAD
 from torchdoctor.model import (
     EnvFacts,
     Facts,
@@ -94,11 +96,34 @@ IMPORT_FIXES: dict[ImportFailureKind, str] = {
     ),
     ImportFailureKind.TIMEOUT: (
         "`import torch` did not finish in time: a slow network filesystem, a hung driver call or a "
-        "deadlocked import. Time it with `python -X importtime -c 'import torch'`; raise --timeout if "
+        "deadlocked import. Time it with `{python} -X importtime -c 'import torch'`; raise --timeout if "
         "it is merely slow."
+    ),
+    ImportFailureKind.BROKEN: (
+        "torch imports but is broken: a basic part of it is missing or fails (a partly overwritten or "
+        "half-uninstalled package, or a stray `torch` module shadowing the real one). Reinstall it."
     ),
     ImportFailureKind.OTHER: "Read the error below; reinstalling torch fixes most broken installations.",
 }
+
+
+def shadowing_folder(facts: Facts) -> str:
+    """The ./torch folder that `import torch` really loads instead of the package, or "".
+
+    An empty folder (no __init__.py) does not shadow: Python keeps looking and imports the package.
+    """
+    packages = facts.packages
+    if not isinstance(packages, PackagesFacts) or not packages.cwd_torch_dir:
+        return ""
+    origin = packages.torch_origin
+    folder = packages.cwd_torch_dir.rstrip(os.sep) + os.sep
+    return packages.cwd_torch_dir if isinstance(origin, str) and origin.startswith(folder) else ""
+
+
+SHADOW_FIX = (
+    "A `torch` folder in the working directory shadows the installed package for `python -c`, the REPL and "
+    "notebooks. Run from another directory, or rename the folder."
+)
 
 
 def _ld_library_path(facts: Facts) -> str:
@@ -109,7 +134,15 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
     kind = failure.kind
     version = torch_version(facts)
     pinned = f"torch=={version}" if version else "torch"
-    if kind in (ImportFailureKind.MISSING_SHARED_LIBRARY, ImportFailureKind.CRASH, ImportFailureKind.OTHER):
+    tag = version.partition("+")[2]
+    if tag.startswith(("cpu", "cu", "rocm", "xpu")):  # a local version: only PyTorch's own index has it
+        pinned += f" --index-url {DOWNLOAD}/{tag}"
+    if kind in (
+        ImportFailureKind.MISSING_SHARED_LIBRARY,
+        ImportFailureKind.CRASH,
+        ImportFailureKind.OTHER,
+        ImportFailureKind.BROKEN,
+    ):
         if "libcuda.so" in failure.message:
             return ""  # the driver itself is missing: see the driver findings
         return pip(facts, f"install --force-reinstall {pinned}")
@@ -121,8 +154,6 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
     if kind == ImportFailureKind.MISSING_MODULE:
         match = re.search(r"No module named '([\w.]+)'", failure.message)
         return pip(facts, f"install {match.group(1).split('.')[0]}") if match else ""
-    if kind == ImportFailureKind.CRASH:
-        return 'python -X faulthandler -c "import torch"'
     return ""
 
 
@@ -147,9 +178,14 @@ def torch_import_failed(facts: Facts) -> Iterator[Fire]:
         evidence.append(ev(Source.ENV, "LD_LIBRARY_PATH", _ld_library_path(facts)))
     if failure.detail:
         evidence.append(ev(Source.TORCH, "detail", failure.detail.strip().splitlines()[-1]))
+    shadow = shadowing_folder(facts)
+    if shadow:  # the torch that failed is a folder in the working directory, not the package
+        evidence.append(ev(Source.PYTHON, "`import torch` loads", shadow))
+        yield Fire(tuple(evidence), SHADOW_FIX, title="`import torch` fails: a ./torch folder shadows torch")
+        return
     yield Fire(
         tuple(evidence),
-        IMPORT_FIXES[failure.kind],
+        IMPORT_FIXES[failure.kind].replace("{python}", python_exe(facts)),
         _import_fix_command(facts, failure),
         title=f"`import torch` fails: {failure.kind.value}",
     )
@@ -322,15 +358,14 @@ def duplicate_torch(facts: Facts) -> Iterator[Fire]:
             "(PYTHONNOUSERSITE=1 hides the user site).",
             pip(facts, "uninstall -y torch") + "   # repeat until it says it is not installed",
         )
-    if packages.cwd_torch_dir:
+    if shadowing_folder(facts):
         yield Fire(
             (ev(Source.PYTHON, "folder in the working directory", packages.cwd_torch_dir),),
-            "A `torch` folder in the working directory shadows the installed package for `python -c`, "
-            "the REPL and notebooks. Run from another directory, or rename the folder.",
+            SHADOW_FIX,
             title="a ./torch folder shadows the installed torch",
         )
     torch = facts.torch
-    if isinstance(torch, TorchRuntime) and torch.file and locations and not packages.cwd_torch_dir:
+    if isinstance(torch, TorchRuntime) and torch.file and locations and not shadowing_folder(facts):
         stray = not any(torch.file.startswith(location) for location in locations)
         if stray:
             yield Fire(

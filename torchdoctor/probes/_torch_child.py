@@ -92,6 +92,10 @@ def guarded(fn, default=None):
         return unavailable("%s: %s" % (type(exc).__name__, exc))
 
 
+class Broken(Exception):
+    """torch imported, but a basic call every program makes fails."""
+
+
 def runtime_facts(torch, caught):
     cuda = getattr(torch.version, "cuda", None) or ""
     hip = getattr(torch.version, "hip", None) or ""
@@ -118,7 +122,10 @@ def runtime_facts(torch, caught):
         return list(torch.cuda.get_arch_list())
 
     facts["arch_list"] = guarded(arch_list, default=[]) if (cuda or hip) else []
-    available = bool(guarded(torch.cuda.is_available, default=False))
+    try:
+        available = bool(torch.cuda.is_available())
+    except Exception as exc:  # it returns False on a machine without CUDA; raising means a broken torch
+        raise Broken("torch.cuda.is_available() raised %s: %s" % (type(exc).__name__, exc))
     facts["cuda_available"] = available
     facts["device_count"] = int(guarded(torch.cuda.device_count, default=0)) if available else 0
     cuda_error = ""
@@ -211,7 +218,19 @@ def main(argv):
         try:
             facts = runtime_facts(torch, caught)
         except Exception as exc:
-            facts = unavailable("reading torch's runtime facts failed: %s: %s" % (type(exc).__name__, exc))
+            # A torch without torch.version, or whose torch.cuda.is_available() raises, is broken:
+            # nothing that uses it will work, so it is reported as a failure, not as unknown facts.
+            message = str(exc) if isinstance(exc, Broken) else "%s: %s" % (type(exc).__name__, exc)
+            tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+            facts = {
+                "type": "import_failed",
+                "kind": "imports, but broken",
+                "exc_type": type(exc).__name__,
+                "message": ("torch imports, but " + message)[:4000],
+                "detail": tail[-4000:],
+            }
+            emit({"torch": facts})
+            return 0
     emit({"torch": facts})
     if len(argv) >= 2 and argv[0] == "--smoke-cpu":
         sys.path.insert(0, argv[1])

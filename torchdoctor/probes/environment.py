@@ -61,9 +61,18 @@ def allowed(name: str) -> bool:
     return name in EXACT or name.startswith(PREFIXES)
 
 
+def readable(text: str) -> str:
+    """Bytes that are not UTF-8 (kept by Python as lone surrogates) become U+FFFD, so every format can write them."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def probe_env(environ: Mapping[str, str] | None = None) -> EnvFacts:
     environ = os.environ if environ is None else environ
-    variables = tuple(EnvVar(name, redact_value(value)) for name, value in sorted(environ.items()) if allowed(name))
+    variables = tuple(
+        EnvVar(readable(name), redact_value(readable(value)))
+        for name, value in sorted(environ.items())
+        if allowed(name)
+    )
     return EnvFacts(variables, probe_nvcc(environ))
 
 

@@ -1,0 +1,100 @@
+"""Ctrl-C and SIGTERM while a child runs: the doctor exits at once with one line, and leaves no
+process and no temp dir behind. Real signals to real processes; children found with psutil."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import Doctor
+from tests.fakes.nvml_lib import FakeNvmlLibrary, Machine
+
+HANGING_IMPORT = "import time\ntime.sleep(3600)\n"
+HANGING_SMOKE = """
+import time
+import types
+
+
+class _Hangs:
+    def __getattr__(self, name):
+        time.sleep(3600)
+
+
+__version__ = "2.13.0"
+version = types.SimpleNamespace(cuda=None, hip=None, git_version="", debug=False)
+cuda = types.SimpleNamespace(is_available=lambda: False, device_count=lambda: 0)
+backends = types.SimpleNamespace()
+_C = types.SimpleNamespace()
+nn = _Hangs()  # the smoke tests start by building a model: they hang there
+"""
+
+
+def wait_for_children(proc: subprocess.Popen[str], names: tuple[str, ...], seconds: float = 20) -> list[psutil.Process]:
+    """The doctor's descendants once one whose command line mentions each of ``names`` is running."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = psutil.Process(proc.pid).children(recursive=True)
+        lines = [" ".join(p.cmdline()) for p in found if p.is_running()]
+        if all(any(name in line for line in lines) for name in names):
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{names} never started; the doctor said: {proc.communicate(timeout=5)}")
+
+
+def stop(proc: subprocess.Popen[str], signum: int) -> tuple[int, str, str, float]:
+    started = time.monotonic()
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=15)
+    return proc.returncode, out, err, time.monotonic() - started
+
+
+def assert_all_gone(children: list[psutil.Process]) -> None:
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, [p.cmdline() for p in alive]
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
+def test_a_signal_during_a_hanging_import_torch(doctor: Doctor, signum: int, code: int, word: str) -> None:
+    doctor.fake_torch(HANGING_IMPORT)
+    proc = doctor.start("check", "--no-smoke")
+    children = wait_for_children(proc, ("_torch_child.py", "torchdoctor.probes.nvml"))
+    returncode, out, err, seconds = stop(proc, signum)
+    assert (returncode, seconds < 5) == (code, True), (returncode, seconds, err)
+    assert err.strip() == f"torchdoctor: {word}" if signum == signal.SIGINT else word in err
+    assert "Traceback" not in err and out == ""
+    assert_all_gone(children)
+
+
+def test_sigterm_during_a_hanging_nvml_init(doctor: Doctor, nvml_lib: FakeNvmlLibrary) -> None:
+    doctor.real_nvml(nvml_lib, Machine("R550", system={"init_hang": 1}))
+    proc = doctor.start("check", "--quick", "--nvml-timeout", "120")
+    children = wait_for_children(proc, ("torchdoctor.probes.nvml",))
+    time.sleep(0.5)  # inside nvmlInit
+    returncode, _, err, seconds = stop(proc, signal.SIGTERM)
+    assert returncode == 143 and seconds < 5 and "Traceback" not in err
+    assert_all_gone(children)
+
+
+def test_ctrl_c_during_the_smoke_tests_removes_the_temp_dir(doctor: Doctor, tmp_path: Path) -> None:
+    doctor.fake_torch(HANGING_SMOKE)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    doctor.env["TMPDIR"] = str(scratch)
+    proc = doctor.start("check", "--device", "cpu", "--smoke-timeout", "600")
+    children = wait_for_children(proc, ("_torch_child.py",))
+    deadline = time.monotonic() + 20
+    while not list(scratch.glob("torchdoctor-smoke-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(scratch.glob("torchdoctor-smoke-*")), "the smoke tests never started"
+    time.sleep(1.0)  # the fake torch's facts are in; the smoke tests hang
+    returncode, _, err, seconds = stop(proc, signal.SIGINT)
+    assert returncode == 130 and seconds < 5, err
+    assert_all_gone(children)
+    assert not list(scratch.glob("torchdoctor-smoke-*"))
