@@ -22,7 +22,10 @@ OPENAI = "sk-" + "proj-abcdefghijklmnopqrstuvwx012345"
 JWT = "eyJhbGciOiJIUzI1NiJ9." + "eyJzdWIiOiIxMjM0NTY3ODkwIn0." + "dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 PASSWORD = "s3cr3tPassw0rd"
 PLAIN = "plainsecretvalue123"
-SECRETS = [GH_TOKEN, HF_TOKEN, AWS_KEY, OPENAI, JWT, PASSWORD, PLAIN]
+AWS_SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY"
+OPTION_PASSWORD = "optionpass987"
+COLON_KEY = "colonkey654"
+SECRETS = [GH_TOKEN, HF_TOKEN, AWS_KEY, OPENAI, JWT, PASSWORD, PLAIN, AWS_SECRET, OPTION_PASSWORD, COLON_KEY]
 
 PLANTED = {
     "PYTORCH_CUSTOM_URL": f"https://alice:{PASSWORD}@mirror.example.com/simple",
@@ -35,6 +38,10 @@ PLANTED = {
     "TORCH_TOKEN": PLAIN,
     "NCCL_PASSWORD": PLAIN,
     "CUDA_HOME": f"/usr/local/cuda?token={PLAIN}",
+    # key names with a prefix, in every form, inside allowlisted values
+    "TORCH_SHOW_CPP_STACKTRACES": f"X_PASSWORD={PASSWORD} AWS_SECRET_ACCESS_KEY={AWS_SECRET}",
+    "PYTORCH_NVML_BASED_CUDA_CHECK": f"--password {OPTION_PASSWORD} --api-key={PLAIN}",
+    "NCCL_SOCKET_IFNAME": f"OPENAI_API_KEY: {COLON_KEY}",
 }
 
 
@@ -77,8 +84,44 @@ def test_redact_value(value: str, hidden: str) -> None:
     assert "<redacted>" in redact_value(value)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"X_PASSWORD={PLAIN}",
+        f"AWS_SECRET_ACCESS_KEY={PLAIN}",
+        f"OPENAI_API_KEY={PLAIN}",
+        f"--password {PLAIN}",
+        f"--password={PLAIN}",
+        f"--hf-token {PLAIN} --verbose",
+        f"api_key: {PLAIN}",
+        f"OSError: failed with SECRET={PLAIN} in the environment",
+    ],
+)
+def test_secret_keys_with_or_without_a_prefix_in_every_form(value: str) -> None:
+    assert PLAIN not in redact_value(value)
+
+
+def test_a_secret_quoted_in_an_error_from_the_examined_torch_leaks_nowhere(tmp_path: Path) -> None:
+    from tests.conftest import Doctor
+
+    doctor = Doctor(tmp_path)
+    doctor.fake_torch(f"raise OSError('cannot load: AWS_SECRET_ACCESS_KEY={AWS_SECRET} --password {OPTION_PASSWORD}')")
+    for fmt in OutputFormat:
+        proc = doctor.run("check", "--no-smoke", "-v", "-f", fmt.value)
+        assert AWS_SECRET not in proc.stdout and OPTION_PASSWORD not in proc.stdout, fmt
+
+
 def test_ordinary_values_are_kept() -> None:
-    for value in ("/usr/local/cuda-12.4/lib64", "PCI_BUS_ID", "0,1", "https://download.pytorch.org/whl/cu124"):
+    for value in (
+        "/usr/local/cuda-12.4/lib64",
+        "PCI_BUS_ID",
+        "0,1",
+        "https://download.pytorch.org/whl/cu124",
+        "MONKEY=banana",
+        "tokenizer=bert",
+        "--key-file /etc/x",
+        "Key facts: torch 2.5.1",
+    ):
         assert redact_value(value) == value
 
 

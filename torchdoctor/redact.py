@@ -35,15 +35,23 @@ TOKEN_SHAPES = re.compile(
     r"|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"  # JWT
     r")"
 )
-KEY_VALUE_SECRET = re.compile(
-    r"(?i)\b(password|passwd|pwd|token|access_token|secret|api_?key|key|auth|sig|signature)=([^\s&;]+)"
+SECRET_WORD = (
+    r"(?:password|passwd|pwd|passphrase|token|secret|api[_-]?key|access[_-]?key|private[_-]?key|"
+    r"key|auth|credentials?|session[_-]?id|sig|signature)"
 )
+SECRET_NAME = rf"(?:[A-Za-z0-9]+[_.-])*{SECRET_WORD}"
+"""A key that names a secret, with or without a prefix: password, X_PASSWORD, AWS_SECRET_ACCESS_KEY, api-key."""
+KEY_VALUE_SECRET = re.compile(rf"(?i)(?<![\w-])({SECRET_NAME})(=|:[ \t]*)(?!<redacted>)([^\s&;,'\"]+)")
+"""KEY=value and KEY: value."""
+OPTION_SECRET = re.compile(rf"(?i)(?<![\w-])(--?{SECRET_NAME})([ \t]+|=)(?!<redacted>)([^\s&;,'\"-][^\s&;,'\"]*)")
+"""--password value, --api-key=value."""
 
 
 def redact_value(value: str) -> str:
     value = URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{HIDDEN}@", value)
     value = TOKEN_SHAPES.sub(HIDDEN, value)
-    return KEY_VALUE_SECRET.sub(lambda m: f"{m.group(1)}={HIDDEN}", value)
+    value = OPTION_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", value)
+    return KEY_VALUE_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", value)
 
 
 GPU_UUID = re.compile(r"\b(GPU|MIG)-[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
