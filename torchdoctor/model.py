@@ -124,6 +124,10 @@ class Distribution:
     """Requires-Dist, kept for the torch family only (torchvision pins its torch)."""
     modules: tuple[str, ...] = ()
     """Top-level modules the distribution ships; read only for the NVML bindings."""
+    problem: str = ""
+    """What is wrong with its installation record (METADATA unreadable or empty, RECORD missing), or ""."""
+    metadata_dir: str = ""
+    """The .dist-info folder, given when there is a problem."""
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,10 @@ CASES: dict[str, tuple[Facts, Facts]] = {
         ),
         f.facts(),
     ),
+    "broken-metadata": (
+        f.facts(packages=f.packages(f.dist("torch", "2.5.1", problem="its METADATA is empty or has no Name"))),
+        f.facts(),
+    ),
     "numpy-missing": (f.facts(packages=f.packages(f.dist("torch", "2.5.1"))), f.facts()),
     "nvcc-mismatch": (
         f.facts(env=env_with_nvcc("11.8")),

@@ -180,3 +180,41 @@ def test_a_raising_torch_folder_gets_the_shadowing_fix(doctor: Doctor) -> None:
     report, _ = doctor.json("--no-smoke")
     (found,) = [x for x in report["findings"] if x["slug"] == "torch-import-failed"]
     assert "shadows" in found["fix"] and "reinstall" not in found["fix"].lower() and not found["fix_command"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "needle"),
+    [
+        ({"RANK": "abc", "WORLD_SIZE": "2"}, "RANK='abc' is not a whole number"),
+        ({"RANK": "0", "WORLD_SIZE": "-1"}, "WORLD_SIZE='-1' must be at least 1"),
+        ({"RANK": "3", "WORLD_SIZE": "2"}, "RANK=3 is not below WORLD_SIZE=2"),
+    ],
+)
+def test_bad_launcher_variables_are_a_usage_error_naming_the_key(
+    doctor: Doctor, variables: dict[str, str], needle: str
+) -> None:
+    doctor.env.update(variables, MASTER_ADDR="127.0.0.1", MASTER_PORT="29500")
+    proc = doctor.run("dist", timeout=60)
+    assert proc.returncode == ExitCode.USAGE and needle in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [("empty-metadata", "METADATA is empty"), ("no-record", "no RECORD")],
+)
+def test_broken_package_metadata_is_a_finding(doctor: Doctor, damage: str, needle: str) -> None:
+    site = doctor.tmp_path / "broken_site"
+    info = site / "torchaudio-2.5.1.dist-info"
+    info.mkdir(parents=True)
+    if damage == "empty-metadata":
+        (info / "METADATA").write_text("")
+        (info / "RECORD").write_text("")
+    else:
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: torchaudio\nVersion: 2.5.1\n")
+    doctor.pythonpath.append(str(site))
+    report, proc = doctor.json("--quick")
+    no_traceback(proc)
+    (found,) = [x for x in report["findings"] if x["slug"] == "broken-metadata"]
+    assert needle in found["evidence"][0]["value"]
+    assert "--ignore-installed --no-deps torchaudio==2.5.1" in found["fix_command"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, ev, pip
+from torchdoctor.checks.base import Area, Fire, check, ev, pinned, pip
 from torchdoctor.model import Facts, PackagesFacts, Severity, Source
 
 
@@ -42,3 +42,32 @@ def pynvml_shadowed(facts: Facts) -> Iterator[Fire]:
         "Remove the unofficial package and reinstall NVIDIA's bindings.",
         pip(facts, "uninstall -y pynvml") + " && " + pip(facts, "install --force-reinstall nvidia-ml-py"),
     )
+
+
+@check(
+    "TD031",
+    "broken-metadata",
+    "a torch-family package has a broken installation record",
+    Severity.ERROR,
+    Area.PACKAGES,
+    "pip and every tool that asks what is installed read a package's METADATA and RECORD. When they are "
+    "empty, unreadable or missing, the package looks absent or at another version, and pip cannot uninstall "
+    'or upgrade it ("Cannot uninstall torch: no RECORD file was found").',
+    requires=("packages",),
+)
+def broken_metadata(facts: Facts) -> Iterator[Fire]:
+    packages = facts.packages
+    assert isinstance(packages, PackagesFacts)
+    for dist in packages.distributions:
+        if not dist.problem:
+            continue
+        yield Fire(
+            (
+                ev(Source.METADATA, f"{dist.name} {dist.version}".strip(), dist.problem),
+                ev(Source.METADATA, "installation record", dist.metadata_dir or dist.location),
+            ),
+            "Reinstall it over itself without asking pip to uninstall the broken copy first (that is what "
+            "fails); pip then writes a new record.",
+            pip(facts, f"install --ignore-installed --no-deps {pinned(dist.name, dist.version)}"),
+            title=f"{dist.name}'s installation record is broken",
+        )

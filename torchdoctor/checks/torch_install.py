@@ -15,12 +15,12 @@ from torchdoctor.checks.base import (
     driver_version,
     ev,
     nvidia_gpu_evidence,
+    pinned,
     pip,
     python_exe,
     torch_version,
 )
 from torchdoctor.checks.fixes import install_torch_fix
-from torchdoctor.compat.recommend import DOWNLOAD
 from torchdoctor.model import (
     EnvFacts,
     Facts,
@@ -132,11 +132,7 @@ def _ld_library_path(facts: Facts) -> str:
 
 def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
     kind = failure.kind
-    version = torch_version(facts)
-    pinned = f"torch=={version}" if version else "torch"
-    tag = version.partition("+")[2]
-    if tag.startswith(("cpu", "cu", "rocm", "xpu")):  # a local version: only PyTorch's own index has it
-        pinned += f" --index-url {DOWNLOAD}/{tag}"
+    spec = pinned("torch", torch_version(facts))
     if kind in (
         ImportFailureKind.MISSING_SHARED_LIBRARY,
         ImportFailureKind.CRASH,
@@ -145,7 +141,7 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
     ):
         if "libcuda.so" in failure.message:
             return ""  # the driver itself is missing: see the driver findings
-        return pip(facts, f"install --force-reinstall {pinned}")
+        return pip(facts, f"install --force-reinstall {spec}")
     if kind == ImportFailureKind.UNDEFINED_SYMBOL:
         kept = [p for p in _ld_library_path(facts).split(os.pathsep) if p and "cuda" not in p.lower()]
         return f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH"

@@ -34,13 +34,31 @@ def first_host(nodelist: str) -> str:
     return prefix + ranges.split(",")[0].split("-")[0]
 
 
+def number(environ: Mapping[str, str], key: str, default: int | None = None, least: int = 0) -> int:
+    """An integer launcher variable; anything else is a LaunchError naming the variable."""
+    text = environ.get(key)
+    if text is None or not text.strip():
+        if default is None:
+            raise LaunchError(f"{key} is not set")
+        return default
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise LaunchError(f"{key}={text!r} is not a whole number") from None
+    if value < least:
+        raise LaunchError(f"{key}={text!r} must be at least {least}")
+    return value
+
+
 def resolve(environ: Mapping[str, str]) -> Launch:
     """The rank, world and rendezvous address from the launcher's variables."""
     if "RANK" in environ and "WORLD_SIZE" in environ:
         launcher = "torchrun" if environ.get("TORCHELASTIC_RUN_ID") else "static"
-        rank, world = int(environ["RANK"]), int(environ["WORLD_SIZE"])
-        local = int(environ.get("LOCAL_RANK", rank))
-        local_world = int(environ.get("LOCAL_WORLD_SIZE", world))
+        rank, world = number(environ, "RANK"), number(environ, "WORLD_SIZE", least=1)
+        if rank >= world:
+            raise LaunchError(f"RANK={rank} is not below WORLD_SIZE={world}")
+        local = number(environ, "LOCAL_RANK", rank)
+        local_world = number(environ, "LOCAL_WORLD_SIZE", world, least=1)
         addr = environ.get("MASTER_ADDR", "")
         port_text = environ.get("MASTER_PORT", "")
         if not addr or not port_text.isdigit():
@@ -48,8 +66,8 @@ def resolve(environ: Mapping[str, str]) -> Launch:
         agent = environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
         return Launch(launcher, rank, local, world, local_world, addr, int(port_text), agent)
     if "SLURM_PROCID" in environ and "SLURM_NTASKS" in environ:
-        rank, world = int(environ["SLURM_PROCID"]), int(environ["SLURM_NTASKS"])
-        local = int(environ.get("SLURM_LOCALID", "0"))
+        rank, world = number(environ, "SLURM_PROCID"), number(environ, "SLURM_NTASKS", least=1)
+        local = number(environ, "SLURM_LOCALID", 0)
         per_node = environ.get("SLURM_NTASKS_PER_NODE", "").split("(")[0]
         local_world = int(per_node) if per_node.isdigit() else world
         addr = environ.get("MASTER_ADDR") or first_host(
@@ -59,9 +77,7 @@ def resolve(environ: Mapping[str, str]) -> Launch:
             raise LaunchError("under Slurm without MASTER_ADDR or SLURM_JOB_NODELIST")
         job = environ.get("SLURM_JOB_ID", "0")
         slurm_port = int(job[-4:]) + 15000 if job[-4:].isdigit() else 29500  # Lightning's convention
-        return Launch(
-            "slurm", rank, local, world, local_world, addr, int(environ.get("MASTER_PORT") or slurm_port), False
-        )
+        return Launch("slurm", rank, local, world, local_world, addr, number(environ, "MASTER_PORT", slurm_port), False)
     raise LaunchError("no RANK/WORLD_SIZE (torchrun) or SLURM_PROCID/SLURM_NTASKS (srun) in the environment")
 
 

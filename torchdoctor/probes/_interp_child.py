@@ -109,19 +109,40 @@ def distributions():
     if importlib_metadata is None:
         return out
     for dist in importlib_metadata.distributions():
+        folder = getattr(dist, "_path", None)  # the .dist-info / .egg-info folder, where there is one
+        problem = ""
         try:
             name = dist.metadata["Name"] or ""
-        except Exception:
-            continue
+        except Exception as exc:
+            name, problem = "", "its METADATA cannot be read (%s)" % type(exc).__name__
+        version = ""
+        if name:
+            try:
+                version = dist.version or ""
+            except Exception:
+                version = ""
+        elif folder is not None:  # no name in METADATA: say which package the folder belongs to
+            stem = os.path.basename(str(folder)).split(".dist-info")[0].split(".egg-info")[0]
+            name, _, version = stem.partition("-")
+            problem = problem or "its METADATA is empty or has no Name"
         if not name or not wanted(name):
             continue
+        if not problem and norm(name) in KEEP_REQUIRES:
+            try:
+                if dist.files is None:
+                    problem = "it has no RECORD: pip cannot uninstall or upgrade it cleanly"
+            except Exception as exc:
+                problem = "its RECORD cannot be read (%s)" % type(exc).__name__
         location = ""
         try:
             location = str(dist.locate_file(""))
         except Exception:
             pass
-        entry = {"name": name, "version": dist.version or "", "location": location}
-        if norm(name) in KEEP_REQUIRES:
+        entry = {"name": name, "version": version, "location": location}
+        if problem:
+            entry["problem"] = problem
+            entry["metadata_dir"] = str(folder or "")
+        if norm(name) in KEEP_REQUIRES and not problem:
             entry["requires"] = list(dist.requires or [])
         if norm(name) in READ_MODULES:
             try:
