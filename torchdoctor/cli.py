@@ -616,11 +616,22 @@ def run_dist(
         if all_ranks or launch.rank == 0:
             stderr(f"torchdoctor: {message}")
 
+    from torchdoctor.distributed.run import TerminationReport
+
+    terminated = TerminationReport()  # before torch starts any thread
     try:
         import torch  # noqa: F401  (this process is a rank: torch is what it examines)
     except Exception as exc:
         fatal(f"dist runs inside each rank and needs torch there: {type(exc).__name__}: {exc}")
-    return run(launch, options, finish, log)
+    try:
+        return run(launch, options, finish, log, terminated)
+    except Exception as exc:  # the store's host (rank 0, or torchrun's agent) went away mid-run, most often
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fatal(
+            f"rank {launch.rank}: lost the job's store at {launch.master_addr}:{launch.master_port} "
+            f"({type(exc).__name__}: {first}); rank 0 or the launcher has gone away",
+            ExitCode.FINDINGS,
+        )
 
 
 GpuOpt = Annotated[list[str] | None, typer.Option("--gpu", help="A GPU name ('RTX 5090'), sm_XY or X.Y; repeatable.")]

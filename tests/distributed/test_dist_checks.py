@@ -33,6 +33,19 @@ CASES: dict[str, tuple[ClusterFacts, ClusterFacts]] = {
         d.failed("all_gather", "rank 1: all_gather slots [0] hold another rank's data", wrong_ranks=(1,)),
         d.cluster(),
     ),
+    "dist-rank-died": (
+        d.cluster(
+            steps=(
+                *d.failed("all_gather", "Connection reset by peer").steps,
+                d.step("liveness", "failed", "rank(s) 1 stopped answering", missing_ranks=(1,)),
+            )
+        ),
+        d.failed("all_gather", "Connection reset by peer"),  # wrong data, no dead rank: another check's
+    ),
+    "dist-run-terminated": (
+        d.cluster(steps=(*d.cluster().steps[:3], d.step("terminated", "failed", "the launcher stopped this rank"))),
+        d.cluster(),
+    ),
     "dist-version-mismatch": (d.cluster(d.rank(0), d.rank(1, torch="2.4.1+cu124", host="node-b")), d.cluster()),
     "dist-gpu-count-mismatch": (
         d.cluster(d.rank(0), d.rank(1, host="node-b", cuda_device_count=7)),
@@ -190,3 +203,26 @@ def test_an_init_process_group_timeout_is_a_missing_rank_not_a_collective_timeou
     (finding,) = run_one("dist-rank-missing", stuck).findings
     assert finding.title.startswith("rank(s) 1 never joined")
     assert run_one("dist-collective-timeout", stuck).findings == ()
+
+
+def test_a_dead_rank_is_the_one_finding_not_every_collective_after_it() -> None:
+    died = d.cluster(
+        steps=(
+            *d.failed("all_gather", "Connection reset by peer").steps,
+            d.step("liveness", "failed", "rank(s) 1 stopped answering", missing_ranks=(1,)),
+        )
+    )
+    outcomes = run_checks(died, all_dist_checks())
+    assert [f.slug for o in outcomes for f in o.findings] == ["dist-rank-died"]
+
+
+def test_a_busy_port_and_a_world_size_disagreement_are_named() -> None:
+    busy = d.cluster(
+        d.rank(0),
+        steps=(d.step("rendezvous", "failed", "DistNetworkError: address already in use", missing_ranks=(0,)),),
+    )
+    assert run_one("dist-rank-missing", busy).findings[0].title.startswith("MASTER_PORT ")
+    disagree = d.cluster(
+        d.rank(0), steps=(d.step("rendezvous", "failed", "the ranks disagree on WORLD_SIZE: rank 0 says 2"),)
+    )
+    assert run_one("dist-rank-missing", disagree).findings[0].title == "the ranks disagree on WORLD_SIZE"

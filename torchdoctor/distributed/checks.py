@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 from torchdoctor.checks.base import Area, Check, CheckFn, Fire, check, ev
-from torchdoctor.distributed.model import ClusterFacts, RankFacts
+from torchdoctor.distributed.model import ClusterFacts, RankFacts, StepResult
 from torchdoctor.distributed.rank import pcie_gbs
 from torchdoctor.model import Evidence, Severity, Source, StepStatus
 
@@ -66,6 +66,23 @@ def rank_missing(c: ClusterFacts) -> Iterator[Fire]:
     if step is None or (step.name == "init_process_group" and "did not finish" not in step.error):
         return
     arrived = [f"{r.rank}@{r.host}" for r in c.ranks]
+    if "already in use" in step.error or "EADDRINUSE" in step.error:
+        yield Fire(
+            (ev(ENV, "MASTER_PORT", str(c.launch.master_port)), ev(RUN, "what happened", step.error)),
+            "Another process on rank 0's host holds MASTER_PORT (another job, or an earlier run still exiting). "
+            "Pick a free port for every rank, or find the holder with the command below.",
+            f"ss -ltnp 'sport = :{c.launch.master_port}'",
+            title=f"MASTER_PORT {c.launch.master_port} is already in use on rank 0's host",
+        )
+        return
+    if step.error.startswith("the ranks disagree on WORLD_SIZE"):
+        yield Fire(
+            (ev(RUN, "what happened", step.error), ev(RUN, "arrived", ", ".join(arrived) or "none")),
+            "Start every rank with the same WORLD_SIZE (torchrun: the same --nnodes and --nproc-per-node on "
+            "every node).",
+            title="the ranks disagree on WORLD_SIZE",
+        )
+        return
     yield Fire(
         (
             ev(RUN, "missing rank(s)", _ranks(step.missing_ranks) or "unknown"),
@@ -95,6 +112,8 @@ def rank_missing(c: ClusterFacts) -> Iterator[Fire]:
     "(transport problem: ACS/IOMMU on PCIe, wrong network interface, a firewall between nodes).",
 )
 def collective_timeout(c: ClusterFacts) -> Iterator[Fire]:
+    if _died(c):
+        return  # dist-rank-died says why
     for step in c.steps:
         if step.name in JOIN_STEPS or step.status != StepStatus.FAILED or "did not finish" not in step.error:
             continue
@@ -123,8 +142,14 @@ def collective_timeout(c: ClusterFacts) -> Iterator[Fire]:
     "result or an error means training would silently diverge or crash.",
 )
 def collective_wrong(c: ClusterFacts) -> Iterator[Fire]:
+    if _died(c):
+        return  # dist-rank-died says why
     for step in c.steps:
-        if step.name == "rendezvous" or step.status != StepStatus.FAILED or "did not finish" in step.error:
+        if (
+            step.name in ("rendezvous", "liveness", "terminated")
+            or step.status != StepStatus.FAILED
+            or "did not finish" in step.error
+        ):
             continue
         evidence: tuple[Evidence, ...] = (ev(RUN, "step", step.name), ev(RUN, "result", step.error or "failed"))
         if step.wrong_ranks:
@@ -135,6 +160,66 @@ def collective_wrong(c: ClusterFacts) -> Iterator[Fire]:
             "with NCCL_DEBUG=INFO and TORCH_DISTRIBUTED_DEBUG=DETAIL.",
             title=f"{step.name} on {c.backend} failed or returned wrong data",
         )
+
+
+NOT_COLLECTIVES = ("rendezvous", "liveness", "terminated")
+
+
+def _died(c: ClusterFacts) -> StepResult | None:
+    step = c.step("liveness")
+    return step if step is not None and step.status == StepStatus.FAILED else None
+
+
+@dist_check(
+    "TD413",
+    "dist-rank-died",
+    "a rank died during the run",
+    Severity.ERROR,
+    "A rank that stops mid-run (killed by the OOM killer or a scheduler, crashed, or its node lost) takes "
+    "every collective after it down with it: the other ranks see errors or hang. The side channel's heartbeat "
+    "says which rank it was, so the other failures are not mistaken for wrong data.",
+)
+def rank_died(c: ClusterFacts) -> Iterator[Fire]:
+    died = _died(c)
+    if died is None:
+        return
+    failed_after = [
+        s.name for s in c.steps if s.status == StepStatus.FAILED and s.name not in ("liveness", "terminated")
+    ]
+    hosts = sorted({r.host for r in c.ranks if r.rank in died.missing_ranks})
+    evidence: tuple[Evidence, ...] = (
+        ev(RUN, "dead rank(s)", _ranks(died.missing_ranks)),
+        ev(RUN, "what happened", died.error),
+    )
+    if failed_after:
+        evidence += (ev(RUN, "failed because of it", ", ".join(failed_after)),)
+    if hosts:
+        evidence += (ev(Source.PLATFORM, "on host(s)", ", ".join(hosts)),)
+    yield Fire(
+        evidence,
+        "Look at the dead rank's own log and at the kernel log on its host (`sudo dmesg | grep -iE "
+        "'killed process|out of memory|Xid'`): the OOM killer, a GPU fault or the scheduler ends ranks "
+        "without a word.",
+        title=f"rank(s) {_ranks(died.missing_ranks)} died during the run",
+    )
+
+
+@dist_check(
+    "TD414",
+    "dist-run-terminated",
+    "the launcher stopped the run before it finished",
+    Severity.ERROR,
+    "torchrun (or a scheduler) sent SIGTERM before every step ran: a run cut short proves nothing about the "
+    "steps it did not reach. torchrun does this when another rank fails.",
+)
+def run_terminated(c: ClusterFacts) -> Iterator[Fire]:
+    step = c.step("terminated")
+    if step is None or _died(c):
+        return  # no SIGTERM, or dist-rank-died names the cause
+    yield Fire(
+        (ev(RUN, "what happened", step.error),),
+        "Look at the other ranks' and the launcher's logs for the rank that failed first, then run again.",
+    )
 
 
 def _differs(c: ClusterFacts, field: str) -> dict[str, list[int]]:

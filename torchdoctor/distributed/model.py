@@ -63,6 +63,8 @@ class RankFacts:
     shm_bytes: int
     """-1 when unknown."""
     platform: str
+    world_size: int = 0
+    """The WORLD_SIZE this rank was started with (0: not recorded)."""
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,7 @@ def gather(torch: Any, launch: Launch, view: NodeView, environ: Mapping[str, str
         interfaces=interfaces(),
         shm_bytes=shm_bytes(),
         platform=sys.platform,
+        world_size=launch.world_size,
     )
 
 

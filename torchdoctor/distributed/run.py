@@ -13,6 +13,8 @@ import contextlib
 import datetime
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -22,11 +24,13 @@ from torchdoctor import serde
 from torchdoctor.distributed.collectives import bandwidth, barrier, collectives, peer_access
 from torchdoctor.distributed.model import ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
 from torchdoctor.distributed.rank import NodeView, gather, norm_bus
-from torchdoctor.distributed.sidechannel import SideChannel, Watchdog, connect, key, reachable
+from torchdoctor.distributed.sidechannel import Heartbeat, SideChannel, Watchdog, connect, key, reachable
 from torchdoctor.model import StepStatus
 
 STALL_HOOK = "TORCHDOCTOR_DIST_STALL"
 """Test-only: "RANK:STEP" makes that rank stall before entering STEP (proves the timeout path)."""
+DIE_HOOK = "TORCHDOCTOR_DIST_DIE"
+"""Test-only: "RANK:STEP" makes that rank kill itself (SIGKILL) before entering STEP (a rank lost mid-run)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,13 @@ def _nvml_view() -> NodeView:
     )
 
 
-def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str], None]) -> int:
+def run(
+    launch: Launch,
+    options: DistOptions,
+    finish: Finish,
+    log: Callable[[str], None],
+    terminated: TerminationReport | None = None,
+) -> int:
     import torch
     import torch.distributed as dist
 
@@ -110,12 +120,16 @@ def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str
     if launch.rank == 0:
         missing = side.wait_for("facts", deadline=deadline)
         ranks = _read_facts(side, launch.world_size)
-        if missing:
+        disagree = [r for r in ranks if r.world_size and r.world_size != launch.world_size]
+        if missing or disagree:
             error = (
                 f"{len(missing)} of {launch.world_size} rank(s) never arrived within {options.rdzv_timeout:g} s; "
                 f"store at {launch.master_addr}:{launch.master_port} ({launch.launcher}); from rank 0: "
                 + reachable(launch.master_addr, launch.master_port)
             )
+            if disagree:
+                said = ", ".join(f"rank {r.rank} says {r.world_size}" for r in disagree)
+                error = f"the ranks disagree on WORLD_SIZE: rank 0 says {launch.world_size}, {said}"
             steps.append(
                 StepResult(
                     "rendezvous",
@@ -153,6 +167,7 @@ def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str
         backend = go
         ranks = ()
     steps.append(StepResult("rendezvous", StepStatus.PASSED, round(time.monotonic() - t0, 3)))
+    heartbeat = Heartbeat(side)
 
     # ---- the process group and the collectives, each under the watchdog
     device = torch.device(f"cuda:{torch.cuda.current_device()}" if backend == "nccl" else "cpu")
@@ -160,6 +175,8 @@ def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str
 
     def snapshot(partial_steps: list[StepResult]) -> ClusterFacts:
         facts = ranks if launch.rank == 0 else (me,)
+        if launch.rank == 0 and any(s.status == StepStatus.FAILED for s in partial_steps):
+            partial_steps = [*partial_steps, *_liveness(heartbeat, partial_steps)]
         return ClusterFacts(
             launch,
             backend,
@@ -197,10 +214,15 @@ def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str
 
     watchdog = Watchdog(on_timeout, started + options.total_timeout)
     stall = os.environ.get(STALL_HOOK, "")
+    die = os.environ.get(DIE_HOOK, "")
+    if terminated is not None and launch.rank == 0:
+        terminated.report = lambda: finish(snapshot([*steps, _terminated(steps)]))
 
     def guarded(name: str, fn: Callable[[], str], seconds: float | None = None) -> StepResult:
         if stall == f"{launch.rank}:{name}":
             time.sleep(3600)  # test-only: never enter the collective
+        if die == f"{launch.rank}:{name}":
+            os.kill(os.getpid(), signal.SIGKILL)  # test-only: a rank lost mid-run
         side.put("enter", name, launch.rank)
         watchdog.arm(name, seconds or options.collective_timeout)
         t = time.monotonic()
@@ -253,7 +275,7 @@ def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str
                 side.put("peer", me.host, value=json.dumps(serde.to_jsonable(peer)))
             except Exception as exc:
                 log(f"rank {launch.rank}: peer-access matrix failed: {exc}")
-        steps = _merge_wrong(side, steps, launch, options)
+        steps = _merge_wrong(side, steps, launch, options, heartbeat)
         steps.append(guarded("final_barrier", lambda: barrier(dist)))
     watchdog.disarm()
     if launch.rank == 0:
@@ -267,7 +289,9 @@ def run(launch: Launch, options: DistOptions, finish: Finish, log: Callable[[str
         side.put("bye", 0)
         side.wait_for("bye", deadline=time.monotonic() + 5)  # keep the store up until every rank read the code
     else:
+        side.put("finished", launch.rank)  # not dead: done
         code = _exit_code(side, options)
+    heartbeat.stop()
     if dist.is_initialized():
         dist.destroy_process_group()
     return code
@@ -290,7 +314,9 @@ def _measure(result: dict[str, Any], key: str, *args: Any) -> str:
     return ""
 
 
-def _merge_wrong(side: SideChannel, steps: list[StepResult], launch: Launch, options: DistOptions) -> list[StepResult]:
+def _merge_wrong(
+    side: SideChannel, steps: list[StepResult], launch: Launch, options: DistOptions, heartbeat: Heartbeat
+) -> list[StepResult]:
     """On rank 0: which ranks saw a wrong result in each step (every rank checks its own)."""
     if launch.rank != 0:
         return steps
@@ -300,7 +326,10 @@ def _merge_wrong(side: SideChannel, steps: list[StepResult], launch: Launch, opt
         if step.name in ("rendezvous", "init_process_group", "bandwidth", "gloo_bandwidth"):
             merged.append(step)
             continue
-        side.wait_for("done", step.name, deadline=deadline)
+        while time.monotonic() < deadline:  # a dead rank will never say it is done: stop waiting for it
+            missing = side.wait_for("done", step.name, deadline=min(deadline, time.monotonic() + 0.5))
+            if not missing or set(missing) <= set(heartbeat.dead()):
+                break
         wrong = []
         first_error = step.error
         for r in range(launch.world_size):
@@ -345,3 +374,51 @@ def _exit_code(side: SideChannel, options: DistOptions, wait: float | None = Non
         return int(value) if value is not None else 1
     except ValueError:
         return 1
+
+
+def _liveness(heartbeat: Heartbeat, steps: list[StepResult]) -> list[StepResult]:
+    """A step naming the ranks that stopped answering, when something failed (else nothing)."""
+    dead = heartbeat.settle()
+    if not dead:
+        return []
+    failed = next((s.name for s in steps if s.status == StepStatus.FAILED), "the run")
+    error = (
+        f"rank(s) {', '.join(map(str, dead))} stopped answering the side channel by {failed} "
+        "(killed, crashed, or its node went down); the steps that failed after it failed because of it"
+    )
+    return [StepResult("liveness", StepStatus.FAILED, 0.0, error, missing_ranks=tuple(dead))]
+
+
+def _terminated(steps: list[StepResult]) -> StepResult:
+    after = steps[-1].name if steps else "the start"
+    return StepResult("terminated", StepStatus.FAILED, 0.0, f"the launcher stopped this rank (SIGTERM) after {after}")
+
+
+class TerminationReport:
+    """A rank that the launcher stops (SIGTERM: torchrun does when another rank dies) still reports.
+
+    The main thread may be stuck inside a collective, where no Python signal handler runs, so SIGTERM
+    is blocked in it (and so in every thread started after) and taken by a thread of its own, which
+    calls ``report`` (set by rank 0 once it has something to say) and ends the process. Create it before
+    any other thread starts (before `import torch`).
+    """
+
+    def __init__(self) -> None:
+        self.report: Callable[[], int] | None = None
+        self.event = threading.Event()
+        if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+            return
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        with contextlib.suppress(ValueError):  # a thread that slipped through still only raises the flag
+            signal.signal(signal.SIGTERM, lambda signum, frame: self.event.set())
+        threading.Thread(target=self._wait, daemon=True, name="torchdoctor-sigterm").start()
+
+    def _wait(self) -> None:
+        while not self.event.is_set():
+            if signal.sigtimedwait({signal.SIGTERM}, 0.2) is not None:
+                break
+        code = 143
+        if self.report is not None:
+            with contextlib.suppress(Exception):
+                code = self.report() or 143
+        os._exit(code)

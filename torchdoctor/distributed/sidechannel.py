@@ -58,16 +58,36 @@ class SideChannel:
         return None
 
 
+class StoreTimeout(Exception):
+    """The store accepted the connection (or did not refuse it) but never answered."""
+
+
 def connect(torch: Any, launch: Launch, timeout: float) -> Any:
+    """The side channel's store, within ``timeout`` even when its address accepts and never answers."""
     hosts_it = launch.rank == 0 and not launch.agent_store
-    return torch.distributed.TCPStore(
-        launch.master_addr,
-        launch.master_port,
-        None,
-        hosts_it,
-        datetime.timedelta(seconds=timeout),
-        wait_for_workers=False,
-    )
+    box: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            box["store"] = torch.distributed.TCPStore(
+                launch.master_addr,
+                launch.master_port,
+                None,
+                hosts_it,
+                datetime.timedelta(seconds=timeout),
+                wait_for_workers=False,
+            )
+        except Exception as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=make, daemon=True, name="torchdoctor-store")
+    thread.start()
+    thread.join(timeout + 2)
+    if thread.is_alive():
+        raise StoreTimeout(f"no answer from the store within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["store"]
 
 
 def reachable(addr: str, port: int, timeout: float = 3.0) -> str:
@@ -112,3 +132,64 @@ class Watchdog:
             if now > self.total_deadline:
                 self.on_timeout(step or "the whole run")
                 return
+
+
+class Heartbeat:
+    """Each rank ticks a counter on the side channel; rank 0 watches every rank's counter.
+
+    A rank killed mid-run (OOM killer, a crash, its node going down) stops ticking: rank 0 names it
+    as dead instead of reporting every collective after it as wrong.
+    """
+
+    def __init__(self, side: SideChannel, interval: float = 0.25, grace: float = 2.0) -> None:
+        self.side = side
+        self.interval = interval
+        self.grace = grace
+        self.lock = threading.Lock()
+        self.seen: dict[int, tuple[str, float]] = {}
+        """rank → (its last counter, when it last changed) — kept by rank 0."""
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True, name="torchdoctor-heartbeat")
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def _loop(self) -> None:
+        count = 0
+        while not self.stopped.is_set():
+            count += 1
+            try:
+                self.side.put("alive", self.side.rank, value=str(count))
+                if self.side.rank == 0:
+                    self._sample()
+            except Exception:  # the store is gone: the run's own steps will say so
+                return
+            self.stopped.wait(self.interval)
+
+    def _sample(self) -> None:
+        now = time.monotonic()
+        for r in range(self.side.world):
+            if r == self.side.rank or not self.side.has("alive", r):
+                continue
+            value = self.side.get("alive", r)
+            with self.lock:
+                last = self.seen.get(r)
+                if last is None or last[0] != value:
+                    self.seen[r] = (value, now)
+
+    def dead(self) -> list[int]:
+        """Ranks whose counter has not moved for ``grace`` seconds (and that have not said goodbye)."""
+        now = time.monotonic()
+        with self.lock:
+            stale = [r for r, (_, changed) in self.seen.items() if now - changed > self.grace]
+        return sorted(r for r in stale if not self.side.has("finished", r))
+
+    def settle(self) -> list[int]:
+        """Dead ranks, after waiting long enough for a rank that just died to be noticed."""
+        deadline = time.monotonic() + self.grace + 2 * self.interval
+        while time.monotonic() < deadline:
+            if self.dead():
+                break
+            time.sleep(self.interval)
+        return self.dead()

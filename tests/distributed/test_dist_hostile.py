@@ -1,0 +1,201 @@
+"""dist on hostile ground: a rank killed mid-run, a store that never answers, a busy MASTER_PORT,
+ranks that disagree on WORLD_SIZE, the store's host dying. Real processes, gloo on this CPU box."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.conftest import REPO
+from tests.distributed.test_dist_runs import env, free_port, run_json, steps
+from torchdoctor.distributed.launcher import failed_ranks, torchrun_argv
+
+pytest.importorskip("torch")
+
+DIST = [sys.executable, "-m", "torchdoctor", "dist", "-f", "json"]
+
+
+def slugs(report: dict) -> list[str]:
+    return [f["slug"] for f in report["findings"]]
+
+
+def test_a_rank_killed_mid_run_under_nproc_is_named_dead(tmp_path) -> None:
+    argv = [*DIST, "--nproc", "2", "--max-mib", "1", "--collective-timeout", "10"]
+    started = time.monotonic()
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, env=env(TORCHDOCTOR_DIST_DIE="1:all_gather"), timeout=120, cwd=REPO
+    )
+    assert time.monotonic() - started < 60
+    assert "Traceback" not in proc.stderr and "ChildFailedError" not in proc.stderr, proc.stderr[-2000:]
+    report = json.loads(proc.stdout[proc.stdout.find("{") :])
+    assert "dist-rank-died" in slugs(report), report["findings"]
+    assert "dist-collective-wrong" not in slugs(report), "the dead rank is the cause, not wrong data"
+    (died,) = [f for f in report["findings"] if f["slug"] == "dist-rank-died"]
+    assert died["title"] == "rank(s) 1 died during the run"
+    assert proc.returncode != 0
+
+
+def test_a_rank_killed_mid_run_under_a_static_launch() -> None:
+    common = dict(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+    argv = [*DIST, "--rdzv-timeout", "30", "--max-mib", "1", "--collective-timeout", "10"]
+    other = subprocess.Popen(
+        argv,
+        env=env(RANK="1", TORCHDOCTOR_DIST_DIE="1:broadcast", **common),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    report, code = run_json(argv, env(RANK="0", **common), timeout=120)
+    other.communicate(timeout=30)
+    assert code == 1
+    assert "dist-rank-died" in slugs(report) and "dist-collective-wrong" not in slugs(report), report["findings"]
+    assert steps(report)["liveness"]["missing_ranks"] == [1]
+
+
+def test_a_rank_killed_under_an_external_torchrun_still_gets_rank_0s_report() -> None:
+    argv = torchrun_argv(sys.executable, 2, ["-f", "json", "--max-mib", "1", "--collective-timeout", "10"])
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, env=env(TORCHDOCTOR_DIST_DIE="1:all_reduce"), timeout=120, cwd=REPO
+    )
+    start = proc.stdout.find("{")
+    assert start >= 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout[start:])
+    assert "terminated" in steps(report) or "liveness" in steps(report), report["cluster"]["steps"]
+    assert report["findings"], "a run cut short is never a pass"
+
+
+class SilentStore:
+    """Accepts TCP connections and never says a word (a wrong service on MASTER_PORT, a hung store)."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.port = self.server.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.server.close()
+
+
+def test_a_store_that_accepts_and_never_answers_is_bounded_by_rdzv_timeout() -> None:
+    store = SilentStore()
+    try:
+        environ = env(RANK="1", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(store.port))
+        started = time.monotonic()
+        proc = subprocess.run([*DIST, "--rdzv-timeout", "3"], capture_output=True, text=True, env=environ, timeout=90)
+        assert time.monotonic() - started < 30, "the rendezvous hung past --rdzv-timeout"
+        assert "Traceback" not in proc.stderr and proc.returncode != 0
+    finally:
+        store.close()
+
+
+def test_a_busy_master_port_is_named() -> None:
+    store = SilentStore()  # holds the port rank 0 must listen on
+    try:
+        environ = env(RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(store.port))
+        report, code = run_json([*DIST, "--rdzv-timeout", "3"], environ, timeout=90)
+        assert code == 1
+        (found,) = report["findings"]
+        assert found["title"] == f"MASTER_PORT {store.port} is already in use on rank 0's host", found
+    finally:
+        store.close()
+
+
+def test_ranks_that_disagree_on_world_size_are_named() -> None:
+    port = str(free_port())
+    argv = [*DIST, "--rdzv-timeout", "20"]
+    other = subprocess.Popen(
+        argv,
+        env=env(RANK="1", WORLD_SIZE="3", MASTER_ADDR="127.0.0.1", MASTER_PORT=port),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    report, code = run_json(argv, env(RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
+    other.communicate(timeout=60)
+    assert code == 1
+    assert [f["title"] for f in report["findings"]] == ["the ranks disagree on WORLD_SIZE"]
+
+
+def test_the_store_host_dying_is_one_line_from_the_survivors() -> None:
+    common = dict(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+    argv = [*DIST, "--rdzv-timeout", "30", "--collective-timeout", "5"]
+    host = subprocess.Popen(
+        argv,
+        env=env(RANK="0", TORCHDOCTOR_DIST_DIE="0:all_gather", **common),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    survivor = subprocess.run(argv, env=env(RANK="1", **common), cwd=REPO, capture_output=True, text=True, timeout=120)
+    host.communicate(timeout=30)
+    assert "Traceback" not in survivor.stderr and "internal error" not in survivor.stderr, survivor.stderr[-2000:]
+    assert survivor.returncode != 0
+
+
+def test_failed_ranks_reads_torchruns_failure_table() -> None:
+    table = [
+        "[1]:",
+        "  time      : 2026-11-29_12:00:00",
+        "  rank      : 1 (local_rank: 1)",
+        "  exitcode  : -9 (pid: 7)",
+    ]
+    assert failed_ranks(table) == ": rank 1 exited with -9"
+
+
+def test_ctrl_c_on_dist_nproc_leaves_no_torchrun_and_no_rank() -> None:
+    import signal
+
+    import psutil
+
+    argv = [*DIST, "--nproc", "2", "--collective-timeout", "120"]
+    proc = subprocess.Popen(
+        argv,
+        env=env(TORCHDOCTOR_DIST_STALL="1:all_gather"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    ranks: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(ranks) < 2:
+        family = psutil.Process(proc.pid).children(recursive=True)
+        ranks = [p for p in family if "dist" in " ".join(_cmdline(p)) and "torch.distributed.run" not in _cmdline(p)]
+        time.sleep(0.2)
+    assert len(ranks) >= 2, "the ranks never started"
+    family = psutil.Process(proc.pid).children(recursive=True)
+    time.sleep(2)  # inside the stalled collective
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    _, alive = psutil.wait_procs(family, timeout=10)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], [_cmdline(p) for p in alive]
+
+
+def _cmdline(process) -> list[str]:  # type: ignore[no-untyped-def]
+    try:
+        return process.cmdline()
+    except Exception:
+        return []
