@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from pathlib import Path
 
 from torchdoctor.model import HostFacts, Maybe, Unavailable
+from torchdoctor.probes.subproc import run_command
 
 
 def read_text(path: Path) -> str | None:
@@ -112,11 +112,8 @@ def cpu_model(root: Path) -> Maybe[str]:
 
 
 def sysctl(name: str) -> str:
-    try:
-        out = subprocess.run(["sysctl", "-n", name], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    out = run_command(["sysctl", "-n", name], 5.0)
+    return out.stdout.strip() if out.returncode == 0 and not out.timed_out else ""
 
 
 def apple_silicon() -> Maybe[bool]:
@@ -132,12 +129,9 @@ def macos_version() -> Maybe[str]:
     if platform.system() != "Darwin":
         return Unavailable("platform", "not macOS", "not_applicable")
     # An x86_64 Python built against an old SDK reports 10.16; sw_vers tells the truth.
-    try:
-        out = subprocess.run(["sw_vers", "-productVersion"], capture_output=True, text=True, timeout=5)
-        if out.returncode == 0 and out.stdout.strip():
-            return out.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+    out = run_command(["sw_vers", "-productVersion"], 5.0)
+    if out.returncode == 0 and not out.timed_out and out.stdout.strip():
+        return out.stdout.strip()
     return platform.mac_ver()[0] or Unavailable("platform", "macOS version unknown")
 
 
