@@ -1,21 +1,164 @@
-"""Draft compat/ rows for a new torch release from its wheel file (maintainers only; no network).
+"""Draft and check compat/ rows for a torch release (maintainers only).
 
     python scripts/compat_release.py 2.16.0 --wheel torch-2.16.0-cp312-cp312-manylinux_2_28_x86_64.whl
+    python scripts/compat_release.py 2.15.0 --registry [--package torchvision]
 
-Reads the wheel's METADATA (Requires-Python, classifiers, pinned CUDA wheels), torch/version.py
-(cuda, git version) and PYTORCH_RELEASES_CODE_CC from torch/cuda/__init__.py, and prints TOML rows
-for releases.toml and arches.toml, marking what must be filled in by hand with TODO. It never edits
-compat/ itself: a person reviews every row and its source.
+``--wheel`` reads a wheel file (no network): METADATA (Requires-Python, classifiers, pinned CUDA
+wheels), torch/version.py (cuda, git version) and PYTORCH_RELEASES_CODE_CC from
+torch/cuda/__init__.py, and prints TOML rows for releases.toml and arches.toml, marking what must be
+filled in by hand with TODO.
+
+``--registry`` reads the release's metadata from the package registry, one platform at a time, with
+``pip install --dry-run --no-deps --report`` (only the metadata is fetched, never a multi-GB wheel):
+Requires-Python, the Python classifiers, the manylinux tag (glibc), and the CUDA that PyPI's wheel
+brings on each platform (its Requires-Dist, markers evaluated for that platform). It prints what it
+read and, for torch, how the row in releases.toml differs.
+
+Neither mode edits compat/: a person reviews every row and its source.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import re
+import subprocess
 import sys
+import tempfile
 import zipfile
 from email.parser import Parser
+from pathlib import Path
+
+PLATFORM_TAGS = {  # the platform tag pip is asked for, and the marker environment of that platform
+    "linux-x86_64": (
+        ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64"],
+        {"platform_system": "Linux", "platform_machine": "x86_64"},
+    ),
+    "linux-aarch64": (
+        ["manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"],
+        {"platform_system": "Linux", "platform_machine": "aarch64"},
+    ),
+    "windows-x86_64": (
+        ["win_amd64"],
+        {"platform_system": "Windows", "sys_platform": "win32", "platform_machine": "AMD64"},
+    ),
+    "macos-arm64": (
+        ["macosx_14_0_arm64", "macosx_11_0_arm64"],
+        {"platform_system": "Darwin", "sys_platform": "darwin", "platform_machine": "arm64"},
+    ),
+}
+CUDA_RUNTIME = ("cuda-toolkit", "nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime-cu11", "nvidia-cuda-runtime")
+PYTHONS = ["3.12", "3.11", "3.13", "3.10", "3.14", "3.9"]
+EVERY_PYTHON = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
+
+
+def registry_metadata(package: str, version: str, platform_tag: str, python: str) -> dict | None:
+    """The metadata pip reads from the registry for one wheel, or None when there is no such wheel."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        argv = [
+            sys.executable, "-m", "pip", "--isolated", "install", "--dry-run", "--no-deps", "--ignore-installed",
+            "--target", str(Path(tmp) / "t"), "--only-binary=:all:", "--platform", platform_tag,
+            "--python-version", python, "--report", str(report), f"{package}=={version}",
+        ]  # fmt: skip
+        subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if not report.exists():
+            return None
+        installs = json.loads(report.read_text()).get("install", [])
+        if not installs:
+            return None
+        found = installs[0]
+        return {**found["metadata"], "wheel": found["download_info"]["url"].rsplit("/", 1)[-1]}
+
+
+def cuda_of(requires: list[str], environment: dict[str, str], python: str) -> str:
+    """The variant a wheel's Requires-Dist brings on a platform: cu132 for cuda-toolkit==13.2.2, else cpu."""
+    from packaging.requirements import Requirement
+
+    env = {"python_version": python, "python_full_version": python + ".0", **environment}
+    for text in requires:
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate(env):
+            continue
+        pins = [s.version for s in req.specifier if s.operator == "=="]
+        if req.name in CUDA_RUNTIME and pins:
+            major, minor = pins[0].split(".")[:2]
+            return f"cu{major}{minor}"
+    return "cpu"
+
+
+LEGACY_MANYLINUX = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
+"""What the legacy tags promise (PEP 513, 571, 599); a wheel may need more than its tag says."""
+
+
+def glibc_of(wheel: str) -> str:
+    tag = re.search(r"manylinux_(\d+)_(\d+)", wheel)
+    if tag:
+        return f"{tag.group(1)}.{tag.group(2)}"
+    legacy = re.search(r"(manylinux1|manylinux2010|manylinux2014)_", wheel)
+    return LEGACY_MANYLINUX[legacy.group(1)] + " (legacy tag)" if legacy else ""
+
+
+def registry(package: str, version: str) -> int:
+    rows = {}
+    for platform, (tags, environment) in PLATFORM_TAGS.items():
+        for tag in tags:
+            found = None
+            for python in PYTHONS:
+                found = registry_metadata(package, version, tag, python)
+                if found:
+                    break
+            if found:
+                break
+        if not found:
+            print(f"{platform}: no wheel of {package} {version} on the registry")
+            continue
+        pythons = sorted(
+            {c.split("::")[-1].strip() for c in found.get("classifier", []) if re.search(r"Python :: 3\.\d+$", c)},
+            key=lambda v: tuple(map(int, v.split("."))),
+        )
+        glibc = glibc_of(found["wheel"])
+        rows[platform] = {
+            "requires_python": found.get("requires_python") or "",
+            "classifiers": pythons,
+            "pypi": cuda_of(found.get("requires_dist", []), environment, python) if package == "torch" else "",
+            "glibc": glibc,
+            "wheel": found["wheel"],
+        }
+        print(f"{platform}: {json.dumps(rows[platform])}")
+    tag = PLATFORM_TAGS["linux-x86_64"][0][0]
+    wheels = [py for py in EVERY_PYTHON if registry_metadata(package, version, tag, py)]
+    print(f"Python versions with a {tag} wheel: {', '.join(wheels)}")
+    if rows:
+        rows["linux-x86_64"] = {**rows.get("linux-x86_64", {}), "wheels_for": wheels}
+    if package == "torch":
+        compare(version, rows)
+    return 0
+
+
+def compare(version: str, rows: dict[str, dict]) -> None:
+    """What releases.toml says about this release that the registry does not."""
+    from packaging.specifiers import SpecifierSet
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from torchdoctor.compat.tables import load_tables
+
+    release = load_tables().release(version)
+    if release is None:
+        print(f"releases.toml has no row for {version}")
+        return
+    table = SpecifierSet(release.python)
+    wheels = rows.get("linux-x86_64", {}).get("wheels_for", [])
+    for python in EVERY_PYTHON:
+        if python in wheels and python not in table:
+            print(f"DIFF Python {python}: the registry has a wheel, the table's range {table} leaves it out")
+        if python in table and wheels and python not in wheels:
+            print(f"DIFF Python {python}: the table's range {table} includes it, the registry has no wheel")
+    for platform, row in rows.items():
+        table_pypi = release.pypi.get(platform)
+        if row.get("pypi") and table_pypi and row["pypi"] != table_pypi:
+            print(f"DIFF {platform}: PyPI gives {row['pypi']}, the table says {table_pypi}")
 
 
 def read(wheel: zipfile.ZipFile, suffix: str) -> str:
@@ -37,8 +180,14 @@ def code_cc_table(source: str) -> dict[str, dict[str, list[int]]]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("version")
-    parser.add_argument("--wheel", required=True)
+    parser.add_argument("--wheel")
+    parser.add_argument("--registry", action="store_true", help="read the metadata from the package registry")
+    parser.add_argument("--package", default="torch", help="with --registry: torch, torchvision or torchaudio")
     args = parser.parse_args(argv)
+    if args.registry:
+        return registry(args.package, args.version)
+    if not args.wheel:
+        parser.error("give --wheel PATH or --registry")
     with zipfile.ZipFile(args.wheel) as wheel:
         metadata = Parser().parsestr(read(wheel, ".dist-info/METADATA"))
         version_py = read(wheel, "torch/version.py")

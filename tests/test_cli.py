@@ -138,7 +138,8 @@ def test_compat_json_answers() -> None:
 @pytest.mark.parametrize(
     "args, fits",
     [
-        (["--gpu", "RTX 5090", "--driver", "550.54.15"], True),
+        (["--gpu", "RTX 5090", "--driver", "570.86.10"], True),
+        (["--gpu", "RTX 5090", "--driver", "550.54.15"], False),  # R550 predates Blackwell
         (["--platform", "macos-x86_64", "--python", "3.13"], False),
     ],
 )

@@ -84,3 +84,13 @@ def test_gpu_line_groups_identical_gpus_and_names_the_ones_that_fail() -> None:
     gpus = [f.gpu(i, name="NVIDIA H100 80GB HBM3") for i in range(7)] + [f.lost_gpu(7)]
     assert gpu_line(f.facts(nvml=f.nvml(*gpus))) == "7 × NVIDIA H100 80GB HBM3 80.0 GiB; GPU 7 lost (GpuIsLost)"
     assert gpu_line(f.no_gpu()) == "no NVIDIA GPU"
+
+
+def test_a_driver_branch_older_than_the_gpu_is_driver_too_old_for_the_card() -> None:
+    rtx5090 = f.gpu(name="NVIDIA GeForce RTX 5090", compute_capability="12.0")
+    old = judge(f.facts(torch=f.cpu_runtime(), nvml=f.nvml(rtx5090, driver="550.54.15", cuda="12.4")))
+    (found,) = [x for x in old.findings if x.slug == "driver-too-old"]
+    assert found.title == "driver 550.54.15 is too old for NVIDIA GeForce RTX 5090"
+    assert any(e.value.startswith("driver >= 570.26") for e in found.evidence)
+    new = judge(f.facts(torch=f.cpu_runtime(), nvml=f.nvml(rtx5090, driver="575.57.08", cuda="12.9")))
+    assert "driver-too-old" not in {x.slug for x in new.findings}

@@ -55,11 +55,26 @@ def test_no_gpu_gets_the_cpu_build_from_its_index() -> None:
     assert rec.command.startswith(f"python -m pip install torch=={rec.torch} torchvision==")
 
 
-def test_blackwell_on_a_550_driver_gets_cu128_and_a_hint() -> None:
-    rec = pick(driver="550.54.15", gpus=(gpu("RTX 5090"),))
+def test_blackwell_on_a_570_driver_gets_cu128_and_a_hint() -> None:
+    rec = pick(driver="570.86.10", gpus=(gpu("RTX 5090"),))
     assert (rec.torch, rec.variant) == ("2.11.0", "cu128")
     assert rec.index_url.endswith("/cu128")
     assert any("driver >= 580" in u for u in rec.upgrades)
+
+
+@pytest.mark.parametrize(
+    ("card", "driver", "needed", "architecture"),
+    [("RTX 5090", "550.54.15", "570.26", "Blackwell"), ("RTX 4090", "470.82.01", "520.61.05", "Ada Lovelace")],
+)
+def test_a_driver_that_cannot_drive_the_gpu_is_not_a_cuda_variant_question(
+    card: str, driver: str, needed: str, architecture: str
+) -> None:
+    """R550 predates Blackwell, R470 predates Ada: no wheel helps until the driver knows the chip."""
+    machine = Machine("linux-x86_64", "3.11.9", driver=driver, gpus=(gpu(card),))
+    nofit = recommend(tables, machine, "python")
+    assert isinstance(nofit, NoFit)
+    assert len(nofit.reasons) == 1 and "cannot drive" in nofit.reasons[0]
+    assert nofit.changes == (f"update the NVIDIA driver to >= {needed} (the {architecture} GPU needs it for anything)",)
 
 
 def test_kepler_on_470_gets_the_last_cu118_with_sm37() -> None:
@@ -185,7 +200,7 @@ def test_ptx_covers_newer_gpus_only() -> None:
 
 
 def test_upgrades_name_the_smallest_and_the_largest_driver_step() -> None:
-    rec = pick(driver="470.82.01", gpus=(gpu("RTX 4090"),))
+    rec = pick(driver="470.82.01", gpus=(gpu("RTX 3090"),))
     assert (rec.torch, rec.variant) == ("2.7.1", "cu118")
     assert rec.upgrades[:2] == (
         "a driver >= 525.60.13 would allow torch 2.14.1 cu126",

@@ -63,7 +63,8 @@ def _known_release(tables: Tables, version: str) -> bool:
 )
 def driver_too_old(facts: Facts) -> Iterator[Fire]:
     cuda = torch_cuda(facts)
-    if not cuda:
+    gpus = gpus_seen(facts)
+    if not cuda and not gpus:
         return
     seen = driver_version_seen(facts)
     if seen is None:
@@ -71,6 +72,27 @@ def driver_too_old(facts: Facts) -> Iterator[Fire]:
         raise Skip(f"needs the driver's version: {nvml.reason if isinstance(nvml, Unavailable) else 'unknown'}")
     tables = load_tables()
     os_name = "windows" if isinstance(facts.host, HostFacts) and facts.host.system == "Windows" else "linux"
+    for gpu in gpus:  # a driver branch that does not know the chip: nothing runs, whatever torch
+        need = tables.gpu_driver_need(cc_int(gpu.compute_capability), os_name)
+        if need is None or driver_version_key(seen.version) >= driver_version_key(need.driver):
+            continue
+        yield Fire(
+            (
+                ev(gpu.source, "GPU", f"GPU {gpu.index} {gpu.name} (sm_{gpu.compute_capability.replace('.', '')})"),
+                ev(seen.source, "driver", seen.version),
+                ev(
+                    Source.COMPAT,
+                    f"{need.architecture} needs",
+                    f"driver >= {need.driver} (CUDA {need.cuda}){need.unverified}",
+                ),
+            ),
+            f"This driver branch predates the {need.architecture} architecture: update the NVIDIA driver to "
+            f"{need.driver} or newer (a current branch is better). No build of torch can help before that.",
+            title=f"driver {seen.version} is too old for {gpu.name}",
+        )
+        return
+    if not cuda:
+        return
     needed = tables.min_driver(cuda, os_name)
     if not needed:
         raise Skip(f"no driver requirement known for CUDA {cuda}")

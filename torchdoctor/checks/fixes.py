@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torchdoctor.checks.base import python_exe
+from torchdoctor.checks.base import python_exe, torch_version
 from torchdoctor.compat.machine import machine_from_facts
-from torchdoctor.compat.recommend import NoFit, recommend
+from torchdoctor.compat.recommend import COMPANIONS, NoFit, recommend
 from torchdoctor.compat.tables import CompatDataError, load_tables
-from torchdoctor.model import Facts
+from torchdoctor.model import Facts, PackagesFacts, normalize
 
 
 @dataclass(frozen=True)
@@ -18,13 +18,21 @@ class FixText:
 
 
 def install_torch_fix(facts: Facts, reinstall: bool = False) -> FixText:
-    """The newest torch this machine runs (driver, GPUs, Python, platform), as a command."""
+    """The torch this machine runs (driver, GPUs, Python, platform), as a command.
+
+    A reinstall keeps the installed version when it has a build that runs here; only the companions
+    that are installed are pinned beside it.
+    """
     try:
         tables = load_tables()
     except CompatDataError as exc:  # pragma: no cover - the tables ship with the package
         return FixText(f"Install torch (the compat tables could not be read: {exc}).", "")
     machine = machine_from_facts(facts)
-    rec = recommend(tables, machine, python_exe(facts))
+    installed = facts.packages.distributions if isinstance(facts.packages, PackagesFacts) else ()
+    names = {normalize(d.name) for d in installed}
+    companions = tuple(c for c in COMPANIONS if c in names)
+    keep = torch_version(facts) if reinstall else ""
+    rec = recommend(tables, machine, python_exe(facts), keep=keep, companions=companions)
     if isinstance(rec, NoFit):
         return FixText(
             "No published torch fits this machine: "

@@ -14,6 +14,7 @@ from torchdoctor.compat.tables import (
     CUDA_PLATFORMS,
     Release,
     Tables,
+    base_version,
     cc_str,
     cuda_of_variant,
     driver_version_key,
@@ -97,9 +98,24 @@ def _driver_problem(tables: Tables, variant: str, machine: Machine) -> str:
     return ""
 
 
+def gpu_driver_problem(tables: Tables, machine: Machine) -> str:
+    """ "" when the driver can drive every GPU, else why not (no CUDA build can help then)."""
+    if not machine.driver or machine.platform not in CUDA_PLATFORMS:
+        return ""
+    for gpu in machine.gpus:
+        need = tables.gpu_driver_need(gpu.cc, machine.os_name)
+        if need and driver_version_key(machine.driver) < driver_version_key(need.driver):
+            return (
+                f"driver {machine.driver} cannot drive {gpu.label} ({need.architecture} needs a driver >= "
+                f"{need.driver}, from CUDA {need.cuda}{need.unverified})"
+            )
+    return ""
+
+
 def candidates(tables: Tables, machine: Machine) -> list[tuple[Release, str, str]]:
     """(release, variant, why-not) for every release and variant on this platform, newest first."""
     out = []
+    too_old = gpu_driver_problem(tables, machine)
     for release in sorted(tables.releases, key=lambda r: Version(r.torch), reverse=True):
         if not tables.platform_has_wheels(release, machine.platform):
             out.append((release, "", f"torch {release.torch} has no {machine.platform} wheels"))
@@ -110,7 +126,11 @@ def candidates(tables: Tables, machine: Machine) -> list[tuple[Release, str, str
             continue
         if machine.gpus and machine.platform in CUDA_PLATFORMS:
             for variant in _variant_order(release, machine.platform):
-                problems = [_driver_problem(tables, variant, machine), _gpu_problem(tables, release, variant, machine)]
+                problems = [
+                    too_old,
+                    _driver_problem(tables, variant, machine),
+                    _gpu_problem(tables, release, variant, machine),
+                ]
                 problem = "; ".join(p for p in problems if p)
                 out.append((release, variant, problem))
         else:
@@ -137,26 +157,59 @@ def group_reasons(reasons: list[tuple[Release, str]]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _companions(tables: Tables, release: Release) -> tuple[str, str]:
-    tv = tables.companion_for("torchvision", release.latest)
-    ta = tables.companion_for("torchaudio", release.latest)
+def _companions(tables: Tables, release: Release, version: str = "") -> tuple[str, str]:
+    tv = tables.companion_for("torchvision", version or release.latest)
+    ta = tables.companion_for("torchaudio", version or release.latest)
     return (tv.version if tv else "", ta.version if ta else "")
 
 
-def recommend(tables: Tables, machine: Machine, python: str = "python") -> Recommendation | NoFit:
+def _kept(tables: Tables, rows: list[tuple[Release, str, str]], keep: str) -> tuple[Release, str] | None:
+    """The installed release with a build that runs here (the smallest change), if it has one."""
+    if not keep or not tables.known_patch(keep):
+        return None
+    release = tables.release(keep)
+    return next(((r, v) for r, v, problem in rows if r is release and not problem), None)
+
+
+COMPANIONS = ("torchvision", "torchaudio")
+
+
+def recommend(
+    tables: Tables,
+    machine: Machine,
+    python: str = "python",
+    keep: str = "",
+    companions: tuple[str, ...] = COMPANIONS,
+) -> Recommendation | NoFit:
+    """The torch to install here, and the pip command.
+
+    ``keep``: the installed torch version. When that release has a build that runs here, the answer
+    keeps it and changes only the build (projects pin torch: a fix must not upgrade it behind their
+    back); a newer torch is then offered as an upgrade, with its reason. ``companions``: the
+    companion packages to pin beside it (the installed ones, for a fix).
+    """
+    too_old = gpu_driver_problem(tables, machine)
+    if too_old:
+        return NoFit((too_old,), tuple(_changes(tables, machine, [])))
     rows = candidates(tables, machine)
     fit = next(((r, v) for r, v, problem in rows if not problem), None)
     if fit is None:
         return NoFit(group_reasons([(r, p) for r, _, p in rows if p]), tuple(_changes(tables, machine, rows)))
-    release, variant = fit
-    tv, ta = _companions(tables, release)
-    packages = [f"torch=={release.latest}"]
-    if tv:
+    newest = fit
+    kept = _kept(tables, rows, keep)
+    release, variant = kept or fit
+    version = base_version(keep) if kept else release.latest
+    tv, ta = _companions(tables, release, version)
+    packages = [f"torch=={version}"]
+    if tv and "torchvision" in companions:
         packages.append(f"torchvision=={tv}")
-    if ta:
+    if ta and "torchaudio" in companions:
         packages.append(f"torchaudio=={ta}")
     url = index_url(variant or "cpu", machine.platform)
-    reasons = [f"Python {machine.python} is supported by torch {release.torch} ({release.python_range})"]
+    reasons = []
+    if kept:
+        reasons.append(f"keeps torch {version} and changes only its build")
+    reasons.append(f"Python {machine.python} is supported by torch {release.torch} ({release.python_range})")
     if variant.startswith("cu"):
         cuda = cuda_of_variant(variant)
         needed = tables.min_driver(cuda, machine.os_name)
@@ -177,8 +230,10 @@ def recommend(tables: Tables, machine: Machine, python: str = "python") -> Recom
     else:
         reasons.append("no NVIDIA GPU: the CPU build from its own index avoids downloading CUDA libraries")
     upgrades = _upgrades(tables, machine, rows, release, variant)
+    if kept and (newest[0] is not release or newest[1] != variant):
+        upgrades.insert(0, f"upgrading instead would give torch {newest[0].latest} ({newest[1] or 'cpu'})")
     return Recommendation(
-        release.latest,
+        version,
         variant or "cpu",
         tv,
         ta,
@@ -223,6 +278,12 @@ def _upgrades(
 
 
 def _changes(tables: Tables, machine: Machine, rows: list[tuple[Release, str, str]]) -> list[str]:
+    too_old = gpu_driver_problem(tables, machine)
+    if too_old:  # nothing else matters until the driver knows the GPU
+        need = next(
+            n for g in machine.gpus if (n := tables.gpu_driver_need(g.cc, machine.os_name)) and n.driver in too_old
+        )
+        return [f"update the NVIDIA driver to >= {need.driver} (the {need.architecture} GPU needs it for anything)"]
     changes = []
     if machine.platform == "macos-x86_64":
         changes.append(

@@ -114,6 +114,23 @@ class GpuModel:
     architecture: str
     names: tuple[str, ...]
     source: str
+    min_cuda: str = ""
+    """The first CUDA toolkit that supports the architecture ("" when not recorded)."""
+    min_cuda_confidence: str = ""
+
+
+@dataclass(frozen=True)
+class GpuDriverNeed:
+    """The oldest driver that can drive a GPU at all: the one its first CUDA toolkit shipped with."""
+
+    architecture: str
+    cuda: str
+    driver: str
+    confidence: str
+
+    @property
+    def unverified(self) -> str:
+        return " (unverified)" if self.confidence == "M" else ""
 
 
 def cuda_of_variant(variant: str) -> str:
@@ -260,6 +277,17 @@ class Tables:
 
     # ------------------------------------------------------------------ GPUs
 
+    def gpu_driver_need(self, cc: int, os_name: str) -> GpuDriverNeed | None:
+        """The driver a GPU of this compute capability needs before anything can run on it."""
+        model = next((g for g in self.gpus if cc_int(g.capability) == cc and g.min_cuda), None)
+        if model is None:
+            return None
+        tk = self.toolkit(model.min_cuda)
+        driver = (tk.windows if os_name == "windows" else tk.linux) if tk else ""
+        if not driver:
+            return None
+        return GpuDriverNeed(model.architecture, model.min_cuda, driver, model.min_cuda_confidence)
+
     def gpu(self, query: str) -> tuple[int, str] | None:
         """Capability and display name from "RTX 5090", "sm_120", "12.0" or "120"."""
         q = query.strip()
@@ -401,7 +429,14 @@ def parse(raw: dict[str, dict[str, Any]]) -> Tables:
                 )
             )
     gpus = tuple(
-        GpuModel(str(r["capability"]), str(r["architecture"]), tuple(r["names"]), str(r["source"]))
+        GpuModel(
+            str(r["capability"]),
+            str(r["architecture"]),
+            tuple(r["names"]),
+            str(r["source"]),
+            str(r.get("min_cuda", "")),
+            str(r.get("min_cuda_confidence", "")),
+        )
         for r in raw["gpus"].get("gpu", [])
     )
     return Tables(
