@@ -641,7 +641,9 @@ PlatformHelp = "linux-x86_64, linux-aarch64, windows-x86_64, macos-arm64 or maco
 @app.command()
 def compat(
     torch: Annotated[str, typer.Option("--torch", help="A release (2.5.1), series (2.5) or range (>=2.4).")] = "",
-    python_version: Annotated[str, typer.Option("--python", help="A Python version (3.12).")] = "",
+    python_version: Annotated[
+        str, typer.Option("--python", help="A Python version (3.12, or 3.13t free-threaded).")
+    ] = "",
     driver: Annotated[str, typer.Option("--driver", help="An NVIDIA driver version (550.54.15).")] = "",
     cuda: Annotated[str, typer.Option("--cuda", help="A CUDA version (12.6) or variant (cu126).")] = "",
     gpu: GpuOpt = None,
@@ -653,7 +655,7 @@ def compat(
     """Answer compatibility questions from the tables alone (offline; this machine is not examined)."""
     import platform as platform_module
 
-    from torchdoctor.compat.machine import check_platform, platform_key, resolve_gpu
+    from torchdoctor.compat.machine import check_platform, parse_python, platform_key, resolve_gpu
     from torchdoctor.compat.query import Query, answer
     from torchdoctor.compat.tables import load_tables
     from torchdoctor.render.compat import render_answer
@@ -664,6 +666,8 @@ def compat(
             platform_key(platform_module.system(), platform_module.machine()),
         )
         gpus = tuple(resolve_gpu(tables, g, i) for i, g in enumerate(gpu or []))
+        if python_version:
+            parse_python(python_version)  # a usage error, not an internal one, when it is not a version
         query = Query(torch, python_version, driver, cuda, gpus, platforms, torchvision, torchaudio)
         result = answer(tables, query)
     except ValueError as exc:
@@ -680,7 +684,9 @@ def compat(
 def recommend(
     driver: Annotated[str, typer.Option("--driver", help="Assume this NVIDIA driver (default: this machine's).")] = "",
     gpu: GpuOpt = None,
-    python_version: Annotated[str, typer.Option("--python", help="Assume this Python version.")] = "",
+    python_version: Annotated[
+        str, typer.Option("--python", help="Assume this Python version (3.12, or 3.13t free-threaded).")
+    ] = "",
     platform: Annotated[str, typer.Option("--platform", help=PlatformHelp)] = "",
     interpreter: Annotated[str | None, typer.Option("--interpreter", help="Examine this Python instead.")] = None,
     fmt: FormatOpt = OutputFormat.TERMINAL,
@@ -688,7 +694,7 @@ def recommend(
     """The newest torch this machine (or the one described) can run, and the exact pip command."""
     from dataclasses import replace
 
-    from torchdoctor.compat.machine import check_platform, machine_from_facts, resolve_gpu
+    from torchdoctor.compat.machine import check_platform, machine_from_facts, parse_python, resolve_gpu
     from torchdoctor.compat.recommend import NoFit
     from torchdoctor.compat.recommend import recommend as pick
     from torchdoctor.compat.tables import load_tables
@@ -705,7 +711,8 @@ def recommend(
         if gpu:
             machine = replace(machine, gpus=tuple(resolve_gpu(tables, g, i) for i, g in enumerate(gpu)))
         if python_version:
-            machine = replace(machine, python=python_version)
+            version, free_threaded = parse_python(python_version)
+            machine = replace(machine, python=version, free_threaded=free_threaded)
         if platform:
             machine = replace(machine, platform=check_platform(platform))
     except ValueError as exc:

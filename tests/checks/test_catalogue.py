@@ -51,6 +51,10 @@ CASES: dict[str, tuple[Facts, Facts]] = {
         f.facts(torch=f.cpu_runtime()),
         f.no_gpu(),
     ),
+    "torch-wrong-accelerator": (
+        f.facts(torch=f.runtime(version="2.5.1+rocm6.2", cuda="", hip="6.2.41133", arch_list=("gfx90a",))),
+        f.no_gpu(torch=f.runtime(version="2.5.1+rocm6.2", cuda="", hip="6.2.41133", arch_list=("gfx90a",))),
+    ),
     "cuda-unavailable": (
         f.facts(torch=f.runtime(cuda_available=False, device_count=0, devices=(), warnings=(OLD_DRIVER_WARNING,))),
         f.facts(),

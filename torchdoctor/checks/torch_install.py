@@ -21,8 +21,10 @@ from torchdoctor.checks.base import (
     torch_version,
 )
 from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.compat.tables import local_tag
 from torchdoctor.model import (
     EnvFacts,
+    Evidence,
     Facts,
     ImportFailureKind,
     Nvcc,
@@ -474,4 +476,46 @@ def nvcc_mismatch(facts: Facts) -> Iterator[Fire]:
         ),
         f"Only if you build CUDA extensions: install a CUDA {torch.cuda.split('.')[0]}.x toolkit and point "
         "CUDA_HOME at it. Running torch itself does not need nvcc.",
+    )
+
+
+OTHER_ACCELERATORS = {"rocm": ("ROCm", "an AMD GPU"), "xpu": ("XPU", "an Intel GPU")}
+"""Local tag prefix → (the build's name, the device it is for)."""
+
+
+def _other_accelerator(facts: Facts) -> tuple[str, Evidence] | None:
+    """The build's accelerator when it is not CUDA: from torch itself, else the wheel's local tag."""
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime):
+        if torch.hip:
+            return "rocm", ev(Source.TORCH, "torch.version.hip", torch.hip)
+        tag = local_tag(torch.version)
+    else:
+        tag = local_tag(torch_version(facts))
+    kind = next((k for k in OTHER_ACCELERATORS if tag.startswith(k)), None)
+    return (kind, ev(Source.METADATA, "installed torch", torch_version(facts))) if kind else None
+
+
+@check(
+    "TD032",
+    "torch-wrong-accelerator",
+    "a ROCm or XPU build of torch on a machine with an NVIDIA GPU",
+    Severity.ERROR,
+    Area.TORCH,
+    "A ROCm build talks to AMD GPUs and an XPU build to Intel GPUs; neither can use an NVIDIA GPU, so "
+    "torch.cuda.is_available() stays False (or reports the other vendor's devices). It usually comes from a "
+    "copied install command or a requirements file pinned to another machine's index.",
+)
+def torch_wrong_accelerator(facts: Facts) -> Iterator[Fire]:
+    found = _other_accelerator(facts)
+    gpu = nvidia_gpu_evidence(facts)
+    if found is None or not gpu:
+        return
+    kind, evidence = found
+    fix = install_torch_fix(facts, reinstall=True)
+    yield Fire(
+        (evidence, *gpu, *driver_evidence(facts)),
+        f"If this machine also has {OTHER_ACCELERATORS[kind][1]} meant for torch, ignore this. Otherwise: " + fix.text,
+        fix.command,
+        title=f"a {OTHER_ACCELERATORS[kind][0]} build of torch on a machine with an NVIDIA GPU",
     )

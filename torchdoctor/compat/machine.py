@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform as _platform
+import re
 
 from torchdoctor.compat.recommend import Gpu, Machine
 from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int
@@ -48,3 +49,17 @@ def check_platform(value: str) -> str:
     if value not in PLATFORMS:
         raise ValueError(f"unknown platform {value!r}: one of {', '.join(PLATFORMS)}")
     return value
+
+
+PYTHON_VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc)\d+)?)(t?)")
+
+
+def parse_python(text: str, option: str = "--python") -> tuple[str, bool]:
+    """ "3.13" / "3.13.1" / "3.14.0rc1" / "3.13t" -> (version, free-threaded); anything else is a ValueError."""
+    match = PYTHON_VERSION.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(
+            f"{option} {text}: not a Python version (give one like 3.12 or 3.13t"
+            + ("; to examine an interpreter, use `torchdoctor check --python PATH`)" if "/" in text else ")")
+        )
+    return match.group(1), bool(match.group(2))

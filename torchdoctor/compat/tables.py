@@ -56,10 +56,15 @@ class Release:
         return max(self.patches, key=Version)
 
     def supports_python(self, python: str, free_threaded: bool = False) -> bool:
+        if python.endswith("t"):  # "3.13t": the free-threaded build
+            python, free_threaded = python[:-1], True
         minor = ".".join(python.split(".")[:2])
         if free_threaded:
             return minor in self.free_threaded
-        return Version(python) in self.python or Version(minor) in self.python
+        try:
+            return Version(python) in self.python or Version(minor) in self.python
+        except InvalidVersion:
+            return False
 
 
 @dataclass(frozen=True)
