@@ -28,6 +28,12 @@ REQUIREMENTS: dict[str, tuple[Facts, Facts]] = {
     "gpus==1": (f.facts(), GPU_BOX),
     "torch>=2.4": (f.facts(), f.facts(torch=f.runtime(version="2.3.1+cu121"))),
     "torch>=2.5,<2.6": (f.facts(), CPU_BOX),
+    # PEP 440 as pip reads it: a source build of 2.6 is not 2.6.0; an installed pre-release meets a range
+    "torch==2.6.0": (
+        f.facts(torch=f.runtime(version="2.6.0+cu124")),
+        f.facts(torch=f.runtime(version="2.6.0a0+git1eba9b3")),
+    ),
+    "torch>=2.6": (f.facts(torch=f.runtime(version="2.7.0a0+git1eba9b3")), f.facts()),
     "smoke": (f.facts(), f.facts(smoke=f.smoke_failure("cuda:0", "train", "NaN"))),
 }
 

@@ -91,7 +91,9 @@ def _torch_version(spec: SpecifierSet, text: str) -> Callable[[Facts], Iterator[
     def fn(facts: Facts) -> Iterator[Fire]:
         version = torch_version(facts)
         try:
-            ok = bool(version) and Version(version.split("+")[0]) in spec
+            # As pip compares: the local part (+cu124) matters only to a spec that names one, a pre-release or
+            # source build (2.6.0a0+git...) is not 2.6.0, and an installed pre-release may satisfy a range.
+            ok = bool(version) and spec.contains(Version(version), prereleases=True)
         except InvalidVersion:
             ok = False
         if ok:
