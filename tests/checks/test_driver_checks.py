@@ -94,3 +94,15 @@ def test_a_driver_branch_older_than_the_gpu_is_driver_too_old_for_the_card() -> 
     assert any(e.value.startswith("driver >= 570.26") for e in found.evidence)
     new = judge(f.facts(torch=f.cpu_runtime(), nvml=f.nvml(rtx5090, driver="575.57.08", cuda="12.9")))
     assert "driver-too-old" not in {x.slug for x in new.findings}
+
+
+def test_companion_mismatch_reads_the_companions_own_requires_python() -> None:
+    def on(python: str) -> set[str]:
+        packages = f.packages(f.dist("torch", "2.14.1"), f.dist("torchvision", "0.29.1"), f.dist("numpy", "2"))
+        facts = f.facts(
+            python=f.python(version=python), torch=f.runtime(version="2.14.1", cuda="13.0"), packages=packages
+        )
+        return {x.slug for x in judge(facts).findings}
+
+    assert "companion-mismatch" in on("3.14.1")
+    assert "companion-mismatch" not in on("3.14.0")

@@ -206,3 +206,24 @@ def test_upgrades_name_the_smallest_and_the_largest_driver_step() -> None:
         "a driver >= 525.60.13 would allow torch 2.14.1 cu126",
         "a driver >= 580.65.06 would allow torch 2.15.0 cu132",
     )
+
+
+def test_a_companion_that_excludes_this_python_is_not_recommended() -> None:
+    """torchvision 0.29.1's Requires-Python is >=3.10,!=3.14.1 (read from the registry)."""
+    assert tables.companion_for("torchvision", "2.14.1", "3.14.1").version != "0.29.1"  # type: ignore[union-attr]
+    assert tables.companion_for("torchvision", "2.14.1", "3.14.0").version == "0.29.1"  # type: ignore[union-attr]
+
+
+def test_a_fix_keeps_the_installed_version_and_pins_only_installed_companions() -> None:
+    machine = Machine("linux-x86_64", "3.11.9", driver="550.54.15", gpus=(gpu("RTX 4090"),))
+    rec = recommend(tables, machine, "python", keep="2.13.0+cpu", companions=())
+    assert isinstance(rec, Recommendation)
+    assert (rec.torch, rec.variant) == ("2.13.0", "cu126")
+    assert rec.command == "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
+    assert rec.upgrades[0].startswith("upgrading instead would give torch 2.14.1")
+
+
+def test_python_3_10_is_not_offered_torch_2_15() -> None:
+    """torch 2.15.0's Requires-Python is >=3.11 on the registry."""
+    rec = pick(driver="595.45.04", gpus=(gpu("H100"),), python="3.10.14")
+    assert rec.torch != "2.15.0"

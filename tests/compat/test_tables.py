@@ -68,7 +68,7 @@ def test_releases_are_sorted_unique_and_complete() -> None:
         assert list(release.patches) == sorted(release.patches, key=Version)
         assert all(p.startswith(release.torch + ".") for p in release.patches)
         assert set(release.cuda) == set(CUDA_PLATFORMS) and set(release.pypi) == set(CUDA_PLATFORMS)
-        assert release.python.contains("3.10") or release.python.contains("3.8") or release.python.contains("3.6")
+        assert any(release.python.contains(f"3.{minor}") for minor in (6, 8, 10, 11)), release.torch
 
 
 def test_every_variant_has_exactly_one_architecture_row_and_a_driver_floor() -> None:
@@ -163,3 +163,11 @@ def test_tables_load_from_an_installed_wheel(tmp_path: Path) -> None:
 
 def test_source_tree_fallback_points_at_compat() -> None:
     assert (data_dir() / "releases.toml").is_file()
+
+
+def test_rows_read_from_the_registry_say_what_it_said() -> None:
+    """torch 2.15.0 on PyPI: Requires-Python >=3.11, Linux wheels pin cuda-toolkit==13.2.2 (cu132)."""
+    release = tables.release("2.15.0")
+    assert release is not None and "REG" in release.source
+    assert not release.supports_python("3.10.14") and release.supports_python("3.11.9")
+    assert release.pypi["linux-x86_64"] == "cu132" and release.pypi["windows-x86_64"] == "cpu"

@@ -228,6 +228,9 @@ def _companion_problems(tables: Tables, facts: Facts, package: str, tv_version: 
     row = tables.companion(package, tv_version)
     if row is not None and Version(base_version(torch_v)) not in row.torch:
         problems.append(f"{package} {tv_version} is built for torch {row.torch}")
+    python = facts.python.version if isinstance(facts.python, PythonFacts) else ""
+    if row is not None and not row.runs_on(python):
+        problems.append(f"{package} {tv_version} does not support Python {python} (Requires-Python {row.python})")
     torch_tag, comp_tag = local_tag(torch_v), local_tag(tv_version)
     if torch_tag.startswith("cu") and comp_tag.startswith("cu") and torch_tag != comp_tag:
         same_major = torch_tag[:4] == comp_tag[:4]
@@ -261,7 +264,8 @@ def companion_mismatch(facts: Facts) -> Iterator[Fire]:
         problems = _companion_problems(tables, facts, package, installed, torch_v)
         if not problems:
             continue
-        right = tables.companion_for(package, torch_v)
+        python = facts.python.version if isinstance(facts.python, PythonFacts) else ""
+        right = tables.companion_for(package, torch_v, python)
         tag = local_tag(torch_v)
         index = f" --index-url https://download.pytorch.org/whl/{tag}" if tag.startswith(("cu", "cpu", "rocm")) else ""
         command = pip(facts, f"install {package}=={right.version}{index}") if right else ""

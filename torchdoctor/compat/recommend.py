@@ -157,9 +157,9 @@ def group_reasons(reasons: list[tuple[Release, str]]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _companions(tables: Tables, release: Release, version: str = "") -> tuple[str, str]:
-    tv = tables.companion_for("torchvision", version or release.latest)
-    ta = tables.companion_for("torchaudio", version or release.latest)
+def _companions(tables: Tables, release: Release, version: str = "", python: str = "") -> tuple[str, str]:
+    tv = tables.companion_for("torchvision", version or release.latest, python)
+    ta = tables.companion_for("torchaudio", version or release.latest, python)
     return (tv.version if tv else "", ta.version if ta else "")
 
 
@@ -199,7 +199,7 @@ def recommend(
     kept = _kept(tables, rows, keep)
     release, variant = kept or fit
     version = base_version(keep) if kept else release.latest
-    tv, ta = _companions(tables, release, version)
+    tv, ta = _companions(tables, release, version, machine.python)
     packages = [f"torch=={version}"]
     if tv and "torchvision" in companions:
         packages.append(f"torchvision=={tv}")
@@ -209,6 +209,8 @@ def recommend(
     reasons = []
     if kept:
         reasons.append(f"keeps torch {version} and changes only its build")
+    if release.confidence == "M":
+        reasons.append(f"torch {release.torch}'s row in the tables is NOT verified ({release.source})")
     reasons.append(f"Python {machine.python} is supported by torch {release.torch} ({release.python_range})")
     if variant.startswith("cu"):
         cuda = cuda_of_variant(variant)

@@ -111,6 +111,16 @@ class Companion:
     confidence: str
     released_with: str = ""
     """For a stable-ABI companion: the torch release it came out with."""
+    python: SpecifierSet | None = None
+    """Its own Requires-Python, where it excludes more than its torch does (None: not recorded)."""
+
+    def runs_on(self, python: str) -> bool:
+        if self.python is None or not python:
+            return True
+        try:
+            return self.python.contains(python.rstrip("t"), prereleases=True)
+        except InvalidVersion:
+            return True
 
 
 @dataclass(frozen=True)
@@ -271,11 +281,12 @@ class Tables:
         base = base_version(version)
         return next((c for c in self.companions if c.package == package and c.version == base), None)
 
-    def companion_for(self, package: str, torch_version: str) -> Companion | None:
-        """The companion to install beside this torch: the newest that runs with it and had been released by
-        then (a later stable-ABI release may run with it too, but the torch's own index may not carry it)."""
+    def companion_for(self, package: str, torch_version: str, python: str = "") -> Companion | None:
+        """The companion to install beside this torch: the newest that runs with it (and this Python) and had
+        been released by then (a later stable-ABI release may run with it too, but the torch's own index may
+        not carry it)."""
         v = Version(base_version(torch_version))
-        fits = [c for c in self.companions if c.package == package and v in c.torch]
+        fits = [c for c in self.companions if c.package == package and v in c.torch and c.runs_on(python)]
         released = [c for c in fits if not c.released_with or Version(c.released_with) <= v]
         pool = released or fits
         return max(pool, key=lambda c: Version(c.version)) if pool else None
@@ -431,6 +442,7 @@ def parse(raw: dict[str, dict[str, Any]]) -> Tables:
                     str(_need(row, "source", where)),
                     str(_need(row, "confidence", where)),
                     str(row.get("released_with", "")),
+                    _spec(row["python"], where) if "python" in row else None,
                 )
             )
     gpus = tuple(
