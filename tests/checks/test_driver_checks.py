@@ -3,6 +3,8 @@ no false alarm in a CPU container, a CPU-only torch always named on a GPU machin
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests import factories as f
 from torchdoctor.doctor import judge
 from torchdoctor.model import PciDevice, Severity, SmiFacts, SmiGpu, Unavailable
@@ -106,3 +108,31 @@ def test_companion_mismatch_reads_the_companions_own_requires_python() -> None:
 
     assert "companion-mismatch" in on("3.14.1")
     assert "companion-mismatch" not in on("3.14.0")
+
+
+QUICK = Unavailable("torch", "skipped: --quick", "skipped")
+
+
+def test_quick_knows_a_pypi_cpu_wheel_on_windows_from_the_missing_cuda_wheels() -> None:
+    rtx3080 = f.gpu(name="NVIDIA GeForce RTX 3080", compute_capability="8.6")
+    windows = f.host(system="Windows", os_name="Windows 10.0.19045", glibc=Unavailable("platform", "not glibc"))
+    facts = f.facts(
+        host=windows,
+        python=f.python(executable="C:/venv/Scripts/python.exe", machine="AMD64"),
+        torch=QUICK,
+        nvml=f.nvml(rtx3080),
+        packages=f.packages(f.dist("torch", "2.13.0"), f.dist("numpy", "2")),
+    )
+    assert "torch-cpu-only-build" in slugs(judge(facts))
+    with_cuda = replace(
+        facts, packages=f.packages(f.dist("torch", "2.13.0"), f.dist("nvidia-cuda-runtime-cu12", "12.6.77"))
+    )
+    assert "torch-cpu-only-build" not in slugs(judge(with_cuda))
+
+
+def test_quick_knows_a_pypi_cu130_wheel_is_too_new_for_r550() -> None:
+    packages = f.packages(f.dist("torch", "2.13.0"), f.dist("cuda-toolkit", "13.0.2"), f.dist("numpy", "2"))
+    facts = f.facts(torch=QUICK, packages=packages, nvml=f.nvml(driver="550.54.15", cuda="12.4"))
+    assert "driver-too-old" in slugs(judge(facts))
+    ok = f.facts(torch=QUICK, packages=packages, nvml=f.nvml(driver="580.65.06", cuda="13.0"))
+    assert "driver-too-old" not in slugs(judge(ok))

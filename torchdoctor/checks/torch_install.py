@@ -20,6 +20,7 @@ from torchdoctor.checks.base import (
     python_exe,
     torch_version,
 )
+from torchdoctor.checks.compat import installed_variant
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.compat.tables import local_tag
 from torchdoctor.model import (
@@ -205,13 +206,15 @@ def torch_cpu_only_build(facts: Facts) -> Iterator[Fire]:
         if not torch.is_cpu_build or not gpu:
             return
         evidence = (ev(Source.TORCH, "torch", torch.version), ev(Source.TORCH, "torch.version.cuda", "None"), *gpu)
-    else:  # torch did not import (or --quick): the wheel's +cpu tag still says what it is
+    else:  # torch did not import (or --quick): the wheel's +cpu tag, or the CUDA wheels beside it, say what it is
         version = torch_version(facts)
         if not version and isinstance(torch, Unavailable):
             raise Skip(f"needs torch facts: {torch.reason}")
-        if not version.endswith("+cpu") or not gpu:
+        if installed_variant(facts) != "cpu" or not gpu:
             return
         evidence = (ev(Source.METADATA, "installed torch", version), *gpu)
+        if "+" not in version:
+            evidence += (ev(Source.METADATA, "CUDA wheels beside it", "none: PyPI's wheel here is the CPU build"),)
     evidence += driver_evidence(facts)
     if not gpus_seen(facts) and not driver_version(facts):
         # The GPU is on the bus but nothing can say what it is or what driver will run it yet.
