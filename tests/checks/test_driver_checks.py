@@ -136,3 +136,15 @@ def test_quick_knows_a_pypi_cu130_wheel_is_too_new_for_r550() -> None:
     assert "driver-too-old" in slugs(judge(facts))
     ok = f.facts(torch=QUICK, packages=packages, nvml=f.nvml(driver="580.65.06", cuda="13.0"))
     assert "driver-too-old" not in slugs(judge(ok))
+
+
+def test_jetson_orin_runs_sm80_code_from_cuda_13_2_on() -> None:
+    """torch's own table (W-2141): SBSA code runs on Jetson from CUDA 13.2, so cu132's sm_80 covers 8.7."""
+    orin = f.gpu(name="Orin", compute_capability="8.7")
+
+    def fired_on(cuda: str) -> bool:
+        torch = f.runtime(version=f"2.15.0+cu{cuda.replace('.', '')}", cuda=cuda, arch_list=("sm_80", "sm_90"))
+        return "gpu-arch-unsupported" in slugs(judge(f.facts(torch=torch, nvml=f.nvml(orin, driver="580.65.06"))))
+
+    assert not fired_on("13.2")
+    assert fired_on("13.0")

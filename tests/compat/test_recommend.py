@@ -227,3 +227,8 @@ def test_python_3_10_is_not_offered_torch_2_15() -> None:
     """torch 2.15.0's Requires-Python is >=3.11 on the registry."""
     rec = pick(driver="595.45.04", gpus=(gpu("H100"),), python="3.10.14")
     assert rec.torch != "2.15.0"
+
+
+def test_glibc_too_old_for_manylinux_2_28_gets_the_last_glibc_2_17_release() -> None:
+    rec = pick(driver="550.54.15", gpus=(gpu("A100"),), glibc="2.27")
+    assert rec.torch.startswith("2.5.")

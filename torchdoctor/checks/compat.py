@@ -172,7 +172,8 @@ def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
         source, listed = Source.TORCH, " ".join(torch.arch_list)
         if not sm and not ptx:
             raise Skip("torch reported no architecture list")
-        covered = lambda cc: any(tables.sass_runs(c, cc) for c in sm) or any(cc >= p for p in ptx)  # noqa: E731
+        cuda = torch.cuda
+        covered = lambda cc: any(tables.sass_runs(c, cc, cuda) for c in sm) or any(cc >= p for p in ptx)  # noqa: E731
     else:  # no runtime view (import failed, or --quick): the wheel's +cuXYZ tag and the tables
         version = torch_version(facts)
         cuda = torch_cuda(facts)
@@ -185,7 +186,7 @@ def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
         if build is None:
             raise Skip(f"the tables do not know the architectures of torch {version}")
         source, listed = Source.COMPAT, " ".join(f"sm_{s}" for s in build.sm) + (" +PTX" if build.ptx else "")
-        covered = lambda cc: tables.covers(build.sm, build.ptx, cc)  # noqa: E731
+        covered = lambda cc: tables.covers(build.sm, build.ptx, cc, cuda)  # noqa: E731
     missing = [(cc, label) for cc, label in gpus if not covered(cc)]
     if not missing:
         return

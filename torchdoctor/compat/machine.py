@@ -34,7 +34,8 @@ def machine_from_facts(facts: Facts) -> Machine:
     gpus = [Gpu(cc_int(g.compute_capability), f"GPU {g.index} {g.name}") for g in gpus_seen(facts)]
     if not gpus and isinstance(facts.torch, TorchRuntime):
         gpus = [Gpu(cc_int(d.capability), f"GPU {d.index} {d.name}") for d in facts.torch.devices]
-    return Machine(platform_key(system, arch), version, free, driver, tuple(gpus))
+    glibc = host.glibc if isinstance(host, HostFacts) and isinstance(host.glibc, str) else ""
+    return Machine(platform_key(system, arch), version, free, driver, tuple(gpus), glibc)
 
 
 def resolve_gpu(tables: Tables, query: str, index: int) -> Gpu:

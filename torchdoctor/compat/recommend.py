@@ -38,6 +38,8 @@ class Machine:
     driver: str = ""
     """The NVIDIA driver version, "" when there is none (or it is unknown)."""
     gpus: tuple[Gpu, ...] = ()
+    glibc: str = ""
+    """The C library's version on Linux ("" when unknown or not glibc)."""
 
     @property
     def os_name(self) -> str:
@@ -82,7 +84,8 @@ def _gpu_problem(tables: Tables, release: Release, variant: str, machine: Machin
     build = tables.build(release.latest, variant, machine.platform)
     if build is None:
         return f"the tables do not know the architectures of torch {release.torch} {variant}"
-    missing = [g for g in machine.gpus if not tables.covers(build.sm, build.ptx, g.cc)]
+    cuda = cuda_of_variant(variant) if variant.startswith("cu") else ""
+    missing = [g for g in machine.gpus if not tables.covers(build.sm, build.ptx, g.cc, cuda)]
     if missing:
         return ", ".join(f"{g.label} (sm_{g.cc})" for g in missing) + f" not covered by {variant}"
     return ""
@@ -96,6 +99,13 @@ def _driver_problem(tables: Tables, variant: str, machine: Machine) -> str:
     if machine.driver and driver_version_key(machine.driver) < driver_version_key(needed):
         return f"{variant} needs driver >= {needed}"
     return ""
+
+
+def _older(have: str, need: str) -> bool:
+    try:
+        return bool(need) and Version(have) < Version(need)
+    except InvalidVersion:
+        return False
 
 
 def gpu_driver_problem(tables: Tables, machine: Machine) -> str:
@@ -119,6 +129,11 @@ def candidates(tables: Tables, machine: Machine) -> list[tuple[Release, str, str
     for release in sorted(tables.releases, key=lambda r: Version(r.torch), reverse=True):
         if not tables.platform_has_wheels(release, machine.platform):
             out.append((release, "", f"torch {release.torch} has no {machine.platform} wheels"))
+            continue
+        if machine.glibc and machine.platform.startswith("linux") and _older(machine.glibc, release.glibc):
+            out.append(
+                (release, "", f"torch {release.torch} needs glibc >= {release.glibc} (this system has {machine.glibc})")
+            )
             continue
         if not release.supports_python(machine.python, machine.free_threaded):
             kind = "free-threaded " if machine.free_threaded else ""
@@ -377,7 +392,8 @@ def rows(
                 ):
                     continue
                 build = tables.build(release.latest, variant, platform) if variant.startswith("cu") else None
-                if gpus and (build is None or not all(tables.covers(build.sm, build.ptx, g.cc) for g in gpus)):
+                cuda_v = cuda_of_variant(variant) if variant.startswith("cu") else ""
+                if gpus and (build is None or not all(tables.covers(build.sm, build.ptx, g.cc, cuda_v) for g in gpus)):
                     continue
                 archs = ""
                 if build is not None:

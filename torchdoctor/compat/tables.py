@@ -83,6 +83,8 @@ class SassRule:
     code: int
     exclude: tuple[int, ...]
     only: tuple[int, ...]
+    exclude_below_cuda: str = ""
+    """The exclusion holds only for builds with a CUDA older than this (Jetson runs SBSA code from 13.2)."""
 
 
 @dataclass(frozen=True)
@@ -262,16 +264,19 @@ class Tables:
                 return b
         return None
 
-    def sass_runs(self, code: int, device: int) -> bool:
+    def sass_runs(self, code: int, device: int, cuda: str = "") -> bool:
+        """Does SASS for sm_``code`` run on a ``device``, in a build with this ``cuda`` ("" = unknown: strict)?"""
         rule = next((r for r in self.sass if r.code == code), None)
         if rule is not None and rule.only:
             return device in rule.only
         if rule is not None and device in rule.exclude:
-            return False
+            lifted = bool(cuda and rule.exclude_below_cuda) and Version(cuda) >= Version(rule.exclude_below_cuda)
+            if not lifted:
+                return False
         return device // 10 == code // 10 and device % 10 >= code % 10
 
-    def covers(self, sm: tuple[int, ...], ptx: bool, device: int) -> bool:
-        if any(self.sass_runs(code, device) for code in sm):
+    def covers(self, sm: tuple[int, ...], ptx: bool, device: int, cuda: str = "") -> bool:
+        if any(self.sass_runs(code, device, cuda) for code in sm):
             return True
         return ptx and bool(sm) and device >= max(sm)
 
@@ -419,7 +424,12 @@ def parse(raw: dict[str, dict[str, Any]]) -> Tables:
             )
         )
     sass = tuple(
-        SassRule(int(r["code"]), tuple(r.get("exclude", ())), tuple(r.get("only", ())))
+        SassRule(
+            int(r["code"]),
+            tuple(r.get("exclude", ())),
+            tuple(r.get("only", ())),
+            str(r.get("exclude_below_cuda", "")),
+        )
         for r in raw["arches"].get("sass", [])
     )
     drv = raw["drivers"]
