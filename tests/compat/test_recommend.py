@@ -232,3 +232,9 @@ def test_python_3_10_is_not_offered_torch_2_15() -> None:
 def test_glibc_too_old_for_manylinux_2_28_gets_the_last_glibc_2_17_release() -> None:
     rec = pick(driver="550.54.15", gpus=(gpu("A100"),), glibc="2.27")
     assert rec.torch.startswith("2.5.")
+
+
+def test_an_experimental_python_is_said_to_be_experimental() -> None:
+    rec = pick(python="3.15.0")
+    assert any("experimental" in r for r in rec.reasons), rec.reasons
+    assert not any("is supported by" in r for r in rec.reasons)

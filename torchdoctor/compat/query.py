@@ -84,10 +84,13 @@ def _torch_answers(tables: Tables, q: Query) -> list[str]:
         f"PyPI gives {release.pypi.get('linux-x86_64', '?')} on Linux x86_64 [source: {release.source}]"
     )
     if q.python:
-        ok = release.supports_python(q.python)
-        out.append(
-            f"Python {q.python} {'is' if ok else 'is NOT'} supported by torch {release.torch} ({release.python_range})"
-        )
+        support = release.python_support(q.python)
+        said = {
+            "supported": "is supported by",
+            "experimental": "has only EXPERIMENTAL wheels of",
+            "": "is NOT supported by",
+        }
+        out.append(f"Python {q.python} {said[support]} torch {release.torch} ({release.python_range})")
     for package, version in (("torchvision", q.torchvision), ("torchaudio", q.torchaudio)):
         if not version:
             continue

@@ -226,7 +226,13 @@ def recommend(
         reasons.append(f"keeps torch {version} and changes only its build")
     if release.confidence == "M":
         reasons.append(f"torch {release.torch}'s row in the tables is NOT verified ({release.source})")
-    reasons.append(f"Python {machine.python} is supported by torch {release.torch} ({release.python_range})")
+    if release.python_support(machine.python, machine.free_threaded) == "experimental":
+        reasons.append(
+            f"Python {machine.python} has only experimental wheels of torch {release.torch} (no Triton for it: "
+            "torch.compile will not work; a supported Python is safer)"
+        )
+    else:
+        reasons.append(f"Python {machine.python} is supported by torch {release.torch} ({release.python_range})")
     if variant.startswith("cu"):
         cuda = cuda_of_variant(variant)
         needed = tables.min_driver(cuda, machine.os_name)

@@ -55,6 +55,13 @@ class Release:
     def latest(self) -> str:
         return max(self.patches, key=Version)
 
+    def python_support(self, python: str, free_threaded: bool = False) -> str:
+        """How torch of this series supports a Python: "supported", "experimental" or "" (no wheels)."""
+        if not self.supports_python(python, free_threaded):
+            return ""
+        minor = ".".join(python.rstrip("t").split(".")[:2])
+        return "experimental" if minor in self.python_experimental else "supported"
+
     def supports_python(self, python: str, free_threaded: bool = False) -> bool:
         if python.endswith("t"):  # "3.13t": the free-threaded build
             python, free_threaded = python[:-1], True
