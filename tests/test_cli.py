@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,27 @@ def test_the_catalogue_lists_and_explains_dist_checks_too() -> None:
     assert "TD406  dist-duplicate-gpu" in listing.stdout and "TD301-TD305" in listing.stdout
     explained = runner.invoke(app, ["explain", "TD406"], env=ENV)
     assert explained.exit_code == 0 and "two ranks share one GPU" in explained.stdout
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("columns", ["80", "140"])
+@pytest.mark.parametrize("color", ["", "1"], ids=["piped", "terminal"])
+def test_recommend_never_breaks_its_command(columns: str, color: str) -> None:
+    env = {**ENV, "COLUMNS": columns, "FORCE_COLOR": color, "NO_COLOR": "" if color else "1"}
+    result = runner.invoke(app, ["recommend", "--gpu", "RTX 4090", "--driver", "550.54.15"], env=env)
+    lines = ANSI.sub("", result.stdout).splitlines()
+    command = [line for line in lines if line.startswith("$ ")]
+    assert len(command) == 1, result.stdout
+    assert command[0].endswith("--index-url https://download.pytorch.org/whl/cu126"), result.stdout
+
+
+@pytest.mark.parametrize("columns", ["80", "140"])
+@pytest.mark.parametrize("color", ["", "1"], ids=["piped", "terminal"])
+def test_compat_never_splits_a_version_or_a_platform(columns: str, color: str) -> None:
+    env = {**ENV, "COLUMNS": columns, "FORCE_COLOR": color, "NO_COLOR": "" if color else "1"}
+    text = ANSI.sub("", runner.invoke(app, ["compat", "--gpu", "RTX 5090"], env=env).stdout)
+    words = {w.strip("();:│┃") for w in text.split()}
+    for token in ("linux-x86_64", "580.65.06", ">=3.11,<3.16", "525.60.13"):
+        assert token in words, (token, text)

@@ -129,10 +129,13 @@ def use_color() -> bool:
 
 
 def terminal_width() -> int:
+    """The terminal's width (COLUMNS first, as shells and rich read it), kept within 60-140; 100 when unknown."""
+    columns = os.environ.get("COLUMNS", "")
     try:
-        return max(60, min(os.get_terminal_size().columns, 140))
+        width = int(columns) if columns.isdigit() else os.get_terminal_size().columns
     except OSError:
         return 100
+    return max(60, min(width, 140))
 
 
 def split_codes(values: list[str] | None) -> list[str]:

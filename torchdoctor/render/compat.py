@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import io
 
+from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from torchdoctor.compat.query import Answer
 from torchdoctor.compat.recommend import NoFit, Recommendation
 from torchdoctor.render.console import string_console
 
 MAX_ROWS = 60
+NARROW = 120
+"""Below this width the rows are printed one record per paragraph: a table would split versions mid-token."""
+NARROW_ROWS = 24
+
+
+def bullet(console: Console, text: str) -> None:
+    """An indented bullet: whole lines when plain (greppable), wrapped between words at a terminal."""
+    if console.soft_wrap:
+        console.print(f"  • {escape(text)}")
+    else:
+        console.print(Padding(Text(f"• {text}"), (0, 0, 0, 2)))
 
 
 def render_answer(answer: Answer, color: bool = False, width: int = 120) -> str:
@@ -19,19 +33,28 @@ def render_answer(answer: Answer, color: bool = False, width: int = 120) -> str:
     console = string_console(buf, color, width)
     for line in answer.answers:
         console.print(f"• {escape(line)}")
+    if answer.rows and width < NARROW:
+        console.print(f"[bold]Matching torch builds[/] (tables as of {answer.as_of})")
+        for row in answer.rows[:NARROW_ROWS]:
+            record = (
+                f"{row.torch} {row.variant} ({row.platform}): Python {row.python}"
+                + (f"; driver >= {row.min_driver}" if row.min_driver else "")
+                + (f"; GPU archs {row.archs}" if row.archs else "")
+                + (f"; torchvision {row.torchvision}" if row.torchvision else "")
+                + (f"; torchaudio {row.torchaudio}" if row.torchaudio else "")
+            )
+            bullet(console, record)
+        if len(answer.rows) > NARROW_ROWS:
+            more = len(answer.rows) - NARROW_ROWS
+            console.print(f"  ... and {more} more (narrow the query with --torch/--platform, or use --format json)")
+        return buf.getvalue()
     if answer.rows:
         table = Table(title=f"Matching torch builds (tables as of {answer.as_of})", title_justify="left")
-        for column in (
-            "torch",
-            "platform",
-            "variant",
-            "python",
-            "min driver",
-            "GPU archs",
-            "torchvision",
-            "torchaudio",
-        ):
-            table.add_column(column, overflow="fold")
+        for column in ("torch", "platform", "variant", "python", "min driver"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("GPU archs")  # wrapped between architectures, never inside one
+        for column in ("torchvision", "torchaudio"):
+            table.add_column(column, no_wrap=True)
         for row in answer.rows[:MAX_ROWS]:
             table.add_row(
                 row.torch,
@@ -67,7 +90,8 @@ def render_recommendation(rec: Recommendation | NoFit, machine: str, color: bool
         + (f", torchvision {rec.torchvision}" if rec.torchvision else "")
         + (f", torchaudio {rec.torchaudio}" if rec.torchaudio else "")
     )
-    console.print(f"[bold cyan]$ {escape(rec.command)}[/]")
+    # A command is never broken: a pasted first line would run a different install.
+    console.print(f"[bold cyan]$ {escape(rec.command)}[/]", soft_wrap=True)
     console.print("[bold]Why:[/]")
     for reason in rec.reasons:
         console.print(f"  • {escape(reason)}")
