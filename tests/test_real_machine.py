@@ -36,7 +36,7 @@ def test_quick_skips_torch_and_says_so(doctor: Doctor) -> None:
     assert report["facts"]["torch"] == {
         "unavailable": True,
         "source": "torch",
-        "reason": "skipped: --quick",
+        "reason": "--quick",
         "code": "skipped",
     }
     skipped = {c["slug"]: c["reason"] for c in report["checks"] if c["status"] == "skipped"}

@@ -58,7 +58,7 @@ def diagnose(
     if smoke is None or options.quick:
         facts, timings = gather(options, on_message=on_message)
         if smoke is not None:
-            facts = replace(facts, smoke=Unavailable("smoke", "skipped: --quick does not import torch", "skipped"))
+            facts = replace(facts, smoke=Unavailable("smoke", "--quick does not import torch", "skipped"))
     else:
         try:
             session = SmokeSession(options.python, smoke, on_message)

@@ -52,6 +52,8 @@ class Unavailable:
     def __str__(self) -> str:
         if self.not_supported:
             return "not supported"
+        if self.code == "skipped":  # the user asked for it: not a failure to check
+            return f"skipped ({self.reason})"
         return f"could not check ({self.source}): {self.reason}"
 
 
@@ -434,7 +436,7 @@ class Facts:
     kernel: Maybe[KernelFacts]
     torch: TorchState
     env: Maybe[EnvFacts]
-    smoke: Maybe[SmokeFacts] = Unavailable("smoke", "not run (--no-smoke)", "skipped")
+    smoke: Maybe[SmokeFacts] = Unavailable("smoke", "--no-smoke", "skipped")
     smi: Maybe[SmiFacts] = Unavailable("nvidia-smi", "not asked: NVML answered", "not_needed")
 
 

@@ -20,6 +20,7 @@ from torchdoctor.model import (
     Source,
     Unavailable,
 )
+from torchdoctor.words import plural
 
 NO_LIBRARY = {"LibraryNotFound", "NoBindings"}
 """NVML codes that mean "nothing to talk to" rather than "something answered badly"."""
@@ -46,10 +47,6 @@ def driver_version_seen(facts: Facts) -> DriverVersion | None:
     if isinstance(kernel, KernelFacts) and isinstance(kernel.module_version, str):
         return DriverVersion(kernel.module_version, Source.PROCFS)
     return None
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def gpu_names(gpus: tuple[GPUFacts, ...]) -> str:

@@ -14,7 +14,7 @@ import xmlschema
 
 from tests import factories as f
 from torchdoctor.doctor import judge
-from torchdoctor.model import Report
+from torchdoctor.model import Report, Unavailable
 from torchdoctor.redact import Redactor
 from torchdoctor.render import OutputFormat, RenderOptions, render
 from torchdoctor.render.github import escape_data
@@ -95,7 +95,7 @@ def test_junit_smoke_steps_are_testcases() -> None:
 def test_markdown_is_a_pasteable_issue_report() -> None:
     md = render(REPORTS["cpu-build-on-gpu"], OutputFormat.MARKDOWN, options())
     first = md.splitlines()[0]
-    assert first.startswith("### torchdoctor") and "Broken: 1 error(s)" in first
+    assert first.startswith("### torchdoctor") and "Broken: 1 error," in first
     assert "**a CPU-only torch on a machine with an NVIDIA GPU** (`TD003 torch-cpu-only-build`, error)" in md
     assert "```bash" in md and "--index-url https://download.pytorch.org/whl/cu" in md
     assert "| torch | 2.13.0+cpu (CPU-only) |" in md
@@ -129,3 +129,14 @@ def test_identity_is_hidden_only_in_shared_formats() -> None:
         kept = render(report, fmt, RenderOptions(redactor=NOBODY, redact_identity=False))
         assert "/home/ada/venv" in kept and "GPU-12345678-abcd" in kept
     assert "/home/ada/venv" in render(report, OutputFormat.JSON, options())
+
+
+def test_counts_are_said_in_words_and_verbose_does_not_point_at_itself() -> None:
+    from torchdoctor.render.terminal import summary_line
+    from torchdoctor.words import counts
+
+    report = judge(f.facts(torch=f.cpu_runtime(), smoke=Unavailable("smoke", "--no-smoke", "skipped")))
+    assert counts(report.summary()).startswith("1 error, 0 warnings, 0 notes;")
+    assert "(-v shows why)" in summary_line(report)
+    assert "(-v shows why)" not in summary_line(report, verbose=True)
+    assert str(report.facts.smoke) == "skipped (--no-smoke)"

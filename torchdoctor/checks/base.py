@@ -28,7 +28,8 @@ from torchdoctor.model import (
     TorchRuntime,
     Unavailable,
 )
-from torchdoctor.nvidia import driver_version_seen, gpu_names, plural
+from torchdoctor.nvidia import driver_version_seen, gpu_names
+from torchdoctor.words import plural
 
 
 class Area(str, enum.Enum):

@@ -112,7 +112,7 @@ def gather(
 
     interp = results["interpreter"]
     python, packages = interp if isinstance(interp, tuple) else (interp, interp)
-    torch: TorchState = results["torch"] if "torch" in results else Unavailable("torch", "skipped: --quick", "skipped")
+    torch: TorchState = results["torch"] if "torch" in results else Unavailable("torch", "--quick", "skipped")
     driver = results["nvml"]
     nvml, smi = driver if isinstance(driver, tuple) else (driver, driver)
     facts = Facts(

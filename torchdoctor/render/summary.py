@@ -17,15 +17,13 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import driver_line
+from torchdoctor.words import counts
 
 
 def verdict(report: Report) -> str:
     c = report.summary()
     head = "Broken" if c["errors"] else ("Works, with warnings" if c["warnings"] else "Healthy")
-    return (
-        f"{head}: {c['errors']} error(s), {c['warnings']} warning(s), {c['info']} note(s); "
-        f"{c['checks_passed']} checks passed, {c['checks_skipped']} could not run"
-    )
+    return f"{head}: {counts(c)}"
 
 
 def _maybe(value: object) -> str:

@@ -33,6 +33,7 @@ from torchdoctor.model import (
 )
 from torchdoctor.nvidia import driver_line, gpu_line
 from torchdoctor.render.console import string_console
+from torchdoctor.words import counts
 
 MARKS = {
     "error": ("✗", "[X]", "bold red"),
@@ -193,21 +194,18 @@ def render(report: Report, verbose: bool = False, color: bool = False, width: in
         console.print()
         console.print(facts_table(report.facts))
     console.print()
-    console.print(summary_line(report))
+    console.print(summary_line(report, verbose))
     return buf.getvalue()
 
 
-def summary_line(report: Report) -> str:
+def summary_line(report: Report, verbose: bool = False) -> str:
     c = report.summary()
     if c["errors"]:
         verdict = "[bold red]problems found[/]"
     else:
         verdict = "[yellow]works, with warnings[/]" if c["warnings"] else "[green]no problems found[/]"
-    why = " (-v shows why)" if c["checks_skipped"] else ""
-    return (
-        f"{verdict}: {c['errors']} error(s), {c['warnings']} warning(s), {c['info']} note(s); "
-        f"{c['checks_passed']} checks passed, {c['checks_skipped']} could not run{why}"
-    )
+    why = " (-v shows why)" if c["checks_skipped"] and not verbose else ""
+    return f"{verdict}: {counts(c)}{why}"
 
 
 def flatten(prefix: str, value: object) -> Iterable[tuple[str, str]]:

@@ -1,0 +1,16 @@
+"""How counts are said, the same in every format: "1 warning", "2 warnings"."""
+
+from __future__ import annotations
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def counts(summary: dict[str, int]) -> str:
+    """ "1 error, 2 warnings, 0 notes; 35 checks passed, 8 could not run" from Report.summary()."""
+    return (
+        f"{plural(summary['errors'], 'error')}, {plural(summary['warnings'], 'warning')}, "
+        f"{plural(summary['info'], 'note')}; {plural(summary['checks_passed'], 'check')} passed, "
+        f"{summary['checks_skipped']} could not run"
+    )
