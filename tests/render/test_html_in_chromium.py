@@ -1,5 +1,6 @@
 """The HTML report in a real headless Chromium (Debian's `chromium`): it renders, and the DOM shows
-every finding. The test setup installs Chromium with apt-get when it is missing and we may."""
+every finding. The tests never install anything: .ci/run installs Chromium, so in CI a missing
+browser fails the test; elsewhere it is skipped with the reason."""
 
 from __future__ import annotations
 
@@ -24,18 +25,11 @@ def find_chromium() -> str | None:
 @pytest.fixture(scope="session")
 def chromium() -> str:
     found = find_chromium()
-    if found is None and shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True, env=env, timeout=600)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"], check=False, capture_output=True, env=env, timeout=900
-        )
-        found = find_chromium()
     if found is None:
-        pytest.fail(
-            "Chromium is needed for the HTML report test: install Debian's `chromium` package "
-            "(apt-get install chromium)"
-        )
+        why = "Chromium is needed for the HTML report test: install Debian's `chromium` package"
+        if os.environ.get("CI"):
+            pytest.fail(why + " (.ci/run installs it)")
+        pytest.skip(why)
     return found
 
 
