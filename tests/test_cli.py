@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,25 @@ def test_list_and_explain() -> None:
     assert explained.exit_code == 0 and "TD004 cuda-unavailable (error, PyTorch)" in explained.stdout
     unknown = runner.invoke(app, ["explain", "TD999"], env=ENV)
     assert unknown.exit_code == ExitCode.USAGE
+    near = runner.invoke(app, ["explain", "gpu-lsot"], env=ENV)
+    assert near.exit_code == ExitCode.USAGE and "did you mean gpu-lost?" in near.output
+
+
+def test_explain_knows_every_code_a_report_can_show() -> None:
+    from torchdoctor.cli import catalogue
+
+    for chk in catalogue():
+        assert runner.invoke(app, ["explain", chk.code], env=ENV).exit_code == 0, chk.code
+
+
+def test_bare_torchdoctor_takes_checks_options() -> None:
+    from torchdoctor.cli import default_to_check
+
+    assert default_to_check(["-v", "-f", "json"]) == ["check", "-v", "-f", "json"]
+    assert default_to_check(["--no-smoke"]) == ["check", "--no-smoke"]
+    assert default_to_check(["--version"]) == ["--version"] and default_to_check(["-h"]) == ["-h"]
+    assert default_to_check(["compat", "--torch", "2.5"]) == ["compat", "--torch", "2.5"]
+    assert runner.invoke(app, ["explain", "-h"], env=ENV).exit_code == 0
 
 
 def test_from_a_healthy_report_exits_0(tmp_path: Path) -> None:
@@ -168,7 +188,7 @@ def test_every_check_fires_through_from(slug: str, tmp_path: Path) -> None:
 
 def test_the_catalogue_lists_and_explains_dist_checks_too() -> None:
     listing = runner.invoke(app, ["check", "--list"], env=ENV)
-    assert "TD406  dist-duplicate-gpu" in listing.stdout and "TD301-TD305" in listing.stdout
+    assert "TD406  dist-duplicate-gpu" in listing.stdout and "TD303  require-gpus" in listing.stdout
     explained = runner.invoke(app, ["explain", "TD406"], env=ENV)
     assert explained.exit_code == 0 and "two ranks share one GPU" in explained.stdout
 
@@ -195,3 +215,19 @@ def test_compat_never_splits_a_version_or_a_platform(columns: str, color: str) -
     words = {w.strip("();:│┃") for w in text.split()}
     for token in ("linux-x86_64", "580.65.06", ">=3.11,<3.16", "525.60.13"):
         assert token in words, (token, text)
+
+
+def test_installed_with_pipx_the_doctor_examines_the_python_on_path_not_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from torchdoctor import cli
+
+    assert cli.own_tool_environment("/home/ada/.local/share/pipx/venvs/torchdoctor")
+    assert cli.own_tool_environment("/home/ada/.local/share/uv/tools/torchdoctor")
+    assert not cli.own_tool_environment("/home/ada/venv")
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    monkeypatch.setattr(cli.sys, "prefix", "/home/ada/.local/share/pipx/venvs/torchdoctor")
+    choice = cli.active_python()
+    assert choice.path != sys.executable or not choice.note
+    assert "the Python on PATH" in choice.note

@@ -31,6 +31,7 @@ app = typer.Typer(
     no_args_is_help=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -80,7 +81,22 @@ def active_python() -> PythonChoice:
             f"{var}={prefix} has no Python interpreter (a deleted environment?); examining {sys.executable} "
             "instead. Deactivate it, or pass --python.",
         )
+    if own_tool_environment(sys.prefix):
+        # Installed with pipx or `uv tool`: the doctor's own environment is never where the user's torch is.
+        found = shutil.which("python3") or shutil.which("python")
+        if found:
+            return PythonChoice(
+                found,
+                f"examining {found}, the Python on PATH (torchdoctor runs in an environment of its own); "
+                "activate the environment you train in, or pass --python PATH",
+            )
     return PythonChoice(sys.executable)
+
+
+def own_tool_environment(prefix: str) -> bool:
+    """Is this pipx's or uv's private environment for torchdoctor (not one a user would train in)?"""
+    path = prefix.replace("\\", "/").rstrip("/")
+    return path.endswith(("/venvs/torchdoctor", "/tools/torchdoctor"))
 
 
 def default_python() -> str:
@@ -205,9 +221,19 @@ def main_callback(
         typer.Option("--version", help="Print the version and exit.", callback=version_callback, is_eager=True),
     ] = False,
 ) -> None:
-    """Bare `torchdoctor` runs `torchdoctor check`."""
+    """Bare `torchdoctor` runs `torchdoctor check` (with any of check's options: `torchdoctor -v -f json`)."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(check)
+
+
+TOP_LEVEL = {"--version", "--help", "-h"}
+
+
+def default_to_check(argv: list[str]) -> list[str]:
+    """``torchdoctor -v`` is ``torchdoctor check -v``: options before any command belong to check."""
+    if not argv or argv[0] in TOP_LEVEL or not argv[0].startswith("-"):
+        return argv
+    return ["check", *argv]
 
 
 PythonOpt = Annotated[
@@ -476,17 +502,18 @@ def render_report(report: Report, fmt: OutputFormat, verbose: bool, output: Path
 
 
 def catalogue() -> list[Check]:
-    """Every check with a fixed code: `check`'s catalogue, then `dist`'s."""
+    """Every check with a fixed code: `check`'s catalogue, the requirements, then `dist`'s."""
     from torchdoctor.checks import all_checks
+    from torchdoctor.checks.requirements import catalogue as requirements
     from torchdoctor.distributed.checks import all_dist_checks
 
-    return [*all_checks(), *all_dist_checks()]
+    return [*all_checks(), *requirements(), *all_dist_checks()]
 
 
 def print_catalogue() -> None:
     for c in catalogue():
-        print(f"{c.code}  {c.slug:<26} {c.severity.value:<8} {c.title}")
-    print("TD301-TD305 require-*                    error    --require cuda|mps|gpus>=N|torch<spec>|smoke not met")
+        title = c.title if not c.slug.startswith("require-") else f"--require not met ({c.title})"
+        print(f"{c.code}  {c.slug:<26} {c.severity.value:<8} {title}")
 
 
 @app.command()
@@ -496,9 +523,15 @@ def explain(
     """Explain one check: what it looks at, why it matters."""
     from torchdoctor.checks import find
 
-    chk = find(code, catalogue())
+    checks = catalogue()
+    chk = find(code, checks)
     if chk is None:
-        fatal(f"no check named {code!r}; `torchdoctor check --list` lists them", ExitCode.USAGE)
+        import difflib
+
+        names = [c.slug for c in checks] + [c.code for c in checks]
+        near = difflib.get_close_matches(code.strip().lower(), [n.lower() for n in names], n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        fatal(f"no check named {code!r}{hint}; `torchdoctor check --list` lists them", ExitCode.USAGE)
     print(f"{chk.code} {chk.slug} ({chk.severity.value}, {chk.area.value})")
     print(chk.title)
     print()
@@ -776,7 +809,7 @@ def install_signal_handlers() -> None:
 def main() -> None:
     install_signal_handlers()
     try:
-        app()
+        app(args=default_to_check(sys.argv[1:]), prog_name="torchdoctor")
     except KeyboardInterrupt:  # pragma: no cover - a signal handler could not be installed
         from torchdoctor.probes.subproc import kill_everything
 

@@ -160,3 +160,11 @@ def parse(spec: str) -> Check:
             "TD305", "require-smoke", "required: smoke tests pass", Severity.ERROR, Area.REQUIREMENTS, why, (), _smoke
         )
     raise RequirementError(f"--require {spec}: use cuda, mps, gpus>=N, torch>=X or smoke")
+
+
+EXAMPLES = ("cuda", "mps", "gpus>=2", "torch>=2.4", "smoke")
+
+
+def catalogue() -> tuple[Check, ...]:
+    """One example of each requirement check (TD301-TD305), for `check --list` and `explain`."""
+    return tuple(parse(example) for example in EXAMPLES)
