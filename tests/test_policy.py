@@ -119,6 +119,14 @@ def test_github_actions_annotations_and_step_summary(tmp_path: Path) -> None:
     assert summary.read_text().startswith("### torchdoctor")
     explicit = runner.invoke(app, ["check", "--from", str(report), "-f", "github"], env=ENV)
     assert explicit.stdout.startswith("::error title=TD003")
+    summary.unlink()
+    out = tmp_path / "r.xml"
+    junit = runner.invoke(app, ["check", "--from", str(report), "-f", "junit", "-o", str(out)], env=env)
+    assert junit.stdout.count("::error title=TD003") == 1, "annotations whatever -f/-o say, once"
+    assert summary.read_text().count("### torchdoctor") == 1
+    as_json = runner.invoke(app, ["check", "--from", str(report), "-f", "json"], env=env)
+    assert json.loads(as_json.stdout)["tool"]["name"] == "torchdoctor", "stdout keeps the JSON whole"
+    assert "::error title=TD003" in as_json.stderr
 
 
 def test_report_is_check_with_another_name(tmp_path: Path) -> None:

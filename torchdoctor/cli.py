@@ -400,11 +400,19 @@ def finish(report: Report, fmt: OutputFormat, output: Path | None, verbose: bool
 
 
 def github_extras(report: Report, fmt: OutputFormat, output: Path | None) -> None:
-    """Inside GitHub Actions: annotations on stdout (unless that is the format already) and the job summary."""
+    """Inside GitHub Actions, whatever -f/-o say, once: annotations and the job summary.
+
+    Annotations go to stdout when it carries a person's report (or nothing), to stderr when it carries
+    a machine-readable one (the runner reads workflow commands on both).
+    """
     from torchdoctor.render import RenderOptions, render
 
-    if fmt is OutputFormat.TERMINAL and output is None:
-        write_stdout(render(report, OutputFormat.GITHUB))
+    if fmt is not OutputFormat.GITHUB:
+        annotations = render(report, OutputFormat.GITHUB)
+        if output is None and fmt is not OutputFormat.TERMINAL:
+            stderr(annotations.rstrip("\n"))
+        elif annotations:
+            write_stdout(annotations)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:
