@@ -12,12 +12,8 @@ pytest_plugins = ["pytester"]
 TESTS = """
 import pytest
 
-@pytest.mark.requires_device("cuda")
+@pytest.mark.torchdoctor_device("cuda")
 def test_needs_cuda():
-    pass
-
-@pytest.mark.requires_device("cpu-never-heard-of")
-def test_unknown():
     pass
 
 def test_plain():
@@ -25,14 +21,31 @@ def test_plain():
 """
 
 
-def test_skip_reason_is_the_diagnosis(pytester: pytest.Pytester) -> None:
+def test_skip_reason_is_the_diagnosis_and_points_at_the_test(pytester: pytest.Pytester) -> None:
     pytest.importorskip("torch")
     pytester.makepyfile(TESTS)
     result = pytester.runpytest_subprocess("-rs", "--torchdoctor")
-    result.assert_outcomes(passed=1, skipped=2)
+    result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["torchdoctor: torch 2.* · Python 3.*"])
-    result.stdout.fnmatch_lines(["*requires cuda: torch 2.*+cpu is a CPU-only build; *NVIDIA driver*"])
-    result.stdout.fnmatch_lines(["*unknown device*"])
+    here = "test_skip_reason_is_the_diagnosis_and_points_at_the_test.py:3"
+    diagnosis = "requires cuda: torch 2.*+cpu is a CPU-only build; *NVIDIA driver*"
+    result.stdout.fnmatch_lines([f"SKIPPED ?1? {here}: {diagnosis}"])
+    assert "pytest_plugin.py" not in result.stdout.str()
+
+
+def test_a_misspelt_device_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('import pytest\n\n@pytest.mark.torchdoctor_device("cdua")\ndef test_x():\n    pass\n')
+    result = pytester.runpytest_subprocess()
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*torchdoctor_device('cdua'): use cuda, cuda:N, mps or gpus>=N*"])
+
+
+def test_a_projects_own_requires_device_marker_is_left_alone(pytester: pytest.Pytester) -> None:
+    marker = 'config.addinivalue_line("markers", "requires_device(x): ours")'
+    pytester.makeconftest(f"import pytest\n\ndef pytest_configure(config):\n    {marker}\n")
+    pytester.makepyfile('import pytest\n\n@pytest.mark.requires_device("cuda")\ndef test_x():\n    pass\n')
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
 
 
 def test_inert_without_the_option(pytester: pytest.Pytester) -> None:

@@ -4,9 +4,10 @@ Installed with torchdoctor (entry point ``pytest11``) but opt-in: it does nothin
 
 * ``pytest --torchdoctor`` (or ``torchdoctor = true`` in the ini file) adds a one-line environment
   summary to pytest's header.
-* ``@pytest.mark.requires_device("cuda")`` (also ``"cuda:1"``, ``"mps"``, ``"gpus>=2"``) skips a test
-  with the diagnosis as the reason ("torch 2.13.0+cpu is a CPU-only build; NVIDIA driver 550.54.15
-  present") instead of a bare "no GPU".
+* ``@pytest.mark.torchdoctor_device("cuda")`` (also ``"cuda:1"``, ``"mps"``, ``"gpus>=2"``) skips a
+  test with the diagnosis as the reason ("torch 2.13.0+cpu is a CPU-only build; NVIDIA driver
+  550.54.15 present") instead of a bare "no GPU". The marker's name is ours alone, so a project's
+  own ``requires_device`` marker is never touched; a device it does not know is a collection error.
 
 The diagnosis runs once per session, in child processes (pytest's process never imports torch for
 it), and only when the header or a marked test needs it. ``-p no:torchdoctor`` turns it off.
@@ -21,6 +22,8 @@ from typing import Any
 import pytest
 
 _CACHE: dict[str, Any] = {}
+MARKER = "torchdoctor_device"
+KINDS = re.compile(r"cuda(?::\d+)?|gpus>=\d+|mps")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "requires_device(kind): skip unless torch can use it (cuda, cuda:N, mps, gpus>=N); the reason is "
+        f"{MARKER}(kind): skip unless torch can use it (cuda, cuda:N, mps, gpus>=N); the reason is "
         "torchdoctor's diagnosis",
     )
 
@@ -135,9 +138,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return [f"torchdoctor: could not diagnose ({type(exc).__name__}: {exc})"]
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in item.iter_markers("requires_device"):
-        kind = str(marker.args[0]) if marker.args else "cuda"
-        problem = device_problem(kind, _facts())
-        if problem:
-            pytest.skip(f"requires {kind}: {problem}")
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marked tests get their skip here, so the report points at the test, not at this plugin."""
+    for item in items:
+        for marker in item.iter_markers(MARKER):
+            kind = str(marker.args[0]) if marker.args else "cuda"
+            if not KINDS.fullmatch(kind.strip().lower().replace(" ", "")):
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.{MARKER}({kind!r}): use cuda, cuda:N, mps or gpus>=N"
+                )
+            problem = device_problem(kind, _facts())
+            if problem:
+                item.add_marker(pytest.mark.skip(reason=f"requires {kind}: {problem}"))
