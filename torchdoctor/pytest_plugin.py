@@ -110,7 +110,7 @@ def device_problem(kind: str, facts: Any) -> str:
     wanted = 1
     match = re.fullmatch(r"cuda(?::(\d+))?|gpus>=(\d+)", kind)
     if match is None:
-        return f"unknown device {kind!r} in requires_device (use cuda, cuda:N, mps or gpus>=N)"
+        return f"unknown device {kind!r} in torchdoctor_device (use cuda, cuda:N, mps or gpus>=N)"
     if match.group(1) is not None:
         wanted = int(match.group(1)) + 1
     elif match.group(2) is not None:
