@@ -120,3 +120,14 @@ def test_cuda_visible_devices_naming_an_unknown_uuid(doctor: Doctor, nvml_lib: F
     found = finding(report, "cuda-visible-devices")
     assert found["title"] == "CUDA_VISIBLE_DEVICES names a GPU this machine does not have"
     assert found["severity"] == "error"
+
+
+def test_smoke_on_a_gpu_machine_whose_torch_cannot_use_it_says_what_it_did_not_test(
+    doctor: Doctor, nvml_lib: FakeNvmlLibrary
+) -> None:
+    doctor.real_nvml(nvml_lib, Machine("R550", [RTX3090]))
+    proc = doctor.run("smoke", "--device", "all")
+    assert proc.returncode == 1, proc.stdout
+    assert "NVIDIA GeForce RTX 3090 not tested: torch cannot use it" in proc.stdout
+    required = doctor.run("smoke", "--device", "cpu", "--require", "cuda")
+    assert required.returncode == 1 and "require-cuda" in required.stdout

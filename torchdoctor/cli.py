@@ -382,12 +382,13 @@ def smoke(
     smoke_timeout: SmokeTimeoutOpt = None,
     nvml_timeout: NvmlTimeoutOpt = None,
     ignore: IgnoreOpt = None,
+    require: RequireOpt = None,
     fail_on: FailOnOpt = None,
     redact: RedactOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove each device can train, evaluate, save and load a small model (only the smoke tests)."""
-    conf = settings(fail_on, ignore, None, timeout, smoke_timeout, device, True, redact, nvml_timeout)
+    conf = settings(fail_on, ignore, require or [], timeout, smoke_timeout, device, True, redact, nvml_timeout)
     report = probe(python, conf.timeout, False, smoke_options(conf.device, conf.smoke_timeout), conf, only_smoke=True)
     finish(report, fmt, output, verbose, conf)
 
@@ -448,7 +449,7 @@ def probe(
         if choice.note:
             stderr(f"torchdoctor: {choice.note}")
     options = ProbeOptions(python=target, timeout=timeout, quick=quick, nvml_timeout=conf.nvml_timeout)
-    required = () if only_smoke else conf.required
+    required = conf.required
     with LiveProgress(target, quick) as progress:
         return diagnose(options, conf.ignore, smoke, progress, Area.SMOKE if only_smoke else None, required)
 

@@ -12,11 +12,12 @@ from typing import Any
 
 from torchdoctor import __version__, serde
 from torchdoctor.checks import all_checks, run_checks
-from torchdoctor.checks.base import Area, Check
+from torchdoctor.checks.base import Area, Check, nvml_gpus
 from torchdoctor.compat.tables import load_tables
-from torchdoctor.model import Facts, ProbeTiming, Report, SmokeFacts, ToolInfo, Unavailable
+from torchdoctor.model import DeviceSmoke, Facts, ProbeTiming, Report, SmokeFacts, ToolInfo, TorchRuntime, Unavailable
+from torchdoctor.nvidia import gpu_names
 from torchdoctor.probes import ProbeOptions, gather
-from torchdoctor.smoke.runner import OnMessage, SmokeOptions, SmokeSession
+from torchdoctor.smoke.runner import OnMessage, SmokeOptions, SmokeSession, why_absent
 
 SCHEMA_VERSION = 1
 TOOL = ToolInfo("torchdoctor", __version__)
@@ -72,11 +73,24 @@ def diagnose(
                 options, lambda o: session.torch_with_cpu_smoke(o.timeout), smoke.timeout, on_message
             )
             devices = ([session.cpu] if session.cpu else []) + session.other_devices(facts.torch)
+        if only is Area.SMOKE and smoke.device.strip().lower() == "all":
+            devices += untested_gpus(facts)  # a smoke run that tested only the CPU must say what it left out
         if devices:
             facts = replace(facts, smoke=SmokeFacts(tuple(devices)))
         else:
             facts = replace(facts, smoke=Unavailable("smoke", "torch did not import, so nothing could run", "no_torch"))
     return judge(facts, ignore, "probed", timings, only, required)
+
+
+def untested_gpus(facts: Facts) -> list[DeviceSmoke]:
+    """NVIDIA GPUs on this machine that torch cannot use, as smoke entries saying why they were not tested."""
+    gpus = [g for g in nvml_gpus(facts) if isinstance(g.name, str)]
+    torch = facts.torch
+    if not gpus or (isinstance(torch, TorchRuntime) and torch.cuda_available):
+        return []
+    why = why_absent("cuda", torch) if isinstance(torch, TorchRuntime) else "torch did not import"
+    names = gpu_names(tuple(gpus))
+    return [DeviceSmoke("cuda", names, (), died=f"not tested: {why}")]
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from torchdoctor.model import Facts, PackagesFacts, normalize
 class FixText:
     text: str
     command: str
+    variant: str = ""
+    """The build the command installs (cu126, cpu, ...), "" when there is no command."""
 
 
 def install_torch_fix(facts: Facts, reinstall: bool = False) -> FixText:
@@ -45,4 +47,4 @@ def install_torch_fix(facts: Facts, reinstall: bool = False) -> FixText:
     if rec.upgrades:
         text += " For something newer: " + "; ".join(rec.upgrades) + "."
     command = rec.command.replace(" install ", " install --force-reinstall ", 1) if reinstall else rec.command
-    return FixText(text, command)
+    return FixText(text, command, rec.variant)

@@ -250,14 +250,19 @@ def smoke_device_unusable(facts: Facts) -> Iterator[Fire]:
         if not device.died:
             continue
         evidence = (ev(Source.SMOKE, device.device, device.died),)
-        if device.died.startswith("not available"):
+        if device.died.startswith(("not available", "not tested")):
             fix = install_torch_fix(facts, reinstall=True) if device.device.startswith("cuda") else None
-            text = "See the findings above for why torch cannot use this device."
+            if fix is not None and not fix.variant.startswith("cu"):
+                fix = None  # a build without CUDA cannot cure "torch cannot use CUDA"
+            text = "See `torchdoctor check` for why torch cannot use this device."
+            untested = device.died.startswith("not tested")
             yield Fire(
                 evidence,
                 f"{text} {fix.text}" if fix else text,
                 fix.command if fix else "",
-                title=f"{device.device} was asked for but torch cannot use it",
+                title=f"{device.name or device.device} not tested: torch cannot use it"
+                if untested
+                else f"{device.device} was asked for but torch cannot use it",
             )
             continue
         yield Fire(

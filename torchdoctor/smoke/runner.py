@@ -50,11 +50,11 @@ def select(selection: str, torch: TorchState) -> tuple[list[str], list[DeviceSmo
         chosen = [selection] if selection in present else []
     if chosen:
         return chosen, []
-    why = "torch did not import" if not isinstance(torch, TorchRuntime) else _why_absent(selection, torch)
+    why = "torch did not import" if not isinstance(torch, TorchRuntime) else why_absent(selection, torch)
     return [], [DeviceSmoke(selection, "", (), died=f"not available: {why}")]
 
 
-def _why_absent(selection: str, torch: TorchRuntime) -> str:
+def why_absent(selection: str, torch: TorchRuntime) -> str:
     if selection.startswith("cuda"):
         if not torch.cuda:
             return f"torch {torch.version} is not a CUDA build"
