@@ -161,7 +161,7 @@ def test_compat_json_answers() -> None:
     [
         (["--gpu", "RTX 5090", "--driver", "570.86.10"], True),
         (["--gpu", "RTX 5090", "--driver", "550.54.15"], False),  # R550 predates Blackwell
-        (["--platform", "macos-x86_64", "--python", "3.13"], False),
+        (["--platform", "macos-x86_64", "--python-version", "3.13"], False),
     ],
 )
 def test_recommend_json(args: list[str], fits: bool) -> None:
@@ -231,3 +231,13 @@ def test_installed_with_pipx_the_doctor_examines_the_python_on_path_not_its_own(
     choice = cli.active_python()
     assert choice.path != sys.executable or not choice.note
     assert "the Python on PATH" in choice.note
+
+
+def test_python_means_an_interpreter_everywhere_and_a_version_is_python_version() -> None:
+    as_version = runner.invoke(app, ["recommend", "--python-version", "3.13t", "-f", "json"], env=ENV)
+    assert as_version.exit_code in (0, 1) and json.loads(as_version.stdout)["machine"]
+    not_a_version = runner.invoke(app, ["compat", "--python-version", "/usr/bin/python3"], env=ENV)
+    assert not_a_version.exit_code == ExitCode.USAGE and "--python-version" in not_a_version.output
+    bad_seconds = runner.invoke(app, ["check", "--timeout", "nan", "--from", "x.json"], env=ENV)
+    assert bad_seconds.exit_code == ExitCode.USAGE
+    assert "<float range>" not in runner.invoke(app, ["check", "-h"], env=ENV).stdout

@@ -35,6 +35,17 @@ app = typer.Typer(
 )
 
 
+def seconds(least: float) -> Any:
+    """A callback that accepts a number of seconds of at least ``least`` (a finite one); else a usage error."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and not (least <= value <= 86400):
+            raise typer.BadParameter(f"give a number of seconds from {least:g} to 86400, not {value:g}")
+        return value
+
+    return check
+
+
 class FailOn(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"
@@ -237,30 +248,58 @@ def default_to_check(argv: list[str]) -> list[str]:
 
 
 PythonOpt = Annotated[
-    str | None, typer.Option("--python", help="The interpreter to examine (default: the active environment's).")
+    str | None,
+    typer.Option("--python", metavar="PATH", help="The interpreter to examine (default: the active environment's)."),
 ]
-TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds `import torch` may take [90].", min=0.1)]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", metavar="SECONDS", help="Seconds `import torch` may take [90].", callback=seconds(0.1)),
+]
 NvmlTimeoutOpt = Annotated[
     float | None,
-    typer.Option("--nvml-timeout", help="Seconds NVML (then nvidia-smi) may take to read the driver [20].", min=1),
+    typer.Option(
+        "--nvml-timeout",
+        metavar="SECONDS",
+        help="Seconds NVML (then nvidia-smi) may take to read the driver [20].",
+        callback=seconds(1),
+    ),
 ]
 DeviceOpt = Annotated[
-    str | None, typer.Option("--device", help="Smoke-test cpu, cuda, cuda:N, mps or all present [all].")
+    str | None,
+    typer.Option("--device", metavar="DEVICE", help="Smoke-test cpu, cuda, cuda:N, mps or all present [all]."),
 ]
 SmokeTimeoutOpt = Annotated[
-    float | None, typer.Option("--smoke-timeout", help="Seconds per device's smoke tests [120].", min=1)
+    float | None,
+    typer.Option(
+        "--smoke-timeout", metavar="SECONDS", help="Seconds per device's smoke tests [120].", callback=seconds(1)
+    ),
 ]
 FormatOpt = Annotated[
     OutputFormat,
-    typer.Option("--format", "-f", help="terminal, json, markdown, html, junit or github.", case_sensitive=False),
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="terminal, json, markdown, html, junit or github.",
+        case_sensitive=False,
+    ),
 ]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")]
-IgnoreOpt = Annotated[list[str] | None, typer.Option("--ignore", help="Skip a check (code or slug; repeatable).")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE.")]
+IgnoreOpt = Annotated[
+    list[str] | None, typer.Option("--ignore", metavar="CHECK", help="Skip a check (code or slug; repeatable).")
+]
 RequireOpt = Annotated[
     list[str] | None,
-    typer.Option("--require", help="Fail unless: cuda, mps, gpus>=N, torch>=X or smoke (repeatable)."),
+    typer.Option(
+        "--require", metavar="REQUIREMENT", help="Fail unless: cuda, mps, gpus>=N, torch>=X or smoke (repeatable)."
+    ),
 ]
-FailOnOpt = Annotated[FailOn | None, typer.Option("--fail-on", help="Exit 1 on findings at or above this [error].")]
+FailOnOpt = Annotated[
+    FailOn | None,
+    typer.Option(
+        "--fail-on", metavar="SEVERITY", help="Exit 1 on findings at or above: error, warning or never [error]."
+    ),
+]
 RedactOpt = Annotated[
     bool | None,
     typer.Option("--redact/--no-redact", help="Hide user, home, host and GPU UUIDs in markdown/html [redact]."),
@@ -332,7 +371,8 @@ def check(
     fmt: FormatOpt = OutputFormat.TERMINAL,
     output: OutputOpt = None,
     from_file: Annotated[
-        Path | None, typer.Option("--from", help="Re-judge the facts of a JSON report instead of probing.")
+        Path | None,
+        typer.Option("--from", metavar="FILE", help="Re-judge the facts of a JSON report instead of probing."),
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Skip `import torch`: metadata, NVML, platform.")] = False,
     smoke: Annotated[bool | None, typer.Option("--smoke/--no-smoke", help="Run the smoke tests [smoke].")] = None,
@@ -554,20 +594,38 @@ def explain(
 def dist(
     nproc: Annotated[
         int | None,
-        typer.Option("--nproc", help="Start N local ranks through torchrun (else: run as this rank).", min=1),
+        typer.Option(
+            "--nproc", metavar="N", help="Start N local ranks through torchrun (else: run as this rank).", min=1
+        ),
     ] = None,
     backend: Annotated[
-        str, typer.Option("--backend", help="auto (nccl when every rank has a GPU), nccl or gloo.")
+        str, typer.Option("--backend", metavar="BACKEND", help="auto (nccl when every rank has a GPU), nccl or gloo.")
     ] = "auto",
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds for the whole run.", min=1)] = 600.0,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", metavar="SECONDS", help="Seconds for the whole run [600].", callback=seconds(1)),
+    ] = 600.0,
     rdzv_timeout: Annotated[
-        float, typer.Option("--rdzv-timeout", help="Seconds for every rank to join.", min=0.5)
+        float,
+        typer.Option(
+            "--rdzv-timeout", metavar="SECONDS", help="Seconds for every rank to join [60].", callback=seconds(0.5)
+        ),
     ] = 60.0,
     collective_timeout: Annotated[
-        float, typer.Option("--collective-timeout", help="Seconds per collective.", min=0.5)
+        float,
+        typer.Option(
+            "--collective-timeout", metavar="SECONDS", help="Seconds per collective [60].", callback=seconds(0.5)
+        ),
     ] = 60.0,
     max_mib: Annotated[
-        int, typer.Option("--max-mib", help="Largest all_reduce in the bandwidth sweep (MiB).", min=0)
+        int,
+        typer.Option(
+            "--max-mib",
+            metavar="MIB",
+            help="Largest all_reduce in the bandwidth sweep, in MiB (0, the default: 256 for nccl, 16 for gloo).",
+            min=0,
+            show_default=False,
+        ),
     ] = 0,
     python: PythonOpt = None,
     fmt: FormatOpt = OutputFormat.TERMINAL,
@@ -679,22 +737,37 @@ def run_dist(
         )
 
 
-GpuOpt = Annotated[list[str] | None, typer.Option("--gpu", help="A GPU name ('RTX 5090'), sm_XY or X.Y; repeatable.")]
+GpuOpt = Annotated[
+    list[str] | None, typer.Option("--gpu", metavar="GPU", help="A GPU name ('RTX 5090'), sm_XY or X.Y; repeatable.")
+]
 PlatformHelp = "linux-x86_64, linux-aarch64, windows-x86_64, macos-arm64 or macos-x86_64"
 
 
 @app.command()
 def compat(
-    torch: Annotated[str, typer.Option("--torch", help="A release (2.5.1), series (2.5) or range (>=2.4).")] = "",
-    python_version: Annotated[
-        str, typer.Option("--python", help="A Python version (3.12, or 3.13t free-threaded).")
+    torch: Annotated[
+        str, typer.Option("--torch", metavar="VERSION", help="A release (2.5.1), series (2.5) or range (>=2.4).")
     ] = "",
-    driver: Annotated[str, typer.Option("--driver", help="An NVIDIA driver version (550.54.15).")] = "",
-    cuda: Annotated[str, typer.Option("--cuda", help="A CUDA version (12.6) or variant (cu126).")] = "",
+    python_version: Annotated[
+        str,
+        typer.Option("--python-version", metavar="VERSION", help="A Python version (3.12, or 3.13t free-threaded)."),
+    ] = "",
+    driver: Annotated[
+        str, typer.Option("--driver", metavar="VERSION", help="An NVIDIA driver version (550.54.15).")
+    ] = "",
+    cuda: Annotated[
+        str, typer.Option("--cuda", metavar="VERSION", help="A CUDA version (12.6) or variant (cu126).")
+    ] = "",
     gpu: GpuOpt = None,
-    platform: Annotated[list[str] | None, typer.Option("--platform", help=PlatformHelp + "; repeatable.")] = None,
-    torchvision: Annotated[str, typer.Option("--torchvision", help="Is this torchvision right for --torch?")] = "",
-    torchaudio: Annotated[str, typer.Option("--torchaudio", help="Is this torchaudio right for --torch?")] = "",
+    platform: Annotated[
+        list[str] | None, typer.Option("--platform", metavar="PLATFORM", help=PlatformHelp + "; repeatable.")
+    ] = None,
+    torchvision: Annotated[
+        str, typer.Option("--torchvision", metavar="VERSION", help="Is this torchvision right for --torch?")
+    ] = "",
+    torchaudio: Annotated[
+        str, typer.Option("--torchaudio", metavar="VERSION", help="Is this torchaudio right for --torch?")
+    ] = "",
     fmt: FormatOpt = OutputFormat.TERMINAL,
 ) -> None:
     """Answer compatibility questions from the tables alone (offline; this machine is not examined)."""
@@ -727,13 +800,20 @@ def compat(
 
 @app.command()
 def recommend(
-    driver: Annotated[str, typer.Option("--driver", help="Assume this NVIDIA driver (default: this machine's).")] = "",
+    driver: Annotated[
+        str, typer.Option("--driver", metavar="VERSION", help="Assume this NVIDIA driver (default: this machine's).")
+    ] = "",
     gpu: GpuOpt = None,
     python_version: Annotated[
-        str, typer.Option("--python", help="Assume this Python version (3.12, or 3.13t free-threaded).")
+        str,
+        typer.Option(
+            "--python-version", metavar="VERSION", help="Assume this Python version (3.12, or 3.13t free-threaded)."
+        ),
     ] = "",
-    platform: Annotated[str, typer.Option("--platform", help=PlatformHelp)] = "",
-    interpreter: Annotated[str | None, typer.Option("--interpreter", help="Examine this Python instead.")] = None,
+    platform: Annotated[str, typer.Option("--platform", metavar="PLATFORM", help=PlatformHelp)] = "",
+    interpreter: Annotated[
+        str | None, typer.Option("--python", metavar="PATH", help="Examine this interpreter (default: the active one).")
+    ] = None,
     fmt: FormatOpt = OutputFormat.TERMINAL,
 ) -> None:
     """The newest torch this machine (or the one described) can run, and the exact pip command."""

@@ -55,12 +55,12 @@ def check_platform(value: str) -> str:
 PYTHON_VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc)\d+)?)(t?)")
 
 
-def parse_python(text: str, option: str = "--python") -> tuple[str, bool]:
+def parse_python(text: str, option: str = "--python-version") -> tuple[str, bool]:
     """ "3.13" / "3.13.1" / "3.14.0rc1" / "3.13t" -> (version, free-threaded); anything else is a ValueError."""
     match = PYTHON_VERSION.fullmatch(text.strip())
     if match is None:
         raise ValueError(
             f"{option} {text}: not a Python version (give one like 3.12 or 3.13t"
-            + ("; to examine an interpreter, use `torchdoctor check --python PATH`)" if "/" in text else ")")
+            + ("; to examine an interpreter, use --python PATH)" if "/" in text else ")")
         )
     return match.group(1), bool(match.group(2))
