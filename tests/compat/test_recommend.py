@@ -238,3 +238,12 @@ def test_an_experimental_python_is_said_to_be_experimental() -> None:
     rec = pick(python="3.15.0")
     assert any("experimental" in r for r in rec.reasons), rec.reasons
     assert not any("is supported by" in r for r in rec.reasons)
+
+
+def test_identical_gpus_are_grouped_in_the_reasons() -> None:
+    h100 = tables.gpu("H100")
+    assert h100 is not None
+    gpus = tuple(Gpu(h100[0], f"GPU {i} NVIDIA H100 80GB HBM3") for i in range(8))
+    rec = pick(driver="580.65.06", gpus=gpus)
+    assert any("8 × NVIDIA H100 80GB HBM3 (sm_90)" in r for r in rec.reasons), rec.reasons
+    assert not any("GPU 1 " in r for r in rec.reasons)

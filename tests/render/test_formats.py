@@ -140,3 +140,14 @@ def test_counts_are_said_in_words_and_verbose_does_not_point_at_itself() -> None
     assert "(-v shows why)" in summary_line(report)
     assert "(-v shows why)" not in summary_line(report, verbose=True)
     assert str(report.facts.smoke) == "skipped (--no-smoke)"
+
+
+def test_html_prose_has_no_literal_backticks_and_terminal_ascii_has_no_middle_dot() -> None:
+    from torchdoctor.render.html import prose
+
+    assert prose("Run `nvidia-smi -L` and <b>") == "Run <code>nvidia-smi -L</code> and &lt;b&gt;"
+    html = render(judge(f.facts(torch=f.cpu_runtime())), OutputFormat.HTML, options())
+    fix_divs = [line for line in html.splitlines() if "class='fix'" in line]
+    assert fix_divs and not any("`" in line for line in fix_divs)
+    plain = render(judge(f.facts()), OutputFormat.TERMINAL, RenderOptions(unicode=False))
+    assert "·" not in plain and "[ok] Platform" in plain

@@ -101,6 +101,15 @@ def _driver_problem(tables: Tables, variant: str, machine: Machine) -> str:
     return ""
 
 
+def gpu_list(gpus: tuple[Gpu, ...]) -> str:
+    """ "8 × NVIDIA H100 80GB HBM3 (sm_90)" for identical GPUs, each one named when they differ."""
+    groups: dict[tuple[str, int], int] = {}
+    for g in gpus:
+        name = g.label.split(" ", 2)[2] if g.label.startswith("GPU ") and g.label.count(" ") >= 2 else g.label
+        groups[(name, g.cc)] = groups.get((name, g.cc), 0) + 1
+    return ", ".join(f"{n} × {name} (sm_{cc})" if n > 1 else f"{name} (sm_{cc})" for (name, cc), n in groups.items())
+
+
 def _older(have: str, need: str) -> bool:
     try:
         return bool(need) and Version(have) < Version(need)
@@ -243,7 +252,7 @@ def recommend(
         build = tables.build(release.latest, variant, machine.platform)
         if build is not None and machine.gpus:
             archs = " ".join(f"sm_{s}" for s in build.sm) + (" +PTX" if build.ptx else "")
-            labels = ", ".join(f"{g.label} (sm_{g.cc})" for g in machine.gpus)
+            labels = gpu_list(machine.gpus)
             reasons.append(f"{variant} kernels ({archs}) cover {labels}")
         pypi = release.pypi.get(machine.platform, "")
         if pypi and pypi != variant:

@@ -52,6 +52,14 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 """
 
 
+def prose(text: str) -> str:
+    """Escaped text whose `backticked` spans become <code> (no literal backticks on the page)."""
+    parts = escape(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: leave the text as it is
+        return escape(text)
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+
 def finding_html(f: Finding) -> str:
     sev = f.severity.value
     evidence = "".join(
@@ -66,8 +74,8 @@ def finding_html(f: Finding) -> str:
         f"<h3><span class='badge {sev}'>{sev}</span>{escape(f.title)} "
         f"<span class='code'>{escape(f.code)} {escape(f.slug)}</span></h3>"
         f"<ul class='evidence'>{evidence}</ul>"
-        f"<div class='why'>{escape(f.why)}</div>"
-        f"<div class='fix'><strong>Fix:</strong> {escape(fix.strip())}</div>{command}</section>"
+        f"<div class='why'>{prose(f.why)}</div>"
+        f"<div class='fix'><strong>Fix:</strong> {prose(fix.strip())}</div>{command}</section>"
     )
 
 

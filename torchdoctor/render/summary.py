@@ -20,6 +20,17 @@ from torchdoctor.nvidia import driver_line
 from torchdoctor.words import counts
 
 
+def python_kind(python: PythonFacts) -> str:
+    """venv, conda, pyenv or system: how the interpreter was installed, as a person would say it."""
+    if python.venv:
+        return "venv"
+    if python.conda_prefix:
+        return "conda"
+    if "/.pyenv/versions/" in python.executable or "/.pyenv/versions/" in python.prefix:
+        return "pyenv"
+    return "system"
+
+
 def verdict(report: Report) -> str:
     c = report.summary()
     head = "Broken" if c["errors"] else ("Works, with warnings" if c["warnings"] else "Healthy")
@@ -43,7 +54,7 @@ def key_facts(report: Report) -> list[tuple[str, str]]:
         rows.append(("OS", where))
     python = facts.python
     if isinstance(python, PythonFacts):
-        env = "venv" if python.venv else ("conda" if python.conda_prefix else "system")
+        env = python_kind(python)
         ft = ", free-threaded" if python.free_threaded else ""
         rows.append(("Python", f"{python.version} {python.bits}-bit {python.machine} ({env}{ft})"))
     torch = facts.torch

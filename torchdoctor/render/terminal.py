@@ -33,6 +33,7 @@ from torchdoctor.model import (
 )
 from torchdoctor.nvidia import driver_line, gpu_line
 from torchdoctor.render.console import string_console
+from torchdoctor.render.summary import python_kind
 from torchdoctor.words import counts
 
 MARKS = {
@@ -67,7 +68,7 @@ def gib(n: object) -> str:
     return f"{n / 1024**3:.1f} GiB" if isinstance(n, int) else str(n)
 
 
-def area_line(area: str, facts: Facts) -> str:
+def area_line(area: str, facts: Facts, ascii_only: bool = False) -> str:
     """One line of the key facts behind an area."""
     if area == Area.TORCH.value:
         t = facts.torch
@@ -100,9 +101,9 @@ def area_line(area: str, facts: Facts) -> str:
                 + (f" ({h.wsl.upper()})" if h.wsl else "")
             )
         if isinstance(p, PythonFacts):
-            env = "venv" if p.venv else ("conda" if p.conda_prefix else "system")
+            env = python_kind(p)
             parts.append(f"Python {p.version} {p.bits}-bit {p.machine} ({env})")
-        return " · ".join(parts)
+        return " - ".join(parts) if ascii_only else " · ".join(parts)
     if area == Area.SMOKE.value:
         smoke = facts.smoke
         if not isinstance(smoke, SmokeFacts):
@@ -178,7 +179,7 @@ def render(report: Report, verbose: bool = False, color: bool = False, width: in
     for area in [a.value for a in Area if a.value in by_area]:
         outcomes = by_area[area]
         state = area_state(outcomes)
-        line = area_line(area, report.facts)
+        line = area_line(area, report.facts, ascii_only=not unicode)
         console.print(f"{mark(state, unicode)} [bold]{escape(area)}[/]" + (f"  {escape(line)}" if line else ""))
         for outcome in outcomes:
             for f in outcome.findings:
