@@ -92,6 +92,10 @@ class HostFacts:
     user: str = ""
     home: str = ""
     """Who and where: kept in the JSON, hidden from the shared formats (markdown, html)."""
+    cpu_features: Maybe[tuple[str, ...]] = Unavailable("platform", "not recorded by this report's torchdoctor")
+    """The SIMD features torch's CPU kernels choose between: avx2, avx512f, avx512_bf16, amx_tile, neon, sve..."""
+    compilers: Maybe[tuple[str, ...]] = Unavailable("platform", "not recorded by this report's torchdoctor")
+    """gcc / clang / cmake as found on PATH ("gcc 12.2.0", "cmake 3.25.1"): what builds CUDA/C++ extensions."""
 
 
 # --------------------------------------------------------------------------- python

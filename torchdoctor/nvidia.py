@@ -176,4 +176,28 @@ def gpu_line(facts: Facts) -> str:
         else:
             troubled.append(f"GPU {g.index} unreadable ({g.name.reason})")
     parts = [f"{n} × {what}" if n > 1 else what for what, n in groups.items()]
-    return "; ".join(parts + troubled)
+    busy = [note for g in nvml.gpus if (note := busy_note(g))]
+    return "; ".join(parts + troubled + busy)
+
+
+BUSY_SHARE = 0.25
+"""A GPU whose memory is this full, or whose utilisation is at least BUSY_PCT, is worth naming: other jobs on
+it explain an out-of-memory error or a slow smoke run."""
+BUSY_PCT = 50
+
+
+def busy_note(g: GPUFacts) -> str:
+    used = g.memory_used if isinstance(g.memory_used, int) else 0
+    total = g.memory_total if isinstance(g.memory_total, int) else 0
+    share = used / total if total > 0 else 0.0
+    util = g.utilization_pct if isinstance(g.utilization_pct, int) else 0
+    if share < BUSY_SHARE and util < BUSY_PCT:
+        return ""
+    parts = []
+    if share >= BUSY_SHARE:
+        procs = g.processes if isinstance(g.processes, tuple) else ()
+        by = f" by {plural(len(procs), 'process')}" if procs else ""
+        parts.append(f"{gib(used)} of {gib(total)} held{by}")
+    if util >= BUSY_PCT:
+        parts.append(f"{util}% busy")
+    return f"GPU {g.index} in use: {', '.join(parts)}"

@@ -148,3 +148,18 @@ def test_jetson_orin_runs_sm80_code_from_cuda_13_2_on() -> None:
 
     assert not fired_on("13.2")
     assert fired_on("13.0")
+
+
+def test_gpu_line_names_gpus_other_jobs_are_using() -> None:
+    busy = f.gpu(1, memory_used=70 * 1024**3, utilization_pct=97, processes=(f.process(4242), f.process(4243)))
+    line = gpu_line(f.facts(nvml=f.nvml(f.gpu(0), busy)))
+    assert "GPU 1 in use: 70.0 GiB of 80.0 GiB held by 2 processes, 97% busy" in line
+    assert "in use" not in gpu_line(f.facts())
+
+
+def test_collect_env_facts_cpu_features_and_compilers_are_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from torchdoctor.probes.host import cpu_features
+
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "cpuinfo").write_text("processor : 0\nflags : fpu sse4_2 avx avx2 avx512f amx_tile\n")
+    assert cpu_features(tmp_path) == ("sse4_2", "avx", "avx2", "avx512f", "amx_tile")

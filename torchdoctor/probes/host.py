@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+import shutil
 from pathlib import Path
 
 from torchdoctor.model import HostFacts, Maybe, Unavailable
@@ -164,6 +166,49 @@ def identity() -> dict[str, str]:
     return {"hostname": me.host, "user": me.user, "home": me.home}
 
 
+CPU_FEATURES = (
+    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+    "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "asimddp", "sve", "sve2", "bf16", "i8mm",
+)  # fmt: skip
+"""What `collect_env` and torch's CPU capability dispatch (ATen's CPU_CAPABILITY) look at."""
+
+
+def cpu_features(root: Path) -> Maybe[tuple[str, ...]]:
+    if platform.system() == "Darwin":
+        value = sysctl("machdep.cpu.features") + " " + sysctl("machdep.cpu.leaf7_features")
+        found = {f.lower().replace(".", "_") for f in value.split()}
+        if platform.machine() == "arm64":
+            found |= {"asimd", "neon"}
+        return tuple(f for f in CPU_FEATURES if f in found) or Unavailable("platform", "sysctl gave no CPU features")
+    try:
+        text = (root / "proc/cpuinfo").read_text(errors="replace")
+    except OSError as exc:
+        return Unavailable("/proc", f"cannot read /proc/cpuinfo: {exc}")
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            found = set(value.split())
+            return tuple(f for f in CPU_FEATURES if f in found)
+    return Unavailable("/proc", "no flags line in /proc/cpuinfo")
+
+
+VERSION_LINE = re.compile(r"(\d+\.\d+(?:\.\d+)?)")
+
+
+def compilers() -> tuple[str, ...]:
+    """gcc, clang and cmake on PATH with their versions (each asked with a short timeout)."""
+    found = []
+    for name in ("gcc", "clang", "cmake"):
+        path = shutil.which(name)
+        if path is None:
+            continue
+        out = run_command([path, "--version"], 5.0)
+        first = out.stdout.splitlines()[0] if out.stdout and not out.timed_out else ""
+        match = VERSION_LINE.search(first)
+        found.append(f"{name} {match.group(1)}" if match else f"{name} (version unknown)")
+    return tuple(found)
+
+
 def probe_host(root: Path = Path("/"), environ: dict[str, str] | None = None) -> HostFacts:
     environ = dict(os.environ) if environ is None else environ
     uname = platform.uname()
@@ -187,4 +232,6 @@ def probe_host(root: Path = Path("/"), environ: dict[str, str] | None = None) ->
         cpu_physical=physical,
         ram_bytes=ram_bytes(),
         **identity(),
+        cpu_features=cpu_features(root),
+        compilers=compilers(),
     )

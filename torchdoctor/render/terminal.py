@@ -209,6 +209,24 @@ def summary_line(report: Report, verbose: bool = False) -> str:
     return f"{verdict}: {counts(c)}{why}"
 
 
+def human(key: str, value: object) -> str:
+    """A fact in the unit a person reads: GiB for bytes, MHz, W, °C; everything else as it is."""
+    leaf = key.rsplit(".", 1)[-1]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(getattr(value, "value", value))
+    if leaf.endswith(("_bytes", "memory_total", "memory_used", "used_memory", "total_memory")) and value >= 0:
+        return gib(int(value))
+    if leaf.endswith("_mhz"):
+        return f"{value:g} MHz"
+    if leaf.endswith("_w"):
+        return f"{value:g} W"
+    if leaf.endswith("_c"):
+        return f"{value:g} °C"
+    if leaf.endswith("_pct"):
+        return f"{value:g} %"
+    return str(value)
+
+
 def flatten(prefix: str, value: object) -> Iterable[tuple[str, str]]:
     if isinstance(value, Unavailable):
         yield prefix, str(value)
@@ -221,7 +239,7 @@ def flatten(prefix: str, value: object) -> Iterable[tuple[str, str]]:
     elif isinstance(value, tuple):
         yield prefix, ", ".join(str(v) for v in value) or "(none)"
     else:
-        yield prefix, str(getattr(value, "value", value))
+        yield prefix, human(prefix, value)
 
 
 def facts_table(facts: Facts) -> Table:
