@@ -479,19 +479,24 @@ def probe(
     from torchdoctor.doctor import diagnose
     from torchdoctor.probes import ProbeOptions
 
-    if python:
-        problem, target = interpreter_problem(python, min(20.0, timeout))
-        if problem:
-            fatal(problem, ExitCode.USAGE)
-    else:
-        choice = active_python()
-        target = choice.path
-        if choice.note:
-            stderr(f"torchdoctor: {choice.note}")
+    target = resolve_python(python, timeout)
     options = ProbeOptions(python=target, timeout=timeout, quick=quick, nvml_timeout=conf.nvml_timeout)
     required = conf.required
     with LiveProgress(target, quick) as progress:
         return diagnose(options, conf.ignore, smoke, progress, Area.SMOKE if only_smoke else None, required)
+
+
+def resolve_python(python: str | None, timeout: float) -> str:
+    """The interpreter to examine: --python (checked), else the active environment's (said when it is not)."""
+    if python:
+        problem, target = interpreter_problem(python, min(20.0, timeout))
+        if problem:
+            fatal(problem, ExitCode.USAGE)
+        return target
+    choice = active_python()
+    if choice.note:
+        stderr(f"torchdoctor: {choice.note}")
+    return choice.path
 
 
 class LiveProgress:
@@ -552,17 +557,60 @@ def render_report(report: Report, fmt: OutputFormat, verbose: bool, output: Path
 
 def catalogue() -> list[Check]:
     """Every check with a fixed code: `check`'s catalogue, the requirements, then `dist`'s."""
+    from torchdoctor.bench.checks import all_bench_checks
     from torchdoctor.checks import all_checks
     from torchdoctor.checks.requirements import catalogue as requirements
     from torchdoctor.distributed.checks import all_dist_checks
 
-    return [*all_checks(), *requirements(), *all_dist_checks()]
+    return [*all_checks(), *requirements(), *all_bench_checks(), *all_dist_checks()]
 
 
 def print_catalogue() -> None:
     for c in catalogue():
         title = c.title if not c.slug.startswith("require-") else f"--require not met ({c.title})"
         print(f"{c.code}  {c.slug:<26} {c.severity.value:<8} {title}")
+
+
+@app.command()
+def bench(
+    device: Annotated[
+        str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda, cuda:N, mps or all present [all].")
+    ] = "all",
+    seconds: Annotated[
+        float,
+        typer.Option("--seconds", metavar="SECONDS", help="Measuring time per device [15].", callback=seconds(1)),
+    ] = 15.0,
+    fmt: FormatOpt = OutputFormat.TERMINAL,
+    output: OutputOpt = None,
+    python: PythonOpt = None,
+    timeout: TimeoutOpt = None,
+    require: RequireOpt = None,
+    ignore: IgnoreOpt = None,
+    fail_on: FailOnOpt = None,
+    redact: RedactOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Is this hardware as fast as it should be? Matmul, memory and PCIe per device, against the datasheet."""
+    from dataclasses import replace
+
+    from torchdoctor.bench.checks import all_bench_checks
+    from torchdoctor.bench.runner import run_bench
+    from torchdoctor.checks.base import run_checks
+    from torchdoctor.doctor import SCHEMA_VERSION, TOOL, now
+    from torchdoctor.model import Report, Unavailable
+    from torchdoctor.probes import ProbeOptions, gather
+
+    conf = settings(fail_on, ignore, require or [], timeout, None, device, False, redact)
+    target = resolve_python(python, conf.timeout)
+    with LiveProgress(target) as progress:
+        facts, timings = gather(ProbeOptions(python=target, timeout=conf.timeout), on_message=progress)
+        progress.phase = f"measuring {device} for {seconds:g} s"
+        progress({})
+        measured = run_bench(target, facts.torch, device, seconds)
+    facts = replace(facts, bench=measured, smoke=Unavailable("smoke", "`torchdoctor smoke` runs them", "skipped"))
+    outcomes = run_checks(facts, [*all_bench_checks(), *conf.required], conf.ignore)
+    report = Report(SCHEMA_VERSION, TOOL, now(), "probed", facts, outcomes, timings)
+    finish(report, fmt, output, verbose, conf)
 
 
 @app.command()

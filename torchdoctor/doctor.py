@@ -14,7 +14,17 @@ from torchdoctor import __version__, serde
 from torchdoctor.checks import all_checks, run_checks
 from torchdoctor.checks.base import Area, Check, nvml_gpus
 from torchdoctor.compat.tables import load_tables
-from torchdoctor.model import DeviceSmoke, Facts, ProbeTiming, Report, SmokeFacts, ToolInfo, TorchRuntime, Unavailable
+from torchdoctor.model import (
+    BenchFacts,
+    DeviceSmoke,
+    Facts,
+    ProbeTiming,
+    Report,
+    SmokeFacts,
+    ToolInfo,
+    TorchRuntime,
+    Unavailable,
+)
 from torchdoctor.nvidia import gpu_names
 from torchdoctor.probes import ProbeOptions, gather
 from torchdoctor.smoke.runner import OnMessage, SmokeOptions, SmokeSession, why_absent
@@ -99,6 +109,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     doc["findings"] = findings
     doc["summary"] = report.summary()
     doc["smoke"] = doc["facts"]["smoke"]
+    if isinstance(report.facts.bench, BenchFacts):
+        doc["bench"] = doc["facts"]["bench"]
     order = [
         "schema_version",
         "tool",
@@ -107,6 +119,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "summary",
         "findings",
         "smoke",
+        "bench",
         "checks",
         "facts",
         "timings",

@@ -34,6 +34,7 @@ class Source(str, enum.Enum):
     COMPAT = "compat tables"
     REQUIREMENT = "requirement"
     DIST = "distributed run"
+    BENCH = "bench"
 
 
 @dataclass(frozen=True)
@@ -428,6 +429,65 @@ class SmokeFacts:
     devices: tuple[DeviceSmoke, ...]
 
 
+# --------------------------------------------------------------------------- bench
+
+
+@dataclass(frozen=True)
+class BenchMetric:
+    metric: str
+    """matmul, memory (device copy), h2d, d2h, launch."""
+    dtype: str
+    """fp32/tf32/bf16/fp16 for matmul; pinned/pageable for h2d/d2h; "" otherwise."""
+    value: float
+    unit: str
+    """TFLOP/s, GB/s (decimal) or us."""
+    detail: str = ""
+    error: str = ""
+    """What failed, when the measurement did not run ("" when it did)."""
+
+
+@dataclass(frozen=True)
+class LoadSample:
+    """What NVML said about one GPU while the bench loaded it (sampled by the parent, not the measured child)."""
+
+    sm_clock_mhz: Maybe[int]
+    """The median SM clock while loaded."""
+    sm_clock_max_mhz: Maybe[int]
+    power_w: Maybe[float]
+    """The highest power draw seen."""
+    power_limit_w: Maybe[float]
+    temperature_c: Maybe[int]
+    """The highest temperature seen."""
+    reasons: tuple[str, ...]
+    """Every clock-event reason seen while loaded."""
+    samples: int
+
+
+@dataclass(frozen=True)
+class DeviceBench:
+    device: str
+    name: str
+    capability: str
+    metrics: tuple[BenchMetric, ...]
+    died: str = ""
+    """How the device's child died, if it did ("timeout (30 s)", "SIGSEGV")."""
+    seconds: float = 0.0
+    pci_bus: str = ""
+    load: Maybe[LoadSample] = Unavailable("NVML", "not sampled", "not_sampled")
+    window: tuple[float, ...] = ()
+    """Wall-clock (start, end) of the loaded part of the run: the NVML samples that count."""
+
+    def metric(self, name: str, dtype: str = "") -> BenchMetric | None:
+        return next((m for m in self.metrics if m.metric == name and m.dtype == dtype and not m.error), None)
+
+
+@dataclass(frozen=True)
+class BenchFacts:
+    devices: tuple[DeviceBench, ...]
+    seconds: float
+    """The --seconds each device was given."""
+
+
 # --------------------------------------------------------------------------- all facts
 
 
@@ -442,6 +502,7 @@ class Facts:
     env: Maybe[EnvFacts]
     smoke: Maybe[SmokeFacts] = Unavailable("smoke", "--no-smoke", "skipped")
     smi: Maybe[SmiFacts] = Unavailable("nvidia-smi", "not asked: NVML answered", "not_needed")
+    bench: Maybe[BenchFacts] = Unavailable("bench", "`torchdoctor bench` measures it", "skipped")
 
 
 # --------------------------------------------------------------------------- findings

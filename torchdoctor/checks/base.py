@@ -43,6 +43,7 @@ class Area(str, enum.Enum):
     SMOKE = "Smoke tests"
     REQUIREMENTS = "Requirements"
     DIST = "Distributed"
+    BENCH = "Performance"
 
 
 class Skip(Exception):
@@ -132,6 +133,7 @@ REQUIREMENTS: dict[str, RequirementGetter] = {
     "torch": lambda f: f.torch,
     "torch_runtime": lambda f: f.torch if isinstance(f.torch, TorchRuntime) else _not_runtime(f),
     "nvml_gpus": lambda f: _counted_gpus(f),
+    "bench": lambda f: f.bench,
 }
 
 

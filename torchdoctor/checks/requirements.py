@@ -125,6 +125,37 @@ def _smoke(facts: Facts) -> Iterator[Fire]:
     )
 
 
+BENCH = re.compile(r"bench>=(0?\.\d+|1(?:\.0*)?)")
+
+
+def _bench(least: float) -> Callable[[Facts], Iterator[Fire]]:
+    """Every GPU measured by `bench` reaches ``least`` of its datasheet, in matmul and in memory bandwidth."""
+
+    def fn(facts: Facts) -> Iterator[Fire]:
+        from torchdoctor.bench.checks import gpus, matmul_ratio, memory_ratio
+
+        measured = list(gpus(facts))
+        short = []
+        for device, peak in measured:
+            if peak is None:
+                short.append(f"{device.device} {device.name}: no datasheet figure to compare with")
+                continue
+            for ratio in (matmul_ratio(device, peak), memory_ratio(device, peak)):
+                if ratio is None:
+                    short.append(f"{device.device}: not measured against the datasheet")
+                elif ratio.value < least:
+                    short.append(f"{device.device} {ratio.label} at {ratio.value:.0%}")
+        if measured and not short:
+            return
+        why = "; ".join(short) or "no GPU was measured (run `torchdoctor bench` on a machine with a GPU)"
+        yield Fire(
+            (ev(Source.REQUIREMENT, "required", f"bench>={least:g}"), ev(Source.BENCH, "found", why)),
+            "See the Performance findings for the cause.",
+        )
+
+    return fn
+
+
 def parse(spec: str) -> Check:
     text = spec.strip().lower().replace(" ", "")
     why = "Required by --require or [tool.torchdoctor] require: this job must not run on a machine without it."
@@ -159,10 +190,23 @@ def parse(spec: str) -> Check:
         return Check(
             "TD305", "require-smoke", "required: smoke tests pass", Severity.ERROR, Area.REQUIREMENTS, why, (), _smoke
         )
-    raise RequirementError(f"--require {spec}: use cuda, mps, gpus>=N, torch>=X or smoke")
+    bench = BENCH.fullmatch(text)
+    if bench:
+        least = float(bench.group(1))
+        return Check(
+            "TD306",
+            "require-bench",
+            f"required: bench>={least:g}",
+            Severity.ERROR,
+            Area.REQUIREMENTS,
+            why,
+            (),
+            _bench(least),
+        )
+    raise RequirementError(f"--require {spec}: use cuda, mps, gpus>=N, torch>=X, smoke or bench>=R")
 
 
-EXAMPLES = ("cuda", "mps", "gpus>=2", "torch>=2.4", "smoke")
+EXAMPLES = ("cuda", "mps", "gpus>=2", "torch>=2.4", "smoke", "bench>=0.8")
 
 
 def catalogue() -> tuple[Check, ...]:

@@ -432,3 +432,71 @@ def _partial(result: ChildResult, why: Unavailable) -> Maybe[NvmlFacts]:
     others = len(dataclasses.fields(GPUFacts)) - 1
     gpus = tuple(read.get(i) or GPUFacts(i, *([lost] * others)) for i in range(count))
     return dataclasses.replace(system, gpus=gpus)
+
+
+# --------------------------------------------------------------------------- sampling under load
+
+
+def sample_main(seconds: float, interval: float = 0.25, stop: str = "", field_timeout: float = FIELD_TIMEOUT) -> None:
+    """Child entry point for `bench`: every GPU's clocks, power, temperature and clock-event reasons, with
+    the wall-clock time, one message per GPU every ``interval`` seconds, for at most ``seconds`` or until
+    the file ``stop`` exists."""
+    from torchdoctor.probes import _channel_child
+
+    _channel_child.open_channel()
+    nvml = load_bindings()
+    if isinstance(nvml, Unavailable) or isinstance(Reader(nvml, 10.0)(nvml.nvmlInit, "nvmlInit"), Unavailable):
+        os._exit(0)
+    read = Reader(nvml, field_timeout)
+    count = read(lambda: int(nvml.nvmlDeviceGetCount()), "gpu_count")
+    handles: dict[int, Any] = {}
+    for i in range(count if isinstance(count, int) else 0):
+        handle = read(lambda i=i: nvml.nvmlDeviceGetHandleByIndex(i), "handle")  # type: ignore[misc]
+        if not isinstance(handle, Unavailable):
+            handles[i] = handle
+
+    def once(h: Any) -> dict[str, Any]:
+        return {
+            "bus": read(lambda: _text(nvml.nvmlDeviceGetPciInfo(h).busId), "pci_bus_id"),
+            "sm_max": read(lambda: int(nvml.nvmlDeviceGetMaxClockInfo(h, 1)), "sm_clock_max_mhz"),
+            "limit": read(lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1000.0, "power_limit_w"),
+        }
+
+    def now(i: int, h: Any) -> dict[str, Any]:
+        reasons = read.first(
+            "throttle_reasons",
+            [
+                (name, lambda name=name: _clock_reasons(nvml, h, name))  # type: ignore[misc]
+                for name in ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
+            ],
+        )
+        return {
+            "index": i,
+            "sm": read(lambda: int(nvml.nvmlDeviceGetClockInfo(h, 1)), "sm_clock_mhz"),
+            "power": read(lambda: nvml.nvmlDeviceGetPowerUsage(h) / 1000.0, "power_draw_w"),
+            "temp": read(lambda: int(nvml.nvmlDeviceGetTemperature(h, 0)), "temperature_c"),
+            "reasons": reasons,
+        }
+
+    fixed = {i: once(h) for i, h in handles.items()}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not read.hung and not (stop and os.path.exists(stop)):
+        for i, h in handles.items():
+            sample = {**now(i, h), **fixed[i], "t": time.time()}
+            plain = {k: (v if not isinstance(v, Unavailable) else None) for k, v in sample.items()}
+            _channel_child.emit({"nvml_sample": plain})
+        time.sleep(interval)
+    os._exit(0)
+
+
+SAMPLER_CODE = (
+    "import sys, os; cwd = os.path.abspath(os.curdir) if os.path.isdir(os.curdir) else ''; "
+    "sys.path[:] = [p for p in sys.path if p not in ('', cwd)] + [{parent!r}]; "
+    "from torchdoctor.probes.nvml import sample_main; sample_main({seconds!r}, {interval!r}, {stop!r})"
+)
+
+
+def sample_under_load(seconds: float, stop: str, interval: float = 0.25) -> ChildResult:
+    """Run the sampler child for at most ``seconds``, or until the file ``stop`` appears."""
+    code = SAMPLER_CODE.format(parent=PACKAGE_PARENT, seconds=seconds, interval=interval, stop=stop)
+    return run_child([sys.executable, "-c", code], seconds + 15, env=dict(os.environ))

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from torchdoctor.checks.base import Area
 from torchdoctor.model import (
+    BenchFacts,
     CheckOutcome,
     CheckStatus,
     DeviceSmoke,
@@ -109,6 +110,10 @@ def area_line(area: str, facts: Facts, ascii_only: bool = False) -> str:
         if not isinstance(smoke, SmokeFacts):
             return str(smoke)
         return "; ".join(device_summary(d) for d in smoke.devices)
+    if area == Area.BENCH.value:
+        from torchdoctor.render.bench import summary
+
+        return summary(facts.bench) if isinstance(facts.bench, BenchFacts) else str(facts.bench)
     if area == Area.PACKAGES.value:
         pk = facts.packages
         if isinstance(pk, PackagesFacts):
@@ -191,6 +196,11 @@ def render(report: Report, verbose: bool = False, color: bool = False, width: in
         if verbose and area == Area.SMOKE.value and isinstance(report.facts.smoke, SmokeFacts):
             for text in smoke_lines(report.facts.smoke, unicode):
                 console.print(text)
+        if area == Area.BENCH.value and isinstance(report.facts.bench, BenchFacts):
+            from torchdoctor.render.bench import lines
+
+            for text in lines(report.facts.bench, unicode):
+                console.print(text, soft_wrap=True)
     if verbose:
         console.print()
         console.print(facts_table(report.facts))

@@ -1,0 +1,65 @@
+"""Every bench verdict fires on captured facts that show its problem and stays quiet beside them."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bench import factories as b
+from torchdoctor.bench.checks import all_bench_checks
+from torchdoctor.checks.base import run_checks
+from torchdoctor.checks.requirements import parse
+from torchdoctor.model import BenchMetric, CheckStatus, Facts, Severity
+
+SLOW_BF16 = b.device(BenchMetric("matmul", "bf16", 400.0, "TFLOP/s"), BenchMetric("memory", "", 3010.0, "GB/s"))
+SLOW_COPY = b.device(BenchMetric("matmul", "bf16", 798.0, "TFLOP/s"), BenchMetric("memory", "", 1500.0, "GB/s"))
+SLOW_LINK = b.device(BenchMetric("h2d", "pinned", 12.0, "GB/s"))
+
+CASES: dict[str, tuple[Facts, Facts]] = {
+    "gpu-slow-matmul": (b.facts(SLOW_BF16), b.facts()),
+    "gpu-slow-memory": (b.facts(SLOW_COPY), b.facts()),
+    "pcie-bandwidth-low": (b.facts(SLOW_LINK), b.facts()),
+    "gpu-throttled-under-load": (b.facts(b.device(load=b.load(reasons=("hw_thermal_slowdown",)))), b.facts()),
+    "gpu-clocks-low-under-load": (b.facts(b.device(load=b.load(sm_clock_mhz=900))), b.facts()),
+    "bench-device-failed": (b.facts(b.device(died="SIGSEGV")), b.facts()),
+}
+
+
+def run(slug: str, facts: Facts):  # type: ignore[no-untyped-def]
+    (chk,) = [c for c in all_bench_checks() if c.slug == slug]
+    (outcome,) = run_checks(facts, [chk])
+    return outcome
+
+
+@pytest.mark.parametrize("slug", sorted(CASES))
+def test_fires(slug: str) -> None:
+    assert run(slug, CASES[slug][0]).status is CheckStatus.FIRED
+
+
+@pytest.mark.parametrize("slug", sorted(CASES))
+def test_stays_quiet(slug: str) -> None:
+    assert run(slug, CASES[slug][1]).status is CheckStatus.PASSED
+
+
+def test_every_bench_check_has_both_cases() -> None:
+    assert sorted(CASES) == sorted(c.slug for c in all_bench_checks())
+
+
+def test_a_matmul_at_40_percent_is_an_error_and_names_the_cause_from_nvml() -> None:
+    hot = b.device(
+        BenchMetric("matmul", "bf16", 395.0, "TFLOP/s"), load=b.load(reasons=("hw_thermal_slowdown",), temperature_c=92)
+    )
+    (finding,) = run("gpu-slow-matmul", b.facts(hot)).findings
+    assert finding.severity is Severity.ERROR and "40% of the datasheet" in finding.title
+    assert "thermal" in finding.fix
+
+
+def test_a_gpu_without_a_datasheet_figure_is_measured_not_judged() -> None:
+    unknown = b.device(BenchMetric("matmul", "bf16", 1.0, "TFLOP/s"), name="NVIDIA Imaginary 9000")
+    assert run("gpu-slow-matmul", b.facts(unknown)).status is CheckStatus.PASSED
+    (finding,) = run_checks(b.facts(unknown), [parse("bench>=0.8")])[0].findings
+    assert "no datasheet figure" in finding.evidence[1].value
+
+
+def test_require_bench_ratio() -> None:
+    assert run_checks(b.facts(), [parse("bench>=0.8")])[0].status is CheckStatus.PASSED
+    assert run_checks(b.facts(SLOW_BF16), [parse("bench>=0.8")])[0].status is CheckStatus.FIRED

@@ -1,0 +1,296 @@
+"""Verdicts on `bench`'s measurements: each a ratio to the datasheet (compat/gpu_peaks.toml), with the
+thresholds that file documents, and the likely cause named from what NVML saw under load."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from torchdoctor.bench.peaks import Peak, load_peaks
+from torchdoctor.checks.base import Area, Check, Fire, check, ev
+from torchdoctor.model import BenchFacts, DeviceBench, Evidence, Facts, LoadSample, NvmlFacts, Severity, Source
+
+BENCH_REGISTRY: dict[str, Check] = {}
+SLOWDOWN = {
+    "hw_slowdown": "hardware slowdown (power supply or temperature)",
+    "hw_thermal_slowdown": "hardware thermal slowdown",
+    "sw_thermal_slowdown": "driver thermal slowdown",
+    "hw_power_brake_slowdown": "power brake",
+}
+MATMUL_ORDER = ("bf16", "fp16", "tf32", "fp32")
+"""The dtype a matmul verdict uses: the first one both measured and in the datasheet."""
+PCIE_GBS = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.563}
+"""Usable GB/s per PCIe lane and direction after encoding (8b/10b to gen 2, 128b/130b from gen 3)."""
+
+
+def all_bench_checks() -> tuple[Check, ...]:
+    return tuple(sorted(BENCH_REGISTRY.values(), key=lambda c: c.code))
+
+
+def bench_check(code: str, slug: str, title: str, severity: Severity, why: str):
+    return check(code, slug, title, severity, Area.BENCH, why, ("bench",), BENCH_REGISTRY)
+
+
+def gpus(facts: Facts) -> Iterator[tuple[DeviceBench, Peak | None]]:
+    bench = facts.bench
+    if not isinstance(bench, BenchFacts):
+        return
+    peaks = load_peaks()
+    for device in bench.devices:
+        if device.device.startswith("cuda") and not device.died:
+            yield device, peaks.find(device.name)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    measured: float
+    peak: float
+    label: str
+    unit: str
+    note: str
+
+    @property
+    def value(self) -> float:
+        return self.measured / self.peak if self.peak else 0.0
+
+    def evidence(self) -> tuple[Evidence, ...]:
+        return (
+            ev(Source.BENCH, f"measured {self.label}", f"{self.measured:,.1f} {self.unit}"),
+            ev(Source.COMPAT, "datasheet", f"{self.peak:,.1f} {self.unit}{self.note}"),
+            ev(Source.BENCH, "ratio", f"{self.value:.0%}"),
+        )
+
+
+def matmul_ratio(device: DeviceBench, peak: Peak) -> Ratio | None:
+    for dtype in MATMUL_ORDER:
+        measured = device.metric("matmul", dtype)
+        if measured is not None and dtype in peak.tflops:
+            return Ratio(measured.value, peak.tflops[dtype], f"{dtype} matmul", "TFLOP/s", peak.note(dtype))
+    return None
+
+
+def memory_ratio(device: DeviceBench, peak: Peak) -> Ratio | None:
+    measured = device.metric("memory")
+    if measured is None or not peak.mem_gbs:
+        return None
+    return Ratio(measured.value, peak.mem_gbs, "device copy", "GB/s", peak.note("mem_gbs"))
+
+
+def load_evidence(device: DeviceBench) -> tuple[Evidence, ...]:
+    load = device.load
+    if not isinstance(load, LoadSample):
+        return (ev(Source.NVML, "under load", str(load)),)
+    out = []
+    if isinstance(load.sm_clock_mhz, int) and isinstance(load.sm_clock_max_mhz, int):
+        out.append(ev(Source.NVML, "SM clock under load", f"{load.sm_clock_mhz} of {load.sm_clock_max_mhz} MHz"))
+    if isinstance(load.power_w, float) and isinstance(load.power_limit_w, float):
+        out.append(ev(Source.NVML, "power under load", f"{load.power_w:.0f} of {load.power_limit_w:.0f} W"))
+    if isinstance(load.temperature_c, int):
+        out.append(ev(Source.NVML, "temperature under load", f"{load.temperature_c} °C"))
+    if load.reasons:
+        out.append(ev(Source.NVML, "clock event reasons", ", ".join(load.reasons)))
+    return tuple(out)
+
+
+def likely_cause(device: DeviceBench) -> str:
+    load = device.load
+    if not isinstance(load, LoadSample):
+        return "NVML did not sample this GPU under load, so the cause is not known."
+    slow = [SLOWDOWN[r] for r in load.reasons if r in SLOWDOWN]
+    if slow:
+        return f"NVML saw {', '.join(slow)}: check cooling, airflow and the power supply."
+    if "sw_power_cap" in load.reasons:
+        return (
+            "The power limit held the clocks down (sw_power_cap): check `nvidia-smi -q -d POWER` for a lowered limit."
+        )
+    clock, top = load.sm_clock_mhz, load.sm_clock_max_mhz
+    if isinstance(clock, int) and isinstance(top, int) and clock < 0.7 * top:
+        return "The SM clock stayed low with no reason given: locked or application clocks (`nvidia-smi -rgc`)."
+    return "Clocks and power looked normal: another process on the GPU, a mis-identified SKU, or an old torch/cuBLAS."
+
+
+def severity_for(ratio: float, ok: float, fail: float) -> Severity | None:
+    if ratio >= ok:
+        return None
+    return Severity.ERROR if ratio < fail else Severity.WARNING
+
+
+@bench_check(
+    "TD501",
+    "gpu-slow-matmul",
+    "a GPU multiplies matrices far below its datasheet",
+    Severity.WARNING,
+    "A large square bf16 matmul on a healthy GPU reaches about 70-90 % of the dense datasheet peak; well below "
+    "that, training runs slower than it should: clocks held down by heat or power, a power cap, or a GPU "
+    "that is not the model its name says.",
+)
+def gpu_slow_matmul(facts: Facts) -> Iterator[Fire]:
+    limits = load_peaks().thresholds
+    for device, peak in gpus(facts):
+        ratio = matmul_ratio(device, peak) if peak else None
+        if ratio is None:
+            continue
+        severity = severity_for(ratio.value, limits["matmul_ok"], limits["matmul_fail"])
+        if severity is None:
+            continue
+        yield Fire(
+            (ev(Source.BENCH, "GPU", f"{device.device} {device.name}"), *ratio.evidence(), *load_evidence(device)),
+            likely_cause(device),
+            f"nvidia-smi -q -i {device.device.split(':')[1]} -d PERFORMANCE,POWER,TEMPERATURE,CLOCK",
+            severity=severity,
+            title=f"{device.device} {device.name}: {ratio.label} at {ratio.value:.0%} of the datasheet",
+        )
+
+
+@bench_check(
+    "TD502",
+    "gpu-slow-memory",
+    "a GPU's memory bandwidth is far below its datasheet",
+    Severity.WARNING,
+    "A large device-to-device copy (read plus write counted) reaches about 80-90 % of the HBM/GDDR peak on a "
+    "healthy GPU; far below, memory-bound work (attention, optimizers, data movement) is slow: memory clocks "
+    "held down, a degraded memory stack, or another process using the GPU.",
+)
+def gpu_slow_memory(facts: Facts) -> Iterator[Fire]:
+    limits = load_peaks().thresholds
+    for device, peak in gpus(facts):
+        ratio = memory_ratio(device, peak) if peak else None
+        if ratio is None:
+            continue
+        severity = severity_for(ratio.value, limits["memory_ok"], limits["memory_fail"])
+        if severity is None:
+            continue
+        yield Fire(
+            (ev(Source.BENCH, "GPU", f"{device.device} {device.name}"), *ratio.evidence(), *load_evidence(device)),
+            likely_cause(device),
+            f"nvidia-smi -q -i {device.device.split(':')[1]} -d CLOCK,PERFORMANCE",
+            severity=severity,
+            title=f"{device.device} {device.name}: memory bandwidth at {ratio.value:.0%} of the datasheet",
+        )
+
+
+def link_of(facts: Facts, device: DeviceBench) -> tuple[int, int, int, int] | None:
+    """(current gen, current width, max gen, max width) of the GPU's PCIe link, from NVML (matched by bus)."""
+    if not isinstance(facts.nvml, NvmlFacts) or not device.pci_bus:
+        return None
+    for g in facts.nvml.gpus:
+        if isinstance(g.pci_bus_id, str) and g.pci_bus_id.lower().endswith(device.pci_bus.lower()):
+            values = (g.pcie_gen_max, g.pcie_width, g.pcie_gen_max, g.pcie_width_max)
+            if all(isinstance(v, int) for v in values):
+                return values  # type: ignore[return-value]
+    return None
+
+
+@bench_check(
+    "TD503",
+    "pcie-bandwidth-low",
+    "host-to-device copies are far below the PCIe link",
+    Severity.WARNING,
+    "A pinned host-to-device copy reaches about 80-90 % of the link's per-direction rate (generation x "
+    "width); far below it, data loading and CPU offload starve the GPU: a narrower link than the slot, a "
+    "riser, a BIOS setting, or an IOMMU/ACS setting in the way.",
+)
+def pcie_bandwidth_low(facts: Facts) -> Iterator[Fire]:
+    ok = load_peaks().thresholds["pcie_ok"]
+    for device, _ in gpus(facts):
+        measured = device.metric("h2d", "pinned")
+        link = link_of(facts, device)
+        if measured is None or link is None:
+            continue
+        gen, width, gen_max, width_max = link
+        theoretical = PCIE_GBS.get(gen, 0.0) * width
+        if not theoretical or measured.value >= ok * theoretical:
+            continue
+        yield Fire(
+            (
+                ev(Source.BENCH, "GPU", f"{device.device} {device.name}"),
+                ev(Source.BENCH, "pinned host-to-device", f"{measured.value:.1f} GB/s"),
+                ev(Source.NVML, "PCIe link", f"gen {gen} x{width} (max gen {gen_max} x{width_max})"),
+                ev(Source.COMPAT, "link rate per direction", f"{theoretical:.1f} GB/s"),
+            ),
+            "Reseat the card in a full x16 slot without a riser, check the slot's link settings in the BIOS, and "
+            "on servers the IOMMU/ACS settings for the PCIe switch.",
+            f"nvidia-smi -q -i {device.device.split(':')[1]} -d PCIE",
+            title=f"{device.device} {device.name}: host-to-device at {measured.value / theoretical:.0%} of its link",
+        )
+
+
+@bench_check(
+    "TD504",
+    "gpu-throttled-under-load",
+    "a GPU slowed itself down under load",
+    Severity.WARNING,
+    "Under a sustained load, thermal or hardware slowdown and power braking lower the clocks: the GPU runs "
+    "hot, is under-cooled, or its power delivery is marginal. Idle, these reasons are not visible.",
+)
+def gpu_throttled_under_load(facts: Facts) -> Iterator[Fire]:
+    for device, _ in gpus(facts):
+        load = device.load
+        if not isinstance(load, LoadSample):
+            continue
+        slow = [SLOWDOWN[r] for r in load.reasons if r in SLOWDOWN]
+        if not slow:
+            continue
+        yield Fire(
+            (ev(Source.BENCH, "GPU", f"{device.device} {device.name}"), *load_evidence(device)),
+            "Check cooling (fans, airflow, dust, the room) and the power supply and cables.",
+            f"nvidia-smi -q -i {device.device.split(':')[1]} -d PERFORMANCE,TEMPERATURE,POWER",
+            title=f"{device.device} {device.name} throttled under load: {', '.join(slow)}",
+        )
+
+
+@bench_check(
+    "TD505",
+    "gpu-clocks-low-under-load",
+    "a GPU's clock stayed low under load",
+    Severity.WARNING,
+    "A loaded GPU boosts towards its maximum SM clock; staying well below it without a thermal reason means a "
+    "power cap, locked or application clocks, or a GPU stuck in a low performance state.",
+)
+def gpu_clocks_low_under_load(facts: Facts) -> Iterator[Fire]:
+    ok = load_peaks().thresholds["clock_ok"]
+    for device, _ in gpus(facts):
+        load = device.load
+        if not isinstance(load, LoadSample) or any(r in SLOWDOWN for r in load.reasons):
+            continue  # gpu-throttled-under-load says why
+        if not (isinstance(load.sm_clock_mhz, int) and isinstance(load.sm_clock_max_mhz, int)):
+            continue
+        if load.sm_clock_mhz >= ok * load.sm_clock_max_mhz:
+            continue
+        index = device.device.split(":")[1]
+        capped = "sw_power_cap" in load.reasons
+        yield Fire(
+            (ev(Source.BENCH, "GPU", f"{device.device} {device.name}"), *load_evidence(device)),
+            "The power limit held the clocks down: restore the default limit (admin)."
+            if capped
+            else "Reset locked or application clocks (admin), then run the bench again.",
+            f"sudo nvidia-smi -i {index} -pl $(nvidia-smi -i {index} --query-gpu=power.default_limit "
+            "--format=csv,noheader,nounits)"
+            if capped
+            else f"sudo nvidia-smi -i {index} -rgc",
+            title=f"{device.device} {device.name}: SM clock {load.sm_clock_mhz} of {load.sm_clock_max_mhz} MHz loaded",
+        )
+
+
+@bench_check(
+    "TD506",
+    "bench-device-failed",
+    "a device's bench crashed, hung or could not start",
+    Severity.ERROR,
+    "The bench runs plain matmuls and copies: a device that cannot finish them would fail real work the same way.",
+)
+def bench_device_failed(facts: Facts) -> Iterator[Fire]:
+    bench = facts.bench
+    if not isinstance(bench, BenchFacts):
+        return
+    for device in bench.devices:
+        failed = [m for m in device.metrics if m.error]
+        if not device.died and not failed:
+            continue
+        evidence = [ev(Source.BENCH, device.device, device.died)] if device.died else []
+        evidence += [ev(Source.BENCH, f"{m.metric} {m.dtype}".strip(), m.error) for m in failed[:3]]
+        yield Fire(
+            tuple(evidence),
+            "Run `torchdoctor check` on this machine: its smoke tests say what is wrong with the device.",
+            title=f"{device.device}: bench {'could not finish' if device.died else 'had failures'}",
+        )
