@@ -8,6 +8,7 @@ Targets (issues #2 and #4), on the 2-core development machine:
   check --no-smoke  <= 1.15 x import torch, and below collect_env
   check --quick     <= 0.3 s
   check (CPU smoke) <= import torch + 0.5 s, and at or below collect_env
+  bench --device cpu < 10 s (issue #13)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> int:
         "check --no-smoke": [*doctor, "--no-smoke"],
         "check (cpu smoke)": doctor,
         "check --quick": [*doctor, "--quick"],
+        "bench --device cpu": [py, "-m", "torchdoctor", "bench", "--device", "cpu", "-f", "json"],
     }
     for argv in commands.values():  # warm the page cache and .pyc files
         timed(argv)

@@ -39,10 +39,13 @@ class Clock:
     def __init__(self, device):
         self.device = device
         self.cuda = device.type == "cuda"
+        self.mps = device.type == "mps"
 
     def sync(self):
         if self.cuda:
             torch.cuda.synchronize(self.device)
+        elif self.mps:
+            torch.mps.synchronize()
 
     def time(self, fn, iterations):
         """Seconds per call of fn, over `iterations` calls."""
@@ -55,9 +58,11 @@ class Clock:
             end.record()
             end.synchronize()
             return start.elapsed_time(end) / 1000.0 / iterations
+        self.sync()
         started = time.perf_counter()
         for _ in range(iterations):
             fn()
+        self.sync()
         return (time.perf_counter() - started) / iterations
 
 
@@ -89,6 +94,8 @@ def send(device, metric, dtype, value, unit, detail="", error=""):
 
 
 def dtypes_for(device):
+    if device.type == "mps":
+        return [("fp32", torch.float32), ("fp16", torch.float16)]
     if device.type == "cuda":
         major = torch.cuda.get_device_capability(device)[0]
         out = [("fp32", torch.float32), ("fp16", torch.float16)]
@@ -99,7 +106,7 @@ def dtypes_for(device):
 
 
 def bench_matmul(name, device, clock, budget):
-    n = 8192 if device.type == "cuda" else 1024
+    n = {"cuda": 8192, "mps": 4096}.get(device.type, 1024)
     for label, dtype in dtypes_for(device):
         try:
             if device.type == "cuda":
@@ -166,6 +173,8 @@ def main(argv):
         bus = "%02x:%02x.0" % (getattr(props, "pci_bus_id", 0), getattr(props, "pci_device_id", 0))
         capability = "%d.%d" % (props.major, props.minor)
         emit({"bench_device": {"device": name, "name": props.name, "capability": capability, "pci_bus": bus}})
+    elif device.type == "mps":
+        emit({"bench_device": {"device": name, "name": "Apple GPU (MPS)", "capability": ""}})
     else:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         emit({"bench_device": {"device": name, "name": "CPU (%d threads)" % torch.get_num_threads(), "capability": ""}})

@@ -35,6 +35,8 @@ def devices_for(selection: str, torch: TorchState) -> tuple[list[str], list[Devi
     present = ["cpu"]
     if isinstance(torch, TorchRuntime) and torch.cuda_available:
         present += [f"cuda:{i}" for i in range(torch.device_count)]
+    if isinstance(torch, TorchRuntime) and torch.mps_available:
+        present.append("mps")
     selection = selection.strip().lower()
     if selection == "all":
         return present, []

@@ -8,6 +8,7 @@ from html import escape
 from torchdoctor import serde
 from torchdoctor.model import Finding, Report, SmokeFacts, StepStatus
 from torchdoctor.render.summary import key_facts, verdict
+from torchdoctor.words import plural
 
 CSS = """
 :root { --err:#c62828; --warn:#b26a00; --info:#1565c0; --ok:#2e7d32; --muted:#5f6368; --bg:#fafafa; --card:#fff;
@@ -127,8 +128,8 @@ def render(report: Report) -> str:
 <h1>torchdoctor report</h1>
 <div class="meta">torchdoctor {escape(report.tool.version)} · {escape(report.created)}{origin}</div>
 <div class="verdict {state}" id="verdict">{escape(verdict(report))}</div>
-<div class="counts"><span>{c["errors"]} errors</span><span>{c["warnings"]} warnings</span>
-<span>{c["info"]} notes</span><span>{c["checks_passed"]} checks passed</span>
+<div class="counts"><span>{plural(c["errors"], "error")}</span><span>{plural(c["warnings"], "warning")}</span>
+<span>{plural(c["info"], "note")}</span><span>{plural(c["checks_passed"], "check")} passed</span>
 <span>{c["checks_skipped"]} could not run</span></div>
 <h2>Findings</h2>
 <div id="findings">{body}</div>

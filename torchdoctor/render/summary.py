@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torchdoctor.model import (
+    BenchFacts,
     EnvFacts,
     HostFacts,
     Nvcc,
@@ -87,6 +88,11 @@ def key_facts(report: Report) -> list[tuple[str, str]]:
                 f"{nvcc.version} at {nvcc.path}; torch's wheels bring their own CUDA runtime",
             )
         )
+    if isinstance(facts.bench, BenchFacts):
+        from torchdoctor.render.bench import device_summary
+
+        for measured in facts.bench.devices:
+            rows.append((f"Bench {measured.device}", device_summary(measured).split(": ", 1)[1]))
     smoke = facts.smoke
     if isinstance(smoke, SmokeFacts):
         for device in smoke.devices:
