@@ -241,3 +241,13 @@ def test_python_means_an_interpreter_everywhere_and_a_version_is_python_version(
     bad_seconds = runner.invoke(app, ["check", "--timeout", "nan", "--from", "x.json"], env=ENV)
     assert bad_seconds.exit_code == ExitCode.USAGE
     assert "<float range>" not in runner.invoke(app, ["check", "-h"], env=ENV).stdout
+
+
+def test_compat_exits_1_when_an_answer_is_no_and_lists_only_the_formats_it_honours() -> None:
+    wrong = runner.invoke(app, ["compat", "--torch", "2.5.1", "--torchvision", "0.19.1"], env=ENV)
+    assert wrong.exit_code == ExitCode.FINDINGS and "is NOT right" in wrong.stdout
+    right = runner.invoke(app, ["compat", "--torch", "2.5.1", "--torchvision", "0.20.1", "-f", "json"], env=ENV)
+    assert right.exit_code == ExitCode.OK
+    for command in ("compat", "recommend"):
+        assert runner.invoke(app, [command, "-f", "html"], env=ENV).exit_code == ExitCode.USAGE
+        assert "terminal or json" in runner.invoke(app, [command, "-h"], env=ENV).stdout

@@ -46,6 +46,19 @@ def seconds(least: float) -> Any:
     return check
 
 
+class AnswerFormat(str, enum.Enum):
+    """What `compat` and `recommend` print: their answers are not reports, so only these two."""
+
+    TERMINAL = "terminal"
+    JSON = "json"
+
+
+AnswerFormatOpt = Annotated[
+    AnswerFormat,
+    typer.Option("--format", "-f", metavar="FORMAT", help="terminal or json.", case_sensitive=False),
+]
+
+
 class FailOn(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"
@@ -816,7 +829,7 @@ def compat(
     torchaudio: Annotated[
         str, typer.Option("--torchaudio", metavar="VERSION", help="Is this torchaudio right for --torch?")
     ] = "",
-    fmt: FormatOpt = OutputFormat.TERMINAL,
+    fmt: AnswerFormatOpt = AnswerFormat.TERMINAL,
 ) -> None:
     """Answer compatibility questions from the tables alone (offline; this machine is not examined)."""
     import platform as platform_module
@@ -838,12 +851,13 @@ def compat(
         result = answer(tables, query)
     except ValueError as exc:
         fatal(str(exc), ExitCode.USAGE)
-    if fmt is OutputFormat.JSON:
+    if fmt is AnswerFormat.JSON:
         import json
 
         emit(json.dumps(result.to_json(), indent=2) + "\n", None)
     else:
         emit(render_answer(result, use_color(), terminal_width()), None)
+    raise typer.Exit(int(ExitCode.FINDINGS if result.negative else ExitCode.OK))
 
 
 @app.command()
@@ -862,7 +876,7 @@ def recommend(
     interpreter: Annotated[
         str | None, typer.Option("--python", metavar="PATH", help="Examine this interpreter (default: the active one).")
     ] = None,
-    fmt: FormatOpt = OutputFormat.TERMINAL,
+    fmt: AnswerFormatOpt = AnswerFormat.TERMINAL,
 ) -> None:
     """The newest torch this machine (or the one described) can run, and the exact pip command."""
     from dataclasses import replace
@@ -897,7 +911,7 @@ def recommend(
         + (f", driver {machine.driver}" if machine.driver else ", no NVIDIA driver")
         + ("".join(f", {g.label} (sm_{g.cc})" for g in machine.gpus))
     )
-    if fmt is OutputFormat.JSON:
+    if fmt is AnswerFormat.JSON:
         import json
 
         doc: dict[str, Any] = {"machine": described, "as_of": tables.as_of}

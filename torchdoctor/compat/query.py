@@ -31,6 +31,11 @@ class Answer:
     as_of: str
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def negative(self) -> bool:
+        """Did any answer say no ("is NOT right", "is NOT supported", "does NOT run")? `compat` then exits 1."""
+        return any(" NOT " in answer for answer in self.answers)
+
     def to_json(self) -> dict[str, Any]:
         query = asdict(self.query)
         query["gpus"] = [{"capability": cc_str(g.cc), "name": g.label} for g in self.query.gpus]
