@@ -151,3 +151,11 @@ def test_html_prose_has_no_literal_backticks_and_terminal_ascii_has_no_middle_do
     assert fix_divs and not any("`" in line for line in fix_divs)
     plain = render(judge(f.facts()), OutputFormat.TERMINAL, RenderOptions(unicode=False))
     assert "·" not in plain and "[ok] Platform" in plain
+
+
+def test_verbose_facts_of_eight_identical_gpus_show_only_what_differs() -> None:
+    gpus = [f.gpu(i, name="NVIDIA H100 80GB HBM3", compute_capability="9.0") for i in range(8)]
+    text = render(judge(f.facts(nvml=f.nvml(*gpus))), OutputFormat.TERMINAL, RenderOptions(verbose=True, width=140))
+    assert "nvml.gpus[5]" in text and "as gpus[0] except:" in text
+    assert "nvml.gpus[5].name" not in text and "nvml.gpus[5].uuid" in text
+    assert "85899345920" not in text and "80.0 GiB" in text

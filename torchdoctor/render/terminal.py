@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import fields, is_dataclass
 
 from rich.console import Console
@@ -252,10 +253,34 @@ def flatten(prefix: str, value: object) -> Iterable[tuple[str, str]]:
         yield prefix, human(prefix, value)
 
 
+GPU_ROW = re.compile(r"nvml\.gpus\[(\d+)\]\.(.+)")
+
+
+def without_repeats(rows: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """Every GPU after the first shows only what differs from GPU 0: eight H100s are not eight pages."""
+    first: dict[str, str] = {}
+    said: set[str] = set()
+    for key, value in rows:
+        match = GPU_ROW.fullmatch(key)
+        if match is None:
+            yield key, value
+            continue
+        index, field = int(match.group(1)), match.group(2)
+        if index == 0:
+            first[field] = value
+            yield key, value
+            continue
+        if f"gpus[{index}]" not in said:
+            said.add(f"gpus[{index}]")
+            yield f"nvml.gpus[{index}]", "as gpus[0] except:"
+        if field != "index" and first.get(field) != value:
+            yield key, value
+
+
 def facts_table(facts: Facts) -> Table:
     table = Table(title="All facts", show_lines=False, expand=False)
     table.add_column("fact", style="bold", overflow="fold")
     table.add_column("value", overflow="fold")
-    for key, value in flatten("", facts):
+    for key, value in without_repeats(flatten("", facts)):
         table.add_row(escape(key), escape(value))
     return table
