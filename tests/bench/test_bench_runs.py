@@ -41,11 +41,12 @@ def test_every_device_at_once_and_a_crash_costs_only_its_device(
     torch = f.runtime(device_count=3, cuda_available=True)
     started = time.monotonic()
     facts = run_bench(sys.executable, torch, "cuda", 5)
-    assert time.monotonic() - started < 4, "three 1.5 s children ran one after another"
+    assert time.monotonic() - started < 5.5, "three 1.5 s children (then the pair copies) ran one after another"
     by_device = {d.device: d for d in facts.devices}
     assert by_device["cuda:1"].died == "SIGSEGV"
     assert not by_device["cuda:0"].died and by_device["cuda:0"].metric("memory") is not None
     assert not by_device["cuda:2"].died
+    assert "p2p" in by_device, "with two GPUs or more, the copies between them are measured too"
 
 
 def test_nvml_samples_under_load_are_summarized() -> None:

@@ -122,6 +122,50 @@ def bench_matmul(name, device, clock, budget):
         torch.backends.cuda.matmul.allow_tf32 = False
 
 
+def bench_fp8(name, device, clock, budget):
+    """fp8 (e4m3) matmul through torch._scaled_mm, where the GPU has fp8 tensor cores (CC 8.9 and up)."""
+    if torch.cuda.get_device_capability(device) < (8, 9):
+        return
+    if not hasattr(torch, "_scaled_mm") or not hasattr(torch, "float8_e4m3fn"):
+        send(name, "matmul", "fp8", 0.0, "TFLOP/s", error="this torch has no torch._scaled_mm / float8_e4m3fn")
+        return
+    n = 8192
+    try:
+        a = torch.randn(n, n, device=device).to(torch.float8_e4m3fn)
+        b = torch.randn(n, n, device=device).to(torch.float8_e4m3fn).t()  # the second operand column-major
+        one = torch.tensor(1.0, device=device)
+        seconds, per = measure(
+            clock, lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16), budget
+        )
+        send(
+            name,
+            "matmul",
+            "fp8",
+            2.0 * n**3 / seconds / 1e12,
+            "TFLOP/s",
+            "%d x %d e4m3, median of 5 x %d" % (n, n, per),
+        )
+    except Exception as exc:
+        send(name, "matmul", "fp8", 0.0, "TFLOP/s", error="%s: %s" % (type(exc).__name__, str(exc)[:300]))
+
+
+def bench_peer(count, clock_for, budget):
+    """Device-to-device copies between GPU pairs (each GPU to the next), GB/s: NVLink or PCIe peer access."""
+    size = 256 * 1024 * 1024
+    for i in range(count):
+        j = (i + 1) % count
+        label = "cuda:%d->cuda:%d" % (i, j)
+        try:
+            src = torch.empty(size, dtype=torch.uint8, device="cuda:%d" % i)
+            dst = torch.empty(size, dtype=torch.uint8, device="cuda:%d" % j)
+            peer = torch.cuda.can_device_access_peer(i, j)
+            seconds, _ = measure(clock_for(i), lambda dst=dst, src=src: dst.copy_(src), budget / count)
+            detail = "256 MiB, peer access %s" % ("on" if peer else "off (through host memory)")
+            send("p2p", "p2p", label, size / seconds / 1e9, "GB/s", detail)
+        except Exception as exc:
+            send("p2p", "p2p", label, 0.0, "GB/s", error="%s: %s" % (type(exc).__name__, str(exc)[:300]))
+
+
 def bench_memory(name, device, clock, budget):
     size = (1024 if device.type == "cuda" else 128) * 1024 * 1024  # bytes, far beyond any L2
     try:
@@ -166,6 +210,12 @@ def main(argv):
     import torch as torch_module
 
     torch = torch_module
+    if name == "p2p":  # every GPU to the next, after the per-device runs
+        count = torch.cuda.device_count()
+        emit({"bench_device": {"device": name, "name": "%d GPUs, each to the next" % count, "capability": ""}})
+        bench_peer(count, lambda i: Clock(torch.device("cuda:%d" % i)), seconds)
+        emit({"bench_done": {"device": name}})
+        return 0
     device = torch.device(name)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -181,7 +231,8 @@ def main(argv):
     clock = Clock(device)
     loaded = time.time()
     if device.type == "cuda":
-        bench_matmul(name, device, clock, seconds * 0.5 / 4)
+        bench_matmul(name, device, clock, seconds * 0.5 / 5)
+        bench_fp8(name, device, clock, seconds * 0.5 / 5)
         bench_memory(name, device, clock, seconds * 0.15)
         emit({"bench_window": {"device": name, "start": loaded, "end": time.time()}})
         bench_transfers(name, device, clock, seconds * 0.3)

@@ -284,7 +284,8 @@ def bench_device_failed(facts: Facts) -> Iterator[Fire]:
     if not isinstance(bench, BenchFacts):
         return
     for device in bench.devices:
-        failed = [m for m in device.metrics if m.error]
+        # fp8 goes through a private torch API whose signature moves between releases: not a device fault
+        failed = [m for m in device.metrics if m.error and not (m.metric == "matmul" and m.dtype == "fp8")]
         if not device.died and not failed:
             continue
         evidence = [ev(Source.BENCH, device.device, device.died)] if device.died else []

@@ -119,6 +119,10 @@ def run_bench(python: str, torch: TorchState, selection: str, seconds: float) ->
     shutil.rmtree(stop_dir, ignore_errors=True)
     untrack_dir(stop_dir)
     measured = [attach_load(results[d], samples[0] if samples else None) for d in chosen if d in results]
+    gpus = [d for d in chosen if d.startswith("cuda:")]
+    if len(gpus) >= 2 and selection.strip().lower() in ("all", "cuda"):  # after the others: it loads two GPUs
+        argv = [python, str(BENCH_CHILD), "--device", "p2p", "--seconds", f"{max(2.0, seconds / 3):g}"]
+        measured.append(collect(run_child(argv, timeout, env=child_env(), cwd=working_dir()), "p2p", timeout))
     return BenchFacts(tuple(measured + unavailable), seconds)
 
 

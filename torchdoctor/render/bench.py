@@ -27,6 +27,9 @@ def summary(bench: BenchFacts) -> str:
 def device_summary(device: DeviceBench) -> str:
     if device.died:
         return f"{device.device}: {device.died}"
+    if device.device == "p2p":
+        pairs = [f"{m.dtype} {m.value:,.0f} GB/s" for m in device.metrics if not m.error]
+        return f"p2p: {', '.join(pairs) or 'not measured'}"
     peak = load_peaks().find(device.name) if device.device.startswith("cuda") else None
     parts = []
     matmul = matmul_ratio(device, peak) if peak else None
