@@ -35,7 +35,7 @@ app = typer.Typer(
 )
 
 
-def seconds(least: float) -> Any:
+def at_least_seconds(least: float) -> Any:
     """A callback that accepts a number of seconds of at least ``least`` (a finite one); else a usage error."""
 
     def check(value: float | None) -> float | None:
@@ -266,7 +266,9 @@ PythonOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     float | None,
-    typer.Option("--timeout", metavar="SECONDS", help="Seconds `import torch` may take [90].", callback=seconds(0.1)),
+    typer.Option(
+        "--timeout", metavar="SECONDS", help="Seconds `import torch` may take [90].", callback=at_least_seconds(0.1)
+    ),
 ]
 NvmlTimeoutOpt = Annotated[
     float | None,
@@ -274,7 +276,7 @@ NvmlTimeoutOpt = Annotated[
         "--nvml-timeout",
         metavar="SECONDS",
         help="Seconds NVML (then nvidia-smi) may take to read the driver [20].",
-        callback=seconds(1),
+        callback=at_least_seconds(1),
     ),
 ]
 DeviceOpt = Annotated[
@@ -284,7 +286,10 @@ DeviceOpt = Annotated[
 SmokeTimeoutOpt = Annotated[
     float | None,
     typer.Option(
-        "--smoke-timeout", metavar="SECONDS", help="Seconds per device's smoke tests [120].", callback=seconds(1)
+        "--smoke-timeout",
+        metavar="SECONDS",
+        help="Seconds per device's smoke tests [120].",
+        callback=at_least_seconds(1),
     ),
 ]
 FormatOpt = Annotated[
@@ -591,7 +596,9 @@ def bench(
     ] = "all",
     seconds: Annotated[
         float,
-        typer.Option("--seconds", metavar="SECONDS", help="Measuring time per device [15].", callback=seconds(1)),
+        typer.Option(
+            "--seconds", metavar="SECONDS", help="Measuring time per device [15].", callback=at_least_seconds(1)
+        ),
     ] = 15.0,
     fmt: FormatOpt = OutputFormat.TERMINAL,
     output: OutputOpt = None,
@@ -664,18 +671,26 @@ def dist(
     ] = "auto",
     timeout: Annotated[
         float,
-        typer.Option("--timeout", metavar="SECONDS", help="Seconds for the whole run [600].", callback=seconds(1)),
+        typer.Option(
+            "--timeout", metavar="SECONDS", help="Seconds for the whole run [600].", callback=at_least_seconds(1)
+        ),
     ] = 600.0,
     rdzv_timeout: Annotated[
         float,
         typer.Option(
-            "--rdzv-timeout", metavar="SECONDS", help="Seconds for every rank to join [60].", callback=seconds(0.5)
+            "--rdzv-timeout",
+            metavar="SECONDS",
+            help="Seconds for every rank to join [60].",
+            callback=at_least_seconds(0.5),
         ),
     ] = 60.0,
     collective_timeout: Annotated[
         float,
         typer.Option(
-            "--collective-timeout", metavar="SECONDS", help="Seconds per collective [60].", callback=seconds(0.5)
+            "--collective-timeout",
+            metavar="SECONDS",
+            help="Seconds per collective [60].",
+            callback=at_least_seconds(0.5),
         ),
     ] = 60.0,
     max_mib: Annotated[

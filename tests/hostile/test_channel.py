@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import Doctor, fired
+from tests.fakes.torch_sources import HANGING_SMOKE
 
 
 def sitecustomize(doctor: Doctor, body: str) -> None:
@@ -67,25 +68,6 @@ def test_a_child_that_exits_while_a_daemon_holds_its_pipes_is_reported_at_once(d
     finally:
         if pidfile.exists():
             os.kill(int(pidfile.read_text()), signal.SIGKILL)
-
-
-HANGING_SMOKE = """
-import time
-import types
-
-
-class _Hangs:
-    def __getattr__(self, name):
-        time.sleep(3600)
-
-
-__version__ = "2.13.0"
-version = types.SimpleNamespace(cuda=None, hip=None, git_version="", debug=False)
-cuda = types.SimpleNamespace(is_available=lambda: False, device_count=lambda: 0)
-backends = types.SimpleNamespace()
-_C = types.SimpleNamespace()
-nn = _Hangs()
-"""
 
 
 def test_smoke_timeout_bounds_the_cpu_smoke_too(doctor: Doctor) -> None:

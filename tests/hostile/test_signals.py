@@ -13,25 +13,7 @@ import pytest
 
 from tests.conftest import Doctor
 from tests.fakes.nvml_lib import FakeNvmlLibrary, Machine
-
-HANGING_IMPORT = "import time\ntime.sleep(3600)\n"
-HANGING_SMOKE = """
-import time
-import types
-
-
-class _Hangs:
-    def __getattr__(self, name):
-        time.sleep(3600)
-
-
-__version__ = "2.13.0"
-version = types.SimpleNamespace(cuda=None, hip=None, git_version="", debug=False)
-cuda = types.SimpleNamespace(is_available=lambda: False, device_count=lambda: 0)
-backends = types.SimpleNamespace()
-_C = types.SimpleNamespace()
-nn = _Hangs()  # the smoke tests start by building a model: they hang there
-"""
+from tests.fakes.torch_sources import HANGING_IMPORT, HANGING_SMOKE
 
 
 def wait_for_children(proc: subprocess.Popen[str], names: tuple[str, ...], seconds: float = 20) -> list[psutil.Process]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -159,3 +160,16 @@ def test_verbose_facts_of_eight_identical_gpus_show_only_what_differs() -> None:
     assert "nvml.gpus[5]" in text and "as gpus[0] except:" in text
     assert "nvml.gpus[5].name" not in text and "nvml.gpus[5].uuid" in text
     assert "85899345920" not in text and "80.0 GiB" in text
+
+
+def test_at_80_columns_wrapped_lines_keep_the_tree_indent_and_the_banner_prints_once() -> None:
+    report = REPORTS["cpu-build-on-gpu"]
+    text = render(report, OutputFormat.TERMINAL, RenderOptions(color=True, width=80, redactor=NOBODY))
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()
+    assert all(len(line) <= 80 for line in lines if not line.lstrip().startswith("$ "))
+    (finding,) = [i for i, line in enumerate(lines) if "TD003" in line]
+    block = list(itertools.takewhile(lambda line: line.startswith("        "), lines[finding + 1 :]))
+    assert len(block) > 6, "the evidence and the fix wrapped into the block, each line indented"
+    command = [line for line in block if line.lstrip().startswith("$ ")]
+    assert len(command) == 1
+    assert sum("torchdoctor" in line and report.tool.version in line for line in lines) == 1

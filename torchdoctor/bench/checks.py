@@ -3,7 +3,7 @@ thresholds that file documents, and the likely cause named from what NVML saw un
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from torchdoctor.bench.peaks import Peak, load_peaks
@@ -125,21 +125,13 @@ def severity_for(ratio: float, ok: float, fail: float) -> Severity | None:
     "that is not the model its name says.",
 )
 def gpu_slow_matmul(facts: Facts) -> Iterator[Fire]:
-    limits = load_peaks().thresholds
-    for device, peak in gpus(facts):
-        ratio = matmul_ratio(device, peak) if peak else None
-        if ratio is None:
-            continue
-        severity = severity_for(ratio.value, limits["matmul_ok"], limits["matmul_fail"])
-        if severity is None:
-            continue
-        yield Fire(
-            (ev(Source.BENCH, "GPU", f"{device.device} {device.name}"), *ratio.evidence(), *load_evidence(device)),
-            likely_cause(device),
-            f"nvidia-smi -q -i {device.device.split(':')[1]} -d PERFORMANCE,POWER,TEMPERATURE,CLOCK",
-            severity=severity,
-            title=f"{device.device} {device.name}: {ratio.label} at {ratio.value:.0%} of the datasheet",
-        )
+    yield from below_datasheet(
+        facts,
+        matmul_ratio,
+        "matmul",
+        "-d PERFORMANCE,POWER,TEMPERATURE,CLOCK",
+        lambda ratio: f"{ratio.label} at {ratio.value:.0%} of the datasheet",
+    )
 
 
 @bench_check(
@@ -152,20 +144,37 @@ def gpu_slow_matmul(facts: Facts) -> Iterator[Fire]:
     "held down, a degraded memory stack, or another process using the GPU.",
 )
 def gpu_slow_memory(facts: Facts) -> Iterator[Fire]:
+    yield from below_datasheet(
+        facts,
+        memory_ratio,
+        "memory",
+        "-d CLOCK,PERFORMANCE",
+        lambda ratio: f"memory bandwidth at {ratio.value:.0%} of the datasheet",
+    )
+
+
+def below_datasheet(
+    facts: Facts,
+    measure: Callable[[DeviceBench, Peak], Ratio | None],
+    limit: str,
+    query: str,
+    says: Callable[[Ratio], str],
+) -> Iterator[Fire]:
+    """One finding per GPU whose measure is below the `limit`_ok share of its datasheet peak."""
     limits = load_peaks().thresholds
     for device, peak in gpus(facts):
-        ratio = memory_ratio(device, peak) if peak else None
+        ratio = measure(device, peak) if peak else None
         if ratio is None:
             continue
-        severity = severity_for(ratio.value, limits["memory_ok"], limits["memory_fail"])
+        severity = severity_for(ratio.value, limits[f"{limit}_ok"], limits[f"{limit}_fail"])
         if severity is None:
             continue
         yield Fire(
             (ev(Source.BENCH, "GPU", f"{device.device} {device.name}"), *ratio.evidence(), *load_evidence(device)),
             likely_cause(device),
-            f"nvidia-smi -q -i {device.device.split(':')[1]} -d CLOCK,PERFORMANCE",
+            f"nvidia-smi -q -i {device.device.split(':')[1]} {query}",
             severity=severity,
-            title=f"{device.device} {device.name}: memory bandwidth at {ratio.value:.0%} of the datasheet",
+            title=f"{device.device} {device.name}: {says(ratio)}",
         )
 
 

@@ -9,7 +9,6 @@ from dataclasses import fields, is_dataclass
 
 from rich.console import Console
 from rich.markup import escape
-from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -151,25 +150,36 @@ def smoke_lines(smoke: SmokeFacts, unicode: bool) -> Iterable[str]:
             )
 
 
+def hanging(console: Console, prefix: str, markup: str) -> None:
+    """``prefix`` then ``markup``; at a terminal, wrapped lines continue under the text, not under the prefix.
+
+    Plain output (a pipe, a log) keeps whole lines, so nothing is split for grep or a paste.
+    """
+    if console.soft_wrap:
+        console.print(prefix + markup)
+        return
+    head = Text.from_markup(prefix)
+    grid = Table.grid()
+    grid.add_column(width=head.cell_len, no_wrap=True)
+    grid.add_column()
+    grid.add_row(head, Text.from_markup(markup))
+    console.print(grid)
+
+
 def print_finding(console: Console, f: Finding, unicode: bool, verbose: bool) -> None:
-    """A finding under its area: wrapped text keeps its indent; the command is never broken up."""
-
-    def indented(markup: str) -> None:
-        if console.soft_wrap:  # plain output (a pipe, a log): whole lines
-            console.print("        " + markup)
-        else:  # a terminal: wrapped lines keep the indent
-            console.print(Padding(Text.from_markup(markup), (0, 0, 0, 8), expand=False))
-
-    console.print(f"    {mark(f.severity.value, unicode)} [bold]{escape(f.title)}[/]  [dim]{f.code} {f.slug}[/]")
+    """A finding under its area: wrapped text keeps the tree's indent; the command is never broken up."""
+    hanging(
+        console, f"    {mark(f.severity.value, unicode)} ", f"[bold]{escape(f.title)}[/]  [dim]{f.code} {f.slug}[/]"
+    )
     for e in f.evidence:
-        indented(f"[dim]saw[/] {escape(e.label)}: {escape(e.value)} [dim]({e.source.value})[/]")
+        hanging(console, "        ", f"[dim]saw[/] {escape(e.label)}: {escape(e.value)} [dim]({e.source.value})[/]")
     if verbose:
-        indented(f"[dim]why[/] {escape(f.why)}")
+        hanging(console, "        ", f"[dim]why[/] {escape(f.why)}")
     fix = f.fix
     if f.fix_command and fix.endswith(f.fix_command):
         fix = fix[: -len(f.fix_command)].rstrip()
     if fix:
-        indented(f"[bold]fix[/] {escape(fix)}")
+        hanging(console, "        ", f"[bold]fix[/] {escape(fix)}")
     if f.fix_command:  # soft-wrapped: the terminal may fold it, but a copy stays one command
         console.print(f"            [bold cyan]$ {escape(f.fix_command)}[/]", soft_wrap=True)
 
@@ -186,7 +196,7 @@ def render(report: Report, verbose: bool = False, color: bool = False, width: in
         outcomes = by_area[area]
         state = area_state(outcomes)
         line = area_line(area, report.facts, ascii_only=not unicode)
-        console.print(f"{mark(state, unicode)} [bold]{escape(area)}[/]" + (f"  {escape(line)}" if line else ""))
+        hanging(console, f"{mark(state, unicode)} ", f"[bold]{escape(area)}[/]" + (f"  {escape(line)}" if line else ""))
         for outcome in outcomes:
             for f in outcome.findings:
                 print_finding(console, f, unicode, verbose)
