@@ -10,9 +10,9 @@ filled in by hand with TODO.
 
 ``--registry`` reads the release's metadata from the package registry, one platform at a time, with
 ``pip install --dry-run --no-deps --report`` (only the metadata is fetched, never a multi-GB wheel):
-Requires-Python, the Python classifiers, the manylinux tag (glibc), and the CUDA that PyPI's wheel
-brings on each platform (its Requires-Dist, markers evaluated for that platform). It prints what it
-read and, for torch, how the row in releases.toml differs.
+Requires-Python, the Python classifiers, the manylinux tag (glibc), the macOS of the arm64 wheel,
+and the CUDA that PyPI's wheel brings on each platform (its Requires-Dist, markers evaluated for
+that platform). It prints what it read and, for torch, how the row in releases.toml differs.
 
 Neither mode edits compat/: a person reviews every row and its source.
 """
@@ -44,7 +44,7 @@ PLATFORM_TAGS = {  # the platform tag pip is asked for, and the marker environme
         {"platform_system": "Windows", "sys_platform": "win32", "platform_machine": "AMD64"},
     ),
     "macos-arm64": (
-        ["macosx_14_0_arm64", "macosx_11_0_arm64"],
+        ["macosx_26_0_arm64", "macosx_14_0_arm64", "macosx_11_0_arm64"],  # the newest first: any wheel
         {"platform_system": "Darwin", "sys_platform": "darwin", "platform_machine": "arm64"},
     ),
 }
@@ -124,6 +124,9 @@ def registry(package: str, version: str) -> int:
             "classifiers": pythons,
             "pypi": cuda_of(found.get("requires_dist", []), environment, python) if package == "torch" else "",
             "glibc": glibc,
+            "macos_arm64_min": ".".join(m.groups())
+            if (m := re.search(r"macosx_(\d+)_(\d+)_arm64", found["wheel"]))
+            else "",
             "wheel": found["wheel"],
         }
         print(f"{platform}: {json.dumps(rows[platform])}")
@@ -159,6 +162,11 @@ def compare(version: str, rows: dict[str, dict]) -> None:
         table_pypi = release.pypi.get(platform)
         if row.get("pypi") and table_pypi and row["pypi"] != table_pypi:
             print(f"DIFF {platform}: PyPI gives {row['pypi']}, the table says {table_pypi}")
+    macos = rows.get("macos-arm64", {}).get("macos_arm64_min", "")
+    if macos != release.macos_arm64_min:
+        print(
+            f"DIFF macos-arm64: the wheel needs macOS {macos or '(no wheel)'}, the table says {release.macos_arm64_min}"
+        )
 
 
 def read(wheel: zipfile.ZipFile, suffix: str) -> str:
@@ -220,6 +228,7 @@ def main(argv: list[str]) -> int:
     )
     print("macos_x86_64 = false")
     print('mps_min_macos = "TODO"')
+    print('macos_arm64_min = "TODO: --registry reads it from the macosx_X_Y_arm64 wheel tag"')
     deps = [d for d in metadata.get_all("Requires-Dist") or [] if "cudnn" in d or "nccl" in d]
     print(f'cudnn = "{"; ".join(d for d in deps if "cudnn" in d) or "TODO"}"')
     print(f'nccl = "{"; ".join(d for d in deps if "nccl" in d) or "TODO"}"')

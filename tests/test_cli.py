@@ -176,6 +176,15 @@ def test_recommend_json(args: list[str], fits: bool) -> None:
         )
 
 
+def test_recommend_for_a_described_mac_takes_its_macos_version() -> None:
+    args = ["recommend", "--platform", "macos-arm64", "--python-version", "3.12", "-f", "json"]
+    old = json.loads(runner.invoke(app, [*args, "--macos", "13.6"], env=ENV).stdout)
+    assert old["torch"] == "2.11.0" and "macOS 13.6" in old["machine"]
+    assert json.loads(runner.invoke(app, [*args, "--macos", "14.5"], env=ENV).stdout)["torch"].startswith("2.15.")
+    wrong = runner.invoke(app, [*args, "--macos", "fourteen"], env=ENV)
+    assert wrong.exit_code == ExitCode.USAGE and "--macos" in wrong.output
+
+
 @pytest.mark.parametrize("slug", sorted(CASES))
 def test_every_check_fires_through_from(slug: str, tmp_path: Path) -> None:
     """The same verdicts from a report captured elsewhere: facts -> JSON -> `check --from`."""
@@ -215,6 +224,17 @@ def test_compat_never_splits_a_version_or_a_platform(columns: str, color: str) -
     words = {w.strip("();:│┃") for w in text.split()}
     for token in ("linux-x86_64", "580.65.06", ">=3.11,<3.16", "525.60.13"):
         assert token in words, (token, text)
+
+
+def test_at_an_80_column_terminal_compat_records_wrap_under_their_bullet() -> None:
+    env = {**ENV, "COLUMNS": "80", "FORCE_COLOR": "1", "NO_COLOR": ""}
+    text = ANSI.sub("", runner.invoke(app, ["compat", "--gpu", "RTX 5090"], env=env).stdout)
+    lines = text.splitlines()
+    records = [i for i, line in enumerate(lines) if line.startswith("  • ")]
+    assert len(records) > 3
+    for i in records:  # each record here takes two lines: the second continues under the text
+        assert lines[i + 1].startswith("    ") and lines[i + 1].strip(), lines[i : i + 2]
+        assert max(len(lines[i]), len(lines[i + 1])) <= 80
 
 
 def test_installed_with_pipx_the_doctor_examines_the_python_on_path_not_its_own(

@@ -888,6 +888,9 @@ def recommend(
         ),
     ] = "",
     platform: Annotated[str, typer.Option("--platform", metavar="PLATFORM", help=PlatformHelp)] = "",
+    macos: Annotated[
+        str, typer.Option("--macos", metavar="VERSION", help="Assume this macOS version (default: this Mac's).")
+    ] = "",
     interpreter: Annotated[
         str | None, typer.Option("--python", metavar="PATH", help="Examine this interpreter (default: the active one).")
     ] = None,
@@ -896,7 +899,13 @@ def recommend(
     """The newest torch this machine (or the one described) can run, and the exact pip command."""
     from dataclasses import replace
 
-    from torchdoctor.compat.machine import check_platform, machine_from_facts, parse_python, resolve_gpu
+    from torchdoctor.compat.machine import (
+        check_platform,
+        check_version,
+        machine_from_facts,
+        parse_python,
+        resolve_gpu,
+    )
     from torchdoctor.compat.recommend import NoFit
     from torchdoctor.compat.recommend import recommend as pick
     from torchdoctor.compat.tables import load_tables
@@ -915,14 +924,18 @@ def recommend(
         if python_version:
             version, free_threaded = parse_python(python_version)
             machine = replace(machine, python=version, free_threaded=free_threaded)
-        if platform:
-            machine = replace(machine, platform=check_platform(platform))
+        if platform and check_platform(platform) != machine.platform:
+            # another OS or architecture: this host's C library and macOS say nothing about it
+            machine = replace(machine, platform=platform, glibc="", macos="")
+        if macos:
+            machine = replace(machine, macos=check_version(macos, "--macos"))
     except ValueError as exc:
         fatal(str(exc), ExitCode.USAGE)
     python_cmd = target if not python_version and not platform else "python"
     result = pick(tables, machine, python_cmd)
     described = (
         f"{machine.platform}, Python {machine.python}"
+        + (f", macOS {machine.macos}" if machine.macos else "")
         + (f", driver {machine.driver}" if machine.driver else ", no NVIDIA driver")
         + ("".join(f", {g.label} (sm_{g.cc})" for g in machine.gpus))
     )

@@ -247,3 +247,29 @@ def test_identical_gpus_are_grouped_in_the_reasons() -> None:
     rec = pick(driver="580.65.06", gpus=gpus)
     assert any("8 × NVIDIA H100 80GB HBM3 (sm_90)" in r for r in rec.reasons), rec.reasons
     assert not any("GPU 1 " in r for r in rec.reasons)
+
+
+def test_macos_13_is_not_offered_a_torch_whose_arm64_wheels_need_macos_14() -> None:
+    """torch 2.12.0 and later ship macosx_14_0_arm64 wheels only (registry, MACTAG)."""
+    old = pick(platform="macos-arm64", python="3.12.7", macos="13.6")
+    assert old.torch == "2.11.0"
+    assert "torch 2.15 needs macOS >= 14.0 (this Mac has 13.6)" in old.upgrades
+    new = pick(platform="macos-arm64", python="3.12.7", macos="14.5")
+    assert new.torch.startswith("2.15.") and not any("macOS" in u for u in new.upgrades)
+
+
+def test_every_apple_silicon_release_records_its_wheels_macos_from_the_registry() -> None:
+    for release in tables.releases:
+        arm64 = tables.platform_has_wheels(release, "macos-arm64")
+        assert bool(release.macos_arm64_min) == arm64, release.torch
+        assert not arm64 or "MACTAG" in release.source, release.torch
+
+
+def test_a_macs_version_reaches_the_recommendation_through_its_facts() -> None:
+    from tests import factories as f
+    from torchdoctor.compat.machine import machine_from_facts
+
+    mac = f.facts(host=f.host(system="Darwin", macos_version="13.6.1", glibc=""), python=f.python(machine="arm64"))
+    machine = machine_from_facts(mac)
+    assert (machine.platform, machine.macos) == ("macos-arm64", "13.6.1")
+    assert machine_from_facts(f.facts()).macos == ""

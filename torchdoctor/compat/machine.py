@@ -35,7 +35,8 @@ def machine_from_facts(facts: Facts) -> Machine:
     if not gpus and isinstance(facts.torch, TorchRuntime):
         gpus = [Gpu(cc_int(d.capability), f"GPU {d.index} {d.name}") for d in facts.torch.devices]
     glibc = host.glibc if isinstance(host, HostFacts) and isinstance(host.glibc, str) else ""
-    return Machine(platform_key(system, arch), version, free, driver, tuple(gpus), glibc)
+    macos = host.macos_version if isinstance(host, HostFacts) and isinstance(host.macos_version, str) else ""
+    return Machine(platform_key(system, arch), version, free, driver, tuple(gpus), glibc, macos)
 
 
 def resolve_gpu(tables: Tables, query: str, index: int) -> Gpu:
@@ -50,6 +51,13 @@ def check_platform(value: str) -> str:
     if value not in PLATFORMS:
         raise ValueError(f"unknown platform {value!r}: one of {', '.join(PLATFORMS)}")
     return value
+
+
+def check_version(value: str, option: str) -> str:
+    """A plain release number such as 13.6 or 14.0; anything else is a ValueError naming the option."""
+    if not re.fullmatch(r"\d+(\.\d+){0,2}", value.strip()):
+        raise ValueError(f"{option}: {value!r} is not a version such as 14.0")
+    return value.strip()
 
 
 PYTHON_VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc)\d+)?)(t?)")

@@ -85,7 +85,9 @@ def _torch_answers(tables: Tables, q: Query) -> list[str]:
         return [f"torch {q.torch} is not in the tables (as of {tables.as_of})"]
     out.append(
         f"torch {release.torch} ({', '.join(release.patches)}, {release.date}): Python {release.python_range}; "
-        f"glibc {release.glibc}+ on Linux; MPS needs macOS {release.mps_min_macos or '(no MPS)'}; "
+        f"glibc {release.glibc}+ on Linux; "
+        + (f"Apple-silicon wheels need macOS {release.macos_arm64_min}+; " if release.macos_arm64_min else "")
+        + f"MPS needs macOS {release.mps_min_macos or '(no MPS)'}; "
         f"PyPI gives {release.pypi.get('linux-x86_64', '?')} on Linux x86_64 [source: {release.source}]"
     )
     if q.python:

@@ -40,6 +40,8 @@ class Machine:
     gpus: tuple[Gpu, ...] = ()
     glibc: str = ""
     """The C library's version on Linux ("" when unknown or not glibc)."""
+    macos: str = ""
+    """The macOS version on a Mac ("" when unknown or not a Mac)."""
 
     @property
     def os_name(self) -> str:
@@ -142,6 +144,20 @@ def candidates(tables: Tables, machine: Machine) -> list[tuple[Release, str, str
         if machine.glibc and machine.platform.startswith("linux") and _older(machine.glibc, release.glibc):
             out.append(
                 (release, "", f"torch {release.torch} needs glibc >= {release.glibc} (this system has {machine.glibc})")
+            )
+            continue
+        if (
+            machine.macos
+            and machine.platform == "macos-arm64"
+            and release.macos_arm64_min
+            and _older(machine.macos, release.macos_arm64_min)
+        ):
+            out.append(
+                (
+                    release,
+                    "",
+                    f"torch {release.torch} needs macOS >= {release.macos_arm64_min} (this Mac has {machine.macos})",
+                )
             )
             continue
         if not release.supports_python(machine.python, machine.free_threaded):
@@ -302,6 +318,9 @@ def _upgrades(
     if gpu_blocked and all("not covered" in p for r, v, p in newer if r is gpu_blocked[-1] and v):
         first = gpu_blocked[-1]
         out.append(f"torch {first.torch} and later have no kernels for this GPU: newer torch needs a newer GPU")
+    system_blocked = [p for r, v, p in newer if "needs macOS" in p or "needs glibc" in p]
+    if system_blocked:  # newest first: "torch 2.15 needs macOS >= 14.0 (this Mac has 13.6)"
+        out.append(system_blocked[0])
     py_blocked = [r for r, v, p in newer if "Python" in p]
     if py_blocked:
         newest = py_blocked[0]

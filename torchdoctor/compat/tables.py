@@ -50,6 +50,8 @@ class Release:
     nccl: str
     source: str
     confidence: str
+    macos_arm64_min: str = ""
+    """The macOS the Apple-silicon wheels install on ("" when there are none, or it is not recorded)."""
 
     @property
     def latest(self) -> str:
@@ -410,6 +412,7 @@ def parse(raw: dict[str, dict[str, Any]]) -> Tables:
                 glibc=str(_need(row, "glibc", where)),
                 macos_x86_64=bool(_need(row, "macos_x86_64", where)),
                 mps_min_macos=str(row.get("mps_min_macos", "")),
+                macos_arm64_min=str(row.get("macos_arm64_min", "")),
                 cudnn=str(row.get("cudnn", "")),
                 nccl=str(row.get("nccl", "")),
                 source=str(_need(row, "source", where)),

@@ -6,13 +6,11 @@ import io
 
 from rich.console import Console
 from rich.markup import escape
-from rich.padding import Padding
 from rich.table import Table
-from rich.text import Text
 
 from torchdoctor.compat.query import Answer
 from torchdoctor.compat.recommend import NoFit, Recommendation
-from torchdoctor.render.console import string_console
+from torchdoctor.render.console import hanging, string_console
 
 MAX_ROWS = 60
 NARROW = 120
@@ -21,18 +19,15 @@ NARROW_ROWS = 24
 
 
 def bullet(console: Console, text: str) -> None:
-    """An indented bullet: whole lines when plain (greppable), wrapped between words at a terminal."""
-    if console.soft_wrap:
-        console.print(f"  • {escape(text)}")
-    else:
-        console.print(Padding(Text(f"• {text}"), (0, 0, 0, 2)))
+    """An indented bullet: whole lines when plain (greppable); at a terminal, wrapped under its text."""
+    hanging(console, "  • ", escape(text))
 
 
 def render_answer(answer: Answer, color: bool = False, width: int = 120) -> str:
     buf = io.StringIO()
     console = string_console(buf, color, width)
     for line in answer.answers:
-        console.print(f"• {escape(line)}")
+        hanging(console, "• ", escape(line))
     if answer.rows and width < NARROW:
         console.print(f"[bold]Matching torch builds[/] (tables as of {answer.as_of})")
         for row in answer.rows[:NARROW_ROWS]:
@@ -79,11 +74,11 @@ def render_recommendation(rec: Recommendation | NoFit, machine: str, color: bool
     if isinstance(rec, NoFit):
         console.print("[bold red]No published torch fits this machine.[/]")
         for reason in rec.reasons[:8]:
-            console.print(f"  • {escape(reason)}")
+            bullet(console, reason)
         if rec.changes:
             console.print("[bold]What would change that:[/]")
             for change in rec.changes:
-                console.print(f"  • {escape(change)}")
+                bullet(console, change)
         return buf.getvalue()
     console.print(
         f"[bold green]torch {rec.torch}[/] ({escape(rec.variant)})"
@@ -94,10 +89,10 @@ def render_recommendation(rec: Recommendation | NoFit, machine: str, color: bool
     console.print(f"[bold cyan]$ {escape(rec.command)}[/]", soft_wrap=True)
     console.print("[bold]Why:[/]")
     for reason in rec.reasons:
-        console.print(f"  • {escape(reason)}")
+        bullet(console, reason)
     if rec.upgrades:
         console.print("[bold]For something newer:[/]")
         for upgrade in rec.upgrades:
-            console.print(f"  • {escape(upgrade)}")
+            bullet(console, upgrade)
     console.print("[dim](not run: torchdoctor never installs anything)[/]")
     return buf.getvalue()

@@ -10,7 +10,6 @@ from dataclasses import fields, is_dataclass
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from torchdoctor.checks.base import Area
 from torchdoctor.model import (
@@ -33,7 +32,7 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import driver_line, gpu_line
-from torchdoctor.render.console import string_console
+from torchdoctor.render.console import hanging, string_console
 from torchdoctor.render.summary import python_kind
 from torchdoctor.words import counts
 
@@ -148,22 +147,6 @@ def smoke_lines(smoke: SmokeFacts, unicode: bool) -> Iterable[str]:
                 f"      {mark(kinds[step.status], unicode)} {escape(step.name):<12} {step.seconds * 1000:7.0f} ms  "
                 f"[dim]{escape(text.splitlines()[0] if text else '')}[/]"
             )
-
-
-def hanging(console: Console, prefix: str, markup: str) -> None:
-    """``prefix`` then ``markup``; at a terminal, wrapped lines continue under the text, not under the prefix.
-
-    Plain output (a pipe, a log) keeps whole lines, so nothing is split for grep or a paste.
-    """
-    if console.soft_wrap:
-        console.print(prefix + markup)
-        return
-    head = Text.from_markup(prefix)
-    grid = Table.grid()
-    grid.add_column(width=head.cell_len, no_wrap=True)
-    grid.add_column()
-    grid.add_row(head, Text.from_markup(markup))
-    console.print(grid)
 
 
 def print_finding(console: Console, f: Finding, unicode: bool, verbose: bool) -> None:
