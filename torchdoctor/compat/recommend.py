@@ -133,49 +133,51 @@ def gpu_driver_problem(tables: Tables, machine: Machine) -> str:
     return ""
 
 
+def release_problem(tables: Tables, release: Release, machine: Machine) -> str:
+    """Why no build of this release installs here ("" when one does): platform, C library, macOS, Python."""
+    if not tables.platform_has_wheels(release, machine.platform):
+        return f"torch {release.torch} has no {machine.platform} wheels"
+    if machine.glibc and machine.platform.startswith("linux") and _older(machine.glibc, release.glibc):
+        return f"torch {release.torch} needs glibc >= {release.glibc} (this system has {machine.glibc})"
+    if machine.macos and machine.platform == "macos-arm64" and _older(machine.macos, release.macos_arm64_min):
+        return f"torch {release.torch} needs macOS >= {release.macos_arm64_min} (this Mac has {machine.macos})"
+    if not release.supports_python(machine.python, machine.free_threaded):
+        kind = "free-threaded " if machine.free_threaded else ""
+        return f"torch {release.torch} has no {kind}Python {machine.python} wheels"
+    return ""
+
+
+def build_problem(tables: Tables, release: Release, variant: str, machine: Machine) -> str:
+    """Why this build does not run here ("" when it does): does this build run here, answered in one place.
+
+    First what ``release_problem`` asks; then, for a CUDA build, whether the driver knows every GPU, whether
+    it runs the build's CUDA, and whether the build has kernels for every GPU.
+    """
+    problem = release_problem(tables, release, machine)
+    if problem or not variant.startswith("cu"):
+        return problem
+    problems = (
+        gpu_driver_problem(tables, machine),
+        _driver_problem(tables, variant, machine),
+        _gpu_problem(tables, release, variant, machine),
+    )
+    return "; ".join(p for p in problems if p)
+
+
 def candidates(tables: Tables, machine: Machine) -> list[tuple[Release, str, str]]:
     """(release, variant, why-not) for every release and variant on this platform, newest first."""
     out = []
-    too_old = gpu_driver_problem(tables, machine)
     for release in sorted(tables.releases, key=lambda r: Version(r.torch), reverse=True):
-        if not tables.platform_has_wheels(release, machine.platform):
-            out.append((release, "", f"torch {release.torch} has no {machine.platform} wheels"))
-            continue
-        if machine.glibc and machine.platform.startswith("linux") and _older(machine.glibc, release.glibc):
-            out.append(
-                (release, "", f"torch {release.torch} needs glibc >= {release.glibc} (this system has {machine.glibc})")
+        problem = release_problem(tables, release, machine)
+        if problem:
+            out.append((release, "", problem))
+        elif machine.gpus and machine.platform in CUDA_PLATFORMS:
+            out.extend(
+                (release, v, build_problem(tables, release, v, machine))
+                for v in _variant_order(release, machine.platform)
             )
-            continue
-        if (
-            machine.macos
-            and machine.platform == "macos-arm64"
-            and release.macos_arm64_min
-            and _older(machine.macos, release.macos_arm64_min)
-        ):
-            out.append(
-                (
-                    release,
-                    "",
-                    f"torch {release.torch} needs macOS >= {release.macos_arm64_min} (this Mac has {machine.macos})",
-                )
-            )
-            continue
-        if not release.supports_python(machine.python, machine.free_threaded):
-            kind = "free-threaded " if machine.free_threaded else ""
-            out.append((release, "", f"torch {release.torch} has no {kind}Python {machine.python} wheels"))
-            continue
-        if machine.gpus and machine.platform in CUDA_PLATFORMS:
-            for variant in _variant_order(release, machine.platform):
-                problems = [
-                    too_old,
-                    _driver_problem(tables, variant, machine),
-                    _gpu_problem(tables, release, variant, machine),
-                ]
-                problem = "; ".join(p for p in problems if p)
-                out.append((release, variant, problem))
         else:
-            variant = "" if machine.platform.startswith("macos") else "cpu"
-            out.append((release, variant, ""))
+            out.append((release, "" if machine.platform.startswith("macos") else "cpu", ""))
     return out
 
 
