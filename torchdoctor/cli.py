@@ -876,6 +876,30 @@ def compat(
 
 
 @app.command()
+def fleet(
+    paths: Annotated[
+        list[str],
+        typer.Argument(metavar="REPORT...", help="JSON reports: files, directories (their *.json), or - (JSON lines)."),
+    ],
+    fmt: AnswerFormatOpt = AnswerFormat.TERMINAL,
+    hide_hosts: Annotated[
+        bool, typer.Option("--hide-hosts", help="Name nodes by stable pseudonyms (node-1a2b3c4d), not host names.")
+    ] = False,
+) -> None:
+    """Many machines' reports (check -f json) as one answer: configurations, outliers, findings per node."""
+    from torchdoctor.fleet import gather_fleet
+    from torchdoctor.render.fleet import fleet_json, render_fleet
+
+    found = gather_fleet(paths, redact=hide_hosts)
+    if fmt is AnswerFormat.JSON:
+        emit(fleet_json(found), None)
+    else:
+        emit(render_fleet(found, use_color(), terminal_width()), None)
+    broken = found.unreadable or any(f.severity == "error" for n in found.nodes for f in n.findings)
+    raise typer.Exit(int(ExitCode.FINDINGS if broken or not found.nodes else ExitCode.OK))
+
+
+@app.command()
 def recommend(
     driver: Annotated[
         str, typer.Option("--driver", metavar="VERSION", help="Assume this NVIDIA driver (default: this machine's).")

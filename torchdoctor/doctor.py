@@ -135,21 +135,28 @@ def load_facts(path: Path) -> Facts:
         raise ReportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError:
         raise ReportFileError(f"{path} is not a text file (expected a torchdoctor JSON report)") from None
+    return facts_from_text(text, str(path))
+
+
+def facts_from_text(text: str, where: str) -> Facts:
+    """The facts of one JSON report's text; ``where`` names it in the error (a file, or a line of a stream)."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReportFileError(
-            f"{path} is not JSON ({exc.msg} at line {exc.lineno}); expected a torchdoctor "
+            f"{where} is not JSON ({exc.msg} at line {exc.lineno}); expected a torchdoctor "
             "report made with `torchdoctor check --format json`"
         ) from None
     if not isinstance(doc, dict) or (doc.get("tool") or {}).get("name") != "torchdoctor":
-        raise ReportFileError(f"{path} is JSON but not a torchdoctor report (no tool.name = 'torchdoctor')")
+        raise ReportFileError(f"{where} is JSON but not a torchdoctor report (no tool.name = 'torchdoctor')")
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ReportFileError(f"{path} has report schema_version {version!r}; this torchdoctor reads {SCHEMA_VERSION}")
+        raise ReportFileError(f"{where} has report schema_version {version!r}; this torchdoctor reads {SCHEMA_VERSION}")
     if "facts" not in doc:
-        raise ReportFileError(f"{path} has no 'facts' section")
+        raise ReportFileError(f"{where} has no 'facts' section")
     try:
         return serde.from_jsonable(Facts, doc["facts"], "$.facts")
     except serde.SnapshotError as exc:
-        raise ReportFileError(f"{path} is not a valid torchdoctor report: {exc}") from None
+        raise ReportFileError(f"{where} is not a valid torchdoctor report: {exc}") from None
+    except RecursionError:
+        raise ReportFileError(f"{where} is nested too deeply to be a torchdoctor report") from None

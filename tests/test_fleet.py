@@ -1,0 +1,82 @@
+"""`torchdoctor fleet`: many captured reports become one answer, with planted differences named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests import factories as f
+from torchdoctor.cli import app
+from torchdoctor.doctor import judge
+from torchdoctor.exitcodes import ExitCode
+from torchdoctor.model import Facts
+from torchdoctor.render import OutputFormat, render
+
+runner = CliRunner()
+ENV = {"NO_COLOR": "1", "COLUMNS": "120", "CI": "1"}
+
+
+def report_json(facts: Facts) -> str:
+    return render(judge(facts), OutputFormat.JSON)
+
+
+def node(name: str, **kw: object) -> Facts:
+    return f.facts(host=f.host(hostname=name), **kw)  # type: ignore[arg-type]
+
+
+def write_fleet(root: Path) -> None:
+    for i in range(10):
+        (root / f"gpu-{i:02d}.json").write_text(report_json(node(f"gpu-{i:02d}")))
+    (root / "gpu-10.json").write_text(report_json(node("gpu-10", nvml=f.nvml(f.gpu(), driver="535.104.05"))))
+    (root / "gpu-11.json").write_text(report_json(node("gpu-11", nvml=f.nvml(f.gpu(remap_failed=True)))))
+    (root / "gpu-12.json").write_text('{"tool": {"name": "torchdoctor"}, "schema_ver')
+    (root / "notes.json").write_text('{"hello": "world"}')
+
+
+def test_a_fleet_names_the_node_on_another_driver_the_broken_gpu_and_the_unreadable_reports(tmp_path: Path) -> None:
+    write_fleet(tmp_path)
+    result = runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV)
+    assert result.exit_code == ExitCode.FINDINGS, result.output
+    doc = json.loads(result.stdout)
+    assert doc["nodes"] == 12
+    assert doc["classes"][0]["count"] == 11 and "driver 550.54.15" in doc["classes"][0]["configuration"]
+    assert doc["outliers"] == [
+        {"node": "gpu-10", "key": "driver", "value": "driver 535.104.05", "majority": "driver 550.54.15"}
+    ]
+    remap = [x for x in doc["findings"] if x["nodes"] == ["gpu-11"] and x["severity"] == "error"]
+    assert remap, doc["findings"]
+    unreadable = {Path(u["where"]).name: u["reason"] for u in doc["unreadable"]}
+    assert set(unreadable) == {"gpu-12.json", "notes.json"}
+    assert "is not JSON" in unreadable["gpu-12.json"] and "not a torchdoctor report" in unreadable["notes.json"]
+    text = runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).stdout
+    assert "Fleet: 12 nodes from 14 reports (2 could not be read)" in text
+    assert "gpu-10: driver 535.104.05 (the majority: driver 550.54.15)" in text
+    assert "Traceback" not in text
+
+
+def test_identical_healthy_nodes_from_a_stream_of_json_lines_are_one_configuration_and_exit_0() -> None:
+    lines = "".join(report_json(node(f"cpu-{i}")).replace("\n", "") + "\n" for i in range(3))
+    result = runner.invoke(app, ["fleet", "-", "-f", "json"], input=lines, env=ENV)
+    assert result.exit_code == ExitCode.OK, result.output
+    doc = json.loads(result.stdout)
+    assert [c["count"] for c in doc["classes"]] == [3]
+    assert doc["outliers"] == [] and doc["findings"] == [] and doc["unreadable"] == []
+    assert sorted(doc["node_configurations"]) == ["cpu-0", "cpu-1", "cpu-2"]
+
+
+def test_hidden_hosts_get_stable_pseudonyms_that_still_tell_outliers_apart(tmp_path: Path) -> None:
+    write_fleet(tmp_path)
+    first = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--hide-hosts"], env=ENV).stdout)
+    again = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--hide-hosts"], env=ENV).stdout)
+    assert first == again
+    (outlier,) = first["outliers"]
+    assert outlier["node"].startswith("node-") and "gpu-" not in json.dumps(first["node_configurations"])
+    assert len(first["node_configurations"]) == 12
+
+
+def test_a_fleet_of_no_readable_report_fails(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["fleet", str(tmp_path / "missing.json")], env=ENV)
+    assert result.exit_code == ExitCode.FINDINGS
+    assert "missing.json: No such file or directory" in result.stdout

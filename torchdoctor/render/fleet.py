@@ -1,0 +1,69 @@
+"""The fleet's answer for a person (terminal) and for a program (JSON)."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from rich.markup import escape
+
+from torchdoctor.fleet import Fleet
+from torchdoctor.render.console import hanging, string_console
+from torchdoctor.words import plural
+
+MARKS = {"error": "[red][✗][/]", "warning": "[yellow][!][/]", "info": "[blue][i][/]"}
+NAMED = 8
+"""How many node names a line lists before it says "and N more"."""
+
+
+def names(nodes: list[str]) -> str:
+    shown = ", ".join(nodes[:NAMED])
+    return shown + (f" and {len(nodes) - NAMED} more" if len(nodes) > NAMED else "")
+
+
+def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
+    buf = io.StringIO()
+    console = string_console(buf, color, width)
+    read = len(fleet.nodes) + len(fleet.unreadable)
+    console.print(
+        f"[bold]Fleet[/]: {plural(len(fleet.nodes), 'node')} from {plural(read, 'report')}"
+        + (f" ({len(fleet.unreadable)} could not be read)" if fleet.unreadable else "")
+    )
+    classes = fleet.classes()
+    if classes:
+        console.print(f"[bold]Configurations[/] ({len(classes)})")
+        for config, members in classes:
+            hanging(console, "  • ", escape(f"{plural(len(members), 'node')}: {config}"))
+    outliers = fleet.outliers()
+    console.print("[bold]Outliers[/]" + ("" if outliers else ": none"))
+    for o in outliers:
+        hanging(console, "  • ", escape(f"{o.node}: {o.value} (the majority: {o.majority})"))
+    findings = fleet.findings()
+    console.print("[bold]Findings across the fleet[/]" + ("" if findings else ": none"))
+    for f, members in findings:
+        hanging(
+            console,
+            f"  {MARKS.get(f.severity, '[?]')} ",
+            escape(f"{f.title} on {plural(len(members), 'node')} ({names(members)})") + f"  [dim]{f.code} {f.slug}[/]",
+        )
+    if fleet.unreadable:
+        console.print("[bold]Could not read[/]")
+        for u in fleet.unreadable:
+            hanging(console, "  • ", escape(u.reason if u.where in u.reason else f"{u.where}: {u.reason}"))
+    return buf.getvalue()
+
+
+def fleet_json(fleet: Fleet) -> str:
+    doc: dict[str, Any] = {
+        "nodes": len(fleet.nodes),
+        "classes": [{"configuration": c, "count": len(m), "nodes": m} for c, m in fleet.classes()],
+        "outliers": [o.__dict__ for o in fleet.outliers()],
+        "findings": [
+            {"code": f.code, "slug": f.slug, "severity": f.severity, "title": f.title, "count": len(m), "nodes": m}
+            for f, m in fleet.findings()
+        ],
+        "unreadable": [u.__dict__ for u in fleet.unreadable],
+        "node_configurations": {n.name: dict(n.config) for n in fleet.nodes},
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
