@@ -46,8 +46,18 @@ def from_jsonable(tp: Any, data: Any, path: str = "$") -> Any:
 
 
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, type, required) of each field of a dataclass: worked out once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        for f in dataclasses.fields(cls)
+    )
+
+
+@functools.cache
+def _shape(tp: Any) -> tuple[Any, tuple[Any, ...]]:
+    return typing.get_origin(tp), typing.get_args(tp)
 
 
 def _fail(path: str, expected: str, data: Any) -> SnapshotError:
@@ -58,16 +68,17 @@ def _fail(path: str, expected: str, data: Any) -> SnapshotError:
 
 
 def _load(tp: Any, data: Any, path: str) -> Any:
-    origin = typing.get_origin(tp)
+    if type(data) is tp and tp in (str, int, bool):  # the common case, first
+        return data
+    origin, args = _shape(tp)
     if origin is Union or origin is types.UnionType:
-        return _load_union(typing.get_args(tp), data, path)
+        return _load_union(args, data, path)
     if origin is tuple:
-        args = typing.get_args(tp)
         if not isinstance(data, list):
             raise _fail(path, "a list", data)
         return tuple(_load(args[0], item, f"{path}[{i}]") for i, item in enumerate(data))
     if origin is dict:
-        _, value_tp = typing.get_args(tp)
+        _, value_tp = args
         if not isinstance(data, dict):
             raise _fail(path, "an object", data)
         return {str(k): _load(value_tp, v, f"{path}.{k}") for k, v in data.items()}
@@ -105,17 +116,18 @@ def _load_dataclass(cls: type, data: Any, path: str) -> Any:
     kind = getattr(cls, "KIND", None)
     if kind is not None and data.get("type") != kind:
         raise _fail(f"{path}.type", repr(kind), data.get("type"))
-    hints = _hints(cls)
     kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            kwargs[f.name] = _load(hints[f.name], data[f.name], f"{path}.{f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise SnapshotError(f"{path}: missing field '{f.name}'")
+    for name, hint, required in _fields(cls):
+        if name in data:
+            kwargs[name] = _load(hint, data[name], f"{path}.{name}")
+        elif required:
+            raise SnapshotError(f"{path}: missing field '{name}'")
     return cls(**kwargs)
 
 
 def _load_union(members: tuple[Any, ...], data: Any, path: str) -> Any:
+    if type(data) in members and type(data) in (str, int, bool, type(None)):
+        return data
     if isinstance(data, dict):
         if data.get("unavailable") is True and Unavailable in members:
             return _load(Unavailable, data, path)
