@@ -80,3 +80,21 @@ def test_a_fleet_of_no_readable_report_fails(tmp_path: Path) -> None:
     result = runner.invoke(app, ["fleet", str(tmp_path / "missing.json")], env=ENV)
     assert result.exit_code == ExitCode.FINDINGS
     assert "missing.json: No such file or directory" in result.stdout
+
+
+def test_fail_on_warning_fails_a_fleet_with_an_outlier_and_never_does_not(tmp_path: Path) -> None:
+    for i in range(3):
+        (tmp_path / f"n{i}.json").write_text(report_json(node(f"n{i}")))
+    other_os = f.facts(host=f.host(hostname="n3", os_name="Rocky Linux 9.4"))
+    (tmp_path / "n3.json").write_text(report_json(other_os))
+    assert runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).exit_code == ExitCode.OK  # an outlier is no error
+    assert runner.invoke(app, ["fleet", str(tmp_path), "--fail-on", "warning"], env=ENV).exit_code == ExitCode.FINDINGS
+    assert runner.invoke(app, ["fleet", str(tmp_path), "--fail-on", "never"], env=ENV).exit_code == ExitCode.OK
+
+
+def test_nodes_fails_a_fleet_with_fewer_reports_than_expected(tmp_path: Path) -> None:
+    for i in range(2):
+        (tmp_path / f"n{i}.json").write_text(report_json(node(f"n{i}")))
+    short = runner.invoke(app, ["fleet", str(tmp_path), "--nodes", "3"], env=ENV)
+    assert short.exit_code == ExitCode.FINDINGS and "2 nodes' reports read, 3 expected" in short.output
+    assert runner.invoke(app, ["fleet", str(tmp_path), "--nodes", "2"], env=ENV).exit_code == ExitCode.OK

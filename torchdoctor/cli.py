@@ -885,6 +885,18 @@ def fleet(
     hide_hosts: Annotated[
         bool, typer.Option("--hide-hosts", help="Name nodes by stable pseudonyms (node-1a2b3c4d), not host names.")
     ] = False,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            metavar="SEVERITY",
+            help="Exit 1 on: error (a node's error finding, an unreadable report), warning (also warnings and "
+            "outliers) or never [error].",
+        ),
+    ] = FailOn.ERROR,
+    nodes: Annotated[
+        int, typer.Option("--nodes", metavar="N", min=0, help="Exit 1 unless at least N nodes' reports were read.")
+    ] = 0,
 ) -> None:
     """Many machines' reports (check -f json) as one answer: configurations, outliers, findings per node."""
     from torchdoctor.fleet import gather_fleet
@@ -895,8 +907,16 @@ def fleet(
         emit(fleet_json(found), None)
     else:
         emit(render_fleet(found, use_color(), terminal_width()), None)
-    broken = found.unreadable or any(f.severity == "error" for n in found.nodes for f in n.findings)
-    raise typer.Exit(int(ExitCode.FINDINGS if broken or not found.nodes else ExitCode.OK))
+    severities = {f.severity for n in found.nodes for f in n.findings}
+    failed = {
+        FailOn.ERROR: bool(found.unreadable) or "error" in severities,
+        FailOn.WARNING: bool(found.unreadable or found.outliers()) or bool(severities & {"error", "warning"}),
+        FailOn.NEVER: False,
+    }[fail_on]
+    if len(found.nodes) < max(nodes, 1):
+        stderr(f"torchdoctor: {len(found.nodes)} nodes' reports read, {max(nodes, 1)} expected")
+        failed = True
+    raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
 
 
 @app.command()
