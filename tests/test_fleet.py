@@ -98,3 +98,38 @@ def test_nodes_fails_a_fleet_with_fewer_reports_than_expected(tmp_path: Path) ->
     short = runner.invoke(app, ["fleet", str(tmp_path), "--nodes", "3"], env=ENV)
     assert short.exit_code == ExitCode.FINDINGS and "2 nodes' reports read, 3 expected" in short.output
     assert runner.invoke(app, ["fleet", str(tmp_path), "--nodes", "2"], env=ENV).exit_code == ExitCode.OK
+
+
+def test_a_node_whose_gpu_is_slower_than_the_fleets_median_is_named_and_the_others_are_not(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.bench import factories as b
+    from torchdoctor.model import BenchMetric
+
+    for i in range(4):
+        (tmp_path / f"n{i}.json").write_text(report_json(replace(b.facts(), host=f.host(hostname=f"n{i}"))))
+    slow_device = b.device(BenchMetric("matmul", "bf16", 600.0, "TFLOP/s"), BenchMetric("memory", "", 3000.0, "GB/s"))
+    slow = replace(b.facts(slow_device), host=f.host(hostname="n4"))
+    (tmp_path / "n4.json").write_text(report_json(slow))
+    (tmp_path / "n5.json").write_text(report_json(node("n5")))  # never benched: not compared
+    doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
+    assert doc["slow"] == [
+        {"node": "n4", "what": f"{b.H100} matmul bf16", "value": 600.0, "median": 798.0, "unit": "TFLOP/s"}
+    ]
+    warned = runner.invoke(app, ["fleet", str(tmp_path), "--fail-on", "warning"], env=ENV)
+    assert (
+        warned.exit_code == ExitCode.FINDINGS and "n4: NVIDIA H100 80GB HBM3 matmul bf16 600 TFLOP/s" in warned.stdout
+    )
+
+
+def test_bench_figures_of_two_nodes_are_too_few_to_call_one_slow(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.bench import factories as b
+    from torchdoctor.model import BenchMetric
+
+    (tmp_path / "a.json").write_text(report_json(replace(b.facts(), host=f.host(hostname="a"))))
+    slow_device = b.device(BenchMetric("matmul", "bf16", 600.0, "TFLOP/s"))
+    (tmp_path / "b.json").write_text(report_json(replace(b.facts(slow_device), host=f.host(hostname="b"))))
+    doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
+    assert doc["slow"] == []

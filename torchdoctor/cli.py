@@ -890,8 +890,8 @@ def fleet(
         typer.Option(
             "--fail-on",
             metavar="SEVERITY",
-            help="Exit 1 on: error (a node's error finding, an unreadable report), warning (also warnings and "
-            "outliers) or never [error].",
+            help="Exit 1 on: error (a node's error finding, an unreadable report), warning (also warnings, "
+            "outliers and slow bench figures) or never [error].",
         ),
     ] = FailOn.ERROR,
     nodes: Annotated[
@@ -910,7 +910,8 @@ def fleet(
     severities = {f.severity for n in found.nodes for f in n.findings}
     failed = {
         FailOn.ERROR: bool(found.unreadable) or "error" in severities,
-        FailOn.WARNING: bool(found.unreadable or found.outliers()) or bool(severities & {"error", "warning"}),
+        FailOn.WARNING: bool(found.unreadable or found.outliers() or found.slow())
+        or bool(severities & {"error", "warning"}),
         FailOn.NEVER: False,
     }[fail_on]
     if len(found.nodes) < max(nodes, 1):

@@ -8,6 +8,7 @@ never with the size of their reports.
 from __future__ import annotations
 
 import hashlib
+import statistics
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -16,11 +17,15 @@ from pathlib import Path
 
 from torchdoctor.checks.base import torch_version
 from torchdoctor.checks.compat import torch_cuda
-from torchdoctor.model import Facts, HostFacts, PythonFacts, Severity
+from torchdoctor.model import BenchFacts, Facts, HostFacts, PythonFacts, Severity
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
 
 CONFIG_KEYS = ("os", "python", "torch", "driver", "gpus")
 """What makes two nodes the same configuration, in the order a person reads it."""
+SLOW = 0.8
+"""A node's bench figure below this share of the fleet's median for the same GPU and measurement is slow."""
+MEASURED = (("matmul", ""), ("memory", ""), ("h2d", "pinned"), ("d2h", "pinned"))
+"""The bench figures compared across the fleet ("" = every dtype of that measurement)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class Node:
     where: str
     config: tuple[tuple[str, str], ...]
     findings: tuple[NodeFinding, ...]
+    bench: tuple[tuple[str, float, str], ...] = ()
+    """(GPU model and measurement, the node's slowest device's figure, unit) from its bench facts."""
 
     @property
     def configuration(self) -> str:
@@ -56,6 +63,15 @@ class Outlier:
     key: str
     value: str
     majority: str
+
+
+@dataclass(frozen=True)
+class Slow:
+    node: str
+    what: str
+    value: float
+    median: float
+    unit: str
 
 
 @dataclass
@@ -87,6 +103,20 @@ class Fleet:
             ]
         return out
 
+    def slow(self) -> list[Slow]:
+        """Nodes whose bench figure is below ``SLOW`` of the fleet's median (three nodes or more measured it)."""
+        figures: dict[str, list[tuple[str, float, str]]] = {}
+        for node in self.nodes:
+            for what, value, unit in node.bench:
+                figures.setdefault(what, []).append((node.name, value, unit))
+        out = []
+        for what, measured in sorted(figures.items()):
+            if len(measured) < 3:
+                continue
+            median = statistics.median(v for _, v, _ in measured)
+            out += [Slow(name, what, v, median, unit) for name, v, unit in measured if v < SLOW * median]
+        return out
+
     def findings(self) -> list[tuple[NodeFinding, list[str]]]:
         """Each finding (by code and title) with the nodes that have it, the most severe and widest first."""
         seen: dict[tuple[str, str], tuple[NodeFinding, list[str]]] = {}
@@ -116,6 +146,21 @@ def configuration(facts: Facts) -> tuple[tuple[str, str], ...]:
     return (("os", os_name), ("python", py), ("torch", torch), ("driver", driver), ("gpus", gpus))
 
 
+def bench_figures(facts: Facts) -> tuple[tuple[str, float, str], ...]:
+    """Per GPU model and measurement, the slowest of the node's devices: one slow GPU is what matters."""
+    if not isinstance(facts.bench, BenchFacts):
+        return ()
+    slowest: dict[str, tuple[float, str]] = {}
+    for device in facts.bench.devices:
+        for m in device.metrics:
+            if m.error or not any(m.metric == name and (not dtype or m.dtype == dtype) for name, dtype in MEASURED):
+                continue
+            what = " ".join(part for part in (device.name, m.metric, m.dtype) if part)
+            if what not in slowest or m.value < slowest[what][0]:
+                slowest[what] = (m.value, m.unit)
+    return tuple((what, value, unit) for what, (value, unit) in sorted(slowest.items()))
+
+
 def node_of(facts: Facts, where: str, redact: bool) -> Node:
     from torchdoctor.doctor import judge
 
@@ -125,7 +170,7 @@ def node_of(facts: Facts, where: str, redact: bool) -> Node:
         name = where if where.startswith("-:") else Path(where).stem
     report = judge(facts, origin=where)
     findings = tuple(NodeFinding(f.code, f.slug, f.severity.value, f.title) for f in report.findings)
-    return Node(pseudonym(name) if redact else name, where, configuration(facts), findings)
+    return Node(pseudonym(name) if redact else name, where, configuration(facts), findings, bench_figures(facts))
 
 
 def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Exception]]:

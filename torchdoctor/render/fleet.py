@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from torchdoctor.fleet import Fleet
+from torchdoctor.fleet import SLOW, Fleet
 from torchdoctor.render.console import hanging, string_console
 from torchdoctor.words import plural
 
@@ -39,6 +39,11 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
     console.print("[bold]Outliers[/]" + ("" if outliers else ": none"))
     for o in outliers:
         hanging(console, "  • ", escape(f"{o.node}: {o.value} (the majority: {o.majority})"))
+    slow = fleet.slow()
+    if slow:
+        console.print(f"[bold]Slower than the fleet[/] (below {SLOW:.0%} of the median for the same GPU)")
+        for x in slow:
+            hanging(console, "  • ", escape(f"{x.node}: {x.what} {x.value:g} {x.unit} (fleet median {x.median:g})"))
     findings = fleet.findings()
     console.print("[bold]Findings across the fleet[/]" + ("" if findings else ": none"))
     for f, members in findings:
@@ -59,6 +64,7 @@ def fleet_json(fleet: Fleet) -> str:
         "nodes": len(fleet.nodes),
         "classes": [{"configuration": c, "count": len(m), "nodes": m} for c, m in fleet.classes()],
         "outliers": [o.__dict__ for o in fleet.outliers()],
+        "slow": [x.__dict__ for x in fleet.slow()],
         "findings": [
             {"code": f.code, "slug": f.slug, "severity": f.severity, "title": f.title, "count": len(m), "nodes": m}
             for f, m in fleet.findings()
