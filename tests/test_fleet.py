@@ -133,3 +133,17 @@ def test_bench_figures_of_two_nodes_are_too_few_to_call_one_slow(tmp_path: Path)
     (tmp_path / "b.json").write_text(report_json(replace(b.facts(slow_device), host=f.host(hostname="b"))))
     doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
     assert doc["slow"] == []
+
+
+def test_garbage_in_the_stream_and_on_disk_is_listed_never_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "latin1.json").write_bytes(b'{"caf\xe9": 1}')
+    (tmp_path / "ok.json").write_text(report_json(node("ok")))
+    stream = b"\xff\xfe not text\n" + report_json(node("streamed")).replace("\n", "").encode() + b"\n"
+    result = runner.invoke(app, ["fleet", str(tmp_path), "-", "-f", "json"], input=stream, env=ENV)
+    doc = json.loads(result.stdout)
+    assert sorted(doc["node_configurations"]) == ["ok", "streamed"]
+    reasons = {Path(u["where"]).name: u["reason"] for u in doc["unreadable"]}
+    assert "nested too deeply" in reasons["deep.json"]
+    assert reasons["latin1.json"] == "not a UTF-8 text file" and reasons["-:1"] == "not a UTF-8 text file"
+    assert result.exit_code == ExitCode.FINDINGS

@@ -914,8 +914,11 @@ def fleet(
         or bool(severities & {"error", "warning"}),
         FailOn.NEVER: False,
     }[fail_on]
-    if len(found.nodes) < max(nodes, 1):
-        stderr(f"torchdoctor: {len(found.nodes)} nodes' reports read, {max(nodes, 1)} expected")
+    if not found.nodes:
+        stderr("torchdoctor: no report could be read")
+        failed = True
+    elif len(found.nodes) < nodes:
+        stderr(f"torchdoctor: {len(found.nodes)} nodes' reports read, {nodes} expected")
         failed = True
     raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
 

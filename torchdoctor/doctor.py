@@ -142,6 +142,8 @@ def facts_from_text(text: str, where: str) -> Facts:
     """The facts of one JSON report's text; ``where`` names it in the error (a file, or a line of a stream)."""
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise ReportFileError(f"{where} is nested too deeply to be a torchdoctor report") from None
     except json.JSONDecodeError as exc:
         raise ReportFileError(
             f"{where} is not JSON ({exc.msg} at line {exc.lineno}); expected a torchdoctor "

@@ -22,6 +22,8 @@ from torchdoctor.nvidia import driver_version_seen, gpus_seen
 
 CONFIG_KEYS = ("os", "python", "torch", "driver", "gpus")
 """What makes two nodes the same configuration, in the order a person reads it."""
+MAX_REPORT = 64 * 2**20
+"""A report's largest size: a real one is tens of kB, so anything past this is read as not a report."""
 SLOW = 0.8
 """A node's bench figure below this share of the fleet's median for the same GPU and measurement is slow."""
 MEASURED = (("matmul", ""), ("memory", ""), ("h2d", "pinned"), ("d2h", "pinned"))
@@ -177,16 +179,25 @@ def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Exception]]:
     """(where, text) for every report: files, the ``*.json`` files of directories, and ``-`` (JSON lines)."""
     for given in paths:
         if given == "-":
-            for number, line in enumerate(sys.stdin, 1):
-                if line.strip():
-                    yield f"-:{number}", line
+            stream = getattr(sys.stdin, "buffer", None)
+            if stream is None:
+                yield "-", OSError("standard input is closed")
+                continue
+            for number, raw in enumerate(stream, 1):
+                if raw.strip():
+                    try:
+                        yield f"-:{number}", raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        yield f"-:{number}", exc
             continue
         path = Path(given)
         files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
         for file in files:
             try:
+                if file.stat().st_size > MAX_REPORT:
+                    raise ValueError(f"larger than {MAX_REPORT // 2**20} MiB: not a torchdoctor report")
                 yield str(file), file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
                 yield str(file), exc
 
 
@@ -196,7 +207,12 @@ def gather_fleet(paths: Iterable[str], redact: bool = False) -> Fleet:
     fleet = Fleet()
     for where, text in documents(paths):
         if isinstance(text, Exception):
-            reason = text.strerror if isinstance(text, OSError) and text.strerror else "not a UTF-8 text file"
+            if isinstance(text, OSError):
+                reason = text.strerror or str(text)
+            elif isinstance(text, UnicodeDecodeError):
+                reason = "not a UTF-8 text file"
+            else:
+                reason = str(text)
             fleet.unreadable.append(Unreadable(where, reason))
             continue
         try:
