@@ -49,7 +49,14 @@ def _env(rank: RankFacts) -> dict[str, str]:
 
 
 def _ranks(ranks: list[int] | tuple[int, ...]) -> str:
-    return ", ".join(str(r) for r in ranks)
+    """ "0-615, 624-1023": runs of consecutive ranks as ranges, so a thousand ranks stay one short line."""
+    runs: list[list[int]] = []
+    for r in sorted(set(ranks)):
+        if runs and r == runs[-1][1] + 1:
+            runs[-1][1] = r
+        else:
+            runs.append([r, r])
+    return ", ".join(str(a) if a == b else f"{a}, {b}" if b == a + 1 else f"{a}-{b}" for a, b in runs)
 
 
 @dist_check(

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from torchdoctor import serde
-from torchdoctor.distributed.model import DistReport
+from torchdoctor.distributed.model import DistReport, RankFacts
 from torchdoctor.model import CheckStatus, Severity, StepStatus
 from torchdoctor.redact import Redactor, map_strings, redact_report
 from torchdoctor.render import OutputFormat
@@ -80,18 +80,16 @@ def terminal(report: DistReport, verbose: bool, color: bool, width: int) -> str:
     c = report.cluster
     console.print(f"[bold]torchdoctor {report.tool.version} dist[/]  {escape(verdict(report))}")
     console.print(f"launcher {c.launch.launcher}, rendezvous {c.launch.master_addr}:{c.launch.master_port}")
-    for host in c.hosts:
-        ranks = [r for r in c.ranks if r.host == host]
-        first = ranks[0]
-        console.print(
-            f"[bold]node {escape(host)}[/]: torch {first.torch}"
-            + (f", CUDA {first.cuda}, NCCL {first.nccl or '-'}" if first.cuda else ", CPU build")
-            + (f", driver {first.driver}" if first.driver else "")
-            + f", /dev/shm {first.shm_bytes / 1024**3:.1f} GiB" * (first.shm_bytes > 0)
-        )
-        for r in ranks:
-            gpu = f" {r.gpu_name} {r.gpu_bus_id}" if r.gpu_name else ""
-            console.print(f"    rank {r.rank} (local {r.local_rank}, pid {r.pid}): {r.device}{escape(gpu)}")
+    for hosts, summary, ranks in node_groups(report):
+        if len(hosts) == 1 or verbose:
+            for host in hosts:
+                console.print(f"[bold]node {escape(host)}[/]: {escape(summary)}")
+                for r in ranks[host]:
+                    gpu = f" {r.gpu_name} {r.gpu_bus_id}" if r.gpu_name else ""
+                    console.print(f"    rank {r.rank} (local {r.local_rank}, pid {r.pid}): {r.device}{escape(gpu)}")
+        else:  # identical nodes: one line, so a thousand-node report stays a page
+            shown = ", ".join(hosts[:NAMED]) + (f" and {len(hosts) - NAMED} more" if len(hosts) > NAMED else "")
+            console.print(f"[bold]{len(hosts)} nodes[/] ({escape(shown)}): {escape(summary)}")
     kinds = {StepStatus.PASSED: "ok", StepStatus.FAILED: "error", StepStatus.SKIPPED: "skip"}
     console.print("[bold]steps[/]")
     for step in c.steps:
@@ -126,6 +124,39 @@ def terminal(report: DistReport, verbose: bool, color: bool, width: int) -> str:
     if not report.findings:
         console.print(f"    {mark('ok', True)} none")
     return buf.getvalue()
+
+
+NAMED = 6
+"""How many of a group's node names the terminal lists before "and N more"."""
+
+
+def node_summary(ranks: list[RankFacts]) -> str:
+    """What makes nodes alike: the first rank's software, and the ranks' devices."""
+    first = ranks[0]
+    devices: dict[str, int] = {}
+    for r in ranks:
+        name = r.gpu_name or r.device
+        devices[name] = devices.get(name, 0) + 1
+    return (
+        f"torch {first.torch}"
+        + (f", CUDA {first.cuda}, NCCL {first.nccl or '-'}" if first.cuda else ", CPU build")
+        + (f", driver {first.driver}" if first.driver else "")
+        + f", /dev/shm {first.shm_bytes / 1024**3:.1f} GiB" * (first.shm_bytes > 0)
+        + f"; {len(ranks)} rank{'s' * (len(ranks) != 1)} on "
+        + ", ".join(f"{n} × {name}" for name, n in devices.items())
+    )
+
+
+def node_groups(report: DistReport) -> list[tuple[list[str], str, dict[str, list[RankFacts]]]]:
+    """Nodes grouped by ``node_summary``, largest group first: (hosts, summary, each host's ranks)."""
+    by_host: dict[str, list[RankFacts]] = {}
+    for r in report.cluster.ranks:
+        by_host.setdefault(r.host, []).append(r)
+    groups: dict[str, list[str]] = {}
+    for host in sorted(by_host):
+        groups.setdefault(node_summary(by_host[host]), []).append(host)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[1][0]))
+    return [(hosts, summary, {h: by_host[h] for h in hosts}) for summary, hosts in ordered]
 
 
 def _size(n: int) -> str:
