@@ -90,3 +90,15 @@ def test_rank_0_reads_1024_virtual_ranks_facts_through_one_tcpstore() -> None:
     ranks = _read_facts(rank0, size)
     assert [r.rank for r in ranks] == list(range(size))
     assert {r.host for r in ranks} == {f"gpu-{n:03d}" for n in range(NODES)}
+
+
+def test_markdown_of_a_big_job_has_a_row_per_kind_of_node_and_of_a_small_one_a_row_per_rank() -> None:
+    from torchdoctor.redact import Redactor
+
+    nobody = Redactor("ada", "/home/ada", "x")
+    big = render(world(), OutputFormat.MARKDOWN, redactor=nobody)
+    assert len(big.splitlines()) < 60
+    assert "| 127: node0, node1, node2, node3, node4, node5 and 121 more |" in big  # in natural order
+    assert "| 1: node77 |" in big
+    small = render(DistReport(1, ToolInfo("torchdoctor", "0"), "t", d.cluster(), ()), OutputFormat.MARKDOWN)
+    assert "| rank | host |" in small and "| 1 | " in small

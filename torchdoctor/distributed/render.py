@@ -127,7 +127,9 @@ def terminal(report: DistReport, verbose: bool, color: bool, width: int) -> str:
 
 
 NAMED = 6
-"""How many of a group's node names the terminal lists before "and N more"."""
+"""How many of a group's node names a report lists before "and N more"."""
+RANK_ROWS = 16
+"""Up to this many ranks, markdown has a row per rank; beyond, a row per kind of node."""
 
 
 def node_summary(ranks: list[RankFacts]) -> str:
@@ -153,7 +155,7 @@ def node_groups(report: DistReport) -> list[tuple[list[str], str, dict[str, list
     for r in report.cluster.ranks:
         by_host.setdefault(r.host, []).append(r)
     groups: dict[str, list[str]] = {}
-    for host in sorted(by_host):
+    for host in sorted(by_host, key=lambda h: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", h)]):
         groups.setdefault(node_summary(by_host[host]), []).append(host)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[1][0]))
     return [(hosts, summary, {h: by_host[h] for h in hosts}) for summary, hosts in ordered]
@@ -170,16 +172,22 @@ def markdown(report: DistReport) -> str:
         lines.append(f"- {ICONS[f.severity]} **{f.title}** (`{f.code} {f.slug}`)")
         lines += [f"  - saw {e.label}: `{cell(e.value)}`" for e in f.evidence]
         lines.append(f"  - fix: {f.fix}")
-    lines += [
-        "",
-        "| rank | host | device | torch | CUDA | NCCL | driver |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    lines += [
-        f"| {r.rank} | {cell(r.host)} | {cell(r.device + ' ' + r.gpu_name)} | {r.torch} | {r.cuda or '-'} | "
-        f"{r.nccl or '-'} | {r.driver or '-'} |"
-        for r in c.ranks
-    ]
+    if len(c.ranks) <= RANK_ROWS:
+        lines += [
+            "",
+            "| rank | host | device | torch | CUDA | NCCL | driver |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {r.rank} | {cell(r.host)} | {cell(r.device + ' ' + r.gpu_name)} | {r.torch} | {r.cuda or '-'} | "
+            f"{r.nccl or '-'} | {r.driver or '-'} |"
+            for r in c.ranks
+        ]
+    else:  # a big job: a row per kind of node
+        lines += ["", "| nodes | configuration |", "| --- | --- |"]
+        for hosts, summary, _ in node_groups(report):
+            shown = ", ".join(hosts[:NAMED]) + (f" and {len(hosts) - NAMED} more" if len(hosts) > NAMED else "")
+            lines.append(f"| {len(hosts)}: {cell(shown)} | {cell(summary)} |")
     lines += ["", "| step | status | ms |", "| --- | --- | --- |"]
     lines += [f"| {s.name} | {s.status.value} | {s.seconds * 1000:.1f} |" for s in c.steps]
     if c.bandwidth:
