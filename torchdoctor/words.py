@@ -16,3 +16,9 @@ def counts(summary: dict[str, int]) -> str:
         f"{plural(summary['info'], 'note')}; {plural(summary['checks_passed'], 'check')} passed, "
         f"{summary['checks_skipped']} could not run"
     )
+
+
+def some_of(names: list[str], shown: int) -> str:
+    """ "a, b, c and 5 more": the first ``shown`` names, then how many were left out."""
+    head = ", ".join(names[:shown])
+    return head + (f" and {len(names) - shown} more" if len(names) > shown else "")

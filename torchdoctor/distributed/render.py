@@ -19,6 +19,7 @@ from torchdoctor.render import github as github_render
 from torchdoctor.render.console import string_console
 from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark, print_finding
+from torchdoctor.words import some_of
 
 
 def verdict(report: DistReport) -> str:
@@ -88,7 +89,7 @@ def terminal(report: DistReport, verbose: bool, color: bool, width: int) -> str:
                     gpu = f" {r.gpu_name} {r.gpu_bus_id}" if r.gpu_name else ""
                     console.print(f"    rank {r.rank} (local {r.local_rank}, pid {r.pid}): {r.device}{escape(gpu)}")
         else:  # identical nodes: one line, so a thousand-node report stays a page
-            shown = ", ".join(hosts[:NAMED]) + (f" and {len(hosts) - NAMED} more" if len(hosts) > NAMED else "")
+            shown = some_of(hosts, NAMED)
             console.print(f"[bold]{len(hosts)} nodes[/] ({escape(shown)}): {escape(summary)}")
     kinds = {StepStatus.PASSED: "ok", StepStatus.FAILED: "error", StepStatus.SKIPPED: "skip"}
     console.print("[bold]steps[/]")
@@ -186,7 +187,7 @@ def markdown(report: DistReport) -> str:
     else:  # a big job: a row per kind of node
         lines += ["", "| nodes | configuration |", "| --- | --- |"]
         for hosts, summary, _ in node_groups(report):
-            shown = ", ".join(hosts[:NAMED]) + (f" and {len(hosts) - NAMED} more" if len(hosts) > NAMED else "")
+            shown = some_of(hosts, NAMED)
             lines.append(f"| {len(hosts)}: {cell(shown)} | {cell(summary)} |")
     lines += ["", "| step | status | ms |", "| --- | --- | --- |"]
     lines += [f"| {s.name} | {s.status.value} | {s.seconds * 1000:.1f} |" for s in c.steps]

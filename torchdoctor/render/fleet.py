@@ -10,16 +10,11 @@ from rich.markup import escape
 
 from torchdoctor.fleet import SLOW, Fleet
 from torchdoctor.render.console import hanging, string_console
-from torchdoctor.words import plural
+from torchdoctor.words import plural, some_of
 
 MARKS = {"error": "[red][✗][/]", "warning": "[yellow][!][/]", "info": "[blue][i][/]"}
 NAMED = 8
 """How many node names a line lists before it says "and N more"."""
-
-
-def names(nodes: list[str]) -> str:
-    shown = ", ".join(nodes[:NAMED])
-    return shown + (f" and {len(nodes) - NAMED} more" if len(nodes) > NAMED else "")
 
 
 def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
@@ -50,7 +45,8 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
         hanging(
             console,
             f"  {MARKS.get(f.severity, '[?]')} ",
-            escape(f"{f.title} on {plural(len(members), 'node')} ({names(members)})") + f"  [dim]{f.code} {f.slug}[/]",
+            escape(f"{f.title} on {plural(len(members), 'node')} ({some_of(members, NAMED)})")
+            + f"  [dim]{f.code} {f.slug}[/]",
         )
     if fleet.unreadable:
         console.print("[bold]Could not read[/]")
