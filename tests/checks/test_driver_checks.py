@@ -163,3 +163,15 @@ def test_collect_env_facts_cpu_features_and_compilers_are_read(tmp_path) -> None
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc" / "cpuinfo").write_text("processor : 0\nflags : fpu sse4_2 avx avx2 avx512f amx_tile\n")
     assert cpu_features(tmp_path) == ("sse4_2", "avx", "avx2", "avx512f", "amx_tile")
+
+
+def test_glibc_too_old_fix_is_the_build_recommend_picks_for_this_glibc_and_keeps_the_variant() -> None:
+    """The old fix was a bare `pip install torch==2.5.1`: on a CPU-only Linux box, PyPI's multi-GB CUDA build."""
+
+    cpu_box = judge(f.no_gpu(host=f.host(glibc="2.27"), torch=f.cpu_runtime(version="2.6.0+cpu")))
+    (cpu_fix,) = [x for x in cpu_box.findings if x.slug == "glibc-too-old"]
+    assert cpu_fix.fix_command.endswith("torch==2.5.1 --index-url https://download.pytorch.org/whl/cpu")
+    gpu_box = judge(f.facts(host=f.host(glibc="2.27"), torch=f.runtime(version="2.6.0+cu124")))
+    (gpu_fix,) = [x for x in gpu_box.findings if x.slug == "glibc-too-old"]
+    assert gpu_fix.fix_command.endswith("torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124")
+    assert "torch 2.15 needs glibc >= 2.28 (this system has 2.27)" in gpu_fix.fix

@@ -416,14 +416,15 @@ def glibc_too_old(facts: Facts) -> Iterator[Fire]:
         return
     if Version(host.glibc) >= Version(release.glibc):
         return
+    fix = install_torch_fix(facts, reinstall=True)  # the same answer to "does this build run here" as recommend
     yield Fire(
         (
             ev(Source.PLATFORM, "glibc", host.glibc),
             ev(Source.COMPAT, f"torch {release.torch} needs", f"glibc {release.glibc}+"),
         ),
-        "Use a newer OS or container image (Ubuntu 20.04+, Debian 10+, RHEL 8+), or torch 2.5.x, the last "
-        "release built for glibc 2.17.",
-        pip(facts, "install torch==2.5.1"),
+        "Use a newer OS or container image (Ubuntu 20.04+, Debian 10+, RHEL 8+), or a torch built for this "
+        f"glibc. {fix.text}",
+        fix.command,
     )
 
 
