@@ -10,9 +10,9 @@ from rich.markup import escape
 
 from torchdoctor.fleet import SLOW, Fleet
 from torchdoctor.render.console import hanging, string_console
+from torchdoctor.render.terminal import mark
 from torchdoctor.words import plural, some_of
 
-MARKS = {"error": "[red][✗][/]", "warning": "[yellow][!][/]", "info": "[blue][i][/]"}
 NAMED = 8
 """How many node names a line lists before it says "and N more"."""
 
@@ -44,7 +44,7 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
     for f, members in findings:
         hanging(
             console,
-            f"  {MARKS.get(f.severity, '[?]')} ",
+            f"  {mark(f.severity, True)} ",
             escape(f"{f.title} on {plural(len(members), 'node')} ({some_of(members, NAMED)})")
             + f"  [dim]{f.code} {f.slug}[/]",
         )
