@@ -38,6 +38,11 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
+def start_rank(argv: list[str], environ: dict[str, str]) -> subprocess.Popen[str]:
+    """Another rank in the background, its output captured (read it with ``communicate``)."""
+    return subprocess.Popen(argv, env=environ, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def run_json(argv: list[str], environ: dict[str, str], timeout: float = 120) -> tuple[dict[str, Any], int]:
     proc = subprocess.run(argv, capture_output=True, text=True, env=environ, timeout=timeout, cwd=REPO)
     assert "Traceback" not in proc.stdout
@@ -118,14 +123,7 @@ def test_per_rank_differences_reach_rank_0(tmp_path: Path) -> None:
         "--fail-on",
         "warning",
     ]
-    other = subprocess.Popen(
-        argv,
-        env=env(RANK="1", NCCL_P2P_DISABLE="1", **common),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    other = start_rank(argv, env(RANK="1", NCCL_P2P_DISABLE="1", **common))
     report, code = run_json(argv, env(RANK="0", **common))
     out, _ = other.communicate(timeout=60)
     assert out == "", "ranks other than 0 print nothing"

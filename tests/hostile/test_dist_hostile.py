@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.conftest import REPO
-from tests.distributed.test_dist_runs import env, free_port, run_json, steps
+from tests.distributed.test_dist_runs import env, free_port, run_json, start_rank, steps
 from torchdoctor.distributed.launcher import failed_ranks, torchrun_argv
 
 pytest.importorskip("torch")
@@ -44,14 +44,7 @@ def test_a_rank_killed_mid_run_under_nproc_is_named_dead(tmp_path) -> None:
 def test_a_rank_killed_mid_run_under_a_static_launch() -> None:
     common = dict(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     argv = [*DIST, "--rdzv-timeout", "30", "--max-mib", "1", "--collective-timeout", "10"]
-    other = subprocess.Popen(
-        argv,
-        env=env(RANK="1", TORCHDOCTOR_DIST_DIE="1:broadcast", **common),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    other = start_rank(argv, env(RANK="1", TORCHDOCTOR_DIST_DIE="1:broadcast", **common))
     report, code = run_json(argv, env(RANK="0", **common), timeout=120)
     other.communicate(timeout=30)
     assert code == 1
@@ -123,14 +116,7 @@ def test_a_busy_master_port_is_named() -> None:
 def test_ranks_that_disagree_on_world_size_are_named() -> None:
     port = str(free_port())
     argv = [*DIST, "--rdzv-timeout", "20"]
-    other = subprocess.Popen(
-        argv,
-        env=env(RANK="1", WORLD_SIZE="3", MASTER_ADDR="127.0.0.1", MASTER_PORT=port),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    other = start_rank(argv, env(RANK="1", WORLD_SIZE="3", MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
     report, code = run_json(argv, env(RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
     other.communicate(timeout=60)
     assert code == 1
@@ -140,14 +126,7 @@ def test_ranks_that_disagree_on_world_size_are_named() -> None:
 def test_the_store_host_dying_is_one_line_from_the_survivors() -> None:
     common = dict(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     argv = [*DIST, "--rdzv-timeout", "30", "--collective-timeout", "5"]
-    host = subprocess.Popen(
-        argv,
-        env=env(RANK="0", TORCHDOCTOR_DIST_DIE="0:all_gather", **common),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    host = start_rank(argv, env(RANK="0", TORCHDOCTOR_DIST_DIE="0:all_gather", **common))
     survivor = subprocess.run(argv, env=env(RANK="1", **common), cwd=REPO, capture_output=True, text=True, timeout=120)
     host.communicate(timeout=30)
     assert "Traceback" not in survivor.stderr and "internal error" not in survivor.stderr, survivor.stderr[-2000:]
@@ -170,14 +149,7 @@ def test_ctrl_c_on_dist_nproc_leaves_no_torchrun_and_no_rank() -> None:
     import psutil
 
     argv = [*DIST, "--nproc", "2", "--collective-timeout", "120"]
-    proc = subprocess.Popen(
-        argv,
-        env=env(TORCHDOCTOR_DIST_STALL="1:all_gather"),
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_rank(argv, env(TORCHDOCTOR_DIST_STALL="1:all_gather"))
     deadline = time.monotonic() + 60
     ranks: list[psutil.Process] = []
     while time.monotonic() < deadline and len(ranks) < 2:
