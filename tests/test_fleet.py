@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests import factories as f
@@ -29,7 +31,11 @@ def node(name: str, **kw: object) -> Facts:
 def write_fleet(root: Path) -> None:
     for i in range(10):
         (root / f"gpu-{i:02d}.json").write_text(report_json(node(f"gpu-{i:02d}")))
-    (root / "gpu-10.json").write_text(report_json(node("gpu-10", nvml=f.nvml(f.gpu(), driver="535.104.05"))))
+    (root / "gpu-10.json").write_text(
+        report_json(
+            node("gpu-10", nvml=f.nvml(f.gpu(), driver="535.104.05"), kernel=f.kernel(module_version="535.104.05"))
+        )
+    )
     (root / "gpu-11.json").write_text(report_json(node("gpu-11", nvml=f.nvml(f.gpu(remap_failed=True)))))
     (root / "gpu-12.json").write_text('{"tool": {"name": "torchdoctor"}, "schema_ver')
     (root / "notes.json").write_text('{"hello": "world"}')
@@ -51,7 +57,7 @@ def test_a_fleet_names_the_node_on_another_driver_the_broken_gpu_and_the_unreada
     assert set(unreadable) == {"gpu-12.json", "notes.json"}
     assert "is not JSON" in unreadable["gpu-12.json"] and "not a torchdoctor report" in unreadable["notes.json"]
     text = runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).stdout
-    assert "Fleet: 12 nodes from 14 reports (2 could not be read)" in text
+    assert "Fleet Broken: 12 nodes from 14 reports (2 could not be read), 2 configurations, 1 outlier" in text
     assert "gpu-10: driver 535.104.05 (the majority: driver 550.54.15)" in text
     assert "Traceback" not in text
 
@@ -92,12 +98,13 @@ def test_fail_on_warning_fails_a_fleet_with_an_outlier_and_never_does_not(tmp_pa
     assert runner.invoke(app, ["fleet", str(tmp_path), "--fail-on", "never"], env=ENV).exit_code == ExitCode.OK
 
 
-def test_nodes_fails_a_fleet_with_fewer_reports_than_expected(tmp_path: Path) -> None:
+def test_require_nodes_fails_a_fleet_with_fewer_reports_than_expected(tmp_path: Path) -> None:
     for i in range(2):
         (tmp_path / f"n{i}.json").write_text(report_json(node(f"n{i}")))
-    short = runner.invoke(app, ["fleet", str(tmp_path), "--nodes", "3"], env=ENV)
-    assert short.exit_code == ExitCode.FINDINGS and "2 nodes' reports read, 3 expected" in short.output
-    assert runner.invoke(app, ["fleet", str(tmp_path), "--nodes", "2"], env=ENV).exit_code == ExitCode.OK
+    short = runner.invoke(app, ["fleet", str(tmp_path), "--require", "nodes>=3"], env=ENV)
+    assert short.exit_code == ExitCode.FINDINGS, short.output
+    assert "nodes>=3 (nodes: 2)" in short.stdout and "1 requirement not met" in short.stdout
+    assert runner.invoke(app, ["fleet", str(tmp_path), "--require", "nodes >= 2"], env=ENV).exit_code == ExitCode.OK
 
 
 def test_a_node_whose_gpu_is_slower_than_the_fleets_median_is_named_and_the_others_are_not(tmp_path: Path) -> None:
@@ -147,3 +154,157 @@ def test_garbage_in_the_stream_and_on_disk_is_listed_never_a_crash(tmp_path: Pat
     assert "nested too deeply" in reasons["deep.json"]
     assert reasons["latin1.json"] == "not a UTF-8 text file" and reasons["-:1"] == "not a UTF-8 text file"
     assert result.exit_code == ExitCode.FINDINGS
+
+
+def dist_report_json(hosts: dict[str, str]) -> str:
+    """A `dist` run over ``hosts`` (host -> its driver), two A100 ranks on each."""
+    from dataclasses import replace
+
+    from tests.distributed import factories as d
+    from torchdoctor.checks.base import run_checks
+    from torchdoctor.distributed.checks import all_dist_checks
+    from torchdoctor.distributed.model import DistReport
+    from torchdoctor.distributed.render import render as dist_render
+    from torchdoctor.doctor import SCHEMA_VERSION, TOOL
+
+    ranks = [
+        replace(
+            d.rank(2 * n + local), host=host, driver=driver, local_rank=local, device=f"cuda:{local}",
+            gpu_name="NVIDIA A100-SXM4-80GB", gpu_uuid=f"GPU-{n:04d}{local:04d}-aaaa-bbbb-cccc-dddddddddddd",
+        )
+        for n, (host, driver) in enumerate(hosts.items())
+        for local in range(2)
+    ]  # fmt: skip
+    cluster = d.cluster(*ranks, launch=replace(d.LAUNCH, world_size=len(ranks)), peer=())
+    report = DistReport(
+        SCHEMA_VERSION, TOOL, "2026-11-29T00:00:00+00:00", cluster, run_checks(cluster, all_dist_checks())
+    )
+    return dist_render(report, OutputFormat.JSON)
+
+
+def test_a_dist_report_adds_its_hosts_and_merges_with_their_check_reports(tmp_path: Path) -> None:
+    (tmp_path / "job.json").write_text(
+        dist_report_json({"gpu-00": "550.54.15", "gpu-01": "550.54.15", "gpu-02": "535.104.05"})
+    )
+    (tmp_path / "gpu-00.json").write_text(report_json(node("gpu-00", nvml=f.nvml(f.gpu(0), f.gpu(1)))))
+    doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
+    assert doc["unreadable"] == [] and doc["nodes"] == 3
+    configs = doc["node_configurations"]
+    assert configs["gpu-00"]["os"] == "Ubuntu 24.04.1 LTS"  # from its check report: dist knows no OS
+    assert configs["gpu-02"] == {
+        "os": "",
+        "python": "Python 3.11.9",
+        "torch": "torch 2.5.1+cu124",
+        "driver": "driver 535.104.05",
+        "gpus": "2 × NVIDIA A100-SXM4-80GB",
+    }
+    assert doc["outliers"] == [
+        {"node": "gpu-02", "key": "driver", "value": "driver 535.104.05", "majority": "driver 550.54.15"}
+    ]
+    (mismatch,) = [x for x in doc["findings"] if x["slug"] == "dist-version-mismatch"]
+    assert mismatch["title"] == "NVIDIA driver differs across ranks" and mismatch["count"] == 3  # the job's, on each
+    assert doc["duplicates"] == {}
+
+
+def test_a_host_reported_twice_is_counted_once_and_named(tmp_path: Path) -> None:
+    for i in range(3):
+        (tmp_path / f"n{i}.json").write_text(report_json(node(f"n{i}")))
+    (tmp_path / "n1-again.json").write_text(report_json(node("n1")))
+    result = runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV)
+    doc = json.loads(result.stdout)
+    assert doc["nodes"] == 3 and result.exit_code == ExitCode.OK
+    assert {k: [Path(w).name for w in v] for k, v in doc["duplicates"].items()} == {"n1": ["n1-again.json", "n1.json"]}
+    warned = runner.invoke(app, ["fleet", str(tmp_path), "--fail-on", "warning"], env=ENV)
+    assert warned.exit_code == ExitCode.FINDINGS and "Reported more than once" in warned.stdout
+
+
+def test_fleet_requirements_no_outliers_and_one_configuration(tmp_path: Path) -> None:
+    write_fleet(tmp_path)
+    result = runner.invoke(
+        app,
+        ["fleet", str(tmp_path), "-f", "json", "--require", "no-outliers", "--require", "configurations<=3"],
+        env=ENV,
+    )
+    reqs = json.loads(result.stdout)["requirements"]
+    assert reqs == [
+        {"requirement": "no outliers", "met": False, "saw": "outliers: gpu-10 (driver 535.104.05)"},
+        {"requirement": "configurations<=3", "met": True, "saw": "configurations: 2"},
+    ]
+    for i in range(3):
+        (tmp_path / "same" / "x").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "same" / f"s{i}.json").write_text(report_json(node(f"s{i}")))
+    met = runner.invoke(app, ["fleet", str(tmp_path / "same"), "--require", "no outliers,configurations==1"], env=ENV)
+    assert met.exit_code == ExitCode.OK and "[✓] no outliers (outliers: none)" in met.stdout
+
+
+def test_a_node_requirement_is_judged_on_every_nodes_report(tmp_path: Path) -> None:
+    write_fleet(tmp_path)
+    doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--require", "gpus>=2"], env=ENV).stdout)
+    (unmet,) = [x for x in doc["findings"] if x["slug"] == "require-gpus"]
+    assert unmet["count"] == 12 and unmet["severity"] == "error"
+    bad = runner.invoke(app, ["fleet", str(tmp_path), "--require", "gpus>>2"], env=ENV)
+    assert bad.exit_code == ExitCode.USAGE and "nodes>=N" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_shared_formats_hide_host_names_behind_the_same_pseudonyms_unless_no_redact(tmp_path: Path, fmt: str) -> None:
+    from torchdoctor.fleet import pseudonym
+
+    write_fleet(tmp_path)
+    (tmp_path / "gpu-03-again.json").write_text(report_json(node("gpu-03")))  # a duplicate names its files
+    shared = runner.invoke(app, ["fleet", str(tmp_path), "-f", fmt], env=ENV).stdout
+    assert not re.search(r"gpu-\d", shared), shared
+    assert pseudonym("gpu-10") in shared and pseudonym("gpu-11") in shared  # the outlier and the broken node
+    assert pseudonym("gpu-12") + ".json" in shared  # an unreadable report's file name is the host's too
+    plain = runner.invoke(app, ["fleet", str(tmp_path), "-f", fmt, "--no-redact"], env=ENV).stdout
+    assert "gpu-10" in plain and pseudonym("gpu-10") not in plain
+
+
+def test_junit_has_a_case_per_node_requirement_and_unreadable_report(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    write_fleet(tmp_path)
+    result = runner.invoke(app, ["fleet", str(tmp_path), "-f", "junit", "--require", "nodes>=20"], env=ENV)
+    suite = ET.fromstring(result.stdout).find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("15", "2", "2")
+    failed = {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None}
+    assert failed == {"gpu-11", "nodes>=20"}
+    outlier = next(c for c in suite.iter("testcase") if c.get("name") == "gpu-10")
+    assert "outlier: driver 535.104.05" in (outlier.findtext("system-out") or "")
+
+
+def test_github_annotations_name_findings_outliers_and_unreadable_reports(tmp_path: Path) -> None:
+    write_fleet(tmp_path)
+    lines = runner.invoke(app, ["fleet", str(tmp_path), "-f", "github"], env=ENV).stdout.splitlines()
+    assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines), lines
+    assert any(line.startswith("::warning title=fleet outlier::gpu-10") for line in lines)
+    assert sum(line.startswith("::error title=unreadable report::") for line in lines) == 2
+    assert any(line.startswith("::error") and "on 1 node: gpu-11" in line for line in lines)
+
+
+def test_a_healthy_fleet_says_so_in_every_format(tmp_path: Path) -> None:
+    for i in range(2):
+        (tmp_path / f"n{i}.json").write_text(report_json(node(f"n{i}")))
+    for fmt in ("terminal", "markdown", "html"):
+        result = runner.invoke(app, ["fleet", str(tmp_path), "-f", fmt], env=ENV)
+        healthy = "Healthy: 2 nodes from 2 reports, 1 configuration, 0 outliers, 0 errors"
+        assert result.exit_code == ExitCode.OK and healthy in result.stdout
+    assert runner.invoke(app, ["fleet", str(tmp_path), "-f", "github"], env=ENV).stdout == ""
+
+
+def test_output_percent_h_is_this_hosts_name_so_one_command_serves_every_node(tmp_path: Path) -> None:
+    import socket
+
+    (tmp_path / "n0.json").write_text(report_json(node("n0")))
+    target = tmp_path / "out"
+    target.mkdir()
+    result = runner.invoke(app, ["fleet", str(tmp_path / "n0.json"), "-f", "json", "-o", str(target / "%h.json")])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert [p.name for p in target.iterdir()] == [socket.gethostname().split(".")[0] + ".json"]
+
+
+def test_check_from_a_dist_report_points_to_fleet(tmp_path: Path) -> None:
+    (tmp_path / "job.json").write_text(dist_report_json({"a": "550.54.15"}))
+    result = runner.invoke(app, ["check", "--from", str(tmp_path / "job.json")], env=ENV)
+    assert result.exit_code == ExitCode.COULD_NOT_RUN and "read it with `torchdoctor fleet`" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import re
 import shutil
 import signal
 import sys
@@ -196,6 +197,7 @@ def emit(text: str, output: Path | None) -> None:
     if output is None:
         write_stdout(text)
         return
+    output = output_path(output)
     tmp = output.with_name(f".{output.name}.torchdoctor-{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -205,6 +207,16 @@ def emit(text: str, output: Path | None) -> None:
             tmp.unlink()
         fatal(f"cannot write {output}: {exc.strerror or exc}")
     stderr(f"torchdoctor: report written to {output}")
+
+
+def output_path(output: Path) -> Path:
+    """``%h`` in -o is this host's name (short), so one command line serves every node: ``-o reports/%h.json``."""
+    if "%" not in str(output):
+        return output
+    import socket
+
+    host = socket.gethostname().split(".")[0] or "localhost"
+    return Path(re.sub(r"%([h%])", lambda m: host if m.group(1) == "h" else "%", str(output)))
 
 
 def write_stdout(text: str) -> None:
@@ -879,47 +891,76 @@ def compat(
 def fleet(
     paths: Annotated[
         list[str],
-        typer.Argument(metavar="REPORT...", help="JSON reports: files, directories (their *.json), or - (JSON lines)."),
+        typer.Argument(
+            metavar="REPORT...",
+            help="JSON reports of check, bench or dist: files, directories (their *.json), or - (JSON lines).",
+        ),
     ],
-    fmt: AnswerFormatOpt = AnswerFormat.TERMINAL,
+    fmt: FormatOpt = OutputFormat.TERMINAL,
+    output: OutputOpt = None,
     hide_hosts: Annotated[
-        bool, typer.Option("--hide-hosts", help="Name nodes by stable pseudonyms (node-1a2b3c4d), not host names.")
+        bool,
+        typer.Option(
+            "--hide-hosts", help="Name nodes by stable pseudonyms (node-1a2b3c4d) in every format, not host names."
+        ),
     ] = False,
+    redact: Annotated[
+        bool | None,
+        typer.Option("--redact/--no-redact", help="Pseudonyms for host names in markdown/html [redact]."),
+    ] = None,
     fail_on: Annotated[
-        FailOn,
+        FailOn | None,
         typer.Option(
             "--fail-on",
             metavar="SEVERITY",
             help="Exit 1 on: error (a node's error finding, an unreadable report), warning (also warnings, "
-            "outliers and slow bench figures) or never [error].",
+            "outliers, slow nodes and hosts reported twice) or never [error].",
         ),
-    ] = FailOn.ERROR,
-    nodes: Annotated[
-        int, typer.Option("--nodes", metavar="N", min=0, help="Exit 1 unless at least N nodes' reports were read.")
-    ] = 0,
+    ] = None,
+    require: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require",
+            metavar="REQUIREMENT",
+            help="Fail unless: nodes>=N, configurations<=N, no-outliers (the fleet), or cuda, gpus>=N, torch>=X, "
+            "smoke (every node's check report) (repeatable).",
+        ),
+    ] = None,
+    ignore: IgnoreOpt = None,
 ) -> None:
-    """Many machines' reports (check -f json) as one answer: configurations, outliers, findings per node."""
-    from torchdoctor.fleet import gather_fleet
-    from torchdoctor.render.fleet import fleet_json, render_fleet
+    """Many machines' reports (check/bench/dist -f json) as one answer: configurations, outliers, findings."""
+    from torchdoctor.checks.requirements import RequirementError, parse
+    from torchdoctor.fleet import Judging, gather_fleet, is_fleet_requirement, judge_requirements
+    from torchdoctor.render.fleet import fleet_github, fleet_html, fleet_json, fleet_junit, fleet_markdown, render_fleet
 
-    found = gather_fleet(paths, redact=hide_hosts)
-    if fmt is AnswerFormat.JSON:
-        emit(fleet_json(found), None)
+    conf = settings(fail_on, ignore, [], None, None, None, None, redact)
+    specs = split_codes(require or [])
+    try:
+        per_node = tuple(parse(spec) for spec in specs if not is_fleet_requirement(spec))
+    except RequirementError as exc:
+        fatal(f"{exc} (or, for the fleet: nodes>=N, configurations<=N, no-outliers)", ExitCode.USAGE)
+    hidden = hide_hosts or (fmt.shared and conf.redact)
+    found = gather_fleet(paths, Judging(hidden, conf.ignore, per_node))
+    judge_requirements(found, [spec for spec in specs if is_fleet_requirement(spec)])
+    renderers = {
+        OutputFormat.JSON: fleet_json,
+        OutputFormat.MARKDOWN: fleet_markdown,
+        OutputFormat.HTML: fleet_html,
+        OutputFormat.JUNIT: fleet_junit,
+        OutputFormat.GITHUB: fleet_github,
+    }
+    if fmt is OutputFormat.TERMINAL:
+        text = render_fleet(found, output is None and use_color(), terminal_width() if output is None else 100)
     else:
-        emit(render_fleet(found, use_color(), terminal_width()), None)
-    severities = {f.severity for n in found.nodes for f in n.findings}
-    failed = {
-        FailOn.ERROR: bool(found.unreadable) or "error" in severities,
-        FailOn.WARNING: bool(found.unreadable or found.outliers() or found.slow())
-        or bool(severities & {"error", "warning"}),
-        FailOn.NEVER: False,
-    }[fail_on]
+        text = renderers[fmt](found)
+    emit(text, output)
     if not found.nodes:
         stderr("torchdoctor: no report could be read")
-        failed = True
-    elif len(found.nodes) < nodes:
-        stderr(f"torchdoctor: {len(found.nodes)} nodes' reports read, {nodes} expected")
-        failed = True
+    failed = {
+        FailOn.ERROR: found.broken(),
+        FailOn.WARNING: found.broken() or found.warned(),
+        FailOn.NEVER: not found.nodes,
+    }[conf.fail_on]
     raise typer.Exit(int(ExitCode.FINDINGS if failed else ExitCode.OK))
 
 

@@ -138,22 +138,28 @@ def load_facts(path: Path) -> Facts:
     return facts_from_text(text, str(path))
 
 
-def facts_from_text(text: str, where: str) -> Facts:
-    """The facts of one JSON report's text; ``where`` names it in the error (a file, or a line of a stream)."""
+def report_document(text: str, where: str) -> dict[str, Any]:
+    """One JSON report's document (from `check`, `bench` or `dist`), or why it is not one."""
     try:
         doc = json.loads(text)
     except RecursionError:
         raise ReportFileError(f"{where} is nested too deeply to be a torchdoctor report") from None
     except json.JSONDecodeError as exc:
         raise ReportFileError(
-            f"{where} is not JSON ({exc.msg} at line {exc.lineno}); expected a torchdoctor "
+            f"{where} is not JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}); expected a torchdoctor "
             "report made with `torchdoctor check --format json`"
         ) from None
-    if not isinstance(doc, dict) or (doc.get("tool") or {}).get("name") != "torchdoctor":
+    if not isinstance(doc, dict) or not isinstance(doc.get("tool"), dict) or doc["tool"].get("name") != "torchdoctor":
         raise ReportFileError(f"{where} is JSON but not a torchdoctor report (no tool.name = 'torchdoctor')")
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ReportFileError(f"{where} has report schema_version {version!r}; this torchdoctor reads {SCHEMA_VERSION}")
+    return doc
+
+
+def facts_from_document(doc: dict[str, Any], where: str) -> Facts:
+    if doc.get("kind") == "dist":
+        raise ReportFileError(f"{where} is a `dist` report (one job's ranks); read it with `torchdoctor fleet`")
     if "facts" not in doc:
         raise ReportFileError(f"{where} has no 'facts' section")
     try:
@@ -162,3 +168,8 @@ def facts_from_text(text: str, where: str) -> Facts:
         raise ReportFileError(f"{where} is not a valid torchdoctor report: {exc}") from None
     except RecursionError:
         raise ReportFileError(f"{where} is nested too deeply to be a torchdoctor report") from None
+
+
+def facts_from_text(text: str, where: str) -> Facts:
+    """The facts of one JSON report's text; ``where`` names it in the error (a file, or a line of a stream)."""
+    return facts_from_document(report_document(text, where), where)

@@ -8,17 +8,24 @@ never with the size of their reports.
 from __future__ import annotations
 
 import hashlib
+import re
 import statistics
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from torchdoctor.checks.base import torch_version
+from torchdoctor import serde
+from torchdoctor.checks.base import Check, torch_version
 from torchdoctor.checks.compat import torch_cuda
-from torchdoctor.model import BenchFacts, Facts, HostFacts, PythonFacts, Severity
+from torchdoctor.checks.requirements import OPS
+from torchdoctor.doctor import ReportFileError
+from torchdoctor.model import BenchFacts, Facts, Finding, HostFacts, PythonFacts, Severity
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
+from torchdoctor.redact import Redactor, redact_value
+from torchdoctor.words import plural, some_of
 
 CONFIG_KEYS = ("os", "python", "torch", "driver", "gpus")
 """What makes two nodes the same configuration, in the order a person reads it."""
@@ -44,13 +51,16 @@ class Node:
     """The node's host name from its report, else the report's file name (or line of a stream)."""
     where: str
     config: tuple[tuple[str, str], ...]
+    """(key, value) for each of ``CONFIG_KEYS``; "" where the report does not say (a `dist` report has no OS)."""
     findings: tuple[NodeFinding, ...]
     bench: tuple[tuple[str, float, str], ...] = ()
     """(GPU model and measurement, the node's slowest device's figure, unit) from its bench facts."""
+    kind: str = "check"
+    """Which report the node came from: check (also bench) or dist; "check+dist" when both named it."""
 
     @property
     def configuration(self) -> str:
-        return ", ".join(value for _, value in self.config)
+        return ", ".join(value for _, value in self.config if value)
 
 
 @dataclass(frozen=True)
@@ -76,10 +86,40 @@ class Slow:
     unit: str
 
 
+@dataclass(frozen=True)
+class RequirementResult:
+    requirement: str
+    met: bool
+    saw: str
+
+
 @dataclass
 class Fleet:
     nodes: list[Node] = field(default_factory=list)
     unreadable: list[Unreadable] = field(default_factory=list)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)
+    """Node name -> every report of the same kind that named it (first one counted)."""
+    requirements: list[RequirementResult] = field(default_factory=list)
+    reports: int = 0
+    """Every report given, read or not."""
+    _index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def add(self, node: Node) -> None:
+        """One node per host: a second report of the same kind is a duplicate; a `check` and a `dist` report
+        of one host are merged (the check's configuration, both reports' findings)."""
+        at = self._index.get(node.name)
+        if at is None:
+            self._index[node.name] = len(self.nodes)
+            self.nodes.append(node)
+            return
+        known = self.nodes[at]
+        if node.kind in known.kind.split("+"):
+            self.duplicates.setdefault(node.name, [known.where]).append(node.where)
+            return
+        check, dist = (known, node) if known.kind == "check" else (node, known)
+        config = tuple((key, value or dist.config[i][1]) for i, (key, value) in enumerate(check.config))
+        findings = check.findings + tuple(f for f in dist.findings if f not in check.findings)
+        self.nodes[at] = Node(node.name, f"{known.where}, {node.where}", config, findings, check.bench, "check+dist")
 
     def classes(self) -> list[tuple[str, list[str]]]:
         """(configuration, node names), largest first."""
@@ -89,10 +129,10 @@ class Fleet:
         return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
 
     def outliers(self) -> list[Outlier]:
-        """Nodes that differ from the fleet's majority in one part of their configuration."""
+        """Nodes that differ from the fleet's majority in one part of their configuration (where it is known)."""
         out = []
         for i, key in enumerate(CONFIG_KEYS):
-            values = Counter(node.config[i][1] for node in self.nodes)
+            values = Counter(node.config[i][1] for node in self.nodes if node.config[i][1])
             if len(values) < 2:
                 continue
             (majority, top), (_, second) = values.most_common(2)
@@ -101,7 +141,7 @@ class Fleet:
             out += [
                 Outlier(node.name, key, node.config[i][1], majority)
                 for node in self.nodes
-                if node.config[i][1] != majority
+                if node.config[i][1] not in ("", majority)
             ]
         return out
 
@@ -128,6 +168,69 @@ class Fleet:
         order = {Severity.ERROR.value: 0, Severity.WARNING.value: 1, Severity.INFO.value: 2}
         return sorted(seen.values(), key=lambda item: (order.get(item[0].severity, 3), -len(item[1]), item[0].code))
 
+    def severities(self) -> set[str]:
+        return {f.severity for n in self.nodes for f in n.findings}
+
+    def broken(self) -> bool:
+        """An error on a node, an unreadable report, a requirement not met, or nothing read at all."""
+        return (
+            not self.nodes
+            or bool(self.unreadable)
+            or any(not r.met for r in self.requirements)
+            or Severity.ERROR.value in self.severities()
+        )
+
+    def warned(self) -> bool:
+        """Anything a person should look at that is not an error: warnings, outliers, slow nodes, duplicates."""
+        return (
+            Severity.WARNING.value in self.severities()
+            or bool(self.duplicates)
+            or bool(self.outliers())
+            or bool(self.slow())
+        )
+
+    def verdict(self) -> str:
+        errors = sum(1 for f, _ in self.findings() if f.severity == Severity.ERROR.value)
+        warnings = sum(1 for f, _ in self.findings() if f.severity == Severity.WARNING.value)
+        unmet = sum(1 for r in self.requirements if not r.met)
+        head = "Broken" if self.broken() else ("Works, with warnings" if self.warned() else "Healthy")
+        unread = f" ({len(self.unreadable)} could not be read)" if self.unreadable else ""
+        parts = [
+            f"{plural(len(self.nodes), 'node')} from {plural(self.reports, 'report')}{unread}",
+            plural(len(self.classes()), "configuration"),
+            plural(len({o.node for o in self.outliers()}), "outlier"),
+            plural(errors, "error"),
+            plural(warnings, "warning"),
+        ]
+        if unmet:
+            parts.append(plural(unmet, "requirement") + " not met")
+        return f"{head}: " + ", ".join(parts)
+
+
+FLEET_REQUIREMENT = re.compile(r"(nodes|configurations)\s*(>=|==|<=|>|<)\s*(\d+)$")
+NO_OUTLIERS = ("no-outliers", "no outliers", "nooutliers")
+
+
+def is_fleet_requirement(spec: str) -> bool:
+    """``nodes>=N``, ``configurations<=N`` or ``no-outliers``: judged on the fleet, not on each node."""
+    text = spec.strip().lower()
+    return text in NO_OUTLIERS or bool(FLEET_REQUIREMENT.match(text.replace(" ", "")))
+
+
+def judge_requirements(fleet: Fleet, specs: Iterable[str]) -> None:
+    for spec in specs:
+        text = spec.strip().lower()
+        if text in NO_OUTLIERS:
+            outliers = fleet.outliers()
+            saw = some_of([f"{o.node} ({o.value})" for o in outliers], 4) if outliers else "none"
+            fleet.requirements.append(RequirementResult("no outliers", not outliers, f"outliers: {saw}"))
+            continue
+        match = FLEET_REQUIREMENT.match(text.replace(" ", ""))
+        assert match is not None, spec  # is_fleet_requirement said so
+        what, op, n = match.group(1), match.group(2), int(match.group(3))
+        have = len(fleet.nodes) if what == "nodes" else len(fleet.classes())
+        fleet.requirements.append(RequirementResult(f"{what}{op}{n}", OPS[op](have, n), f"{what}: {have}"))
+
 
 def pseudonym(name: str) -> str:
     """A stable stand-in for a host name: the same node gets the same one in every run and format."""
@@ -140,12 +243,25 @@ def configuration(facts: Facts) -> tuple[tuple[str, str], ...]:
     py = f"Python {python.version}" if isinstance(python, PythonFacts) else "Python unknown"
     version = torch_version(facts)
     cuda = torch_cuda(facts) if version else ""
-    torch = f"torch {version}" + (f" (CUDA {cuda})" if cuda and "+cu" not in version else "") if version else "no torch"
-    seen = driver_version_seen(facts)
-    driver = f"driver {seen.version}" if seen else "no NVIDIA driver"
+    driver_seen = driver_version_seen(facts)
     names = Counter(g.name for g in gpus_seen(facts))
-    gpus = ", ".join(f"{n} × {name}" for name, n in sorted(names.items())) or "no GPU"
-    return (("os", os_name), ("python", py), ("torch", torch), ("driver", driver), ("gpus", gpus))
+    return (
+        ("os", os_name),
+        ("python", py),
+        ("torch", torch_label(version, cuda)),
+        ("driver", f"driver {driver_seen.version}" if driver_seen else "no NVIDIA driver"),
+        ("gpus", gpus_label(names)),
+    )
+
+
+def torch_label(version: str, cuda: str) -> str:
+    if not version:
+        return "no torch"
+    return f"torch {version}" + (f" (CUDA {cuda})" if cuda and "+cu" not in version else "")
+
+
+def gpus_label(names: Counter[str]) -> str:
+    return ", ".join(f"{n} × {name}" for name, n in sorted(names.items())) or "no GPU"
 
 
 def bench_figures(facts: Facts) -> tuple[tuple[str, float, str], ...]:
@@ -163,16 +279,79 @@ def bench_figures(facts: Facts) -> tuple[tuple[str, float, str], ...]:
     return tuple((what, value, unit) for what, (value, unit) in sorted(slowest.items()))
 
 
-def node_of(facts: Facts, where: str, redact: bool) -> Node:
+@dataclass(frozen=True)
+class Judging:
+    """How each report is re-judged and named."""
+
+    redact: bool = False
+    """Hosts become pseudonyms, and who and where (user, home, host) leave the findings' titles."""
+    ignore: tuple[str, ...] = ()
+    required: tuple[Check, ...] = ()
+    """Per-node requirements (cuda, gpus>=N, ...), judged on each `check` report."""
+
+
+def _titled(findings: Iterable[Finding], identity: Redactor | None) -> tuple[NodeFinding, ...]:
+    text = identity.text if identity is not None else redact_value
+    return tuple(NodeFinding(f.code, f.slug, f.severity.value, text(f.title)) for f in findings)
+
+
+def node_of(facts: Facts, where: str, how: Judging = Judging()) -> Node:
+    """``where``: the report's real path (its file name can name the node); the node shows it hidden when redacting."""
     from torchdoctor.doctor import judge
 
     host = facts.host
     name = host.hostname if isinstance(host, HostFacts) and host.hostname and "<" not in host.hostname else ""
-    if not name:
+    if not name:  # the report's file name, which is the host's when written with -o reports/%h.json
         name = where if where.startswith("-:") else Path(where).stem
-    report = judge(facts, origin=where)
-    findings = tuple(NodeFinding(f.code, f.slug, f.severity.value, f.title) for f in report.findings)
-    return Node(pseudonym(name) if redact else name, where, configuration(facts), findings, bench_figures(facts))
+    report = judge(facts, how.ignore, origin=where, required=how.required)
+    identity = Redactor.for_facts(host) if how.redact else None
+    return Node(
+        pseudonym(name) if how.redact else name,
+        _hidden_where(where) if how.redact else where,
+        configuration(facts),
+        _titled(report.findings, identity),
+        bench_figures(facts),
+    )
+
+
+def dist_nodes(doc: dict[str, Any], where: str, how: Judging = Judging()) -> list[Node]:
+    """A `dist` report's hosts, each a node: its ranks' software and GPUs, and the job's findings that name it
+    (a finding that names no host is the whole job's, so every host of the job carries it)."""
+    from torchdoctor.checks.base import run_checks
+    from torchdoctor.distributed.checks import all_dist_checks
+    from torchdoctor.distributed.model import ClusterFacts
+
+    try:
+        cluster = serde.from_jsonable(ClusterFacts, doc.get("cluster"), "$.cluster")
+    except (serde.SnapshotError, RecursionError) as exc:
+        raise ReportFileError(f"{where} is not a valid torchdoctor dist report: {exc}") from None
+    outcomes = run_checks(cluster, all_dist_checks(), how.ignore)
+    findings = [f for o in outcomes for f in o.findings]
+    by_host: dict[str, list[Any]] = {}
+    for r in cluster.ranks:
+        by_host.setdefault(r.host, []).append(r)
+    nodes = []
+    for host, ranks in by_host.items():
+        first = ranks[0]
+        devices = {r.gpu_uuid or r.gpu_bus_id or str(r.rank): r.gpu_name for r in ranks if r.gpu_name}
+        named = [f for f in findings if _names_host(f, host)]
+        mine = named or [f for f in findings if not any(_names_host(f, h) for h in by_host)]
+        identity = Redactor(user="", home="", host=host) if how.redact else None
+        config = (
+            ("os", ""),
+            ("python", f"Python {first.python}" if first.python else ""),
+            ("torch", torch_label(first.torch, first.cuda)),
+            ("driver", f"driver {first.driver}" if first.driver else "no NVIDIA driver"),
+            ("gpus", gpus_label(Counter(devices.values()))),
+        )
+        shown = (pseudonym(host), _hidden_where(where)) if how.redact else (host, where)
+        nodes.append(Node(*shown, config, _titled(mine, identity), (), "dist"))
+    return nodes
+
+
+def _names_host(finding: Finding, host: str) -> bool:
+    pattern = re.compile(rf"(?<![\w.-]){re.escape(host)}(?![\w-])")
+    return any(pattern.search(text) for text in (finding.title, *(f"{e.label} {e.value}" for e in finding.evidence)))
 
 
 def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Exception]]:
@@ -201,24 +380,38 @@ def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Exception]]:
                 yield str(file), exc
 
 
-def gather_fleet(paths: Iterable[str], redact: bool = False) -> Fleet:
-    from torchdoctor.doctor import ReportFileError, facts_from_text
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "not a UTF-8 text file"
+    return str(exc)
+
+
+def _hidden_where(where: str) -> str:
+    """A report's path with its file name (often the host's: reports/%h.json) as a pseudonym, and no home."""
+    if where.startswith("-"):
+        return where
+    path = Path(where)
+    return Redactor.for_this_machine().text(str(path.with_name(pseudonym(path.stem) + path.suffix)))
+
+
+def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
+    from torchdoctor.doctor import facts_from_document, report_document
 
     fleet = Fleet()
     for where, text in documents(paths):
-        if isinstance(text, Exception):
-            if isinstance(text, OSError):
-                reason = text.strerror or str(text)
-            elif isinstance(text, UnicodeDecodeError):
-                reason = "not a UTF-8 text file"
-            else:
-                reason = str(text)
-            fleet.unreadable.append(Unreadable(where, reason))
-            continue
+        fleet.reports += 1
+        shown = _hidden_where(where) if how.redact else where
         try:
-            facts = facts_from_text(text, where)
+            if isinstance(text, Exception):
+                raise ReportFileError(_reason(text))
+            doc = report_document(text, where)
+            if doc.get("kind") == "dist":
+                for node in dist_nodes(doc, where, how):
+                    fleet.add(node)
+            else:
+                fleet.add(node_of(facts_from_document(doc, where), where, how))
         except ReportFileError as exc:
-            fleet.unreadable.append(Unreadable(where, str(exc)))
-            continue
-        fleet.nodes.append(node_of(facts, where, redact))
+            fleet.unreadable.append(Unreadable(shown, str(exc).replace(where, shown)))
     return fleet

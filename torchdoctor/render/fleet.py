@@ -1,15 +1,26 @@
-"""The fleet's answer for a person (terminal) and for a program (JSON)."""
+"""The fleet's answer in every format: terminal, JSON, Markdown, HTML, JUnit and GitHub annotations.
+
+Each renderer reads the same ``Fleet``; host names are already pseudonyms when the fleet was gathered
+with redaction (the shared formats, unless ``--no-redact``), so no renderer has to hide anything itself.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from html import escape as html_escape
 from typing import Any
 
 from rich.markup import escape
 
-from torchdoctor.fleet import SLOW, Fleet
+from torchdoctor.fleet import SLOW, Fleet, NodeFinding
+from torchdoctor.model import Severity
 from torchdoctor.render.console import hanging, string_console
+from torchdoctor.render.github import escape_data, escape_property
+from torchdoctor.render.html import CSS
+from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark
 from torchdoctor.words import plural, some_of
 
@@ -17,14 +28,18 @@ NAMED = 8
 """How many node names a line lists before it says "and N more"."""
 
 
+def _unreadable(where: str, reason: str) -> str:
+    return reason if where in reason else f"{where}: {reason}"
+
+
+def _slow(x: Any) -> str:
+    return f"{x.node}: {x.what} {x.value:g} {x.unit} (fleet median {x.median:g})"
+
+
 def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
     buf = io.StringIO()
     console = string_console(buf, color, width)
-    read = len(fleet.nodes) + len(fleet.unreadable)
-    console.print(
-        f"[bold]Fleet[/]: {plural(len(fleet.nodes), 'node')} from {plural(read, 'report')}"
-        + (f" ({len(fleet.unreadable)} could not be read)" if fleet.unreadable else "")
-    )
+    console.print("[bold]Fleet[/] " + escape(fleet.verdict()))
     classes = fleet.classes()
     if classes:
         console.print(f"[bold]Configurations[/] ({len(classes)})")
@@ -38,7 +53,7 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
     if slow:
         console.print(f"[bold]Slower than the fleet[/] (below {SLOW:.0%} of the median for the same GPU)")
         for x in slow:
-            hanging(console, "  • ", escape(f"{x.node}: {x.what} {x.value:g} {x.unit} (fleet median {x.median:g})"))
+            hanging(console, "  • ", escape(_slow(x)))
     findings = fleet.findings()
     console.print("[bold]Findings across the fleet[/]" + ("" if findings else ": none"))
     for f, members in findings:
@@ -48,16 +63,28 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
             escape(f"{f.title} on {plural(len(members), 'node')} ({some_of(members, NAMED)})")
             + f"  [dim]{f.code} {f.slug}[/]",
         )
+    if fleet.requirements:
+        console.print("[bold]Requirements[/]")
+        for r in fleet.requirements:
+            state = "ok" if r.met else "error"
+            hanging(console, f"  {mark(state, True)} ", escape(f"{r.requirement} ({r.saw})"))
+    if fleet.duplicates:
+        console.print("[bold]Reported more than once[/] (the first report is counted)")
+        for name, wheres in fleet.duplicates.items():
+            hanging(console, "  • ", escape(f"{name}: {', '.join(wheres)}"))
     if fleet.unreadable:
         console.print("[bold]Could not read[/]")
         for u in fleet.unreadable:
-            hanging(console, "  • ", escape(u.reason if u.where in u.reason else f"{u.where}: {u.reason}"))
+            hanging(console, "  • ", escape(_unreadable(u.where, u.reason)))
     return buf.getvalue()
 
 
-def fleet_json(fleet: Fleet) -> str:
-    doc: dict[str, Any] = {
+def fleet_dict(fleet: Fleet) -> dict[str, Any]:
+    return {
+        "kind": "fleet",
+        "verdict": fleet.verdict(),
         "nodes": len(fleet.nodes),
+        "reports": fleet.reports,
         "classes": [{"configuration": c, "count": len(m), "nodes": m} for c, m in fleet.classes()],
         "outliers": [o.__dict__ for o in fleet.outliers()],
         "slow": [x.__dict__ for x in fleet.slow()],
@@ -65,7 +92,172 @@ def fleet_json(fleet: Fleet) -> str:
             {"code": f.code, "slug": f.slug, "severity": f.severity, "title": f.title, "count": len(m), "nodes": m}
             for f, m in fleet.findings()
         ],
+        "requirements": [r.__dict__ for r in fleet.requirements],
+        "duplicates": fleet.duplicates,
         "unreadable": [u.__dict__ for u in fleet.unreadable],
         "node_configurations": {n.name: dict(n.config) for n in fleet.nodes},
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def fleet_json(fleet: Fleet) -> str:
+    return json.dumps(fleet_dict(fleet), indent=2, ensure_ascii=False) + "\n"
+
+
+def fleet_markdown(fleet: Fleet) -> str:
+    lines = [f"### torchdoctor fleet: {cell(fleet.verdict())}", ""]
+    lines += ["#### Configurations", "", "| nodes | configuration | which |", "| ---: | --- | --- |"]
+    lines += [f"| {len(m)} | {cell(c)} | {cell(some_of(m, NAMED))} |" for c, m in fleet.classes()]
+    outliers = fleet.outliers()
+    lines += ["", "#### Outliers", ""]
+    if outliers:
+        lines += ["| node | differs in | has | the majority |", "| --- | --- | --- | --- |"]
+        lines += [f"| {cell(o.node)} | {o.key} | {cell(o.value)} | {cell(o.majority)} |" for o in outliers]
+    else:
+        lines.append("None: every node matches the majority where it differs at all.")
+    slow = fleet.slow()
+    if slow:
+        lines += ["", f"#### Slower than the fleet (below {SLOW:.0%} of the median for the same GPU)", ""]
+        lines += [f"- {cell(_slow(x))}" for x in slow]
+    lines += ["", "#### Findings across the fleet", ""]
+    findings = fleet.findings()
+    if findings:
+        lines += ["| | finding | nodes | which |", "| --- | --- | ---: | --- |"]
+        lines += [
+            f"| {ICONS[Severity(f.severity)]} | {cell(f.title)} (`{f.code} {f.slug}`) | {len(m)} | "
+            f"{cell(some_of(m, NAMED))} |"
+            for f, m in findings
+        ]
+    else:
+        lines.append("None.")
+    if fleet.requirements:
+        lines += ["", "#### Requirements", ""]
+        lines += [f"- {'✅' if r.met else '❌'} `{r.requirement}` ({cell(r.saw)})" for r in fleet.requirements]
+    if fleet.duplicates:
+        lines += ["", "#### Reported more than once (the first report is counted)", ""]
+        lines += [f"- {cell(name)}: {cell(', '.join(w))}" for name, w in fleet.duplicates.items()]
+    if fleet.unreadable:
+        lines += ["", "#### Could not read", ""]
+        lines += [f"- {cell(_unreadable(u.where, u.reason))}" for u in fleet.unreadable]
+    return "\n".join(lines) + "\n"
+
+
+def fleet_html(fleet: Fleet) -> str:
+    e = html_escape
+    state = "error" if fleet.broken() else ("warning" if fleet.warned() else "ok")
+
+    def table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+        cells = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+        return "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + f"</tr>{cells}</table>"
+
+    parts = [
+        "<h2>Configurations</h2>",
+        table(("nodes", "configuration", "which"), [(str(len(m)), c, some_of(m, NAMED)) for c, m in fleet.classes()]),
+        "<h2>Outliers</h2>",
+        table(
+            ("node", "differs in", "has", "the majority"),
+            [(o.node, o.key, o.value, o.majority) for o in fleet.outliers()],
+        )
+        if fleet.outliers()
+        else "<p>None.</p>",
+    ]
+    if fleet.slow():
+        parts += [f"<h2>Slower than the fleet (below {SLOW:.0%} of the median)</h2>"]
+        parts += [table(("node", "figure"), [(x.node, _slow(x)) for x in fleet.slow()])]
+    findings = fleet.findings()
+    parts.append("<h2>Findings across the fleet</h2>")
+    parts += [
+        f"<section class='finding {e(f.severity)}' data-code='{e(f.code)}'><h3><span class='badge {e(f.severity)}'>"
+        f"{e(f.severity)}</span>{e(f.title)} <span class='code'>{e(f.code)} {e(f.slug)}</span></h3>"
+        f"<div>on {plural(len(m), 'node')}: {e(', '.join(m))}</div></section>"
+        for f, m in findings
+    ] or ["<p>None.</p>"]
+    if fleet.requirements:
+        rows = [(r.requirement, "met" if r.met else "NOT MET", r.saw) for r in fleet.requirements]
+        parts += ["<h2>Requirements</h2>", table(("requirement", "state", "saw"), rows)]
+    if fleet.duplicates:
+        twice = [(name, ", ".join(w)) for name, w in fleet.duplicates.items()]
+        parts += ["<h2>Reported more than once</h2>", table(("node", "reports (the first is counted)"), twice)]
+    if fleet.unreadable:
+        parts += ["<h2>Could not read</h2>", table(("report", "why"), [(u.where, u.reason) for u in fleet.unreadable])]
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>torchdoctor fleet: {e(fleet.verdict())}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<main>
+<h1>torchdoctor fleet</h1>
+<div class="verdict {state}" id="verdict">{e(fleet.verdict())}</div>
+{"".join(parts)}
+<footer>Generated offline by torchdoctor; this file loads nothing from the network.</footer>
+</main>
+</body>
+</html>
+"""
+
+
+def _finding_lines(findings: tuple[NodeFinding, ...]) -> str:
+    return "\n".join(f"{f.title} ({f.code} {f.slug}, {f.severity})" for f in findings)
+
+
+def fleet_junit(fleet: Fleet) -> str:
+    """A testcase per node (an error finding fails it), per fleet requirement, and per unreadable report."""
+    root = ET.Element("testsuites", name="torchdoctor.fleet")
+    suite = ET.SubElement(root, "testsuite", name="torchdoctor.fleet", hostname="fleet")
+    outliers: dict[str, list[str]] = {}
+    for o in fleet.outliers():
+        outliers.setdefault(o.node, []).append(f"outlier: {o.value} (the majority: {o.majority})")
+    for x in fleet.slow():
+        outliers.setdefault(x.node, []).append("slow: " + _slow(x))
+    failures = errors = 0
+    for node in fleet.nodes:
+        case = ET.SubElement(suite, "testcase", classname="torchdoctor.fleet.node", name=node.name, time="0")
+        bad = [f for f in node.findings if f.severity == Severity.ERROR.value]
+        if bad:
+            failure = ET.SubElement(case, "failure", message=bad[0].title, type=bad[0].slug)
+            failure.text = _finding_lines(node.findings)
+            failures += 1
+        notes = ([_finding_lines(node.findings)] if node.findings and not bad else []) + outliers.get(node.name, [])
+        if notes:
+            ET.SubElement(case, "system-out").text = "\n".join([node.configuration, *notes])
+    for r in fleet.requirements:
+        case = ET.SubElement(suite, "testcase", classname="torchdoctor.fleet.require", name=r.requirement, time="0")
+        if not r.met:
+            ET.SubElement(case, "failure", message=f"{r.requirement} not met ({r.saw})", type="require")
+            failures += 1
+    for u in fleet.unreadable:
+        case = ET.SubElement(suite, "testcase", classname="torchdoctor.fleet.report", name=u.where, time="0")
+        ET.SubElement(case, "error", message=u.reason, type="unreadable")
+        errors += 1
+    tests = len(fleet.nodes) + len(fleet.requirements) + len(fleet.unreadable)
+    for element in (root, suite):
+        for key, value in (("tests", tests), ("failures", failures), ("errors", errors), ("skipped", 0)):
+            element.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+LEVEL = {Severity.ERROR.value: "error", Severity.WARNING.value: "warning", Severity.INFO.value: "notice"}
+
+
+def fleet_github(fleet: Fleet) -> str:
+    """One workflow annotation per fleet finding, outlier, unmet requirement and unreadable report."""
+
+    def line(level: str, title: str, message: str) -> str:
+        return f"::{level} title={escape_property(title)}::{escape_data(message)}"
+
+    lines = [
+        line(LEVEL[f.severity], f"{f.code} {f.slug}", f"{f.title} on {plural(len(m), 'node')}: {some_of(m, NAMED)}")
+        for f, m in fleet.findings()
+    ]
+    lines += [
+        line("warning", "fleet outlier", f"{o.node}: {o.value} (the majority: {o.majority})") for o in fleet.outliers()
+    ]
+    lines += [line("warning", "fleet slow node", _slow(x)) for x in fleet.slow()]
+    unmet = [r for r in fleet.requirements if not r.met]
+    lines += [line("error", "fleet requirement", f"{r.requirement} not met ({r.saw})") for r in unmet]
+    lines += [line("error", "unreadable report", _unreadable(u.where, u.reason)) for u in fleet.unreadable]
+    return "\n".join(lines) + ("\n" if lines else "")
