@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from packaging.version import InvalidVersion, Version
 
 from torchdoctor.checks.base import Area, Fire, Skip, check, ev, pip, torch_version
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.compat.machine import machine_from_facts
+from torchdoctor.compat.recommend import (
+    Gpu,
+    arch_problem,
+    cuda_driver_problem,
+    gpu_driver_need_problem,
+    release_problems,
+)
 from torchdoctor.compat.tables import (
     Tables,
     base_version,
     cc_int,
     cc_str,
     cuda_of_variant,
-    driver_version_key,
     load_tables,
     local_tag,
     series,
@@ -99,33 +106,35 @@ def driver_too_old(facts: Facts) -> Iterator[Fire]:
         nvml = facts.nvml
         raise Skip(f"needs the driver's version: {nvml.reason if isinstance(nvml, Unavailable) else 'unknown'}")
     tables = load_tables()
-    os_name = "windows" if isinstance(facts.host, HostFacts) and facts.host.system == "Windows" else "linux"
-    for gpu in gpus:  # a driver branch that does not know the chip: nothing runs, whatever torch
-        need = tables.gpu_driver_need(cc_int(gpu.compute_capability), os_name)
-        if need is None or driver_version_key(seen.version) >= driver_version_key(need.driver):
-            continue
+    by_label = {f"GPU {g.index} {g.name}": g for g in gpus}
+    machine = replace(
+        machine_from_facts(facts),
+        driver=seen.version,
+        gpus=tuple(Gpu(cc_int(g.compute_capability), label) for label, g in by_label.items()),
+    )
+    # the same questions, in the same functions, as recommend's "does this build run here"
+    too_old = gpu_driver_need_problem(tables, machine)
+    if too_old is not None:  # a driver branch that does not know the chip: nothing runs, whatever torch
+        gpu = by_label[too_old.gpus[0].label]
+        architecture = too_old.rule[0].removesuffix(" needs")
         yield Fire(
             (
                 ev(gpu.source, "GPU", f"GPU {gpu.index} {gpu.name} (sm_{gpu.compute_capability.replace('.', '')})"),
                 ev(seen.source, "driver", seen.version),
-                ev(
-                    Source.COMPAT,
-                    f"{need.architecture} needs",
-                    f"driver >= {need.driver} (CUDA {need.cuda}){need.unverified}",
-                ),
+                ev(Source.COMPAT, *too_old.rule),
             ),
-            f"This driver branch predates the {need.architecture} architecture: update the NVIDIA driver to "
-            f"{need.driver} or newer (a current branch is better). No build of torch can help before that.",
+            f"This driver branch predates the {architecture} architecture: update the NVIDIA driver to "
+            f"{too_old.need} or newer (a current branch is better). No build of torch can help before that.",
             title=f"driver {seen.version} is too old for {gpu.name}",
         )
         return
     if not cuda:
         return
-    needed = tables.min_driver(cuda, os_name)
-    if not needed:
-        raise Skip(f"no driver requirement known for CUDA {cuda}")
-    if driver_version_key(seen.version) >= driver_version_key(needed):
+    problem = cuda_driver_problem(tables, f"cu{cuda.replace('.', '')}", machine)
+    if problem is None:
         return
+    if problem.unknown:
+        raise Skip(f"no driver requirement known for CUDA {cuda}")
     supports = ""
     if seen.source is Source.NVML and isinstance(facts.nvml, NvmlFacts):
         supports = f" (supports CUDA {facts.nvml.cuda_driver_version})"
@@ -134,9 +143,9 @@ def driver_too_old(facts: Facts) -> Iterator[Fire]:
         (
             ev(Source.TORCH, "torch", f"{torch_version(facts)} (CUDA {cuda})"),
             ev(seen.source, "driver", f"{seen.version}{supports}"),
-            ev(Source.COMPAT, f"CUDA {cuda} needs", f"driver >= {needed}"),
+            ev(Source.COMPAT, *problem.rule),
         ),
-        f"Update the NVIDIA driver to {needed} or newer, or use a torch this driver runs. {fix.text}",
+        f"Update the NVIDIA driver to {problem.need} or newer, or use a torch this driver runs. {fix.text}",
         fix.command,
     )
 
@@ -181,12 +190,12 @@ def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
             raise Skip(f"needs torch facts: {torch.reason}")
         if not version or not cuda:
             return
-        machine = machine_from_facts(facts)
-        build = tables.build(version, f"cu{cuda.replace('.', '')}", machine.platform)
-        if build is None:
+        problem = arch_problem(tables, version, f"cu{cuda.replace('.', '')}", machine_from_facts(facts))
+        if problem is not None and problem.unknown:
             raise Skip(f"the tables do not know the architectures of torch {version}")
-        source, listed = Source.COMPAT, " ".join(f"sm_{s}" for s in build.sm) + (" +PTX" if build.ptx else "")
-        covered = lambda cc: tables.covers(build.sm, build.ptx, cc, cuda)  # noqa: E731
+        source, listed = Source.COMPAT, problem.rule[1] if problem else ""
+        uncovered = {g.cc for g in problem.gpus} if problem else set()
+        covered = lambda cc: cc not in uncovered  # noqa: E731
     missing = [(cc, label) for cc, label in gpus if not covered(cc)]
     if not missing:
         return
@@ -220,19 +229,13 @@ def python_unsupported(facts: Facts) -> Iterator[Fire]:
     if version and _known_release(tables, version):
         release = tables.release(version)
         assert release is not None
-        if release.supports_python(python.version, python.free_threaded):
+        problems = release_problems(tables, release, machine_from_facts(facts))
+        problem = next((p for p in problems if p.kind == "python"), None)
+        if problem is None:
             return
         fix = install_torch_fix(facts, reinstall=True)
         yield Fire(
-            (
-                ev(Source.PYTHON, "Python", f"{flavour}{python.version}"),
-                ev(
-                    Source.COMPAT,
-                    f"torch {release.torch} supports",
-                    f"{release.python_range}"
-                    + (f"; free-threaded {', '.join(release.free_threaded)}" if release.free_threaded else ""),
-                ),
-            ),
+            (ev(Source.PYTHON, "Python", f"{flavour}{python.version}"), ev(Source.COMPAT, *problem.rule)),
             fix.text,
             fix.command,
         )
@@ -411,17 +414,17 @@ def glibc_too_old(facts: Facts) -> Iterator[Fire]:
     version = torch_version(facts)
     if host.system != "Linux" or not version or not isinstance(host.glibc, str):
         return
-    release = load_tables().release(version)
-    if release is None or not release.glibc:
+    tables = load_tables()
+    release = tables.release(version)
+    if release is None:
         return
-    if Version(host.glibc) >= Version(release.glibc):
+    problems = release_problems(tables, release, machine_from_facts(facts))
+    problem = next((p for p in problems if p.kind == "glibc"), None)
+    if problem is None:
         return
     fix = install_torch_fix(facts, reinstall=True)  # the same answer to "does this build run here" as recommend
     yield Fire(
-        (
-            ev(Source.PLATFORM, "glibc", host.glibc),
-            ev(Source.COMPAT, f"torch {release.torch} needs", f"glibc {release.glibc}+"),
-        ),
+        (ev(Source.PLATFORM, "glibc", host.glibc), ev(Source.COMPAT, *problem.rule)),
         "Use a newer OS or container image (Ubuntu 20.04+, Debian 10+, RHEL 8+), or a torch built for this "
         f"glibc. {fix.text}",
         fix.command,

@@ -82,25 +82,50 @@ def _variant_order(release: Release, platform: str) -> list[str]:
     return sorted(variants, key=lambda v: Version(cuda_of_variant(v)), reverse=True)
 
 
-def _gpu_problem(tables: Tables, release: Release, variant: str, machine: Machine) -> str:
-    build = tables.build(release.latest, variant, machine.platform)
+@dataclass(frozen=True)
+class Problem:
+    """One reason a build does not run on a machine, with the rule it breaks (for a finding's evidence)."""
+
+    kind: str
+    """platform, glibc, macos, python, gpu-driver, driver, arch; or driver-unknown / arch-unknown when the
+    tables cannot say (not a problem of the machine: a check says "could not check")."""
+    text: str
+    rule: tuple[str, str] = ("", "")
+    """(label, value) of the compat rule: ("torch 2.6.0 needs", "glibc 2.28+")."""
+    gpus: tuple[Gpu, ...] = ()
+    """The GPUs it concerns (arch: those without kernels; gpu-driver: the one the driver cannot drive)."""
+    need: str = ""
+    """The least version that would do: of the driver, glibc or macOS."""
+
+    @property
+    def unknown(self) -> bool:
+        return self.kind.endswith("-unknown")
+
+
+def arch_problem(tables: Tables, version: str, variant: str, machine: Machine) -> Problem | None:
+    """The machine's GPUs that build ``version`` ``variant`` has no kernels (nor PTX) for."""
+    build = tables.build(version, variant, machine.platform)
     if build is None:
-        return f"the tables do not know the architectures of torch {release.torch} {variant}"
+        return Problem("arch-unknown", f"the tables do not know the architectures of torch {version} {variant}")
     cuda = cuda_of_variant(variant) if variant.startswith("cu") else ""
-    missing = [g for g in machine.gpus if not tables.covers(build.sm, build.ptx, g.cc, cuda)]
-    if missing:
-        return ", ".join(f"{g.label} (sm_{g.cc})" for g in missing) + f" not covered by {variant}"
-    return ""
+    missing = tuple(g for g in machine.gpus if not tables.covers(build.sm, build.ptx, g.cc, cuda))
+    if not missing:
+        return None
+    archs = " ".join(f"sm_{s}" for s in build.sm) + (" +PTX" if build.ptx else "")
+    text = ", ".join(f"{g.label} (sm_{g.cc})" for g in missing) + f" not covered by {variant}"
+    return Problem("arch", text, ("torch is built for", archs), missing)
 
 
-def _driver_problem(tables: Tables, variant: str, machine: Machine) -> str:
+def cuda_driver_problem(tables: Tables, variant: str, machine: Machine) -> Problem | None:
+    """Whether the machine's driver runs the CUDA of ``variant`` (not checked when the driver is unknown)."""
     cuda = cuda_of_variant(variant)
     needed = tables.min_driver(cuda, machine.os_name)
     if not needed:
-        return f"no known driver requirement for CUDA {cuda}"
+        return Problem("driver-unknown", f"no known driver requirement for CUDA {cuda}")
     if machine.driver and driver_version_key(machine.driver) < driver_version_key(needed):
-        return f"{variant} needs driver >= {needed}"
-    return ""
+        rule = (f"CUDA {cuda} needs", f"driver >= {needed}")
+        return Problem("driver", f"{variant} needs driver >= {needed}", rule, need=needed)
+    return None
 
 
 def gpu_list(gpus: tuple[Gpu, ...]) -> str:
@@ -119,49 +144,83 @@ def _older(have: str, need: str) -> bool:
         return False
 
 
-def gpu_driver_problem(tables: Tables, machine: Machine) -> str:
-    """ "" when the driver can drive every GPU, else why not (no CUDA build can help then)."""
+def gpu_driver_need_problem(tables: Tables, machine: Machine) -> Problem | None:
+    """The first GPU the driver cannot drive at all (its branch predates the architecture): no build helps."""
     if not machine.driver or machine.platform not in CUDA_PLATFORMS:
-        return ""
+        return None
     for gpu in machine.gpus:
         need = tables.gpu_driver_need(gpu.cc, machine.os_name)
         if need and driver_version_key(machine.driver) < driver_version_key(need.driver):
-            return (
+            return Problem(
+                "gpu-driver",
                 f"driver {machine.driver} cannot drive {gpu.label} ({need.architecture} needs a driver >= "
-                f"{need.driver}, from CUDA {need.cuda}{need.unverified})"
+                f"{need.driver}, from CUDA {need.cuda}{need.unverified})",
+                (f"{need.architecture} needs", f"driver >= {need.driver} (CUDA {need.cuda}){need.unverified}"),
+                (gpu,),
+                need.driver,
             )
-    return ""
+    return None
+
+
+def gpu_driver_problem(tables: Tables, machine: Machine) -> str:
+    """ "" when the driver can drive every GPU, else why not (no CUDA build can help then)."""
+    problem = gpu_driver_need_problem(tables, machine)
+    return problem.text if problem else ""
+
+
+def release_problems(tables: Tables, release: Release, machine: Machine) -> list[Problem]:
+    """Why no build of this release installs here: platform (alone), C library, macOS version, Python."""
+    if not tables.platform_has_wheels(release, machine.platform):
+        return [Problem("platform", f"torch {release.torch} has no {machine.platform} wheels")]
+    out = []
+    needs = f"torch {release.torch} needs"
+    if machine.glibc and machine.platform.startswith("linux") and _older(machine.glibc, release.glibc):
+        text = f"{needs} glibc >= {release.glibc} (this system has {machine.glibc})"
+        out.append(Problem("glibc", text, (needs, f"glibc {release.glibc}+"), need=release.glibc))
+    if machine.macos and machine.platform == "macos-arm64" and _older(machine.macos, release.macos_arm64_min):
+        text = f"{needs} macOS >= {release.macos_arm64_min} (this Mac has {machine.macos})"
+        out.append(Problem("macos", text, (needs, f"macOS {release.macos_arm64_min}+"), need=release.macos_arm64_min))
+    if not release.supports_python(machine.python, machine.free_threaded):
+        kind = "free-threaded " if machine.free_threaded else ""
+        supports = release.python_range + (
+            f"; free-threaded {', '.join(release.free_threaded)}" if release.free_threaded else ""
+        )
+        out.append(
+            Problem(
+                "python",
+                f"torch {release.torch} has no {kind}Python {machine.python} wheels",
+                (f"torch {release.torch} supports", supports),
+            )
+        )
+    return out
 
 
 def release_problem(tables: Tables, release: Release, machine: Machine) -> str:
-    """Why no build of this release installs here ("" when one does): platform, C library, macOS, Python."""
-    if not tables.platform_has_wheels(release, machine.platform):
-        return f"torch {release.torch} has no {machine.platform} wheels"
-    if machine.glibc and machine.platform.startswith("linux") and _older(machine.glibc, release.glibc):
-        return f"torch {release.torch} needs glibc >= {release.glibc} (this system has {machine.glibc})"
-    if machine.macos and machine.platform == "macos-arm64" and _older(machine.macos, release.macos_arm64_min):
-        return f"torch {release.torch} needs macOS >= {release.macos_arm64_min} (this Mac has {machine.macos})"
-    if not release.supports_python(machine.python, machine.free_threaded):
-        kind = "free-threaded " if machine.free_threaded else ""
-        return f"torch {release.torch} has no {kind}Python {machine.python} wheels"
-    return ""
+    """The first reason no build of this release installs here ("" when one does)."""
+    problems = release_problems(tables, release, machine)
+    return problems[0].text if problems else ""
+
+
+def build_problems(tables: Tables, release: Release, variant: str, machine: Machine) -> list[Problem]:
+    """Does this build run here? Every reason it does not, answered in one place for `recommend` and the checks.
+
+    First what ``release_problems`` asks; then, for a CUDA build, whether the driver knows every GPU, whether
+    it runs the build's CUDA, and whether the build has kernels for every GPU.
+    """
+    problems = release_problems(tables, release, machine)
+    if problems or not variant.startswith("cu"):
+        return problems
+    found = (
+        gpu_driver_need_problem(tables, machine),
+        cuda_driver_problem(tables, variant, machine),
+        arch_problem(tables, release.latest, variant, machine),
+    )
+    return [p for p in found if p is not None]
 
 
 def build_problem(tables: Tables, release: Release, variant: str, machine: Machine) -> str:
-    """Why this build does not run here ("" when it does): does this build run here, answered in one place.
-
-    First what ``release_problem`` asks; then, for a CUDA build, whether the driver knows every GPU, whether
-    it runs the build's CUDA, and whether the build has kernels for every GPU.
-    """
-    problem = release_problem(tables, release, machine)
-    if problem or not variant.startswith("cu"):
-        return problem
-    problems = (
-        gpu_driver_problem(tables, machine),
-        _driver_problem(tables, variant, machine),
-        _gpu_problem(tables, release, variant, machine),
-    )
-    return "; ".join(p for p in problems if p)
+    """``build_problems`` as one line ("" when the build runs here)."""
+    return "; ".join(p.text for p in build_problems(tables, release, variant, machine))
 
 
 def candidates(tables: Tables, machine: Machine) -> list[tuple[Release, str, str]]:
