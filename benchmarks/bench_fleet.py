@@ -1,9 +1,10 @@
 """Time and peak memory of `torchdoctor fleet` over 100, 1,000 and 10,000 captured reports (run by hand).
 
-    .venv/bin/python benchmarks/bench_fleet.py [--sizes 100 1000 10000]
+    .venv/bin/python benchmarks/bench_fleet.py [--sizes 100 1000 10000] [--formats json markdown]
 
 Reports are the test factories' healthy GPU node (about 20 kB of JSON each), one in fifty on another
-driver; each size is measured in a fresh process (wall time and ru_maxrss).
+driver; each size and format is measured in a fresh process (wall time and ru_maxrss; markdown also
+turns every host name into its pseudonym).
 """
 
 from __future__ import annotations
@@ -35,21 +36,22 @@ def write_reports(where: Path, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--formats", nargs="+", default=["json", "markdown"])
     args = parser.parse_args()
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             write_reports(Path(tmp), size)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            started = time.perf_counter()
-            run = subprocess.run(
-                [sys.executable, "-m", "torchdoctor", "fleet", tmp, "-f", "json"], capture_output=True, cwd=ROOT
-            )
-            seconds = time.perf_counter() - started
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            print(
-                f"{size:>6} reports: {seconds:6.2f} s, peak RSS {max(peak, before) / 1024:.0f} MiB "
-                f"(exit {run.returncode}, {len(run.stdout) / 1024:.0f} KiB of JSON)"
-            )
+            for fmt in args.formats:
+                started = time.perf_counter()
+                run = subprocess.run(
+                    [sys.executable, "-m", "torchdoctor", "fleet", tmp, "-f", fmt], capture_output=True, cwd=ROOT
+                )
+                seconds = time.perf_counter() - started
+                peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far
+                print(
+                    f"{size:>6} reports, {fmt:>8}: {seconds:6.2f} s, peak RSS {peak / 1024:.0f} MiB "
+                    f"(exit {run.returncode}, {len(run.stdout) / 1024:.0f} KiB out)"
+                )
     return 0
 
 

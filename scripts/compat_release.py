@@ -53,13 +53,17 @@ PYTHONS = ["3.12", "3.11", "3.13", "3.10", "3.14", "3.9"]
 EVERY_PYTHON = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 
 
-def registry_metadata(package: str, version: str, platform_tag: str, python: str) -> dict | None:
-    """The metadata pip reads from the registry for one wheel, or None when there is no such wheel."""
+def registry_metadata(package: str, version: str, platform_tag: str | list[str], python: str) -> dict | None:
+    """The metadata pip reads from the registry for one wheel, or None when there is no such wheel.
+
+    ``platform_tag``: one tag, or several (any of them will do: pip picks the best wheel among them).
+    """
+    tags = [platform_tag] if isinstance(platform_tag, str) else platform_tag
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         argv = [
             sys.executable, "-m", "pip", "--isolated", "install", "--dry-run", "--no-deps", "--ignore-installed",
-            "--target", str(Path(tmp) / "t"), "--only-binary=:all:", "--platform", platform_tag,
+            "--target", str(Path(tmp) / "t"), "--only-binary=:all:", *[a for t in tags for a in ("--platform", t)],
             "--python-version", python, "--report", str(report), f"{package}=={version}",
         ]  # fmt: skip
         subprocess.run(argv, capture_output=True, text=True, timeout=300)
@@ -130,9 +134,9 @@ def registry(package: str, version: str) -> int:
             "wheel": found["wheel"],
         }
         print(f"{platform}: {json.dumps(rows[platform])}")
-    tag = PLATFORM_TAGS["linux-x86_64"][0][0]
-    wheels = [py for py in EVERY_PYTHON if registry_metadata(package, version, tag, py)]
-    print(f"Python versions with a {tag} wheel: {', '.join(wheels)}")
+    tags = PLATFORM_TAGS["linux-x86_64"][0]  # every manylinux tag: torch <= 2.6 tagged its x86_64 wheels manylinux1
+    wheels = [py for py in EVERY_PYTHON if registry_metadata(package, version, tags, py)]
+    print(f"Python versions with a linux-x86_64 wheel: {', '.join(wheels)}")
     if rows:
         rows["linux-x86_64"] = {**rows.get("linux-x86_64", {}), "wheels_for": wheels}
     if package == "torch":

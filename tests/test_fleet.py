@@ -57,7 +57,7 @@ def test_a_fleet_names_the_node_on_another_driver_the_broken_gpu_and_the_unreada
     assert set(unreadable) == {"gpu-12.json", "notes.json"}
     assert "is not JSON" in unreadable["gpu-12.json"] and "not a torchdoctor report" in unreadable["notes.json"]
     text = runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).stdout
-    assert "Fleet Broken: 12 nodes from 14 reports (2 could not be read), 2 configurations, 1 outlier" in text
+    assert "Broken: 12 nodes from 14 reports (2 could not be read), 2 configurations, 1 outlier" in text
     assert "gpu-10: driver 535.104.05 (the majority: driver 550.54.15)" in text
     assert "Traceback" not in text
 

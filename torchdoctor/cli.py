@@ -314,7 +314,9 @@ FormatOpt = Annotated[
         case_sensitive=False,
     ),
 ]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE.")]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE (%h: this host's name).")
+]
 IgnoreOpt = Annotated[
     list[str] | None, typer.Option("--ignore", metavar="CHECK", help="Skip a check (code or slug; repeatable).")
 ]

@@ -39,7 +39,8 @@ def _slow(x: Any) -> str:
 def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
     buf = io.StringIO()
     console = string_console(buf, color, width)
-    console.print("[bold]Fleet[/] " + escape(fleet.verdict()))
+    head, _, rest = fleet.verdict().partition(": ")
+    console.print(f"[bold]{escape(head)}[/]: {escape(rest)}")
     classes = fleet.classes()
     if classes:
         console.print(f"[bold]Configurations[/] ({len(classes)})")
