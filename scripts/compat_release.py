@@ -50,13 +50,18 @@ PLATFORM_TAGS = {  # the platform tag pip is asked for, and the marker environme
 }
 CUDA_RUNTIME = ("cuda-toolkit", "nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime-cu11", "nvidia-cuda-runtime")
 PYTHONS = ["3.12", "3.11", "3.13", "3.10", "3.14", "3.9"]
-EVERY_PYTHON = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
+FREE_THREADED = ["3.13", "3.14", "3.15"]
+"""The Pythons with a free-threaded build (PEP 703: from 3.13), asked for by their ABI tag (cp313t)."""
+EVERY_PYTHON = ["3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 
 
-def registry_metadata(package: str, version: str, platform_tag: str | list[str], python: str) -> dict | None:
+def registry_metadata(
+    package: str, version: str, platform_tag: str | list[str], python: str, abi: str = ""
+) -> dict | None:
     """The metadata pip reads from the registry for one wheel, or None when there is no such wheel.
 
     ``platform_tag``: one tag, or several (any of them will do: pip picks the best wheel among them).
+    ``abi``: ask for this ABI only (cp313t: the free-threaded build).
     """
     tags = [platform_tag] if isinstance(platform_tag, str) else platform_tag
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +69,8 @@ def registry_metadata(package: str, version: str, platform_tag: str | list[str],
         argv = [
             sys.executable, "-m", "pip", "--isolated", "install", "--dry-run", "--no-deps", "--ignore-installed",
             "--target", str(Path(tmp) / "t"), "--only-binary=:all:", *[a for t in tags for a in ("--platform", t)],
-            "--python-version", python, "--report", str(report), f"{package}=={version}",
+            "--python-version", python, *(["--abi", abi] if abi else []),
+            "--report", str(report), f"{package}=={version}",
         ]  # fmt: skip
         subprocess.run(argv, capture_output=True, text=True, timeout=300)
         if not report.exists():
@@ -90,6 +96,14 @@ def cuda_of(requires: list[str], environment: dict[str, str], python: str) -> st
             major, minor = pins[0].split(".")[:2]
             return f"cu{major}{minor}"
     return "cpu"
+
+
+def pins_cuda(package: str, version: str) -> bool:
+    """Whether a wheel's Requires-Dist says which CUDA it brings: torch from 1.13 (before, PyPI's Linux wheel
+    carried CUDA inside itself, so its metadata cannot tell a cu102 wheel from a CPU one)."""
+    from packaging.version import Version
+
+    return package == "torch" and Version(version) >= Version("1.13")
 
 
 LEGACY_MANYLINUX = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
@@ -126,7 +140,7 @@ def registry(package: str, version: str) -> int:
         rows[platform] = {
             "requires_python": found.get("requires_python") or "",
             "classifiers": pythons,
-            "pypi": cuda_of(found.get("requires_dist", []), environment, python) if package == "torch" else "",
+            "pypi": cuda_of(found.get("requires_dist", []), environment, python) if pins_cuda(package, version) else "",
             "glibc": glibc,
             "macos_arm64_min": ".".join(m.groups())
             if (m := re.search(r"macosx_(\d+)_(\d+)_arm64", found["wheel"]))
@@ -135,10 +149,13 @@ def registry(package: str, version: str) -> int:
         }
         print(f"{platform}: {json.dumps(rows[platform])}")
     tags = PLATFORM_TAGS["linux-x86_64"][0]  # every manylinux tag: torch <= 2.6 tagged its x86_64 wheels manylinux1
-    wheels = [py for py in EVERY_PYTHON if registry_metadata(package, version, tags, py)]
+    # a late micro: "3.6" is 3.6.0 to pip, which Requires-Python >=3.6.2 turns away though cp36 wheels exist
+    wheels = [py for py in EVERY_PYTHON if registry_metadata(package, version, tags, f"{py}.99")]
     print(f"Python versions with a linux-x86_64 wheel: {', '.join(wheels)}")
+    free = [py for py in FREE_THREADED if registry_metadata(package, version, tags, py, f"cp{py.replace('.', '')}t")]
+    print(f"free-threaded Python versions with a linux-x86_64 wheel: {', '.join(free) or 'none'}")
     if rows:
-        rows["linux-x86_64"] = {**rows.get("linux-x86_64", {}), "wheels_for": wheels}
+        rows["linux-x86_64"] = {**rows.get("linux-x86_64", {}), "wheels_for": wheels, "free_threaded": free}
     if package == "torch":
         compare(version, rows)
     return 0
@@ -162,6 +179,9 @@ def compare(version: str, rows: dict[str, dict]) -> None:
             print(f"DIFF Python {python}: the registry has a wheel, the table's range {table} leaves it out")
         if python in table and wheels and python not in wheels:
             print(f"DIFF Python {python}: the table's range {table} includes it, the registry has no wheel")
+    free = rows.get("linux-x86_64", {}).get("free_threaded")
+    if free is not None and sorted(free) != sorted(release.free_threaded):
+        print(f"DIFF free-threaded: PyPI has wheels for {free or 'none'}, the table says {list(release.free_threaded)}")
     for platform, row in rows.items():
         table_pypi = release.pypi.get(platform)
         if row.get("pypi") and table_pypi and row["pypi"] != table_pypi:

@@ -1023,9 +1023,13 @@ def recommend(
     except ValueError as exc:
         fatal(str(exc), ExitCode.USAGE)
     python_cmd = target if not python_version and not platform else "python"
+    if python_cmd == "python" and machine.free_threaded:  # the free-threaded interpreter is installed beside
+        python_cmd = "python" + ".".join(machine.python.split(".")[:2]) + "t"  # the regular one: python3.13t
     result = pick(tables, machine, python_cmd)
     described = (
-        f"{machine.platform}, Python {machine.python}"
+        f"{machine.platform}, "
+        + ("free-threaded " if machine.free_threaded else "")
+        + f"Python {machine.python}"
         + (f", macOS {machine.macos}" if machine.macos else "")
         + (f", driver {machine.driver}" if machine.driver else ", no NVIDIA driver")
         + ("".join(f", {g.label} (sm_{g.cc})" for g in machine.gpus))

@@ -44,3 +44,16 @@ def test_drafts_rows_from_a_wheel(tmp_path: Path) -> None:
     assert "sm = [75, 80, 86, 90, 100, 120]" in out and "sm = [80, 90, 100, 110, 120]" in out
     assert "nvidia-cudnn-cu13==9.30.0.1" in out
     assert "git abcdef0123" in out
+
+
+def test_registry_reads_pypis_cuda_only_from_releases_that_pin_it() -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import compat_release
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    assert not compat_release.pins_cuda("torch", "1.12.1")  # CUDA 10.2 inside the wheel: Requires-Dist is silent
+    assert compat_release.pins_cuda("torch", "1.13.0")
+    assert not compat_release.pins_cuda("torchvision", "0.20.1")
+    env = {"platform_system": "Linux", "platform_machine": "x86_64"}
+    assert compat_release.cuda_of(["cuda-toolkit==13.2.2; platform_system == 'Linux'"], env, "3.12") == "cu132"

@@ -229,7 +229,7 @@ def python_unsupported(facts: Facts) -> Iterator[Fire]:
     if version and _known_release(tables, version):
         release = tables.release(version)
         assert release is not None
-        problems = release_problems(tables, release, machine_from_facts(facts))
+        problems = release_problems(tables, release, machine_from_facts(facts), patch=version)
         problem = next((p for p in problems if p.kind == "python"), None)
         if problem is None:
             return

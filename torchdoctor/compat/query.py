@@ -91,7 +91,9 @@ def _torch_answers(tables: Tables, q: Query) -> list[str]:
         f"PyPI gives {release.pypi.get('linux-x86_64', '?')} on Linux x86_64 [source: {release.source}]"
     )
     if q.python:
-        support = release.python_support(q.python)
+        platform = q.platforms[0] if len(q.platforms) == 1 else ""
+        patch = q.torch if q.torch in release.patches else ""
+        support = release.python_support(q.python, platform=platform, patch=patch)
         said = {
             "supported": "is supported by",
             "experimental": "has only EXPERIMENTAL wheels of",

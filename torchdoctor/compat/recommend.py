@@ -168,8 +168,11 @@ def gpu_driver_problem(tables: Tables, machine: Machine) -> str:
     return problem.text if problem else ""
 
 
-def release_problems(tables: Tables, release: Release, machine: Machine) -> list[Problem]:
-    """Why no build of this release installs here: platform (alone), C library, macOS version, Python."""
+def release_problems(tables: Tables, release: Release, machine: Machine, patch: str = "") -> list[Problem]:
+    """Why no build of this release installs here: platform (alone), C library, macOS version, Python.
+
+    ``patch``: the installed patch release, judged as itself (else: the release's latest, which a new install gets).
+    """
     if not tables.platform_has_wheels(release, machine.platform):
         return [Problem("platform", f"torch {release.torch} has no {machine.platform} wheels")]
     out = []
@@ -180,11 +183,13 @@ def release_problems(tables: Tables, release: Release, machine: Machine) -> list
     if machine.macos and machine.platform == "macos-arm64" and _older(machine.macos, release.macos_arm64_min):
         text = f"{needs} macOS >= {release.macos_arm64_min} (this Mac has {machine.macos})"
         out.append(Problem("macos", text, (needs, f"macOS {release.macos_arm64_min}+"), need=release.macos_arm64_min))
-    if not release.supports_python(machine.python, machine.free_threaded):
+    if not release.supports_python(machine.python, machine.free_threaded, machine.platform, patch):
         kind = "free-threaded " if machine.free_threaded else ""
         supports = release.python_range + (
             f"; free-threaded {', '.join(release.free_threaded)}" if release.free_threaded else ""
         )
+        supports += "".join(f"; {m} only on {', '.join(on)}" for m, on in release.python_only_on)
+        supports += "".join(f"; free-threaded {m} only in {', '.join(ps)}" for m, ps in release.free_threaded_patches)
         out.append(
             Problem(
                 "python",
@@ -312,7 +317,12 @@ def recommend(
         reasons.append(f"keeps torch {version} and changes only its build")
     if release.confidence == "M":
         reasons.append(f"torch {release.torch}'s row in the tables is NOT verified ({release.source})")
-    if release.python_support(machine.python, machine.free_threaded) == "experimental":
+    if machine.free_threaded:
+        reasons.append(
+            f"free-threaded Python {machine.python} has wheels of torch {release.torch} "
+            f"(free-threaded: {', '.join(release.free_threaded)}; experimental, as every free-threaded build)"
+        )
+    elif release.python_support(machine.python, machine.free_threaded, machine.platform) == "experimental":
         reasons.append(
             f"Python {machine.python} has only experimental wheels of torch {release.torch} (no Triton for it: "
             "torch.compile will not work; a supported Python is safer)"
@@ -385,7 +395,11 @@ def _upgrades(
     py_blocked = [r for r, v, p in newer if "Python" in p]
     if py_blocked:
         newest = py_blocked[0]
-        out.append(f"torch {newest.torch} needs Python {newest.python_range}")
+        if machine.free_threaded:
+            builds = ", ".join(newest.free_threaded) or "none"
+            out.append(f"torch {newest.torch} has no free-threaded Python {machine.python} wheels (it has: {builds})")
+        else:
+            out.append(f"torch {newest.torch} needs Python {newest.python_range}")
     return out
 
 
@@ -463,11 +477,11 @@ def rows(
     for release in sorted(tables.releases, key=lambda r: Version(r.torch), reverse=True):
         if torch is not None and not any(Version(p) in torch for p in release.patches):
             continue
-        if python and not release.supports_python(python):
-            continue
         tv, ta = _companions(tables, release)
         for platform in platforms:
             if not tables.platform_has_wheels(release, platform):
+                continue
+            if python and not release.supports_python(python, platform=platform):
                 continue
             variants = list(_variant_order(release, platform)) if platform in CUDA_PLATFORMS else []
             if not gpus and not cuda:

@@ -52,28 +52,40 @@ class Release:
     confidence: str
     macos_arm64_min: str = ""
     """The macOS the Apple-silicon wheels install on ("" when there are none, or it is not recorded)."""
+    python_only_on: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(minor, platforms): a Python inside ``python`` whose wheels exist on these platforms only (1.13: 3.11 on
+    linux-x86_64)."""
+    free_threaded_patches: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(minor, patches): free-threaded wheels that only these patches have (2.12: 3.13t in 2.12.0, not 2.12.1)."""
 
     @property
     def latest(self) -> str:
         return max(self.patches, key=Version)
 
-    def python_support(self, python: str, free_threaded: bool = False) -> str:
+    def python_support(self, python: str, free_threaded: bool = False, platform: str = "", patch: str = "") -> str:
         """How torch of this series supports a Python: "supported", "experimental" or "" (no wheels)."""
-        if not self.supports_python(python, free_threaded):
+        if not self.supports_python(python, free_threaded, platform, patch):
             return ""
         minor = ".".join(python.rstrip("t").split(".")[:2])
         return "experimental" if minor in self.python_experimental else "supported"
 
-    def supports_python(self, python: str, free_threaded: bool = False) -> bool:
+    def supports_python(self, python: str, free_threaded: bool = False, platform: str = "", patch: str = "") -> bool:
+        """Whether a wheel of this series exists for the Python: on ``platform`` ("" = any) and in ``patch``
+        ("" = every patch, as a new install of the series' latest gets)."""
         if python.endswith("t"):  # "3.13t": the free-threaded build
             python, free_threaded = python[:-1], True
         minor = ".".join(python.split(".")[:2])
         if free_threaded:
-            return minor in self.free_threaded
+            if minor in self.free_threaded:
+                return True
+            only_in = dict(self.free_threaded_patches).get(minor, ())
+            return bool(patch) and base_version(patch) in only_in
         try:
-            return Version(python) in self.python or Version(minor) in self.python
+            inside = Version(python) in self.python or Version(minor) in self.python
         except InvalidVersion:
             return False
+        only_on = dict(self.python_only_on).get(minor)
+        return inside and not (platform and only_on is not None and platform not in only_on)
 
 
 @dataclass(frozen=True)
@@ -374,6 +386,15 @@ def _spec(value: Any, where: str) -> SpecifierSet:
         raise CompatDataError(f"{where}: bad version range {value!r}") from exc
 
 
+def _by_minor(value: Any, where: str, key: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A table of Python minor -> list of strings ({ "3.11" = ["linux-x86_64"] })."""
+    if not isinstance(value, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()
+    ):
+        raise CompatDataError(f"{where}: {key} must map a Python minor to a list of strings")
+    return tuple((str(k), tuple(v)) for k, v in sorted(value.items()))
+
+
 def _need(row: dict[str, Any], key: str, where: str) -> Any:
     if key not in row:
         raise CompatDataError(f"{where}: missing '{key}'")
@@ -413,6 +434,8 @@ def parse(raw: dict[str, dict[str, Any]]) -> Tables:
                 macos_x86_64=bool(_need(row, "macos_x86_64", where)),
                 mps_min_macos=str(row.get("mps_min_macos", "")),
                 macos_arm64_min=str(row.get("macos_arm64_min", "")),
+                python_only_on=_by_minor(row.get("python_only_on", {}), where, "python_only_on"),
+                free_threaded_patches=_by_minor(row.get("free_threaded_patches", {}), where, "free_threaded_patches"),
                 cudnn=str(row.get("cudnn", "")),
                 nccl=str(row.get("nccl", "")),
                 source=str(_need(row, "source", where)),
