@@ -27,7 +27,11 @@ def write_reports(where: Path, count: int) -> None:
     from torchdoctor.render import OutputFormat, render
 
     same = render(judge(f.facts(host=f.host(hostname="NODE"))), OutputFormat.JSON)
-    older = f.facts(host=f.host(hostname="NODE"), nvml=f.nvml(f.gpu(), driver="535.104.05"))
+    older = f.facts(
+        host=f.host(hostname="NODE"),
+        nvml=f.nvml(f.gpu(), driver="535.104.05"),
+        kernel=f.kernel(module_version="535.104.05"),
+    )
     other = render(judge(older), OutputFormat.JSON)
     for i in range(count):
         (where / f"node-{i:05d}.json").write_text((other if i % 50 == 7 else same).replace("NODE", f"node-{i:05d}"))

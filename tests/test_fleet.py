@@ -308,3 +308,20 @@ def test_check_from_a_dist_report_points_to_fleet(tmp_path: Path) -> None:
     (tmp_path / "job.json").write_text(dist_report_json({"a": "550.54.15"}))
     result = runner.invoke(app, ["check", "--from", str(tmp_path / "job.json")], env=ENV)
     assert result.exit_code == ExitCode.COULD_NOT_RUN and "read it with `torchdoctor fleet`" in result.output
+
+
+def test_many_nodes_left_on_an_old_driver_are_one_outlier_line(tmp_path: Path) -> None:
+    for i in range(30):
+        old = i % 6 == 0
+        nvml = f.nvml(f.gpu(), driver="535.104.05" if old else "550.54.15")
+        kernel = f.kernel(module_version="535.104.05" if old else "550.54.15")
+        (tmp_path / f"n{i:02d}.json").write_text(report_json(node(f"n{i:02d}", nvml=nvml, kernel=kernel)))
+    text = runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).stdout
+    outliers = text.split("Outliers\n", 1)[1].split("Findings")[0]
+    assert outliers.splitlines() == [
+        "  • 5 nodes (n00, n06, n12, n18, n24): driver 535.104.05 (the majority: driver 550.54.15)"
+    ]
+    doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
+    assert [o["node"] for o in doc["outliers"]] == ["n00", "n06", "n12", "n18", "n24"]  # JSON keeps each node
+    markdown = runner.invoke(app, ["fleet", str(tmp_path), "-f", "markdown"], env=ENV).stdout
+    assert markdown.count("| driver | driver 535.104.05 |") == 1

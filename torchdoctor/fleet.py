@@ -7,6 +7,7 @@ never with the size of their reports.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import statistics
@@ -144,6 +145,14 @@ class Fleet:
                 if node.config[i][1] not in ("", majority)
             ]
         return out
+
+    def outlier_groups(self) -> list[tuple[Outlier, list[str]]]:
+        """Outliers that differ in the same way, together (the first one stands for its group), largest first:
+        a hundred nodes left on an old driver are one line, not a hundred."""
+        groups: dict[tuple[str, str, str], tuple[Outlier, list[str]]] = {}
+        for o in self.outliers():
+            groups.setdefault((o.key, o.value, o.majority), (o, []))[1].append(o.node)
+        return sorted(groups.values(), key=lambda item: -len(item[1]))
 
     def slow(self) -> list[Slow]:
         """Nodes whose bench figure is below ``SLOW`` of the fleet's median (three nodes or more measured it)."""
@@ -304,7 +313,12 @@ def node_of(facts: Facts, where: str, how: Judging = Judging()) -> Node:
     if not name:  # the report's file name, which is the host's when written with -o reports/%h.json
         name = where if where.startswith("-:") else Path(where).stem
     report = judge(facts, how.ignore, origin=where, required=how.required)
-    identity = Redactor.for_facts(host) if how.redact else None
+    identity = None
+    if how.redact:  # who and where this report names, else this machine's (as Redactor.for_facts, once per run)
+        here = _here()
+        hostname = host.hostname if isinstance(host, HostFacts) else ""
+        user, home = (host.user, host.home) if isinstance(host, HostFacts) else ("", "")
+        identity = Redactor(user or here.user, home or here.home, hostname or here.host)
     return Node(
         pseudonym(name) if how.redact else name,
         _hidden_where(where) if how.redact else where,
@@ -388,12 +402,17 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+@functools.cache
+def _here() -> Redactor:
+    return Redactor.for_this_machine()
+
+
 def _hidden_where(where: str) -> str:
     """A report's path with its file name (often the host's: reports/%h.json) as a pseudonym, and no home."""
     if where.startswith("-"):
         return where
     path = Path(where)
-    return Redactor.for_this_machine().text(str(path.with_name(pseudonym(path.stem) + path.suffix)))
+    return _here().text(str(path.with_name(pseudonym(path.stem) + path.suffix)))
 
 
 def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
@@ -402,7 +421,6 @@ def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
     fleet = Fleet()
     for where, text in documents(paths):
         fleet.reports += 1
-        shown = _hidden_where(where) if how.redact else where
         try:
             if isinstance(text, Exception):
                 raise ReportFileError(_reason(text))
@@ -413,5 +431,6 @@ def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
             else:
                 fleet.add(node_of(facts_from_document(doc, where), where, how))
         except ReportFileError as exc:
+            shown = _hidden_where(where) if how.redact else where
             fleet.unreadable.append(Unreadable(shown, str(exc).replace(where, shown)))
     return fleet

@@ -32,6 +32,11 @@ def _unreadable(where: str, reason: str) -> str:
     return reason if where in reason else f"{where}: {reason}"
 
 
+def _who(members: list[str]) -> str:
+    """ "gpu-10", or "3 nodes (gpu-10, gpu-11, gpu-12)": who a line is about."""
+    return members[0] if len(members) == 1 else f"{plural(len(members), 'node')} ({some_of(members, NAMED)})"
+
+
 def _slow(x: Any) -> str:
     return f"{x.node}: {x.what} {x.value:g} {x.unit} (fleet median {x.median:g})"
 
@@ -46,10 +51,10 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
         console.print(f"[bold]Configurations[/] ({len(classes)})")
         for config, members in classes:
             hanging(console, "  • ", escape(f"{plural(len(members), 'node')}: {config}"))
-    outliers = fleet.outliers()
+    outliers = fleet.outlier_groups()
     console.print("[bold]Outliers[/]" + ("" if outliers else ": none"))
-    for o in outliers:
-        hanging(console, "  • ", escape(f"{o.node}: {o.value} (the majority: {o.majority})"))
+    for o, members in outliers:
+        hanging(console, "  • ", escape(f"{_who(members)}: {o.value} (the majority: {o.majority})"))
     slow = fleet.slow()
     if slow:
         console.print(f"[bold]Slower than the fleet[/] (below {SLOW:.0%} of the median for the same GPU)")
@@ -108,11 +113,11 @@ def fleet_markdown(fleet: Fleet) -> str:
     lines = [f"### torchdoctor fleet: {cell(fleet.verdict())}", ""]
     lines += ["#### Configurations", "", "| nodes | configuration | which |", "| ---: | --- | --- |"]
     lines += [f"| {len(m)} | {cell(c)} | {cell(some_of(m, NAMED))} |" for c, m in fleet.classes()]
-    outliers = fleet.outliers()
+    outliers = fleet.outlier_groups()
     lines += ["", "#### Outliers", ""]
     if outliers:
-        lines += ["| node | differs in | has | the majority |", "| --- | --- | --- | --- |"]
-        lines += [f"| {cell(o.node)} | {o.key} | {cell(o.value)} | {cell(o.majority)} |" for o in outliers]
+        lines += ["| nodes | differs in | has | the majority |", "| --- | --- | --- | --- |"]
+        lines += [f"| {cell(_who(m))} | {o.key} | {cell(o.value)} | {cell(o.majority)} |" for o, m in outliers]
     else:
         lines.append("None: every node matches the majority where it differs at all.")
     slow = fleet.slow()
@@ -155,8 +160,8 @@ def fleet_html(fleet: Fleet) -> str:
         table(("nodes", "configuration", "which"), [(str(len(m)), c, some_of(m, NAMED)) for c, m in fleet.classes()]),
         "<h2>Outliers</h2>",
         table(
-            ("node", "differs in", "has", "the majority"),
-            [(o.node, o.key, o.value, o.majority) for o in fleet.outliers()],
+            ("nodes", "differs in", "has", "the majority"),
+            [(_who(m), o.key, o.value, o.majority) for o, m in fleet.outlier_groups()],
         )
         if fleet.outliers()
         else "<p>None.</p>",
@@ -255,7 +260,8 @@ def fleet_github(fleet: Fleet) -> str:
         for f, m in fleet.findings()
     ]
     lines += [
-        line("warning", "fleet outlier", f"{o.node}: {o.value} (the majority: {o.majority})") for o in fleet.outliers()
+        line("warning", "fleet outlier", f"{_who(m)}: {o.value} (the majority: {o.majority})")
+        for o, m in fleet.outlier_groups()
     ]
     lines += [line("warning", "fleet slow node", _slow(x)) for x in fleet.slow()]
     unmet = [r for r in fleet.requirements if not r.met]
