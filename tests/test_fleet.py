@@ -317,6 +317,7 @@ def test_many_nodes_left_on_an_old_driver_are_one_outlier_line(tmp_path: Path) -
         kernel = f.kernel(module_version="535.104.05" if old else "550.54.15")
         (tmp_path / f"n{i:02d}.json").write_text(report_json(node(f"n{i:02d}", nvml=nvml, kernel=kernel)))
     text = runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).stdout
+    assert text.startswith("Works, with differences: 30 nodes from 30 reports, 2 configurations, 5 outliers")
     outliers = text.split("Outliers\n", 1)[1].split("Findings")[0]
     assert outliers.splitlines() == [
         "  • 5 nodes (n00, n06, n12, n18, n24): driver 535.104.05 (the majority: driver 550.54.15)"

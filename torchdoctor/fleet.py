@@ -202,7 +202,12 @@ class Fleet:
         errors = sum(1 for f, _ in self.findings() if f.severity == Severity.ERROR.value)
         warnings = sum(1 for f, _ in self.findings() if f.severity == Severity.WARNING.value)
         unmet = sum(1 for r in self.requirements if not r.met)
-        head = "Broken" if self.broken() else ("Works, with warnings" if self.warned() else "Healthy")
+        if self.broken():
+            head = "Broken"
+        elif warnings:
+            head = "Works, with warnings"
+        else:  # outliers, slow nodes or hosts reported twice, and no warning finding
+            head = "Works, with differences" if self.warned() else "Healthy"
         unread = f" ({len(self.unreadable)} could not be read)" if self.unreadable else ""
         parts = [
             f"{plural(len(self.nodes), 'node')} from {plural(self.reports, 'report')}{unread}",
