@@ -326,3 +326,15 @@ def test_many_nodes_left_on_an_old_driver_are_one_outlier_line(tmp_path: Path) -
     assert [o["node"] for o in doc["outliers"]] == ["n00", "n06", "n12", "n18", "n24"]  # JSON keeps each node
     markdown = runner.invoke(app, ["fleet", str(tmp_path), "-f", "markdown"], env=ENV).stdout
     assert markdown.count("| driver | driver 535.104.05 |") == 1
+
+
+def test_a_dist_job_where_no_rank_reported_still_brings_its_findings(tmp_path: Path) -> None:
+    doc = json.loads(dist_report_json({"a": "550.54.15"}))
+    doc["cluster"]["ranks"] = []
+    doc["cluster"]["steps"][0] = {**doc["cluster"]["steps"][0], "status": "failed", "error": "did not finish"}
+    doc["cluster"]["steps"][0]["missing_ranks"] = [0, 1]
+    (tmp_path / "job-17.json").write_text(json.dumps(doc))
+    out = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
+    assert out["unreadable"] == [] and out["nodes"] == 1
+    (missing,) = [x for x in out["findings"] if x["slug"] == "dist-rank-missing"]
+    assert missing["nodes"] == ["job-17"]

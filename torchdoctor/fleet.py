@@ -61,7 +61,7 @@ class Node:
 
     @property
     def configuration(self) -> str:
-        return ", ".join(value for _, value in self.config if value)
+        return ", ".join(value for _, value in self.config if value) or "configuration unknown"
 
 
 @dataclass(frozen=True)
@@ -349,6 +349,11 @@ def dist_nodes(doc: dict[str, Any], where: str, how: Judging = Judging()) -> lis
     by_host: dict[str, list[Any]] = {}
     for r in cluster.ranks:
         by_host.setdefault(r.host, []).append(r)
+    if not by_host:  # no rank reported (the job never formed): its findings still count, under the report's name
+        name = Path(where).stem
+        shown = (pseudonym(name), _hidden_where(where)) if how.redact else (name, where)
+        config = tuple((key, "") for key in CONFIG_KEYS)
+        return [Node(*shown, config, _titled(findings, None), (), "dist")]
     nodes = []
     for host, ranks in by_host.items():
         first = ranks[0]
