@@ -338,3 +338,30 @@ def test_a_dist_job_where_no_rank_reported_still_brings_its_findings(tmp_path: P
     assert out["unreadable"] == [] and out["nodes"] == 1
     (missing,) = [x for x in out["findings"] if x["slug"] == "dist-rank-missing"]
     assert missing["nodes"] == ["job-17"]
+
+
+def test_a_findings_fix_is_shown_once_for_nodes_that_share_it_and_per_variant_where_they_differ(
+    tmp_path: Path,
+) -> None:
+    old_driver = {
+        "nvml": f.nvml(f.gpu(), driver="470.82.01", cuda="11.4"),
+        "kernel": f.kernel(module_version="470.82.01"),
+    }
+    for i in range(5):
+        python = f.python(executable="/opt/conda/bin/python") if i == 4 else f.python()
+        (tmp_path / f"old-{i}.json").write_text(report_json(node(f"old-{i}", python=python, **old_driver)))
+    doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
+    (too_old,) = [x for x in doc["findings"] if x["slug"] == "driver-too-old"]
+    assert [(x["command"].split()[0], x["nodes"]) for x in too_old["fixes"]] == [
+        ("/home/ada/venv/bin/python", 4),
+        ("/opt/conda/bin/python", 1),
+    ]
+    text = runner.invoke(app, ["fleet", str(tmp_path)], env={**ENV, "COLUMNS": "60"}).stdout
+    commands = [line.strip() for line in text.splitlines() if line.strip().startswith("$ ")]
+    assert commands == [f"$ {x['command']}" for x in too_old["fixes"]]  # whole, at 60 columns: pasteable
+    assert "fix on 4 nodes:" in text
+    (tmp_path / "old-4.json").unlink()
+    lines = runner.invoke(app, ["fleet", str(tmp_path), "-f", "github"], env=ENV).stdout.splitlines()
+    assert any(
+        "driver-too-old" in line and "%0Afix: /home/ada/venv/bin/python -m pip install" in line for line in lines
+    )

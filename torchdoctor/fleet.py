@@ -44,6 +44,8 @@ class NodeFinding:
     slug: str
     severity: str
     title: str
+    command: str = field(default="", compare=False)
+    """The fix's command on this node ("" when it has none); not part of what makes two findings the same."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,17 @@ class Fleet:
         order = {Severity.ERROR.value: 0, Severity.WARNING.value: 1, Severity.INFO.value: 2}
         return sorted(seen.values(), key=lambda item: (order.get(item[0].severity, 3), -len(item[1]), item[0].code))
 
+    def fixes(self, finding: NodeFinding) -> list[tuple[str, int]]:
+        """The fix commands the nodes with this finding print, most common first, with how many nodes print each:
+        one command for a fleet built from one image, several where nodes differ (another Python path)."""
+        commands = Counter(
+            f.command
+            for node in self.nodes
+            for f in node.findings
+            if (f.code, f.title) == (finding.code, finding.title) and f.command
+        )
+        return commands.most_common()
+
     def severities(self) -> set[str]:
         return {f.severity for n in self.nodes for f in n.findings}
 
@@ -306,7 +319,10 @@ class Judging:
 
 def _titled(findings: Iterable[Finding], identity: Redactor | None) -> tuple[NodeFinding, ...]:
     text = identity.text if identity is not None else redact_value
-    return tuple(NodeFinding(f.code, f.slug, f.severity.value, text(f.title)) for f in findings)
+    return tuple(
+        NodeFinding(f.code, f.slug, f.severity.value, text(f.title), text(f.fix_command) if f.fix_command else "")
+        for f in findings
+    )
 
 
 def node_of(facts: Facts, where: str, how: Judging = Judging()) -> Node:

@@ -26,6 +26,8 @@ from torchdoctor.words import plural, some_of
 
 NAMED = 8
 """How many node names a line lists before it says "and N more"."""
+FIXES = 3
+"""How many distinct fix commands a finding shows (nodes built from one image share one)."""
 
 
 def _unreadable(where: str, reason: str) -> str:
@@ -69,6 +71,14 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
             escape(f"{f.title} on {plural(len(members), 'node')} ({some_of(members, NAMED)})")
             + f"  [dim]{f.code} {f.slug}[/]",
         )
+        fixes = fleet.fixes(f)
+        for command, count in fixes[:FIXES]:
+            if len(fixes) > 1:
+                console.print(f"      fix on {plural(count, 'node')}:")
+            # A command is never broken: a pasted first line would run a different install.
+            console.print(f"      [bold cyan]$ {escape(command)}[/]", soft_wrap=True)
+        if len(fixes) > FIXES:
+            console.print(f"      ... and {len(fixes) - FIXES} other fix commands: see each node's report")
     if fleet.requirements:
         console.print("[bold]Requirements[/]")
         for r in fleet.requirements:
@@ -95,7 +105,15 @@ def fleet_dict(fleet: Fleet) -> dict[str, Any]:
         "outliers": [o.__dict__ for o in fleet.outliers()],
         "slow": [x.__dict__ for x in fleet.slow()],
         "findings": [
-            {"code": f.code, "slug": f.slug, "severity": f.severity, "title": f.title, "count": len(m), "nodes": m}
+            {
+                "code": f.code,
+                "slug": f.slug,
+                "severity": f.severity,
+                "title": f.title,
+                "count": len(m),
+                "nodes": m,
+                "fixes": [{"command": c, "nodes": n} for c, n in fleet.fixes(f)],
+            }
             for f, m in fleet.findings()
         ],
         "requirements": [r.__dict__ for r in fleet.requirements],
@@ -133,6 +151,13 @@ def fleet_markdown(fleet: Fleet) -> str:
             f"{cell(some_of(m, NAMED))} |"
             for f, m in findings
         ]
+        for f, _ in findings:
+            fixes = fleet.fixes(f)
+            if not fixes:
+                continue
+            lines += ["", f"Fix for {cell(f.title)} (`{f.code}`):"]
+            for command, count in fixes[:FIXES]:
+                lines += ([f"on {plural(count, 'node')}:"] if len(fixes) > 1 else []) + ["", "```bash", command, "```"]
     else:
         lines.append("None.")
     if fleet.requirements:
@@ -171,10 +196,19 @@ def fleet_html(fleet: Fleet) -> str:
         parts += [table(("node", "figure"), [(x.node, _slow(x)) for x in fleet.slow()])]
     findings = fleet.findings()
     parts.append("<h2>Findings across the fleet</h2>")
+
+    def commands(f: NodeFinding) -> str:
+        fixes = fleet.fixes(f)
+        return "".join(
+            (f"<div>fix on {plural(n, 'node')}:</div>" if len(fixes) > 1 else "")
+            + f"<pre class='command'>$ {e(c)}</pre>"
+            for c, n in fixes[:FIXES]
+        )
+
     parts += [
         f"<section class='finding {e(f.severity)}' data-code='{e(f.code)}'><h3><span class='badge {e(f.severity)}'>"
         f"{e(f.severity)}</span>{e(f.title)} <span class='code'>{e(f.code)} {e(f.slug)}</span></h3>"
-        f"<div>on {plural(len(m), 'node')}: {e(', '.join(m))}</div></section>"
+        f"<div>on {plural(len(m), 'node')}: {e(', '.join(m))}</div>{commands(f)}</section>"
         for f, m in findings
     ] or ["<p>None.</p>"]
     if fleet.requirements:
@@ -206,7 +240,10 @@ def fleet_html(fleet: Fleet) -> str:
 
 
 def _finding_lines(findings: tuple[NodeFinding, ...]) -> str:
-    return "\n".join(f"{f.title} ({f.code} {f.slug}, {f.severity})" for f in findings)
+    return "\n".join(
+        f"{f.title} ({f.code} {f.slug}, {f.severity})" + (f"\n  fix: {f.command}" if f.command else "")
+        for f in findings
+    )
 
 
 def fleet_junit(fleet: Fleet) -> str:
@@ -255,10 +292,12 @@ def fleet_github(fleet: Fleet) -> str:
     def line(level: str, title: str, message: str) -> str:
         return f"::{level} title={escape_property(title)}::{escape_data(message)}"
 
-    lines = [
-        line(LEVEL[f.severity], f"{f.code} {f.slug}", f"{f.title} on {plural(len(m), 'node')}: {some_of(m, NAMED)}")
-        for f, m in fleet.findings()
-    ]
+    lines = []
+    for f, m in fleet.findings():
+        fixes = fleet.fixes(f)
+        fix = f"\nfix: {fixes[0][0]}" if len(fixes) == 1 else ""
+        text = f"{f.title} on {plural(len(m), 'node')}: {some_of(m, NAMED)}{fix}"
+        lines.append(line(LEVEL[f.severity], f"{f.code} {f.slug}", text))
     lines += [
         line("warning", "fleet outlier", f"{_who(m)}: {o.value} (the majority: {o.majority})")
         for o, m in fleet.outlier_groups()
