@@ -273,3 +273,12 @@ def test_a_macs_version_reaches_the_recommendation_through_its_facts() -> None:
     machine = machine_from_facts(mac)
     assert (machine.platform, machine.macos) == ("macos-arm64", "13.6.1")
     assert machine_from_facts(f.facts()).macos == ""
+
+
+def test_a_build_whose_architecture_list_is_a_lead_says_so_where_its_advice_is_used() -> None:
+    rtx5090 = (Gpu(120, "GeForce RTX 5090"),)
+    windows = pick(platform="windows-x86_64", python="3.12.0", driver="576.02", gpus=rtx5090)
+    assert windows.variant == "cu128"
+    assert any("architecture list for windows-x86_64 is NOT verified" in r for r in windows.reasons)
+    linux = pick(python="3.12.0", driver="575.57.08", gpus=rtx5090)
+    assert linux.variant == "cu128" and not any("NOT verified" in r for r in linux.reasons)

@@ -112,6 +112,7 @@ def arch_problem(tables: Tables, version: str, variant: str, machine: Machine) -
     if not missing:
         return None
     archs = " ".join(f"sm_{s}" for s in build.sm) + (" +PTX" if build.ptx else "")
+    archs += " (unverified)" if build.confidence == "M" else ""
     text = ", ".join(f"{g.label} (sm_{g.cc})" for g in missing) + f" not covered by {variant}"
     return Problem("arch", text, ("torch is built for", archs), missing)
 
@@ -341,6 +342,10 @@ def recommend(
             archs = " ".join(f"sm_{s}" for s in build.sm) + (" +PTX" if build.ptx else "")
             labels = gpu_list(machine.gpus)
             reasons.append(f"{variant} kernels ({archs}) cover {labels}")
+            if build.confidence == "M":
+                reasons.append(
+                    f"the {variant} architecture list for {machine.platform} is NOT verified ({build.source})"
+                )
         pypi = release.pypi.get(machine.platform, "")
         if pypi and pypi != variant:
             reasons.append(f"plain `pip install torch` would give {pypi} here, hence the index URL")
