@@ -365,3 +365,52 @@ def test_a_findings_fix_is_shown_once_for_nodes_that_share_it_and_per_variant_wh
     assert any(
         "driver-too-old" in line and "%0Afix: /home/ada/venv/bin/python -m pip install" in line for line in lines
     )
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_a_stream_of_whole_pretty_printed_reports_is_read_like_json_lines(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cat reports/*.json | torchdoctor fleet -`: reports one after another, as `check -f json` writes them."""
+    import io
+
+    from torchdoctor import fleet as fleet_module
+
+    monkeypatch.setattr(fleet_module, "CHUNK", chunk)  # 7 bytes: every document straddles many reads
+    first, broken, deep, last = (
+        report_json(node("a")),
+        '{"tool": {"name": "torchdoctor"}, "schema_ver\n',
+        "[" * 5000 + "]" * 5000 + "\n",
+        report_json(node("b")),
+    )
+    stream = (first + "\n" + "hello\n" + broken + deep + last).encode() + b"\xff\n" + first.replace("\n", "").encode()
+    found = list(fleet_module.stream_documents(io.BytesIO(stream)))
+    lines = first.count("\n") + 1
+    assert [w for w, _ in found] == [
+        "-:1",
+        f"-:{lines + 1}",
+        f"-:{lines + 2}",
+        f"-:{lines + 3}",
+        f"-:{lines + 4}",
+        f"-:{lines + 4 + last.count(chr(10))}",
+        f"-:{lines + 5 + last.count(chr(10))}",
+    ]
+    Parsed = fleet_module.Parsed
+    texts = [
+        t.value if isinstance(t, Parsed) else t if isinstance(t, str) else f"{type(t).__name__}: {t}" for _, t in found
+    ]
+    assert texts[0] == json.loads(first)
+    assert texts[1] == "ValueError: not JSON: 'hello'"
+    assert texts[2].startswith('{"tool"') and texts[2].endswith("schema_ver\n")  # handed on: its reader says why
+    assert texts[3] == "ValueError: nested too deeply to be a torchdoctor report"
+    assert texts[4] == json.loads(last)
+    assert texts[5] == "ValueError: not a UTF-8 text file"
+    assert texts[6] == json.loads(first)
+
+
+def test_cat_reports_into_fleet_reads_every_node(tmp_path: Path) -> None:
+    stream = "".join(report_json(node(f"n{i}")) for i in range(3))  # pretty-printed, back to back
+    result = runner.invoke(app, ["fleet", "-", "-f", "json"], input=stream, env=ENV)
+    doc = json.loads(result.stdout)
+    assert result.exit_code == ExitCode.OK and doc["unreadable"] == []
+    assert sorted(doc["node_configurations"]) == ["n0", "n1", "n2"]

@@ -895,7 +895,8 @@ def fleet(
         list[str],
         typer.Argument(
             metavar="REPORT...",
-            help="JSON reports of check, bench or dist: files, directories (their *.json), or - (JSON lines).",
+            help="JSON reports of check, bench or dist: files, directories (their *.json), or - (standard input: "
+            "reports back to back, or JSON lines).",
         ),
     ],
     fmt: FormatOpt = OutputFormat.TERMINAL,

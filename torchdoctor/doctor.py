@@ -149,6 +149,11 @@ def report_document(text: str, where: str) -> dict[str, Any]:
             f"{where} is not JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}); expected a torchdoctor "
             "report made with `torchdoctor check --format json`"
         ) from None
+    return checked_document(doc, where)
+
+
+def checked_document(doc: Any, where: str) -> dict[str, Any]:
+    """A parsed JSON value that is a torchdoctor report of this schema, or why it is not one."""
     if not isinstance(doc, dict) or not isinstance(doc.get("tool"), dict) or doc["tool"].get("name") != "torchdoctor":
         raise ReportFileError(f"{where} is JSON but not a torchdoctor report (no tool.name = 'torchdoctor')")
     version = doc.get("schema_version")

@@ -7,8 +7,10 @@ never with the size of their reports.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hashlib
+import json
 import re
 import statistics
 import sys
@@ -394,7 +396,7 @@ def _names_host(finding: Finding, host: str) -> bool:
     return any(pattern.search(text) for text in (finding.title, *(f"{e.label} {e.value}" for e in finding.evidence)))
 
 
-def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Exception]]:
+def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Parsed | Exception]]:
     """(where, text) for every report: files, the ``*.json`` files of directories, and ``-`` (JSON lines)."""
     for given in paths:
         if given == "-":
@@ -402,12 +404,7 @@ def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Exception]]:
             if stream is None:
                 yield "-", OSError("standard input is closed")
                 continue
-            for number, raw in enumerate(stream, 1):
-                if raw.strip():
-                    try:
-                        yield f"-:{number}", raw.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        yield f"-:{number}", exc
+            yield from stream_documents(stream)
             continue
         path = Path(given)
         files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
@@ -418,6 +415,81 @@ def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Exception]]:
                 yield str(file), file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 yield str(file), exc
+
+
+CHUNK = 1 << 20
+"""How much of a stream is read at a time."""
+SPACE = re.compile(r"\s*")
+NOT_UTF8 = re.compile("[\udc80-\udcff]")
+"""Bytes that are not UTF-8, as the surrogateescape decoder keeps them."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A document already parsed from a stream (its text need not be parsed again)."""
+
+    value: Any
+
+
+def stream_documents(stream: Any) -> Iterator[tuple[str, str | Parsed | Exception]]:
+    """(where, text) for each JSON document on a byte stream: JSON lines, or whole reports one after another
+    (``cat reports/*.json``, pretty-printed as `check -f json` writes them). ``where`` is "-:LINE", the
+    line the document starts on. A broken document is reported and skipped to the next line that starts
+    with "{"; memory holds one document (at most ``MAX_REPORT``) and one chunk, never the whole stream."""
+    decoder = json.JSONDecoder()
+    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    text, pos, line, eof = "", 0, 1, False
+
+    def fill() -> None:
+        nonlocal text, pos, eof
+        text, pos = text[pos:], 0
+        raw = stream.read(CHUNK)
+        eof = not raw
+        text += utf8.decode(raw or b"", final=eof)
+
+    while True:
+        blank = SPACE.match(text, pos).end()  # type: ignore[union-attr]  # \s* always matches
+        line += text.count("\n", pos, blank)
+        pos = blank
+        if pos >= len(text):
+            if eof:
+                return
+            fill()
+            continue
+        where = f"-:{line}"
+        if text[pos] not in "{[":  # not the start of a JSON document: one line of something else
+            while "\n" not in text[pos:] and not eof:
+                fill()
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            junk = text[pos:end]
+            yield where, ValueError("not a UTF-8 text file" if NOT_UTF8.search(junk) else f"not JSON: {junk[:40]!r}")
+            pos = end
+            continue
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            if not eof and len(text) - pos <= MAX_REPORT:
+                fill()  # perhaps the document goes on in the next chunk
+                continue
+            end = _next_document(text, pos)
+            yield where, text[pos:end]  # its reader says what is wrong with it, and where
+        except RecursionError:
+            end = _next_document(text, pos)
+            yield where, ValueError("nested too deeply to be a torchdoctor report")
+        else:  # parsed once: the reader takes the value as it is
+            yield where, (ValueError("not a UTF-8 text file") if NOT_UTF8.search(text, pos, end) else Parsed(value))
+        line += text.count("\n", pos, end)
+        pos = end
+
+
+DOCUMENT_START = re.compile(r"\n(?=[{\[])")
+
+
+def _next_document(text: str, pos: int) -> int:
+    """Where the next document may start after a broken one at ``pos``: the next line opening with { or [."""
+    found = DOCUMENT_START.search(text, pos + 1)
+    return found.end() if found else len(text)
 
 
 def _reason(exc: Exception) -> str:
@@ -442,7 +514,7 @@ def _hidden_where(where: str) -> str:
 
 
 def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
-    from torchdoctor.doctor import facts_from_document, report_document
+    from torchdoctor.doctor import checked_document, facts_from_document, report_document
 
     fleet = Fleet()
     for where, text in documents(paths):
@@ -450,7 +522,7 @@ def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
         try:
             if isinstance(text, Exception):
                 raise ReportFileError(_reason(text))
-            doc = report_document(text, where)
+            doc = checked_document(text.value, where) if isinstance(text, Parsed) else report_document(text, where)
             if doc.get("kind") == "dist":
                 for node in dist_nodes(doc, where, how):
                     fleet.add(node)
