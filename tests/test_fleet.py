@@ -414,3 +414,22 @@ def test_cat_reports_into_fleet_reads_every_node(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert result.exit_code == ExitCode.OK and doc["unreadable"] == []
     assert sorted(doc["node_configurations"]) == ["n0", "n1", "n2"]
+
+
+def test_in_github_actions_fleet_annotates_and_writes_a_summary_with_pseudonyms_even_from_stdin(
+    tmp_path: Path,
+) -> None:
+    from torchdoctor.fleet import pseudonym
+
+    summary = tmp_path / "summary.md"
+    stream = report_json(node("runner-a")) + report_json(
+        node("runner-b", nvml=f.nvml(f.gpu(remap_failed=True)))
+    )  # back to back, as `cat` gives them
+    env = {**ENV, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = runner.invoke(app, ["fleet", "-", "-f", "json"], input=stream, env=env)
+    assert json.loads(result.stdout)["nodes"] == 2  # the JSON on stdout keeps the host names
+    assert "runner-b" in result.stdout
+    assert "::error title=TD017 gpu-ecc-errors::" in result.stderr  # annotations beside machine-readable stdout
+    text = summary.read_text()
+    assert text.startswith("### torchdoctor fleet: Broken") and pseudonym("runner-b") in text
+    assert "runner-" not in text

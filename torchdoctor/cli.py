@@ -9,7 +9,7 @@ import re
 import shutil
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -473,24 +473,36 @@ def finish(report: Report, fmt: OutputFormat, output: Path | None, verbose: bool
 
 
 def github_extras(report: Report, fmt: OutputFormat, output: Path | None) -> None:
-    """Inside GitHub Actions, whatever -f/-o say, once: annotations and the job summary.
+    """Inside GitHub Actions, whatever -f/-o say, once: annotations and the job summary."""
+    from torchdoctor.render import RenderOptions, render
+
+    github_outputs(
+        fmt,
+        output,
+        lambda: render(report, OutputFormat.GITHUB),
+        lambda: render(report, OutputFormat.MARKDOWN, RenderOptions()),
+    )
+
+
+def github_outputs(
+    fmt: OutputFormat, output: Path | None, annotations: Callable[[], str], summary: Callable[[], str]
+) -> None:
+    """Annotations (unless -f github already printed them) and the Markdown job summary.
 
     Annotations go to stdout when it carries a person's report (or nothing), to stderr when it carries
     a machine-readable one (the runner reads workflow commands on both).
     """
-    from torchdoctor.render import RenderOptions, render
-
     if fmt is not OutputFormat.GITHUB:
-        annotations = render(report, OutputFormat.GITHUB)
+        text = annotations()
         if output is None and fmt is not OutputFormat.TERMINAL:
-            stderr(annotations.rstrip("\n"))
-        elif annotations:
-            write_stdout(annotations)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
+            stderr(text.rstrip("\n"))
+        elif text:
+            write_stdout(text)
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
         try:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(render(report, OutputFormat.MARKDOWN, RenderOptions()) + "\n")
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(summary() + "\n")
         except OSError as exc:
             stderr(f"torchdoctor: cannot append to GITHUB_STEP_SUMMARY ({exc})")
 
@@ -943,8 +955,10 @@ def fleet(
     except RequirementError as exc:
         fatal(f"{exc} (or, for the fleet: nodes>=N, configurations<=N, no-outliers)", ExitCode.USAGE)
     hidden = hide_hosts or (fmt.shared and conf.redact)
-    found = gather_fleet(paths, Judging(hidden, conf.ignore, per_node))
-    judge_requirements(found, [spec for spec in specs if is_fleet_requirement(spec)])
+    gathered = gather_fleet(paths, Judging(conf.ignore, per_node))
+    fleet_specs = [spec for spec in specs if is_fleet_requirement(spec)]
+    found = gathered.shared() if hidden else gathered
+    judge_requirements(found, fleet_specs)
     renderers = {
         OutputFormat.JSON: fleet_json,
         OutputFormat.MARKDOWN: fleet_markdown,
@@ -957,6 +971,16 @@ def fleet(
     else:
         text = renderers[fmt](found)
     emit(text, output)
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # as check does: annotations and the job summary, once
+
+        def shared() -> str:  # the summary is read by others: pseudonyms, as markdown has them by default
+            if hidden or not conf.redact:
+                return fleet_markdown(found)
+            view = gathered.shared()
+            judge_requirements(view, fleet_specs)
+            return fleet_markdown(view)
+
+        github_outputs(fmt, output, lambda: fleet_github(found), shared)
     if not found.nodes:
         stderr("torchdoctor: no report could be read")
     failed = {

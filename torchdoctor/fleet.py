@@ -16,7 +16,7 @@ import statistics
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,8 @@ class Node:
     """(GPU model and measurement, the node's slowest device's figure, unit) from its bench facts."""
     kind: str = "check"
     """Which report the node came from: check (also bench) or dist; "check+dist" when both named it."""
+    identity: tuple[str, str, str] = field(default=("", "", ""), compare=False)
+    """(user, home, host) its report names: what a shared view hides in its findings' titles and commands."""
 
     @property
     def configuration(self) -> str:
@@ -124,7 +126,24 @@ class Fleet:
         check, dist = (known, node) if known.kind == "check" else (node, known)
         config = tuple((key, value or dist.config[i][1]) for i, (key, value) in enumerate(check.config))
         findings = check.findings + tuple(f for f in dist.findings if f not in check.findings)
-        self.nodes[at] = Node(node.name, f"{known.where}, {node.where}", config, findings, check.bench, "check+dist")
+        where = f"{known.where}{WHERE_SEPARATOR}{node.where}"
+        self.nodes[at] = Node(node.name, where, config, findings, check.bench, "check+dist", check.identity)
+
+    def shared(self) -> Fleet:
+        """The same fleet for readers elsewhere (markdown, html, a job summary): host names become stable
+        pseudonyms, report paths lose the host's file name and this user's home, findings lose who and where."""
+        out = Fleet(reports=self.reports)
+        for node in self.nodes:
+            text = _redactor(node.identity).text
+            findings = tuple(replace(f, title=text(f.title), command=text(f.command)) for f in node.findings)
+            out.add(replace(node, name=pseudonym(node.name), where=_hidden_where(node.where), findings=findings))
+        out.duplicates = {
+            pseudonym(name): [_hidden_where(w) for w in wheres] for name, wheres in self.duplicates.items()
+        }
+        for u in self.unreadable:
+            hidden = _hidden_where(u.where)
+            out.unreadable.append(Unreadable(hidden, u.reason.replace(u.where, hidden)))
+        return out
 
     def classes(self) -> list[tuple[str, list[str]]]:
         """(configuration, node names), largest first."""
@@ -312,23 +331,28 @@ def bench_figures(facts: Facts) -> tuple[tuple[str, float, str], ...]:
 class Judging:
     """How each report is re-judged and named."""
 
-    redact: bool = False
-    """Hosts become pseudonyms, and who and where (user, home, host) leave the findings' titles."""
     ignore: tuple[str, ...] = ()
     required: tuple[Check, ...] = ()
     """Per-node requirements (cuda, gpus>=N, ...), judged on each `check` report."""
 
 
-def _titled(findings: Iterable[Finding], identity: Redactor | None) -> tuple[NodeFinding, ...]:
-    text = identity.text if identity is not None else redact_value
+def _titled(findings: Iterable[Finding]) -> tuple[NodeFinding, ...]:
+    """Secrets never leave a report, in any view (who and where leave only the shared one: ``Fleet.shared``)."""
     return tuple(
-        NodeFinding(f.code, f.slug, f.severity.value, text(f.title), text(f.fix_command) if f.fix_command else "")
+        NodeFinding(f.code, f.slug, f.severity.value, redact_value(f.title), redact_value(f.fix_command))
         for f in findings
     )
 
 
+def _redactor(identity: tuple[str, str, str]) -> Redactor:
+    """Who and where a report names, else this machine's (as ``Redactor.for_facts``; read once per run)."""
+    here = _here()
+    user, home, host = identity
+    return Redactor(user or here.user, home or here.home, host or here.host)
+
+
 def node_of(facts: Facts, where: str, how: Judging = Judging()) -> Node:
-    """``where``: the report's real path (its file name can name the node); the node shows it hidden when redacting."""
+    """``where``: the report's path (its file name names the node when the report does not)."""
     from torchdoctor.doctor import judge
 
     host = facts.host
@@ -336,19 +360,8 @@ def node_of(facts: Facts, where: str, how: Judging = Judging()) -> Node:
     if not name:  # the report's file name, which is the host's when written with -o reports/%h.json
         name = where if where.startswith("-:") else Path(where).stem
     report = judge(facts, how.ignore, origin=where, required=how.required)
-    identity = None
-    if how.redact:  # who and where this report names, else this machine's (as Redactor.for_facts, once per run)
-        here = _here()
-        hostname = host.hostname if isinstance(host, HostFacts) else ""
-        user, home = (host.user, host.home) if isinstance(host, HostFacts) else ("", "")
-        identity = Redactor(user or here.user, home or here.home, hostname or here.host)
-    return Node(
-        pseudonym(name) if how.redact else name,
-        _hidden_where(where) if how.redact else where,
-        configuration(facts),
-        _titled(report.findings, identity),
-        bench_figures(facts),
-    )
+    identity = (host.user, host.home, host.hostname) if isinstance(host, HostFacts) else ("", "", "")
+    return Node(name, where, configuration(facts), _titled(report.findings), bench_figures(facts), "check", identity)
 
 
 def dist_nodes(doc: dict[str, Any], where: str, how: Judging = Judging()) -> list[Node]:
@@ -368,17 +381,14 @@ def dist_nodes(doc: dict[str, Any], where: str, how: Judging = Judging()) -> lis
     for r in cluster.ranks:
         by_host.setdefault(r.host, []).append(r)
     if not by_host:  # no rank reported (the job never formed): its findings still count, under the report's name
-        name = Path(where).stem
-        shown = (pseudonym(name), _hidden_where(where)) if how.redact else (name, where)
         config = tuple((key, "") for key in CONFIG_KEYS)
-        return [Node(*shown, config, _titled(findings, None), (), "dist")]
+        return [Node(Path(where).stem, where, config, _titled(findings), (), "dist")]
     nodes = []
     for host, ranks in by_host.items():
         first = ranks[0]
         devices = {r.gpu_uuid or r.gpu_bus_id or str(r.rank): r.gpu_name for r in ranks if r.gpu_name}
         named = [f for f in findings if _names_host(f, host)]
         mine = named or [f for f in findings if not any(_names_host(f, h) for h in by_host)]
-        identity = Redactor(user="", home="", host=host) if how.redact else None
         config = (
             ("os", ""),
             ("python", f"Python {first.python}" if first.python else ""),
@@ -386,8 +396,7 @@ def dist_nodes(doc: dict[str, Any], where: str, how: Judging = Judging()) -> lis
             ("driver", f"driver {first.driver}" if first.driver else "no NVIDIA driver"),
             ("gpus", gpus_label(Counter(devices.values()))),
         )
-        shown = (pseudonym(host), _hidden_where(where)) if how.redact else (host, where)
-        nodes.append(Node(*shown, config, _titled(mine, identity), (), "dist"))
+        nodes.append(Node(host, where, config, _titled(mine), (), "dist", ("", "", host)))
     return nodes
 
 
@@ -505,8 +514,14 @@ def _here() -> Redactor:
     return Redactor.for_this_machine()
 
 
+WHERE_SEPARATOR = ", "
+"""Between the reports of a node that both a `check` and a `dist` report named."""
+
+
 def _hidden_where(where: str) -> str:
     """A report's path with its file name (often the host's: reports/%h.json) as a pseudonym, and no home."""
+    if WHERE_SEPARATOR in where:
+        return WHERE_SEPARATOR.join(_hidden_where(w) for w in where.split(WHERE_SEPARATOR))
     if where.startswith("-"):
         return where
     path = Path(where)
@@ -529,6 +544,5 @@ def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
             else:
                 fleet.add(node_of(facts_from_document(doc, where), where, how))
         except ReportFileError as exc:
-            shown = _hidden_where(where) if how.redact else where
-            fleet.unreadable.append(Unreadable(shown, str(exc).replace(where, shown)))
+            fleet.unreadable.append(Unreadable(where, str(exc)))
     return fleet
