@@ -203,6 +203,7 @@ def test_a_dist_report_adds_its_hosts_and_merges_with_their_check_reports(tmp_pa
     ]
     (mismatch,) = [x for x in doc["findings"] if x["slug"] == "dist-version-mismatch"]
     assert mismatch["title"] == "NVIDIA driver differs across ranks" and mismatch["count"] == 3  # the job's, on each
+    assert mismatch["fixes"] == []  # it prints no command, so the fleet shows none
     assert doc["duplicates"] == {}
 
 
@@ -242,6 +243,8 @@ def test_a_node_requirement_is_judged_on_every_nodes_report(tmp_path: Path) -> N
     doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--require", "gpus>=2"], env=ENV).stdout)
     (unmet,) = [x for x in doc["findings"] if x["slug"] == "require-gpus"]
     assert unmet["count"] == 12 and unmet["severity"] == "error"
+    met = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--require", "gpus>=1"], env=ENV).stdout)
+    assert not [x for x in met["findings"] if x["slug"] == "require-gpus"]
     bad = runner.invoke(app, ["fleet", str(tmp_path), "--require", "gpus>>2"], env=ENV)
     assert bad.exit_code == ExitCode.USAGE and "nodes>=N" in bad.output and "Traceback" not in bad.output
 
@@ -425,6 +428,13 @@ def test_in_github_actions_fleet_annotates_and_writes_a_summary_with_pseudonyms_
     stream = report_json(node("runner-a")) + report_json(
         node("runner-b", nvml=f.nvml(f.gpu(remap_failed=True)))
     )  # back to back, as `cat` gives them
+    outside = runner.invoke(
+        app,
+        ["fleet", "-", "-f", "json"],
+        input=stream,
+        env={**ENV, "GITHUB_ACTIONS": "false", "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert "::error" not in outside.stderr and not summary.exists()  # not in GitHub Actions: the report alone
     env = {**ENV, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
     result = runner.invoke(app, ["fleet", "-", "-f", "json"], input=stream, env=env)
     assert json.loads(result.stdout)["nodes"] == 2  # the JSON on stdout keeps the host names
