@@ -443,3 +443,26 @@ def test_in_github_actions_fleet_annotates_and_writes_a_summary_with_pseudonyms_
     text = summary.read_text()
     assert text.startswith("### torchdoctor fleet: Broken") and pseudonym("runner-b") in text
     assert "runner-" not in text
+
+
+def test_the_shared_view_keeps_a_fix_that_pastes_and_drops_one_that_would_not(tmp_path: Path) -> None:
+    old_driver = {
+        "nvml": f.nvml(f.gpu(), driver="470.82.01", cuda="11.4"),
+        "kernel": f.kernel(module_version="470.82.01"),
+    }
+    homes = {
+        "in-home": (f.host(hostname="in-home", user="alice", home="/home/alice"), "/home/alice/venv/bin/python"),
+        "elsewhere": (f.host(hostname="elsewhere", user="alice", home="/home/alice"), "/opt/alice/env/bin/python"),
+    }
+    for name, (host, python) in homes.items():
+        facts = f.facts(host=host, python=f.python(executable=python), **old_driver)
+        (tmp_path / f"{name}.json").write_text(report_json(facts))
+    plain = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
+    (too_old,) = [x for x in plain["findings"] if x["slug"] == "driver-too-old"]
+    assert sorted(x["command"].split()[0] for x in too_old["fixes"]) == [
+        "/home/alice/venv/bin/python",
+        "/opt/alice/env/bin/python",
+    ]
+    shared = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--hide-hosts"], env=ENV).stdout)
+    (too_old,) = [x for x in shared["findings"] if x["slug"] == "driver-too-old"]
+    assert [x["command"].split()[0] for x in too_old["fixes"]] == ["~/venv/bin/python"]  # `<user>` would redirect

@@ -135,7 +135,9 @@ class Fleet:
         out = Fleet(reports=self.reports)
         for node in self.nodes:
             text = _redactor(node.identity).text
-            findings = tuple(replace(f, title=text(f.title), command=text(f.command)) for f in node.findings)
+            findings = tuple(
+                replace(f, title=text(f.title), command=_shareable(text(f.command))) for f in node.findings
+            )
             out.add(replace(node, name=pseudonym(node.name), where=_hidden_where(node.where), findings=findings))
         out.duplicates = {
             pseudonym(name): [_hidden_where(w) for w in wheres] for name, wheres in self.duplicates.items()
@@ -342,6 +344,15 @@ def _titled(findings: Iterable[Finding]) -> tuple[NodeFinding, ...]:
         NodeFinding(f.code, f.slug, f.severity.value, redact_value(f.title), redact_value(f.fix_command))
         for f in findings
     )
+
+
+def _shareable(command: str) -> str:
+    """A command with its home as ~ pastes as it is; one with a placeholder (<user>: a shell redirection) does not,
+    so the shared view leaves it out (the node's own report has it)."""
+    return "" if PLACEHOLDER.search(command) else command
+
+
+PLACEHOLDER = re.compile(r"<(user|host|redacted)>")
 
 
 def _redactor(identity: tuple[str, str, str]) -> Redactor:
