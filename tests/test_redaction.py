@@ -152,3 +152,29 @@ def test_a_report_from_another_machine_hides_that_machines_identity() -> None:
         out = render(judge(facts), fmt)
         assert "/home/alice" not in out and "alice-gpu-box" not in out, fmt
         assert "~/venv/bin/python" in out
+
+
+@pytest.mark.parametrize("fmt", [OutputFormat.MARKDOWN, OutputFormat.HTML])
+def test_a_shared_fix_command_is_printed_only_when_it_still_pastes(fmt: OutputFormat) -> None:
+    """~ for the home pastes; `<user>` in a path would be a shell redirection, so that command is left out."""
+    from dataclasses import replace
+
+    from tests import factories as f
+    from torchdoctor.doctor import judge
+    from torchdoctor.redact import LEFT_OUT
+    from torchdoctor.render import render
+
+    old_driver = {
+        "nvml": f.nvml(f.gpu(), driver="470.82.01", cuda="11.4"),
+        "kernel": f.kernel(module_version="470.82.01"),
+    }
+    host = replace(f.host(), hostname="alice-gpu-box", user="alice", home="/home/alice")
+    in_home = render(
+        judge(f.facts(host=host, python=f.python(executable="/home/alice/venv/bin/python"), **old_driver)), fmt
+    )
+    assert "~/venv/bin/python -m pip install --force-reinstall torch==2.5.1" in in_home and LEFT_OUT not in in_home
+    elsewhere = render(
+        judge(f.facts(host=host, python=f.python(executable="/opt/alice/bin/python"), **old_driver)), fmt
+    )
+    assert "/opt/&lt;user&gt;/bin/python -m pip" not in elsewhere and "/opt/<user>/bin/python -m pip" not in elsewhere
+    assert LEFT_OUT.split(":")[0] in elsewhere

@@ -27,7 +27,7 @@ from torchdoctor.checks.requirements import OPS
 from torchdoctor.doctor import ReportFileError
 from torchdoctor.model import BenchFacts, Facts, Finding, HostFacts, PythonFacts, Severity
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
-from torchdoctor.redact import Redactor, redact_value
+from torchdoctor.redact import Redactor, pasteable, redact_value
 from torchdoctor.words import plural, some_of
 
 CONFIG_KEYS = ("os", "python", "torch", "driver", "gpus")
@@ -136,7 +136,8 @@ class Fleet:
         for node in self.nodes:
             text = _redactor(node.identity).text
             findings = tuple(
-                replace(f, title=text(f.title), command=_shareable(text(f.command))) for f in node.findings
+                replace(f, title=text(f.title), command=c if pasteable(c := text(f.command)) else "")
+                for f in node.findings
             )
             out.add(replace(node, name=pseudonym(node.name), where=_hidden_where(node.where), findings=findings))
         out.duplicates = {
@@ -344,15 +345,6 @@ def _titled(findings: Iterable[Finding]) -> tuple[NodeFinding, ...]:
         NodeFinding(f.code, f.slug, f.severity.value, redact_value(f.title), redact_value(f.fix_command))
         for f in findings
     )
-
-
-def _shareable(command: str) -> str:
-    """A command with its home as ~ pastes as it is; one with a placeholder (<user>: a shell redirection) does not,
-    so the shared view leaves it out (the node's own report has it)."""
-    return "" if PLACEHOLDER.search(command) else command
-
-
-PLACEHOLDER = re.compile(r"<(user|host|redacted)>")
 
 
 def _redactor(identity: tuple[str, str, str]) -> Redactor:

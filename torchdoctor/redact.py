@@ -54,6 +54,20 @@ def redact_value(value: str) -> str:
     return KEY_VALUE_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", value)
 
 
+PLACEHOLDER = re.compile(r"<(user|host|redacted)>")
+"""What redaction puts in place of a name or a secret."""
+
+
+def pasteable(command: str) -> bool:
+    """Whether a command still runs as printed after redaction: ~ for the home does, but a placeholder does not
+    (``<user>`` is a shell redirection), so a shared report leaves such a command out."""
+    return not PLACEHOLDER.search(command)
+
+
+LEFT_OUT = (
+    "its command is left out here: redaction put a placeholder in it; `torchdoctor check` on that machine prints it"
+)
+
 GPU_UUID = re.compile(r"\b(GPU|MIG)-[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
 
 

@@ -7,6 +7,7 @@ from html import escape
 
 from torchdoctor import serde
 from torchdoctor.model import Finding, Report, SmokeFacts, StepStatus
+from torchdoctor.redact import LEFT_OUT, pasteable
 from torchdoctor.render.summary import key_facts, verdict
 from torchdoctor.words import plural
 
@@ -70,6 +71,8 @@ def finding_html(f: Finding) -> str:
     )
     fix = f.fix[: -len(f.fix_command)].rstrip() if f.fix_command and f.fix.endswith(f.fix_command) else f.fix
     command = f"<pre class='command'>$ {escape(f.fix_command)}</pre>" if f.fix_command else ""
+    if f.fix_command and not pasteable(f.fix_command):
+        command = f"<div class='fix'>({escape(LEFT_OUT)})</div>"
     return (
         f"<section class='finding {sev}' data-code='{escape(f.code)}' data-slug='{escape(f.slug)}'>"
         f"<h3><span class='badge {sev}'>{sev}</span>{escape(f.title)} "

@@ -6,6 +6,7 @@ import json
 
 from torchdoctor import serde
 from torchdoctor.model import Report, Severity
+from torchdoctor.redact import LEFT_OUT, pasteable
 from torchdoctor.render.summary import key_facts, verdict
 
 ICONS = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
@@ -28,8 +29,10 @@ def render(report: Report) -> str:
             lines.append(f"  - why: {f.why}")
             fix = f.fix[: -len(f.fix_command)].rstrip() if f.fix_command and f.fix.endswith(f.fix_command) else f.fix
             lines.append(f"  - fix: {fix.strip()}")
-            if f.fix_command:
+            if f.fix_command and pasteable(f.fix_command):
                 lines += ["", "    ```bash", f"    {f.fix_command}", "    ```"]
+            elif f.fix_command:
+                lines.append(f"  - ({LEFT_OUT})")
         lines.append("")
     lines += ["#### Key facts", "", "| | |", "| --- | --- |"]
     lines += [f"| {cell(k)} | {cell(v)} |" for k, v in key_facts(report)]
