@@ -1,7 +1,7 @@
 """The fleet's answer in every format: terminal, JSON, Markdown, HTML, JUnit and GitHub annotations.
 
-Each renderer reads the same ``Fleet``; host names are already pseudonyms when the fleet was gathered
-with redaction (the shared formats, unless ``--no-redact``), so no renderer has to hide anything itself.
+Each renderer reads the ``Fleet`` it is given; for the shared formats (unless ``--no-redact``) that is
+``Fleet.shared()``, whose host names are already pseudonyms, so no renderer has to hide anything itself.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from torchdoctor.fleet import SLOW, Fleet, NodeFinding
+from torchdoctor.fleet import SLOW, Fleet, NodeFinding, Slow
 from torchdoctor.model import Severity
 from torchdoctor.render.console import hanging, string_console
 from torchdoctor.render.github import escape_data, escape_property
@@ -39,7 +39,7 @@ def _who(members: list[str]) -> str:
     return members[0] if len(members) == 1 else f"{plural(len(members), 'node')} ({some_of(members, NAMED)})"
 
 
-def _slow(x: Any) -> str:
+def _slow(x: Slow) -> str:
     return f"{x.node}: {x.what} {x.value:g} {x.unit} (fleet median {x.median:g})"
 
 
@@ -137,7 +137,7 @@ def fleet_markdown(fleet: Fleet) -> str:
         lines += ["| nodes | differs in | has | the majority |", "| --- | --- | --- | --- |"]
         lines += [f"| {cell(_who(m))} | {o.key} | {cell(o.value)} | {cell(o.majority)} |" for o, m in outliers]
     else:
-        lines.append("None: every node matches the majority where it differs at all.")
+        lines.append("None.")
     slow = fleet.slow()
     if slow:
         lines += ["", f"#### Slower than the fleet (below {SLOW:.0%} of the median for the same GPU)", ""]
