@@ -94,6 +94,9 @@ def test_a_driver_branch_older_than_the_gpu_is_driver_too_old_for_the_card() -> 
     (found,) = [x for x in old.findings if x.slug == "driver-too-old"]
     assert found.title == "driver 550.54.15 is too old for NVIDIA GeForce RTX 5090"
     assert any(e.value.startswith("driver >= 570.26") for e in found.evidence)
+    assert found.fix.startswith(
+        "This driver branch predates the Blackwell architecture: update the NVIDIA driver to 570.26"
+    )
     new = judge(f.facts(torch=f.cpu_runtime(), nvml=f.nvml(rtx5090, driver="575.57.08", cuda="12.9")))
     assert "driver-too-old" not in {x.slug for x in new.findings}
 

@@ -116,14 +116,13 @@ def driver_too_old(facts: Facts) -> Iterator[Fire]:
     too_old = gpu_driver_need_problem(tables, machine)
     if too_old is not None:  # a driver branch that does not know the chip: nothing runs, whatever torch
         gpu = by_label[too_old.gpus[0].label]
-        architecture = too_old.rule[0].removesuffix(" needs")
         yield Fire(
             (
                 ev(gpu.source, "GPU", f"GPU {gpu.index} {gpu.name} (sm_{gpu.compute_capability.replace('.', '')})"),
                 ev(seen.source, "driver", seen.version),
                 ev(Source.COMPAT, *too_old.rule),
             ),
-            f"This driver branch predates the {architecture} architecture: update the NVIDIA driver to "
+            f"This driver branch predates the {too_old.needed_by} architecture: update the NVIDIA driver to "
             f"{too_old.need} or newer (a current branch is better). No build of torch can help before that.",
             title=f"driver {seen.version} is too old for {gpu.name}",
         )

@@ -96,6 +96,8 @@ class Problem:
     """The GPUs it concerns (arch: those without kernels; gpu-driver: the one the driver cannot drive)."""
     need: str = ""
     """The least version that would do: of the driver, glibc or macOS."""
+    needed_by: str = ""
+    """What sets ``need``: the GPU architecture (gpu-driver), the CUDA (driver) or the torch release."""
 
     @property
     def unknown(self) -> bool:
@@ -159,6 +161,7 @@ def gpu_driver_need_problem(tables: Tables, machine: Machine) -> Problem | None:
                 (f"{need.architecture} needs", f"driver >= {need.driver} (CUDA {need.cuda}){need.unverified}"),
                 (gpu,),
                 need.driver,
+                need.architecture,
             )
     return None
 
