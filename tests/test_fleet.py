@@ -231,6 +231,10 @@ def test_fleet_requirements_no_outliers_and_one_configuration(tmp_path: Path) ->
         {"requirement": "no outliers", "met": False, "saw": "outliers: gpu-10 (driver 535.104.05)"},
         {"requirement": "configurations<=3", "met": True, "saw": "configurations: 2"},
     ]
+    one = runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--require", "configurations==1"], env=ENV)
+    assert json.loads(one.stdout)["requirements"] == [
+        {"requirement": "configurations==1", "met": False, "saw": "configurations: 2"}
+    ]
     for i in range(3):
         (tmp_path / "same" / "x").mkdir(parents=True, exist_ok=True)
         (tmp_path / "same" / f"s{i}.json").write_text(report_json(node(f"s{i}")))
