@@ -14,7 +14,8 @@ from tests import factories as f
 from tests.checks.test_catalogue import CASES
 from torchdoctor import __version__, serde
 from torchdoctor.cli import app
-from torchdoctor.doctor import judge, report_to_dict
+from torchdoctor.doctor import judge
+from torchdoctor.reportfile import report_to_dict
 from torchdoctor.exitcodes import ExitCode
 from torchdoctor.model import Facts, ImportFailureKind, TorchImportFailure
 
@@ -46,7 +47,7 @@ def test_list_and_explain() -> None:
 
 
 def test_explain_knows_every_code_a_report_can_show() -> None:
-    from torchdoctor.cli import catalogue
+    from torchdoctor.commands.explain import catalogue
 
     for chk in catalogue():
         assert runner.invoke(app, ["explain", chk.code], env=ENV).exit_code == 0, chk.code
@@ -240,7 +241,7 @@ def test_at_an_80_column_terminal_compat_records_wrap_under_their_bullet() -> No
 def test_installed_with_pipx_the_doctor_examines_the_python_on_path_not_its_own(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from torchdoctor import cli
+    from torchdoctor import interpreter as cli
 
     assert cli.own_tool_environment("/home/ada/.local/share/pipx/venvs/torchdoctor")
     assert cli.own_tool_environment("/home/ada/.local/share/uv/tools/torchdoctor")

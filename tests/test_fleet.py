@@ -165,7 +165,7 @@ def dist_report_json(hosts: dict[str, str]) -> str:
     from torchdoctor.distributed.checks import all_dist_checks
     from torchdoctor.distributed.model import DistReport
     from torchdoctor.distributed.render import render as dist_render
-    from torchdoctor.doctor import SCHEMA_VERSION, TOOL
+    from torchdoctor.reportfile import SCHEMA_VERSION, TOOL
 
     ranks = [
         replace(

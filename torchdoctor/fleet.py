@@ -24,10 +24,10 @@ from torchdoctor import serde
 from torchdoctor.checks.base import Check, torch_version
 from torchdoctor.checks.compat import torch_cuda
 from torchdoctor.checks.requirements import OPS
-from torchdoctor.doctor import ReportFileError
 from torchdoctor.model import BenchFacts, Facts, Finding, HostFacts, PythonFacts, Severity
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
 from torchdoctor.redact import Redactor, pasteable, redact_value
+from torchdoctor.reportfile import ReportFileError
 from torchdoctor.words import plural, some_of
 
 CONFIG_KEYS = ("os", "python", "torch", "driver", "gpus")
@@ -532,7 +532,7 @@ def _hidden_where(where: str) -> str:
 
 
 def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
-    from torchdoctor.doctor import checked_document, facts_from_document, report_document
+    from torchdoctor.reportfile import checked_document, facts_from_document, report_document
 
     fleet = Fleet()
     for where, text in documents(paths):

@@ -579,6 +579,8 @@ class Report:
     facts: Facts
     checks: tuple[CheckOutcome, ...]
     timings: tuple[ProbeTiming, ...] = field(default=())
+    kind: str = "check"
+    """The command that made it: "check", "smoke" or "bench" (they share this shape)."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:

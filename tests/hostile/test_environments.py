@@ -12,7 +12,8 @@ import pytest
 
 from tests import factories as f
 from tests.conftest import Doctor, fired
-from torchdoctor.doctor import judge, report_to_dict
+from torchdoctor.doctor import judge
+from torchdoctor.reportfile import report_to_dict
 from torchdoctor.exitcodes import ExitCode
 
 

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from torchdoctor.cli import LiveProgress
+from torchdoctor.progress import LiveProgress
 from torchdoctor.probes.subproc import run_command
 
 

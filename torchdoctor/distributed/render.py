@@ -34,11 +34,13 @@ def verdict(report: DistReport) -> str:
 
 
 def to_dict(report: DistReport) -> dict[str, object]:
+    """The versioned document: the common head (schema_version, kind, tool, created), then the job."""
     doc = serde.to_jsonable(report)
     doc["kind"] = "dist"
     doc["verdict"] = verdict(report)
     doc["findings"] = [serde.to_jsonable(f) for f in report.findings]
-    return doc
+    head = ["schema_version", "kind", "tool", "created", "verdict"]
+    return {k: doc[k] for k in head} | {k: v for k, v in doc.items() if k not in head}
 
 
 def render(

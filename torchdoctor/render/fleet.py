@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from torchdoctor.fleet import SLOW, Fleet, NodeFinding, Slow
 from torchdoctor.model import Severity
+from torchdoctor.reportfile import header
 from torchdoctor.render.console import hanging, string_console
 from torchdoctor.render.github import escape_data, escape_property
 from torchdoctor.render.html import CSS
@@ -97,7 +98,7 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
 
 def fleet_dict(fleet: Fleet) -> dict[str, Any]:
     return {
-        "kind": "fleet",
+        **header("fleet"),
         "verdict": fleet.verdict(),
         "nodes": len(fleet.nodes),
         "reports": fleet.reports,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from torchdoctor.doctor import report_to_dict
 from torchdoctor.model import Report
+from torchdoctor.reportfile import report_to_dict
 
 
 def render(report: Report) -> str:

@@ -1,0 +1,147 @@
+"""`dist`: one job's ranks examined together — rendezvous, each rank's facts, collectives, one report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from torchdoctor.distributed.model import DistReport
+from torchdoctor.exitcodes import ExitCode, Stop
+from torchdoctor.model import Finding
+from torchdoctor.output import OutputOptions, deliver, say
+from torchdoctor.policy import exit_code
+from torchdoctor.render import OutputFormat, RenderOptions
+from torchdoctor.result import Result
+from torchdoctor.settings import Settings
+
+
+def _render(fmt: OutputFormat) -> Callable[[DistResult, RenderOptions], str]:
+    from torchdoctor.distributed.render import render
+
+    def one(result: DistResult, options: RenderOptions) -> str:
+        return render(
+            result.report,
+            fmt,
+            options.verbose,
+            options.color,
+            options.width,
+            redact_identity=options.redact_identity,
+        )
+
+    return one
+
+
+@dataclass(frozen=True)
+class DistResult(Result):
+    report: DistReport
+    kind: ClassVar[str] = "dist"
+    renderers: ClassVar = {fmt: _render(fmt) for fmt in OutputFormat}
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.report.findings
+
+    def document(self) -> dict[str, Any]:
+        from torchdoctor.distributed.render import to_dict
+
+        return to_dict(self.report)
+
+
+@dataclass(frozen=True)
+class DistOptions:
+    settings: Settings
+    out: OutputOptions
+    backend: str = "auto"
+    timeout: float = 600.0
+    rdzv_timeout: float = 60.0
+    collective_timeout: float = 60.0
+    max_mib: int = 0
+    all_ranks: bool = False
+
+
+def check_backend(backend: str) -> None:
+    if backend not in ("auto", "nccl", "gloo"):
+        raise Stop(f"--backend {backend}: use auto, nccl or gloo", ExitCode.USAGE)
+
+
+def launch_ranks(python: str | None, nproc: int, argv: list[str], timeout: float) -> int:
+    """``--nproc N``: start N local ranks through torchrun, each running this command; their exit code."""
+    from torchdoctor.distributed.launcher import launch_local
+    from torchdoctor.interpreter import default_python
+
+    forwarded = list(argv[argv.index("dist") + 1 :]) if "dist" in argv else []
+    forwarded = without_option(forwarded, "--nproc")
+    forwarded = without_option(forwarded, "--python")
+    code, problem = launch_local(python or default_python(), nproc, forwarded, timeout + 60)
+    if problem:
+        say(f"torchdoctor: {problem}")
+    return code
+
+
+def without_option(args: list[str], name: str) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == name:
+            skip = True
+            continue
+        if arg.startswith(name + "="):
+            continue
+        out.append(arg)
+    return out
+
+
+def run_rank(options: DistOptions) -> int:
+    """This process is one rank of the job: run it; rank 0 writes the report. Returns the exit code."""
+    from torchdoctor.checks.base import run_checks
+    from torchdoctor.distributed import checks as dist_checks
+    from torchdoctor.distributed import rank as dist_rank
+    from torchdoctor.distributed import run as dist_run
+    from torchdoctor.distributed.model import ClusterFacts
+    from torchdoctor.reportfile import SCHEMA_VERSION, TOOL, now
+
+    conf = options.settings
+    try:
+        launch = dist_rank.resolve(os.environ)
+    except dist_rank.LaunchError as exc:
+        if any(v in os.environ for v in ("RANK", "WORLD_SIZE", "SLURM_PROCID")):
+            raise Stop(str(exc), ExitCode.USAGE) from None
+        launch = dist_rank.single(dist_rank.free_port())
+    run_options = dist_run.DistOptions(
+        options.backend,
+        options.rdzv_timeout,
+        options.collective_timeout,
+        options.timeout,
+        options.max_mib * 1024 * 1024,
+    )
+
+    def finish(cluster: ClusterFacts) -> int:
+        outcomes = run_checks(cluster, dist_checks.all_dist_checks(), conf.ignore)
+        result = DistResult(DistReport(SCHEMA_VERSION, TOOL, now(), cluster, outcomes))
+        deliver(result, options.out)
+        return int(exit_code(result.severities(), conf.fail_on))
+
+    def log(message: str) -> None:
+        if options.all_ranks or launch.rank == 0:
+            say(f"torchdoctor: {message}")
+
+    terminated = dist_run.TerminationReport()  # before torch starts any thread
+    try:
+        import torch  # noqa: F401  (this process is a rank: torch is what it examines)
+    except Exception as exc:
+        raise Stop(f"dist runs inside each rank and needs torch there: {type(exc).__name__}: {exc}") from None
+    try:
+        return dist_run.run(launch, run_options, finish, log, terminated)
+    except Stop:
+        raise
+    except Exception as exc:  # the store's host (rank 0, or torchrun's agent) went away mid-run, most often
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise Stop(
+            f"rank {launch.rank}: lost the job's store at {launch.master_addr}:{launch.master_port} "
+            f"({type(exc).__name__}: {first}); rank 0 or the launcher has gone away",
+            ExitCode.FINDINGS,
+        ) from None

@@ -1,0 +1,107 @@
+"""Which interpreter to examine: ``--python`` (checked to be one), else the active environment's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from torchdoctor.exitcodes import ExitCode, Stop
+
+
+class PythonChoice:
+    """The interpreter to examine, and why that one (said when the obvious one could not be used)."""
+
+    def __init__(self, path: str, note: str = "") -> None:
+        self.path = path
+        self.note = note
+
+
+def active_python() -> PythonChoice:
+    """The active environment's interpreter (VIRTUAL_ENV, CONDA_PREFIX), else the running one."""
+    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        prefix = os.environ.get(var)
+        if not prefix:
+            continue
+        candidates = (
+            [Path(prefix, "Scripts", "python.exe"), Path(prefix, "python.exe")]
+            if os.name == "nt"
+            else [Path(prefix, "bin", "python")]
+        )
+        for candidate in candidates:
+            if candidate.exists():
+                return PythonChoice(str(candidate))
+        return PythonChoice(
+            sys.executable,
+            f"{var}={prefix} has no Python interpreter (a deleted environment?); examining {sys.executable} "
+            "instead. Deactivate it, or pass --python.",
+        )
+    if own_tool_environment(sys.prefix):
+        # Installed with pipx or `uv tool`: the doctor's own environment is never where the user's torch is.
+        found = shutil.which("python3") or shutil.which("python")
+        if found:
+            return PythonChoice(
+                found,
+                f"examining {found}, the Python on PATH (torchdoctor runs in an environment of its own); "
+                "activate the environment you train in, or pass --python PATH",
+            )
+    return PythonChoice(sys.executable)
+
+
+def own_tool_environment(prefix: str) -> bool:
+    """Is this pipx's or uv's private environment for torchdoctor (not one a user would train in)?"""
+    path = prefix.replace("\\", "/").rstrip("/")
+    return path.endswith(("/venvs/torchdoctor", "/tools/torchdoctor"))
+
+
+def default_python() -> str:
+    return active_python().path
+
+
+def interpreter_problem(python: str, seconds: float = 20.0) -> tuple[str, str]:
+    """Why ``--python`` cannot be examined: ("" , resolved path) when it can."""
+    path = Path(python)
+    if not path.exists():
+        found = shutil.which(python)
+        if found is None:
+            return f"--python {python}: no such interpreter", ""
+        path = Path(found)
+    if path.is_dir():
+        for candidate in (path / "bin" / "python", path / "Scripts" / "python.exe", path / "python.exe"):
+            if candidate.is_file():
+                return "", str(candidate)
+        return f"--python {python} is a folder, not an interpreter (for a virtual environment, give its bin/python)", ""
+    if not os.access(path, os.X_OK):
+        return f"--python {python}: not executable", ""
+    return answers_as_python(python, str(path), seconds), str(path)
+
+
+def answers_as_python(given: str, path: str, seconds: float) -> str:
+    """ "" if ``path`` runs ``-c`` like a Python interpreter, else why not (it is pasted by a person)."""
+    from torchdoctor.probes.subproc import run_command
+
+    said = "torchdoctor-python-ok"
+    result = run_command([path, "-c", f"print('{said}')"], seconds)
+    if result.start_error:
+        return f"--python {given}: cannot run it ({result.start_error})"
+    if result.timed_out:
+        return f"--python {given} did not answer within {seconds:g} s (is it a Python interpreter?)"
+    if said not in result.stdout:
+        return f"--python {given} is not a Python interpreter (it did not run `-c`)"
+    return ""
+
+
+def resolve_python(python: str | None, timeout: float) -> str:
+    """The interpreter to examine: --python (checked), else the active environment's (said when it is not)."""
+    if python:
+        problem, target = interpreter_problem(python, min(20.0, timeout))
+        if problem:
+            raise Stop(problem, ExitCode.USAGE)
+        return target
+    choice = active_python()
+    if choice.note:
+        from torchdoctor.output import say
+
+        say(f"torchdoctor: {choice.note}")
+    return choice.path

@@ -1,0 +1,115 @@
+"""The report file format: the versioned JSON document of a report, and reading one back.
+
+Below the checks and the renderers (next to the model): `render/json.py` writes it, `check --from`
+and `fleet` read it, and none of them needs the doctor that made it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+from torchdoctor import __version__, serde
+from torchdoctor.model import BenchFacts, Facts, Report, ToolInfo
+
+SCHEMA_VERSION = 1
+"""The version of every JSON document torchdoctor writes (check, smoke, bench, dist, fleet, compat, recommend)."""
+TOOL = ToolInfo("torchdoctor", __version__)
+
+
+class ReportFileError(Exception):
+    """A --from file that cannot be read as a torchdoctor report; the message is one line."""
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    doc = serde.to_jsonable(report)
+    findings = [serde.to_jsonable(f) for f in report.findings]
+    doc["findings"] = findings
+    doc["summary"] = report.summary()
+    doc["smoke"] = doc["facts"]["smoke"]
+    if isinstance(report.facts.bench, BenchFacts):
+        doc["bench"] = doc["facts"]["bench"]
+    order = [
+        "schema_version",
+        "kind",
+        "tool",
+        "created",
+        "origin",
+        "summary",
+        "findings",
+        "smoke",
+        "bench",
+        "checks",
+        "facts",
+        "timings",
+    ]
+    return {k: doc[k] for k in order if k in doc} | {k: v for k, v in doc.items() if k not in order}
+
+
+def load_facts(path: Path) -> Facts:
+    """The facts of a JSON report captured elsewhere (``check --from``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ReportFileError(f"{path} is not a text file (expected a torchdoctor JSON report)") from None
+    return facts_from_text(text, str(path))
+
+
+def report_document(text: str, where: str) -> dict[str, Any]:
+    """One JSON report's document (from `check`, `bench` or `dist`), or why it is not one."""
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise ReportFileError(f"{where} is nested too deeply to be a torchdoctor report") from None
+    except json.JSONDecodeError as exc:
+        raise ReportFileError(
+            f"{where} is not JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}); expected a torchdoctor "
+            "report made with `torchdoctor check --format json`"
+        ) from None
+    return checked_document(doc, where)
+
+
+def checked_document(doc: Any, where: str) -> dict[str, Any]:
+    """A parsed JSON value that is a torchdoctor report of this schema, or why it is not one."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("tool"), dict) or doc["tool"].get("name") != "torchdoctor":
+        raise ReportFileError(f"{where} is JSON but not a torchdoctor report (no tool.name = 'torchdoctor')")
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ReportFileError(f"{where} has report schema_version {version!r}; this torchdoctor reads {SCHEMA_VERSION}")
+    return doc
+
+
+def facts_from_document(doc: dict[str, Any], where: str) -> Facts:
+    if doc.get("kind") == "dist":
+        raise ReportFileError(f"{where} is a `dist` report (one job's ranks); read it with `torchdoctor fleet`")
+    if "facts" not in doc:
+        raise ReportFileError(f"{where} has no 'facts' section")
+    try:
+        return serde.from_jsonable(Facts, doc["facts"], "$.facts")
+    except serde.SnapshotError as exc:
+        raise ReportFileError(f"{where} is not a valid torchdoctor report: {exc}") from None
+    except RecursionError:
+        raise ReportFileError(f"{where} is nested too deeply to be a torchdoctor report") from None
+
+
+def facts_from_text(text: str, where: str) -> Facts:
+    """The facts of one JSON report's text; ``where`` names it in the error (a file, or a line of a stream)."""
+    return facts_from_document(report_document(text, where), where)
+
+
+def header(kind: str) -> dict[str, Any]:
+    """The head of every JSON document torchdoctor writes: what it is, which schema, who made it and when."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "tool": {"name": TOOL.name, "version": TOOL.version},
+        "created": now(),
+    }

@@ -1,0 +1,70 @@
+"""The one shape every command's result has: findings, a versioned document, and ``render(format, options)``.
+
+A command takes options and returns a :class:`Result`; :mod:`torchdoctor.output` turns it into text, a
+file and GitHub Actions extras, and :mod:`torchdoctor.policy` into an exit code. Each kind of result
+names the renderer of each format it has in one table, :attr:`Result.renderers`; :meth:`Result.render`
+is the one dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+from torchdoctor.exitcodes import ExitCode, Stop
+from torchdoctor.model import Finding, Severity
+from torchdoctor.render import OutputFormat, RenderOptions
+
+Renderer = Callable[[Any, RenderOptions], str]
+
+
+class Result:
+    """What a command found. Subclasses set :attr:`kind` and :attr:`renderers`, and give a document."""
+
+    kind: ClassVar[str] = ""
+    """The document's ``kind``: check, smoke, bench, dist, fleet, compat, recommend, explain, catalogue."""
+    renderers: ClassVar[Mapping[OutputFormat, Renderer]] = {}
+    github_extras: ClassVar[bool] = False
+    """Inside GitHub Actions, also annotate the run and append to the job summary (whatever -f and -o say)."""
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return ()
+
+    def severities(self) -> Iterable[Severity]:
+        """What the fail-on policy weighs: the findings' severities unless a kind says otherwise."""
+        return (f.severity for f in self.findings)
+
+    @property
+    def judged(self) -> bool:
+        """False when there was nothing to judge (the policy fails that whatever --fail-on says)."""
+        return True
+
+    @property
+    def afterword(self) -> str:
+        """A line for stderr after the report is out ("" for none)."""
+        return ""
+
+    def document(self) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} has no document")
+
+    def render(self, fmt: OutputFormat, options: RenderOptions | None = None) -> str:
+        renderer = self.renderers.get(fmt)
+        if renderer is None:
+            have = ", ".join(f.value for f in self.renderers)
+            raise Stop(f"`{self.kind}` has no {fmt.value} format (it has: {have})", ExitCode.USAGE)
+        return renderer(self, options or RenderOptions())
+
+    def annotations(self) -> str:
+        """GitHub Actions workflow commands, one per finding."""
+        return self.render(OutputFormat.GITHUB)
+
+    def job_summary(self) -> str:
+        """The Markdown appended to GitHub's job summary: read by others, so identity is hidden."""
+        return self.render(OutputFormat.MARKDOWN, RenderOptions())
+
+
+def json_text(doc: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(doc, indent=2) + "\n"

@@ -1,0 +1,75 @@
+"""The command line merged over ``[tool.torchdoctor]`` merged over the defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from torchdoctor.checks.base import Check
+from torchdoctor.exitcodes import ExitCode, Stop
+from torchdoctor.policy import FailOn
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options every report command shares, after merging."""
+
+    fail_on: FailOn
+    ignore: tuple[str, ...]
+    required: tuple[Check, ...]
+    timeout: float
+    smoke_timeout: float
+    device: str
+    smoke: bool
+    redact: bool
+    nvml_timeout: float = 20.0
+
+
+def split_codes(values: list[str] | None) -> list[str]:
+    """``--ignore a,b --ignore c`` → [a, b, c]."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def settings(
+    fail_on: FailOn | None = None,
+    ignore: list[str] | None = None,
+    require: list[str] | None = None,
+    timeout: float | None = None,
+    smoke_timeout: float | None = None,
+    device: str | None = None,
+    smoke: bool | None = None,
+    redact: bool | None = None,
+    nvml_timeout: float | None = None,
+) -> Settings:
+    """Each option from the command line, else pyproject.toml's ``[tool.torchdoctor]``, else its default."""
+    from torchdoctor.checks.requirements import RequirementError, parse
+    from torchdoctor.config import ConfigError, load
+
+    try:
+        config = load()
+    except ConfigError as exc:
+        raise Stop(str(exc), ExitCode.USAGE) from None
+
+    def pick(cli: Any, key: str, default: Any) -> Any:
+        return cli if cli is not None else config.get(key, default)
+
+    try:
+        fail = FailOn(pick(fail_on, "fail-on", "error"))
+    except ValueError:
+        raise Stop(f"{config.path}: fail-on must be error, warning or never", ExitCode.USAGE) from None
+    requirements = pick(require, "require", [])
+    try:
+        required = tuple(parse(r) for r in split_codes(requirements))
+    except RequirementError as exc:
+        raise Stop(str(exc), ExitCode.USAGE) from None
+    return Settings(
+        fail_on=fail,
+        ignore=tuple(split_codes(pick(ignore, "ignore", []))),
+        required=required,
+        timeout=float(pick(timeout, "timeout", 90.0)),
+        smoke_timeout=float(pick(smoke_timeout, "smoke-timeout", 120.0)),
+        device=str(pick(device, "device", "all")),
+        smoke=bool(pick(smoke, "smoke", True)),
+        redact=bool(pick(redact, "redact", True)),
+        nvml_timeout=float(pick(nvml_timeout, "nvml-timeout", 20.0)),
+    )

@@ -1,0 +1,29 @@
+"""Ctrl-C, SIGTERM and SIGHUP end the doctor cleanly: every child's process group killed, one line said."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+
+SIGNAL_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
+if hasattr(signal, "SIGHUP"):
+    SIGNAL_NAMES[signal.SIGHUP] = "hung up (SIGHUP)"
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Kill every child's process group, remove temp dirs, say so in one line, exit 128 + the signal."""
+    from torchdoctor.probes.subproc import kill_everything
+
+    kill_everything()
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"torchdoctor: {SIGNAL_NAMES.get(signal.Signals(signum), 'stopped')}\n")
+        sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def install_signal_handlers() -> None:
+    for signum in SIGNAL_NAMES:
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or not allowed here
+            signal.signal(signum, _on_signal)
