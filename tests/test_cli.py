@@ -15,9 +15,9 @@ from tests.checks.test_catalogue import CASES
 from torchdoctor import __version__, serde
 from torchdoctor.cli import app
 from torchdoctor.doctor import judge
-from torchdoctor.reportfile import report_to_dict
 from torchdoctor.exitcodes import ExitCode
 from torchdoctor.model import Facts, ImportFailureKind, TorchImportFailure
+from torchdoctor.reportfile import report_to_dict
 
 runner = CliRunner()
 ENV = {"NO_COLOR": "1", "COLUMNS": "100", "CI": "1"}

@@ -13,8 +13,8 @@ import pytest
 from tests import factories as f
 from tests.conftest import Doctor, fired
 from torchdoctor.doctor import judge
-from torchdoctor.reportfile import report_to_dict
 from torchdoctor.exitcodes import ExitCode
+from torchdoctor.reportfile import report_to_dict
 
 
 def saved_report(tmp_path: Path) -> Path:

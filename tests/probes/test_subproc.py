@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from torchdoctor.progress import LiveProgress
 from torchdoctor.probes.subproc import run_command
+from torchdoctor.progress import LiveProgress
 
 
 def alive(pid: int) -> bool:

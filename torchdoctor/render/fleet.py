@@ -17,12 +17,12 @@ from rich.markup import escape
 
 from torchdoctor.fleet import SLOW, Fleet, NodeFinding, Slow
 from torchdoctor.model import Severity
-from torchdoctor.reportfile import header
 from torchdoctor.render.console import hanging, string_console
 from torchdoctor.render.github import escape_data, escape_property
 from torchdoctor.render.html import CSS
 from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark
+from torchdoctor.reportfile import header
 from torchdoctor.words import plural, some_of
 
 NAMED = 8
