@@ -12,8 +12,9 @@ from typing import Any
 
 from torchdoctor import __version__, serde
 from torchdoctor.checks import all_checks, run_checks
-from torchdoctor.checks.base import Area, Check, nvml_gpus
+from torchdoctor.checks.base import Area, Check
 from torchdoctor.compat.tables import load_tables
+from torchdoctor.derived import nvml_gpus
 from torchdoctor.model import (
     BenchFacts,
     DeviceSmoke,
