@@ -1,8 +1,9 @@
 """What a check is, the registry, and the runner.
 
-A check is a pure function from facts to zero or more :class:`Fire`; the runner turns each
-into a :class:`Finding` carrying the check's code, slug, severity and "why". The docstring-like
-``why`` is the catalogue's text (``torchdoctor explain CODE``).
+A check is a pure function from facts to zero or more :class:`Fire`. Its parameters say which facts
+it needs (``def nouveau_loaded(kernel: KernelFacts)``): :class:`Inputs` resolves them by name and skips
+the check, saying why, when one is unavailable. The runner turns each Fire into a :class:`Finding` carrying the check's
+code, slug, severity and "why". The docstring-like ``why`` is the catalogue's text (``torchdoctor explain CODE``).
 """
 
 from __future__ import annotations
