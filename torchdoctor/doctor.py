@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from torchdoctor.checks import all_checks, run_checks
-from torchdoctor.checks.base import Area, Check, nvml_gpus
+from torchdoctor.checks.base import Area, Check
 from torchdoctor.compat.tables import load_tables
+from torchdoctor.derived import nvml_gpus
 from torchdoctor.model import DeviceSmoke, Facts, ProbeTiming, Report, SmokeFacts, TorchRuntime, Unavailable
 from torchdoctor.nvidia import gpu_names
 from torchdoctor.probes import ProbeOptions, gather

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor import serde
-from torchdoctor.checks.base import Check, torch_version
-from torchdoctor.checks.compat import torch_cuda
+from torchdoctor.checks.base import Check
 from torchdoctor.checks.requirements import OPS
+from torchdoctor.compat.machine import torch_cuda
+from torchdoctor.derived import torch_version
 from torchdoctor.model import BenchFacts, Facts, Finding, HostFacts, PythonFacts, Severity
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
 from torchdoctor.redact import Redactor, pasteable, redact_value

@@ -95,7 +95,7 @@ def _driver_text(facts: Any) -> str:
 
 def device_problem(kind: str, facts: Any) -> str:
     """Why torch cannot use ``kind`` here, or "" when it can."""
-    from torchdoctor.checks.torch_install import cuda_cause
+    from torchdoctor.derived import cuda_cause
     from torchdoctor.model import TorchRuntime
 
     torch = facts.torch

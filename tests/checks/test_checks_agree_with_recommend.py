@@ -42,10 +42,11 @@ def test_each_check_fires_exactly_when_build_problems_names_its_kind_and_its_fix
     checked = fired = fixed = 0
     for version, variant, (name, cc), driver, py_glibc in machines():
         python, glibc = py_glibc.split("|")
+        interpreter, host = f.python(version=python), f.host(glibc=glibc)
         facts = f.facts(
             torch=QUICK,
-            python=f.python(version=python),
-            host=f.host(glibc=glibc),
+            python=interpreter,
+            host=host,
             packages=f.packages(f.dist("torch", f"{version}+{variant}"), f.dist("numpy", "2.1.3")),
             nvml=f.nvml(f.gpu(name=name, compute_capability=cc), driver=driver),
             kernel=f.kernel(module_version=driver),
@@ -55,8 +56,8 @@ def test_each_check_fires_exactly_when_build_problems_names_its_kind_and_its_fix
         kinds = {p.kind for p in build_problems(tables, release, variant, machine_from_facts(facts))}
         where = f"torch {version}+{variant}, driver {driver}, {name}, Python {python}, glibc {glibc}: {kinds}"
         fires = {
-            "glibc": bool(list(glibc_too_old(facts))),
-            "python": bool(list(python_unsupported(facts))),
+            "glibc": bool(list(glibc_too_old(host, facts))),
+            "python": bool(list(python_unsupported(interpreter, facts))),
         }
         if not kinds & {
             "platform",

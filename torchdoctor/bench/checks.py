@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from torchdoctor.bench.peaks import Peak, load_peaks
-from torchdoctor.checks.base import Area, Check, Fire, check, ev
+from torchdoctor.checks.base import Area, Check, DeclaredFn, Fire, check, ev
 from torchdoctor.model import BenchFacts, DeviceBench, Evidence, Facts, LoadSample, NvmlFacts, Severity, Source
 
 BENCH_REGISTRY: dict[str, Check] = {}
@@ -27,14 +27,18 @@ def all_bench_checks() -> tuple[Check, ...]:
     return tuple(sorted(BENCH_REGISTRY.values(), key=lambda c: c.code))
 
 
-def bench_check(code: str, slug: str, title: str, severity: Severity, why: str):
-    return check(code, slug, title, severity, Area.BENCH, why, ("bench",), BENCH_REGISTRY)
+def bench_check(code: str, slug: str, title: str, severity: Severity, why: str) -> Callable[[DeclaredFn], DeclaredFn]:
+    """A check of `bench`'s measurements: it asks for ``bench: BenchFacts`` (and ``facts`` if it needs more)."""
+    return check(code, slug, title, severity, Area.BENCH, why, BENCH_REGISTRY)
 
 
 def gpus(facts: Facts) -> Iterator[tuple[DeviceBench, Peak | None]]:
-    bench = facts.bench
-    if not isinstance(bench, BenchFacts):
-        return
+    if isinstance(facts.bench, BenchFacts):
+        yield from measured_gpus(facts.bench)
+
+
+def measured_gpus(bench: BenchFacts) -> Iterator[tuple[DeviceBench, Peak | None]]:
+    """Each CUDA device the bench finished, with its datasheet figures (None when the datasheet has none)."""
     peaks = load_peaks()
     for device in bench.devices:
         if device.device.startswith("cuda") and not device.died:
@@ -124,9 +128,9 @@ def severity_for(ratio: float, ok: float, fail: float) -> Severity | None:
     "that, training runs slower than it should: clocks held down by heat or power, a power cap, or a GPU "
     "that is not the model its name says.",
 )
-def gpu_slow_matmul(facts: Facts) -> Iterator[Fire]:
+def gpu_slow_matmul(bench: BenchFacts) -> Iterator[Fire]:
     yield from below_datasheet(
-        facts,
+        bench,
         matmul_ratio,
         "matmul",
         "-d PERFORMANCE,POWER,TEMPERATURE,CLOCK",
@@ -143,9 +147,9 @@ def gpu_slow_matmul(facts: Facts) -> Iterator[Fire]:
     "healthy GPU; far below, memory-bound work (attention, optimizers, data movement) is slow: memory clocks "
     "held down, a degraded memory stack, or another process using the GPU.",
 )
-def gpu_slow_memory(facts: Facts) -> Iterator[Fire]:
+def gpu_slow_memory(bench: BenchFacts) -> Iterator[Fire]:
     yield from below_datasheet(
-        facts,
+        bench,
         memory_ratio,
         "memory",
         "-d CLOCK,PERFORMANCE",
@@ -154,7 +158,7 @@ def gpu_slow_memory(facts: Facts) -> Iterator[Fire]:
 
 
 def below_datasheet(
-    facts: Facts,
+    bench: BenchFacts,
     measure: Callable[[DeviceBench, Peak], Ratio | None],
     limit: str,
     query: str,
@@ -162,7 +166,7 @@ def below_datasheet(
 ) -> Iterator[Fire]:
     """One finding per GPU whose measure is below the `limit`_ok share of its datasheet peak."""
     limits = load_peaks().thresholds
-    for device, peak in gpus(facts):
+    for device, peak in measured_gpus(bench):
         ratio = measure(device, peak) if peak else None
         if ratio is None:
             continue
@@ -199,9 +203,9 @@ def link_of(facts: Facts, device: DeviceBench) -> tuple[int, int, int, int] | No
     "width); far below it, data loading and CPU offload starve the GPU: a narrower link than the slot, a "
     "riser, a BIOS setting, or an IOMMU/ACS setting in the way.",
 )
-def pcie_bandwidth_low(facts: Facts) -> Iterator[Fire]:
+def pcie_bandwidth_low(bench: BenchFacts, facts: Facts) -> Iterator[Fire]:
     ok = load_peaks().thresholds["pcie_ok"]
-    for device, _ in gpus(facts):
+    for device, _ in measured_gpus(bench):
         measured = device.metric("h2d", "pinned")
         link = link_of(facts, device)
         if measured is None or link is None:
@@ -232,8 +236,8 @@ def pcie_bandwidth_low(facts: Facts) -> Iterator[Fire]:
     "Under a sustained load, thermal or hardware slowdown and power braking lower the clocks: the GPU runs "
     "hot, is under-cooled, or its power delivery is marginal. Idle, these reasons are not visible.",
 )
-def gpu_throttled_under_load(facts: Facts) -> Iterator[Fire]:
-    for device, _ in gpus(facts):
+def gpu_throttled_under_load(bench: BenchFacts) -> Iterator[Fire]:
+    for device, _ in measured_gpus(bench):
         load = device.load
         if not isinstance(load, LoadSample):
             continue
@@ -256,9 +260,9 @@ def gpu_throttled_under_load(facts: Facts) -> Iterator[Fire]:
     "A loaded GPU boosts towards its maximum SM clock; staying well below it without a thermal reason means a "
     "power cap, locked or application clocks, or a GPU stuck in a low performance state.",
 )
-def gpu_clocks_low_under_load(facts: Facts) -> Iterator[Fire]:
+def gpu_clocks_low_under_load(bench: BenchFacts) -> Iterator[Fire]:
     ok = load_peaks().thresholds["clock_ok"]
-    for device, _ in gpus(facts):
+    for device, _ in measured_gpus(bench):
         load = device.load
         if not isinstance(load, LoadSample) or any(r in SLOWDOWN for r in load.reasons):
             continue  # gpu-throttled-under-load says why
@@ -288,10 +292,7 @@ def gpu_clocks_low_under_load(facts: Facts) -> Iterator[Fire]:
     Severity.ERROR,
     "The bench runs plain matmuls and copies: a device that cannot finish them would fail real work the same way.",
 )
-def bench_device_failed(facts: Facts) -> Iterator[Fire]:
-    bench = facts.bench
-    if not isinstance(bench, BenchFacts):
-        return
+def bench_device_failed(bench: BenchFacts) -> Iterator[Fire]:
     for device in bench.devices:
         # fp8 goes through a private torch API whose signature moves between releases: not a device fault
         failed = [m for m in device.metrics if m.error and not (m.metric == "matmul" and m.dtype == "fp8")]

@@ -1,35 +1,34 @@
 """What a check is, the registry, and the runner.
 
-A check is a pure function from facts to zero or more :class:`Fire`; the runner turns each
-into a :class:`Finding` carrying the check's code, slug, severity and "why". The docstring-like
-``why`` is the catalogue's text (``torchdoctor explain CODE``).
+A check is a pure function from facts to zero or more :class:`Fire`. Its parameters say which facts
+it needs (``def nouveau_loaded(kernel: KernelFacts)``): :class:`Inputs` resolves them by name and skips
+the check, saying why, when one is unavailable. The runner turns each Fire into a :class:`Finding` carrying the check's
+code, slug, severity and "why". The docstring-like ``why`` is the catalogue's text (``torchdoctor explain CODE``).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from torchdoctor.derived import python_exe
 from torchdoctor.model import (
     CheckOutcome,
     CheckStatus,
     Evidence,
     Facts,
     Finding,
-    GPUFacts,
     NvmlFacts,
-    PackagesFacts,
-    PythonFacts,
     Severity,
-    SmiFacts,
     Source,
+    TorchImportFailure,
+    TorchNotInstalled,
     TorchRuntime,
     Unavailable,
 )
-from torchdoctor.nvidia import driver_version_seen, gpu_names
-from torchdoctor.words import plural
 
 
 class Area(str, enum.Enum):
@@ -63,7 +62,94 @@ class Fire:
 
 
 CheckFn = Callable[[Any], Iterable[Fire]]
-"""Facts in, problems out. The catalogue's checks take :class:`Facts`; `dist` checks take ClusterFacts."""
+"""Facts in, problems out: how the runner calls a check (the catalogue's take Facts, `dist`'s ClusterFacts)."""
+DeclaredFn = TypeVar("DeclaredFn", bound=Callable[..., Iterable[Fire]])
+"""A check as written: its parameters name the facts it needs (``kernel: KernelFacts, facts: Facts``)."""
+Getter = Callable[[Any], object]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one family of checks may ask for by parameter name, and how each is read from its facts.
+
+    A parameter named ``whole`` gets the whole facts object; any other must name a getter. A getter that
+    returns :class:`Unavailable` skips the check, and ``labels`` says how the reason names the fact.
+    """
+
+    getters: Mapping[str, Getter]
+    whole: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def requires(self, code: str, fn: Callable[..., object]) -> tuple[str, ...]:
+        """The facts ``fn`` asks for, in the order of its parameters; a name no getter knows is an error."""
+        asked = []
+        for param in inspect.signature(fn).parameters.values():
+            if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+                raise TypeError(f"check {code} ({fn.__name__}): *{param.name} cannot name a fact")
+            if param.name == self.whole:
+                continue
+            if param.name not in self.getters:
+                known = ", ".join([*self.getters, self.whole])
+                raise TypeError(
+                    f"check {code} ({fn.__name__}): parameter {param.name!r} names no fact; use one of: {known}"
+                )
+            asked.append(param.name)
+        return tuple(asked)
+
+    def missing(self, requires: Iterable[str], facts: Any) -> str:
+        """Why a check that needs ``requires`` cannot run on ``facts`` ("" when it can)."""
+        for name in requires:
+            value = self.getters[name](facts)
+            if isinstance(value, Unavailable):
+                return f"needs {self.labels.get(name, name)} facts: {value.reason}"
+        return ""
+
+    def bind(self, fn: Callable[..., Iterable[Fire]]) -> CheckFn:
+        """``fn`` as the runner calls it: facts in, each parameter resolved from them by name."""
+        names = tuple(inspect.signature(fn).parameters)
+
+        def call(facts: Any) -> Iterable[Fire]:
+            return fn(**{name: facts if name == self.whole else self.getters[name](facts) for name in names})
+
+        call.__name__ = call.__qualname__ = fn.__name__
+        return call
+
+
+def _counted_gpus(facts: Facts) -> object:
+    """NVML's GPUs, when it could also count them (checks of each GPU need the whole list)."""
+    nvml = facts.nvml
+    if not isinstance(nvml, NvmlFacts):
+        return nvml
+    if isinstance(nvml.gpu_count, Unavailable) and nvml.gpu_count.code != "not_recorded":
+        return Unavailable("NVML", f"NVML could not count the GPUs: {nvml.gpu_count.reason}", nvml.gpu_count.code)
+    return nvml.gpus
+
+
+def _not_runtime(facts: Facts) -> Unavailable:
+    if isinstance(facts.torch, Unavailable):
+        return facts.torch
+    return Unavailable("torch", "torch did not import, so its runtime view is unknown", "no_runtime")
+
+
+REQUIREMENTS: dict[str, Getter] = {
+    "host": lambda f: f.host,
+    "python": lambda f: f.python,
+    "packages": lambda f: f.packages,
+    "nvml": lambda f: f.nvml,
+    "kernel": lambda f: f.kernel,
+    "env": lambda f: f.env,
+    "smoke": lambda f: f.smoke,
+    "torch": lambda f: f.torch,
+    "torch_runtime": lambda f: f.torch if isinstance(f.torch, TorchRuntime) else _not_runtime(f),
+    "nvml_gpus": _counted_gpus,
+    "bench": lambda f: f.bench,
+}
+"""What a catalogue check may ask for: ``kernel`` is KernelFacts, ``nvml_gpus`` the tuple of GPUFacts NVML
+counted, ``torch_runtime`` a torch that imported; ``facts`` is the whole :class:`Facts`."""
+TorchSeen = TorchRuntime | TorchImportFailure | TorchNotInstalled
+"""What a check that asks for ``torch`` gets: torch imported, failed to import, or is not installed."""
+REQUIREMENT_NAMES = {"nvml_gpus": "NVML's GPU", "torch_runtime": "torch's runtime"}
+FACTS = Inputs(REQUIREMENTS, "facts", REQUIREMENT_NAMES)
 
 
 @dataclass(frozen=True)
@@ -76,6 +162,7 @@ class Check:
     why: str
     requires: tuple[str, ...]
     fn: CheckFn
+    inputs: Inputs = field(default=FACTS, compare=False, repr=False)
 
     def finding(self, fire: Fire) -> Finding:
         fix = fire.fix
@@ -103,13 +190,18 @@ def check(
     severity: Severity,
     area: Area,
     why: str,
-    requires: tuple[str, ...] = (),
     registry: dict[str, Check] = REGISTRY,
-) -> Callable[[CheckFn], CheckFn]:
-    def register(fn: CheckFn) -> CheckFn:
+    inputs: Inputs = FACTS,
+) -> Callable[[DeclaredFn], DeclaredFn]:
+    """Register a check; the facts it needs are its parameters' names (see :class:`Inputs`)."""
+
+    def register(fn: DeclaredFn) -> DeclaredFn:
         if code in registry or any(c.slug == slug for c in registry.values()):
             raise ValueError(f"duplicate check {code} {slug}")
-        registry[code] = Check(code, slug, title, severity, area, " ".join(why.split()), requires, fn)
+        requires = inputs.requires(code, fn)
+        registry[code] = Check(
+            code, slug, title, severity, area, " ".join(why.split()), requires, inputs.bind(fn), inputs
+        )
         return fn
 
     return register
@@ -119,51 +211,8 @@ def ev(source: Source, label: str, value: object) -> Evidence:
     return Evidence(source, label, str(value))
 
 
-# ----------------------------------------------------------------------------- requirements
-
-RequirementGetter = Callable[[Facts], object]
-REQUIREMENTS: dict[str, RequirementGetter] = {
-    "host": lambda f: f.host,
-    "python": lambda f: f.python,
-    "packages": lambda f: f.packages,
-    "nvml": lambda f: f.nvml,
-    "kernel": lambda f: f.kernel,
-    "env": lambda f: f.env,
-    "smoke": lambda f: f.smoke,
-    "torch": lambda f: f.torch,
-    "torch_runtime": lambda f: f.torch if isinstance(f.torch, TorchRuntime) else _not_runtime(f),
-    "nvml_gpus": lambda f: _counted_gpus(f),
-    "bench": lambda f: f.bench,
-}
-
-
-REQUIREMENT_NAMES = {"nvml_gpus": "NVML's GPU", "torch_runtime": "torch's runtime"}
-
-
-def _counted_gpus(facts: Facts) -> object:
-    """NVML's facts, when it could also count the GPUs (checks of each GPU need the whole list)."""
-    nvml = facts.nvml
-    if (
-        isinstance(nvml, NvmlFacts)
-        and isinstance(nvml.gpu_count, Unavailable)
-        and nvml.gpu_count.code != "not_recorded"
-    ):
-        return Unavailable("NVML", f"NVML could not count the GPUs: {nvml.gpu_count.reason}", nvml.gpu_count.code)
-    return nvml
-
-
-def _not_runtime(facts: Facts) -> Unavailable:
-    if isinstance(facts.torch, Unavailable):
-        return facts.torch
-    return Unavailable("torch", "torch did not import, so its runtime view is unknown", "no_runtime")
-
-
-def missing_requirement(chk: Check, facts: Facts) -> str:
-    for name in chk.requires:
-        value = REQUIREMENTS[name](facts)
-        if isinstance(value, Unavailable):
-            return f"needs {REQUIREMENT_NAMES.get(name, name)} facts: {value.reason}"
-    return ""
+def missing_requirement(chk: Check, facts: Any) -> str:
+    return chk.inputs.missing(chk.requires, facts)
 
 
 def match(token: str, chk: Check) -> bool:
@@ -196,30 +245,7 @@ def run_checks(facts: Any, checks: Iterable[Check], ignore: Iterable[str] = ()) 
     return tuple(outcomes)
 
 
-# ----------------------------------------------------------------------------- shared fact helpers
-
-
-def nvml_gpus(facts: Facts) -> tuple[GPUFacts, ...]:
-    return facts.nvml.gpus if isinstance(facts.nvml, NvmlFacts) else ()
-
-
-def nvidia_gpu_evidence(facts: Facts) -> tuple[Evidence, ...]:
-    """Evidence that an NVIDIA GPU is in this machine: from NVML, else nvidia-smi, else the PCI bus."""
-    gpus = nvml_gpus(facts)
-    if gpus:
-        return (ev(Source.NVML, "GPUs", f"{plural(len(gpus), 'GPU')}: {gpu_names(gpus)}"),)
-    smi = facts.smi
-    if isinstance(smi, SmiFacts) and smi.gpus:
-        return (ev(Source.SMI, "GPUs", f"{plural(len(smi.gpus), 'GPU')}: {', '.join(g.name for g in smi.gpus)}"),)
-    kernel = facts.kernel
-    pci = getattr(kernel, "pci_gpus", None)
-    if isinstance(pci, tuple) and pci:
-        return (ev(Source.PROCFS, "NVIDIA GPUs on the PCI bus", ", ".join(d.bus_id for d in pci)),)
-    return ()
-
-
-def python_exe(facts: Facts) -> str:
-    return facts.python.executable if isinstance(facts.python, PythonFacts) else "python"
+# ----------------------------------------------------------------------------- fact helpers for fixes
 
 
 def pip(facts: Facts, args: str) -> str:
@@ -238,24 +264,3 @@ def pinned(name: str, version: str) -> str:
     if tag.startswith(("cpu", "cu", "rocm", "xpu")):
         spec += f" --index-url {PYTORCH_INDEX}/{tag}"
     return spec
-
-
-def torch_version(facts: Facts) -> str:
-    """torch's version with its local tag: from the runtime, else from the installed metadata ("" if none)."""
-    if isinstance(facts.torch, TorchRuntime):
-        return facts.torch.version
-    if isinstance(facts.packages, PackagesFacts):
-        return facts.packages.version_of("torch")
-    return ""
-
-
-def driver_version(facts: Facts) -> str:
-    """The driver's version from any source (NVML, nvidia-smi, /proc), or ""."""
-    seen = driver_version_seen(facts)
-    return seen.version if seen else ""
-
-
-def driver_evidence(facts: Facts) -> tuple[Evidence, ...]:
-    """The driver's version as evidence, labelled with the source that gave it."""
-    seen = driver_version_seen(facts)
-    return (ev(seen.source, "driver", seen.version),) if seen else ()

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.base import Area, Fire, Skip, check, ev, pip, torch_version
+from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev, pip
 from torchdoctor.checks.fixes import install_torch_fix
-from torchdoctor.compat.machine import machine_from_facts
+from torchdoctor.compat.machine import machine_from_facts, torch_cuda
 from torchdoctor.compat.recommend import (
     Gpu,
     arch_problem,
@@ -22,11 +22,11 @@ from torchdoctor.compat.tables import (
     base_version,
     cc_int,
     cc_str,
-    cuda_of_variant,
     load_tables,
     local_tag,
     series,
 )
+from torchdoctor.derived import torch_version
 from torchdoctor.model import (
     Facts,
     HostFacts,
@@ -40,47 +40,6 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
-
-CUDA_RUNTIME_DISTS = ("cuda-toolkit", "nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime-cu11", "nvidia-cuda-runtime")
-
-
-def installed_variant(facts: Facts) -> str:
-    """Which build the installed torch is, without importing it: cu124, cpu, rocm6.2 ... or "" (cannot tell).
-
-    A wheel from PyPI carries no +cuXYZ tag, but the CUDA it brings is installed beside it as
-    dependencies (cuda-toolkit / nvidia-cuda-runtime-cuXY at the wheel's CUDA version); with none of
-    them, it is the CPU build where PyPI's wheel for this platform is one (Windows, macOS).
-    """
-    if isinstance(facts.torch, TorchRuntime):
-        t = facts.torch
-        return f"cu{t.cuda.replace('.', '')}" if t.cuda else (f"rocm{t.hip}" if t.hip else "cpu")
-    version = torch_version(facts)
-    tag = local_tag(version)
-    if tag:
-        return tag
-    if not version or not isinstance(facts.packages, PackagesFacts):
-        return ""
-    for name in CUDA_RUNTIME_DISTS:
-        found = facts.packages.version_of(name)
-        if found:
-            major, _, rest = found.partition(".")
-            return f"cu{major}{rest.split('.')[0]}" if major.isdigit() and rest[:1].isdigit() else ""
-    release = load_tables().release(version)
-    platform = machine_from_facts(facts).platform
-    if release is not None and release.pypi.get(platform, "cpu") == "cpu":
-        return "cpu"
-    return ""  # a CUDA wheel without its CUDA dependencies (--no-deps), or an unknown release
-
-
-def torch_cuda(facts: Facts) -> str:
-    """The CUDA torch was built with: torch.version.cuda, else the +cuXYZ tag or the CUDA wheels beside it."""
-    variant = installed_variant(facts)
-    if variant.startswith("cu"):
-        try:
-            return cuda_of_variant(variant)
-        except ValueError:
-            return ""
-    return ""
 
 
 def _known_release(tables: Tables, version: str) -> bool:
@@ -217,11 +176,8 @@ def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
     Area.COMPAT,
     "torch publishes wheels for a range of Python versions per release; outside it pip finds no torch "
     "('from versions: none') or an old one, and a torch forced in does not work.",
-    requires=("python",),
 )
-def python_unsupported(facts: Facts) -> Iterator[Fire]:
-    python = facts.python
-    assert isinstance(python, PythonFacts)
+def python_unsupported(python: PythonFacts, facts: Facts) -> Iterator[Fire]:
     tables = load_tables()
     version = torch_version(facts)
     flavour = "free-threaded " if python.free_threaded else ""
@@ -279,11 +235,8 @@ def _companion_problems(tables: Tables, facts: Facts, package: str, tv_version: 
     Area.COMPAT,
     "Before their stable-ABI releases torchvision and torchaudio link against exactly one torch release and "
     "CUDA: a mismatch fails with 'operator torchvision::nms does not exist' or an undefined symbol.",
-    requires=("packages",),
 )
-def companion_mismatch(facts: Facts) -> Iterator[Fire]:
-    packages = facts.packages
-    assert isinstance(packages, PackagesFacts)
+def companion_mismatch(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     torch_v = torch_version(facts) or packages.version_of("torch")
     if not torch_v:
         return
@@ -325,11 +278,8 @@ def companion_mismatch(facts: Facts) -> Iterator[Fire]:
     Area.COMPAT,
     "Extensions compiled against NumPy 1.x cannot use NumPy 2's C API: torch prints 'A module that was "
     "compiled using NumPy 1.x cannot be run in NumPy 2.x' and tensor.numpy()/from_numpy fail.",
-    requires=("packages",),
 )
-def numpy_abi(facts: Facts) -> Iterator[Fire]:
-    packages = facts.packages
-    assert isinstance(packages, PackagesFacts)
+def numpy_abi(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     numpy = packages.version_of("numpy")
     if not numpy:
         return
@@ -374,11 +324,8 @@ def numpy_abi(facts: Facts) -> Iterator[Fire]:
     Area.COMPAT,
     "Each torch release needs a minimum macOS for the MPS backend (12.3 up to 2.4, 13.0 from 2.5, 14.0 from "
     "2.10); below it torch.backends.mps.is_available() is False.",
-    requires=("host",),
 )
-def mps_macos_too_old(facts: Facts) -> Iterator[Fire]:
-    host = facts.host
-    assert isinstance(host, HostFacts)
+def mps_macos_too_old(host: HostFacts, facts: Facts) -> Iterator[Fire]:
     version = torch_version(facts)
     if host.system != "Darwin" or not version or not isinstance(host.macos_version, str):
         return
@@ -405,11 +352,8 @@ def mps_macos_too_old(facts: Facts) -> Iterator[Fire]:
     Area.COMPAT,
     "Linux wheels are built for a minimum glibc (2.17 up to torch 2.5, 2.28 from 2.6); on an older system "
     '`import torch` fails with "GLIBC_2.28\' not found".',
-    requires=("host",),
 )
-def glibc_too_old(facts: Facts) -> Iterator[Fire]:
-    host = facts.host
-    assert isinstance(host, HostFacts)
+def glibc_too_old(host: HostFacts, facts: Facts) -> Iterator[Fire]:
     version = torch_version(facts)
     if host.system != "Linux" or not version or not isinstance(host.glibc, str):
         return
@@ -438,9 +382,8 @@ def glibc_too_old(facts: Facts) -> Iterator[Fire]:
     Area.COMPAT,
     "Local builds (2.6.0a0+git...), NVIDIA containers (...nv24.05), nightlies and releases newer than the "
     "tables cannot be judged from the tables; torchdoctor judges them from runtime facts only.",
-    requires=("torch",),
 )
-def torch_unknown_version(facts: Facts) -> Iterator[Fire]:
+def torch_unknown_version(torch: TorchSeen, facts: Facts) -> Iterator[Fire]:
     version = torch_version(facts)
     if not version:
         return

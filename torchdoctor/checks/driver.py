@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, driver_evidence, driver_version, ev
+from torchdoctor.checks.base import Area, Fire, check, ev
+from torchdoctor.derived import driver_evidence, driver_version
 from torchdoctor.model import (
     EnvFacts,
     Evidence,
@@ -33,11 +34,8 @@ NOT_LOADED = {"DriverNotLoaded", "LibraryNotFound"}
     "The PCI bus shows an NVIDIA GPU, but the nvidia kernel module is not running, so no CUDA program "
     "(torch included) can use it. NVML saying 'Driver Not Loaded' means the same from the other side: "
     "the driver's library is installed, its kernel module is not running.",
-    requires=("kernel",),
 )
-def nvidia_driver_not_loaded(facts: Facts) -> Iterator[Fire]:
-    kernel = facts.kernel
-    assert isinstance(kernel, KernelFacts)
+def nvidia_driver_not_loaded(kernel: KernelFacts, facts: Facts) -> Iterator[Fire]:
     nvml = facts.nvml
     pci = kernel.pci_gpus if isinstance(kernel.pci_gpus, tuple) else ()
     if not pci:
@@ -108,11 +106,8 @@ def _container_without_devices(facts: Facts) -> bool:
     Area.DRIVER,
     "After a driver update without a reboot, the user-space driver (libnvidia-ml, libcuda) no longer "
     "matches the running kernel module: NVML says 'Driver/library version mismatch' and CUDA fails.",
-    requires=("kernel",),
 )
-def nvml_driver_mismatch(facts: Facts) -> Iterator[Fire]:
-    kernel = facts.kernel
-    assert isinstance(kernel, KernelFacts)
+def nvml_driver_mismatch(kernel: KernelFacts, facts: Facts) -> Iterator[Fire]:
     nvml = facts.nvml
     module = kernel.module_version
     if isinstance(nvml, Unavailable) and nvml.code == "LibRmVersionMismatch":
@@ -143,11 +138,8 @@ def nvml_driver_mismatch(facts: Facts) -> Iterator[Fire]:
     Severity.ERROR,
     Area.DRIVER,
     "nouveau (the open-source driver) cannot run CUDA and keeps the NVIDIA driver from binding the GPU.",
-    requires=("kernel",),
 )
-def nouveau_loaded(facts: Facts) -> Iterator[Fire]:
-    kernel = facts.kernel
-    assert isinstance(kernel, KernelFacts)
+def nouveau_loaded(kernel: KernelFacts) -> Iterator[Fire]:
     if kernel.nouveau_loaded is not True:
         return
     evidence = [ev(Source.PROCFS, "/proc/modules", "nouveau")]
@@ -202,11 +194,8 @@ def _cuda_wheel(facts: Facts) -> str:
     "Inside a container the GPU exists only if the runtime passes it in (/dev/nvidia* and the driver "
     "libraries); without --gpus the CUDA build sees nothing. A CUDA build alone is no sign a GPU was meant "
     "to be there: PyPI's default Linux torch is one, and it runs on the CPU.",
-    requires=("host", "kernel"),
 )
-def container_without_gpu(facts: Facts) -> Iterator[Fire]:
-    host = facts.host
-    assert isinstance(host, HostFacts)
+def container_without_gpu(host: HostFacts, kernel: KernelFacts, facts: Facts) -> Iterator[Fire]:
     if not _container_without_devices(facts) or isinstance(facts.nvml, NvmlFacts):
         return
     where = ev(Source.PLATFORM, "container", f"{host.container} ({'; '.join(host.container_evidence)})")

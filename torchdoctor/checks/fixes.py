@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torchdoctor.checks.base import python_exe, torch_version
 from torchdoctor.compat.machine import machine_from_facts
 from torchdoctor.compat.recommend import COMPANIONS, NoFit, recommend
 from torchdoctor.compat.tables import CompatDataError, load_tables
+from torchdoctor.derived import python_exe, torch_version
 from torchdoctor.model import Facts, PackagesFacts, normalize
 
 

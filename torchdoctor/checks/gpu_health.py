@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus
-from torchdoctor.model import Facts, Severity, Source, field_label
+from torchdoctor.checks.base import Area, Fire, check, ev
+from torchdoctor.model import GPUFacts, Severity, Source, field_label
 from torchdoctor.nvidia import HUNG, LOST, gpu_field_problems
 
 BUSY_PERCENT = 30
@@ -26,10 +26,9 @@ SLOWDOWN_REASONS = {
     Area.GPU,
     "Uncorrectable ECC errors and pending or failed row remaps mean the GPU's memory is faulty: results "
     "can be silently wrong and jobs crash with Xid errors.",
-    requires=("nvml_gpus",),
 )
-def gpu_ecc_errors(facts: Facts) -> Iterator[Fire]:
-    for gpu in nvml_gpus(facts):
+def gpu_ecc_errors(nvml_gpus: tuple[GPUFacts, ...]) -> Iterator[Fire]:
+    for gpu in nvml_gpus:
         evidence = []
         if isinstance(gpu.ecc_uncorrected_volatile, int) and gpu.ecc_uncorrected_volatile > 0:
             evidence.append(ev(Source.NVML, "uncorrectable ECC errors (since boot)", gpu.ecc_uncorrected_volatile))
@@ -59,10 +58,9 @@ def gpu_ecc_errors(facts: Facts) -> Iterator[Fire]:
     Area.GPU,
     "A link running narrower than the GPU's maximum (x8 instead of x16), or at a lower generation while "
     "busy, cuts host-device bandwidth: a badly seated card, a riser or a BIOS setting.",
-    requires=("nvml_gpus",),
 )
-def gpu_pcie_degraded(facts: Facts) -> Iterator[Fire]:
-    for gpu in nvml_gpus(facts):
+def gpu_pcie_degraded(nvml_gpus: tuple[GPUFacts, ...]) -> Iterator[Fire]:
+    for gpu in nvml_gpus:
         evidence = []
         if (
             isinstance(gpu.pcie_width, int)
@@ -101,10 +99,9 @@ def gpu_pcie_degraded(facts: Facts) -> Iterator[Fire]:
     Area.GPU,
     "Thermal or hardware slowdown and power braking lower the GPU's clocks far below normal: training "
     "runs slower than it should. (Idle clocks and power capping are normal and not reported.)",
-    requires=("nvml_gpus",),
 )
-def gpu_throttled(facts: Facts) -> Iterator[Fire]:
-    for gpu in nvml_gpus(facts):
+def gpu_throttled(nvml_gpus: tuple[GPUFacts, ...]) -> Iterator[Fire]:
+    for gpu in nvml_gpus:
         if not isinstance(gpu.throttle_reasons, tuple):
             continue
         active = [SLOWDOWN_REASONS[r] for r in gpu.throttle_reasons if r in SLOWDOWN_REASONS]
@@ -133,10 +130,9 @@ def gpu_throttled(facts: Facts) -> Iterator[Fire]:
     Area.GPU,
     "In 'prohibited' mode no CUDA context can be created; in exclusive mode a second process gets "
     "'all CUDA-capable devices are busy or unavailable'.",
-    requires=("nvml_gpus",),
 )
-def gpu_compute_mode(facts: Facts) -> Iterator[Fire]:
-    for gpu in nvml_gpus(facts):
+def gpu_compute_mode(nvml_gpus: tuple[GPUFacts, ...]) -> Iterator[Fire]:
+    for gpu in nvml_gpus:
         mode = gpu.compute_mode
         if mode == "prohibited":
             yield Fire(
@@ -169,10 +165,9 @@ def gpu_compute_mode(facts: Facts) -> Iterator[Fire]:
     "NVML says 'GPU is lost' (or that it needs a reset) when a GPU stops answering on the PCI bus: after a "
     "power or thermal event, a bad riser or a driver fault (Xid 79). Nothing can use it until it is reset, "
     "and a job placed on it hangs or dies.",
-    requires=("nvml_gpus",),
 )
-def gpu_lost(facts: Facts) -> Iterator[Fire]:
-    for gpu in nvml_gpus(facts):
+def gpu_lost(nvml_gpus: tuple[GPUFacts, ...]) -> Iterator[Fire]:
+    for gpu in nvml_gpus:
         problems = gpu_field_problems(gpu, LOST)
         if not problems:
             continue
@@ -200,10 +195,9 @@ def gpu_lost(facts: Facts) -> Iterator[Fire]:
     Area.GPU,
     "An NVML query that hangs or crashes on one GPU means that GPU (or its part of the driver) is in a bad "
     "state: CUDA work placed on it hangs or fails the same way.",
-    requires=("nvml_gpus",),
 )
-def gpu_unresponsive(facts: Facts) -> Iterator[Fire]:
-    for gpu in nvml_gpus(facts):
+def gpu_unresponsive(nvml_gpus: tuple[GPUFacts, ...]) -> Iterator[Fire]:
+    for gpu in nvml_gpus:
         problems = gpu_field_problems(gpu, HUNG)
         if not problems:
             continue

@@ -17,11 +17,8 @@ from torchdoctor.model import Facts, PackagesFacts, Severity, Source
     "The unofficial `pynvml` distribution ships its own pynvml module, which shadows NVIDIA's nvidia-ml-py "
     "and breaks GPU monitoring (torch.cuda memory/utilization queries, gpustat, nvitop) with errors like "
     "'has no attribute _nvmlGetFunctionPointer'.",
-    requires=("packages",),
 )
-def pynvml_shadowed(facts: Facts) -> Iterator[Fire]:
-    packages = facts.packages
-    assert isinstance(packages, PackagesFacts)
+def pynvml_shadowed(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     old = [d for d in packages.named("pynvml") if "pynvml" in d.modules]
     if not old:
         return
@@ -53,11 +50,8 @@ def pynvml_shadowed(facts: Facts) -> Iterator[Fire]:
     "pip and every tool that asks what is installed read a package's METADATA and RECORD. When they are "
     "empty, unreadable or missing, the package looks absent or at another version, and pip cannot uninstall "
     'or upgrade it ("Cannot uninstall torch: no RECORD file was found").',
-    requires=("packages",),
 )
-def broken_metadata(facts: Facts) -> Iterator[Fire]:
-    packages = facts.packages
-    assert isinstance(packages, PackagesFacts)
+def broken_metadata(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     for dist in packages.distributions:
         if not dist.problem:
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from torchdoctor.checks.base import Area, Fire, check, ev
-from torchdoctor.model import Facts, HostFacts, PythonFacts, Severity, Source, TorchRuntime
+from torchdoctor.model import HostFacts, PythonFacts, Severity, Source, TorchRuntime
 
 MiB = 1024**2
 SHM_MINIMUM = 512 * MiB
@@ -19,11 +19,8 @@ SHM_MINIMUM = 512 * MiB
     Area.PLATFORM,
     "Under Rosetta pip picks macOS x86_64 wheels, which stop at torch 2.2.2, and MPS (the Apple GPU) is "
     "unavailable. PyTorch needs a native arm64 Python.",
-    requires=("host", "python"),
 )
-def rosetta_python(facts: Facts) -> Iterator[Fire]:
-    host, python = facts.host, facts.python
-    assert isinstance(host, HostFacts) and isinstance(python, PythonFacts)
+def rosetta_python(host: HostFacts, python: PythonFacts) -> Iterator[Fire]:
     if host.apple_silicon is True and python.machine == "x86_64":
         yield Fire(
             (
@@ -43,11 +40,8 @@ def rosetta_python(facts: Facts) -> Iterator[Fire]:
     Severity.ERROR,
     Area.PLATFORM,
     "PyTorch publishes 64-bit wheels only: pip says 'Could not find a version that satisfies the requirement torch'.",
-    requires=("python",),
 )
-def python_32bit(facts: Facts) -> Iterator[Fire]:
-    python = facts.python
-    assert isinstance(python, PythonFacts)
+def python_32bit(python: PythonFacts) -> Iterator[Fire]:
     if python.bits == 32:
         yield Fire(
             (ev(Source.PYTHON, "pointer size", "32-bit"), ev(Source.PYTHON, "executable", python.executable)),
@@ -62,11 +56,8 @@ def python_32bit(facts: Facts) -> Iterator[Fire]:
     Severity.ERROR,
     Area.PLATFORM,
     "CUDA on Windows Subsystem for Linux needs WSL 2; under WSL 1 no GPU is ever visible.",
-    requires=("host",),
 )
-def wsl1(facts: Facts) -> Iterator[Fire]:
-    host = facts.host
-    assert isinstance(host, HostFacts)
+def wsl1(host: HostFacts) -> Iterator[Fire]:
     if host.wsl == "wsl1":
         yield Fire(
             (ev(Source.PROCFS, "/proc/version", host.kernel or host.release),),
@@ -83,11 +74,8 @@ def wsl1(facts: Facts) -> Iterator[Fire]:
     Area.PLATFORM,
     "DataLoader workers pass batches through shared memory; a small /dev/shm (Docker's default is 64 MB) "
     "kills them with 'Bus error' or 'out of shared memory'.",
-    requires=("host",),
 )
-def small_shm(facts: Facts) -> Iterator[Fire]:
-    host = facts.host
-    assert isinstance(host, HostFacts)
+def small_shm(host: HostFacts) -> Iterator[Fire]:
     if not isinstance(host.shm_bytes, int) or host.shm_bytes >= SHM_MINIMUM:
         return
     evidence = (ev(Source.PLATFORM, "/dev/shm size", f"{host.shm_bytes / MiB:.0f} MiB"),)
@@ -113,11 +101,9 @@ def small_shm(facts: Facts) -> Iterator[Fire]:
     Severity.WARNING,
     Area.TORCH,
     "On an Apple Silicon Mac torch uses the GPU through MPS; when it is unavailable training runs on the CPU.",
-    requires=("torch_runtime", "host", "python"),
 )
-def mps_unavailable(facts: Facts) -> Iterator[Fire]:
-    torch, host, python = facts.torch, facts.host, facts.python
-    assert isinstance(torch, TorchRuntime) and isinstance(host, HostFacts) and isinstance(python, PythonFacts)
+def mps_unavailable(torch_runtime: TorchRuntime, host: HostFacts, python: PythonFacts) -> Iterator[Fire]:
+    torch = torch_runtime
     if host.system != "Darwin" or not torch.mps_built or torch.mps_available:
         return
     from torchdoctor.compat.tables import load_tables
@@ -159,11 +145,8 @@ def _older(version: str, minimum: str) -> bool:
     "A shell left in a folder that was deleted (a removed checkout, a cleaned temp dir) runs Python with no "
     "working directory: relative paths, `python -c` imports and some native libraries (MKL loading torch's "
     "own libraries) fail in ways that look like a broken install.",
-    requires=("python",),
 )
-def cwd_deleted(facts: Facts) -> Iterator[Fire]:
-    python = facts.python
-    assert isinstance(python, PythonFacts)
+def cwd_deleted(python: PythonFacts) -> Iterator[Fire]:
     if python.cwd:
         return
     yield Fire(

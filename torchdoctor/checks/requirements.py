@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.base import Area, Check, Fire, ev, torch_version
+from torchdoctor.checks.base import Area, Check, Fire, ev
+from torchdoctor.derived import torch_version
 from torchdoctor.model import (
     Facts,
     Severity,

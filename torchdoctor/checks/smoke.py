@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus, pip
+from torchdoctor.checks.base import Area, Fire, check, ev, pip
 from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.derived import nvml_gpus
 from torchdoctor.model import (
     DeviceSmoke,
     Evidence,
@@ -53,11 +54,8 @@ def _failed_with(device: DeviceSmoke, key: str) -> list[SmokeStep]:
     ]
 
 
-def failures(facts: Facts, key: str) -> Iterator[tuple[DeviceSmoke, SmokeStep]]:
+def failures(smoke: SmokeFacts, key: str) -> Iterator[tuple[DeviceSmoke, SmokeStep]]:
     """The first step per device that failed for this cause (one finding per device and cause)."""
-    smoke = facts.smoke
-    if not isinstance(smoke, SmokeFacts):
-        return
     for device in smoke.devices:
         failed = _failed_with(device, key)
         if failed:
@@ -78,9 +76,9 @@ def step_evidence(device: DeviceSmoke, step: SmokeStep) -> tuple[Evidence, ...]:
 WHY_SMOKE = "torchdoctor ran a small model through the everyday training path on each device; this step failed."
 
 
-@check("TD201", "smoke-failed", "a smoke test step failed", Severity.ERROR, Area.SMOKE, WHY_SMOKE, requires=("smoke",))
-def smoke_failed(facts: Facts) -> Iterator[Fire]:
-    for device, step in failures(facts, "other"):
+@check("TD201", "smoke-failed", "a smoke test step failed", Severity.ERROR, Area.SMOKE, WHY_SMOKE)
+def smoke_failed(smoke: SmokeFacts) -> Iterator[Fire]:
+    for device, step in failures(smoke, "other"):
         detail = step.detail.strip().splitlines()[-1] if step.detail.strip() else ""
         evidence = step_evidence(device, step)
         if detail and detail not in step.error:
@@ -101,10 +99,9 @@ def smoke_failed(facts: Facts) -> Iterator[Fire]:
     Area.SMOKE,
     "torch.cuda.is_available() was True but the first kernel failed with 'no kernel image is available': the "
     "installed torch was not compiled for this GPU's architecture.",
-    requires=("smoke",),
 )
-def smoke_no_kernel_image(facts: Facts) -> Iterator[Fire]:
-    for device, step in failures(facts, "no-kernel-image"):
+def smoke_no_kernel_image(smoke: SmokeFacts, facts: Facts) -> Iterator[Fire]:
+    for device, step in failures(smoke, "no-kernel-image"):
         evidence = step_evidence(device, step)
         torch = facts.torch
         if isinstance(torch, TorchRuntime):
@@ -124,10 +121,9 @@ def smoke_no_kernel_image(facts: Facts) -> Iterator[Fire]:
     Severity.ERROR,
     Area.SMOKE,
     "The smoke model needs a few megabytes: running out means other processes hold the device's memory.",
-    requires=("smoke",),
 )
-def smoke_out_of_memory(facts: Facts) -> Iterator[Fire]:
-    for device, step in failures(facts, "out-of-memory"):
+def smoke_out_of_memory(smoke: SmokeFacts, facts: Facts) -> Iterator[Fire]:
+    for device, step in failures(smoke, "out-of-memory"):
         evidence = step_evidence(device, step)
         for gpu in nvml_gpus(facts):
             if isinstance(gpu.processes, tuple) and gpu.processes:
@@ -150,10 +146,9 @@ def smoke_out_of_memory(facts: Facts) -> Iterator[Fire]:
     Area.SMOKE,
     "DataLoader workers hand batches over through /dev/shm; when it is too small they die with 'Bus error' "
     "and training with num_workers > 0 fails.",
-    requires=("smoke",),
 )
-def smoke_dataloader_shm(facts: Facts) -> Iterator[Fire]:
-    for device, step in failures(facts, "dataloader-shm"):
+def smoke_dataloader_shm(smoke: SmokeFacts, facts: Facts) -> Iterator[Fire]:
+    for device, step in failures(smoke, "dataloader-shm"):
         evidence = step_evidence(device, step)
         host = facts.host
         in_container = isinstance(host, HostFacts) and bool(host.container)
@@ -177,10 +172,9 @@ def smoke_dataloader_shm(facts: Facts) -> Iterator[Fire]:
     Area.SMOKE,
     "A process that initialised CUDA cannot fork workers that use CUDA: 'Cannot re-initialize CUDA in forked "
     "subprocess'.",
-    requires=("smoke",),
 )
-def smoke_cuda_fork(facts: Facts) -> Iterator[Fire]:
-    for device, step in failures(facts, "cuda-fork"):
+def smoke_cuda_fork(smoke: SmokeFacts) -> Iterator[Fire]:
+    for device, step in failures(smoke, "cuda-fork"):
         yield Fire(
             step_evidence(device, step),
             "Use the spawn (or forkserver) start method: "
@@ -198,10 +192,9 @@ def smoke_cuda_fork(facts: Facts) -> Iterator[Fire]:
     Area.SMOKE,
     "Since torch 2.6, torch.load defaults to weights_only=True and refuses pickled objects that are not on its "
     "allow-list; a plain state_dict must still load.",
-    requires=("smoke",),
 )
-def smoke_weights_only(facts: Facts) -> Iterator[Fire]:
-    for device, step in failures(facts, "weights-only"):
+def smoke_weights_only(smoke: SmokeFacts) -> Iterator[Fire]:
+    for device, step in failures(smoke, "weights-only"):
         yield Fire(
             step_evidence(device, step),
             "For checkpoints you trust, allow their types with "
@@ -219,10 +212,9 @@ def smoke_weights_only(facts: Facts) -> Iterator[Fire]:
     Area.SMOKE,
     "A tiny model on a fixed batch must train to finite losses; NaN/Inf here points at broken kernels, "
     "bad hardware or a broken math library, not at the model.",
-    requires=("smoke",),
 )
-def smoke_nan_loss(facts: Facts) -> Iterator[Fire]:
-    for device, step in failures(facts, "nan-loss"):
+def smoke_nan_loss(smoke: SmokeFacts) -> Iterator[Fire]:
+    for device, step in failures(smoke, "nan-loss"):
         yield Fire(
             step_evidence(device, step),
             "Run the smoke test again; if it repeats on one GPU only, check "
@@ -240,12 +232,8 @@ def smoke_nan_loss(facts: Facts) -> Iterator[Fire]:
     Area.SMOKE,
     "The smoke child for this device died (a signal, a timeout) or the device was not usable at all: "
     "real training on it would fail the same way.",
-    requires=("smoke",),
 )
-def smoke_device_unusable(facts: Facts) -> Iterator[Fire]:
-    smoke = facts.smoke
-    if not isinstance(smoke, SmokeFacts):
-        return
+def smoke_device_unusable(smoke: SmokeFacts, facts: Facts) -> Iterator[Fire]:
     for device in smoke.devices:
         if not device.died:
             continue

@@ -6,23 +6,18 @@ import os
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import (
-    Area,
-    Fire,
-    Skip,
-    check,
+from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev, pinned, pip
+from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.compat.machine import installed_variant
+from torchdoctor.compat.tables import local_tag
+from torchdoctor.derived import (
+    cuda_cause,
     driver_evidence,
     driver_version,
-    ev,
     nvidia_gpu_evidence,
-    pinned,
-    pip,
     python_exe,
     torch_version,
 )
-from torchdoctor.checks.compat import installed_variant
-from torchdoctor.checks.fixes import install_torch_fix
-from torchdoctor.compat.tables import local_tag
 from torchdoctor.model import (
     EnvFacts,
     Evidence,
@@ -163,10 +158,9 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
     Severity.ERROR,
     Area.TORCH,
     "torch is installed but cannot be imported, so nothing can use it; the error's kind names the cause.",
-    requires=("torch",),
 )
-def torch_import_failed(facts: Facts) -> Iterator[Fire]:
-    failure = facts.torch
+def torch_import_failed(torch: TorchSeen, facts: Facts) -> Iterator[Fire]:
+    failure = torch
     if not isinstance(failure, TorchImportFailure):
         return
     evidence = [
@@ -229,50 +223,6 @@ def torch_cpu_only_build(facts: Facts) -> Iterator[Fire]:
     yield Fire(evidence, fix.text, fix.command)
 
 
-CUDA_CAUSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (
-        re.compile(r"driver on your system is too old \(found version (\d+)\)|driver version is insufficient", re.I),
-        "the NVIDIA driver is too old for this torch's CUDA",
-        "driver",
-    ),
-    (
-        re.compile(r"Found no NVIDIA driver|NVIDIA driver.*not.*(loaded|installed)", re.I),
-        "no usable NVIDIA driver was found by CUDA",
-        "nodriver",
-    ),
-    (
-        re.compile(r"CUDA unknown error|cudaErrorUnknown|error 999", re.I),
-        "CUDA initialisation failed with 'unknown error' (typically after suspend/resume, or /dev/nvidia-uvm missing)",
-        "uvm",
-    ),
-    (
-        re.compile(r"no CUDA-capable device is detected|No CUDA GPUs are available", re.I),
-        "CUDA sees no device (CUDA_VISIBLE_DEVICES, a container without GPU access, or MIG)",
-        "nodevice",
-    ),
-    (
-        re.compile(r"busy or unavailable", re.I),
-        "every GPU is busy or unavailable (exclusive-process compute mode held by another process)",
-        "busy",
-    ),
-    (
-        re.compile(r"unsupported display driver / cuda driver combination|forward compatibility was attempted", re.I),
-        "the loaded kernel module does not match the user-space driver (a driver update without a reboot)",
-        "mismatch",
-    ),
-)
-
-
-def cuda_cause(torch: TorchRuntime) -> tuple[str, str, str]:
-    """(cause, key, matched text) from torch's warnings and its CUDA initialisation error."""
-    texts = [torch.cuda_error, *torch.warnings]
-    for pattern, cause, key in CUDA_CAUSES:
-        for text in texts:
-            if text and pattern.search(text):
-                return cause, key, text
-    return "", "", next((t for t in texts if t), "")
-
-
 def _cuda_fix(facts: Facts, key: str) -> tuple[str, str]:
     if key == "driver":
         fix = install_torch_fix(facts, reinstall=True)
@@ -314,11 +264,9 @@ def _cuda_fix(facts: Facts, key: str) -> tuple[str, str]:
     Area.TORCH,
     "A CUDA torch and an NVIDIA GPU are both present, yet torch.cuda.is_available() is False: training "
     "would silently run on the CPU.",
-    requires=("torch_runtime",),
 )
-def cuda_unavailable(facts: Facts) -> Iterator[Fire]:
-    torch = facts.torch
-    assert isinstance(torch, TorchRuntime)
+def cuda_unavailable(torch_runtime: TorchRuntime, facts: Facts) -> Iterator[Fire]:
+    torch = torch_runtime
     gpu = nvidia_gpu_evidence(facts)
     if not torch.is_cuda_build or torch.cuda_available or not gpu:
         return
@@ -345,11 +293,8 @@ def cuda_unavailable(facts: Facts) -> Iterator[Fire]:
     Area.PACKAGES,
     "Two installs (env and user site, conda and pip) or a local ./torch folder decide by path order which "
     "torch imports; pip upgrades one while Python loads the other.",
-    requires=("packages",),
 )
-def duplicate_torch(facts: Facts) -> Iterator[Fire]:
-    packages = facts.packages
-    assert isinstance(packages, PackagesFacts)
+def duplicate_torch(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     dists = packages.named("torch")
     locations = sorted({d.location for d in dists})
     if len(locations) > 1:
@@ -388,15 +333,12 @@ def duplicate_torch(facts: Facts) -> Iterator[Fire]:
     Area.PACKAGES,
     "torch works without NumPy, but tensor.numpy(), torch.from_numpy and most data pipelines fail "
     "(torch warns 'Failed to initialize NumPy').",
-    requires=("packages", "torch_runtime"),
 )
-def numpy_missing(facts: Facts) -> Iterator[Fire]:
-    packages = facts.packages
-    assert isinstance(packages, PackagesFacts)
+def numpy_missing(packages: PackagesFacts, torch_runtime: TorchRuntime, facts: Facts) -> Iterator[Fire]:
     if packages.named("numpy"):
         return
     evidence = [ev(Source.METADATA, "numpy", "not installed")]
-    torch = facts.torch
+    torch = torch_runtime
     if isinstance(torch, TorchRuntime):
         evidence += [ev(Source.TORCH, "warning", w) for w in torch.warnings if "Failed to initialize NumPy" in w][:1]
     yield Fire(tuple(evidence), "Install NumPy in the same environment.", pip(facts, "install numpy"))
@@ -423,12 +365,9 @@ WHEEL_OWNED = {
     "The pip wheel ships its own cuDNN, cuBLAS and nvJitLink; one loaded from a system CUDA (via "
     "LD_LIBRARY_PATH) can be older and gives 'cuDNN version incompatibility' or 'undefined symbol "
     "__nvJitLink...' errors.",
-    requires=("torch_runtime", "packages"),
 )
-def foreign_cuda_libs(facts: Facts) -> Iterator[Fire]:
-    torch = facts.torch
-    packages = facts.packages
-    assert isinstance(torch, TorchRuntime) and isinstance(packages, PackagesFacts)
+def foreign_cuda_libs(torch_runtime: TorchRuntime, packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
+    torch = torch_runtime
     wheels = {d.name.lower() for d in packages.distributions}
     foreign = []
     for lib in torch.loaded_libraries:
@@ -462,12 +401,9 @@ def foreign_cuda_libs(facts: Facts) -> Iterator[Fire]:
     Area.TORCH,
     "nvcc matters only for building CUDA extensions (torch.utils.cpp_extension, flash-attn, ...): "
     "torch's wheels bundle their own CUDA runtime. Building against a toolkit of another major version fails.",
-    requires=("torch_runtime", "env"),
 )
-def nvcc_mismatch(facts: Facts) -> Iterator[Fire]:
-    torch = facts.torch
-    env = facts.env
-    assert isinstance(torch, TorchRuntime) and isinstance(env, EnvFacts)
+def nvcc_mismatch(torch_runtime: TorchRuntime, env: EnvFacts) -> Iterator[Fire]:
+    torch = torch_runtime
     if not isinstance(env.nvcc, Nvcc) or not torch.cuda:
         return
     if env.nvcc.version.split(".")[0] == torch.cuda.split(".")[0]:

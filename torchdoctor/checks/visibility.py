@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus
-from torchdoctor.model import EnvFacts, Evidence, Facts, NvmlFacts, Severity, Source, TorchRuntime
+from torchdoctor.checks.base import Area, Fire, check, ev
+from torchdoctor.derived import nvml_gpus
+from torchdoctor.model import EnvFacts, Evidence, Facts, GPUFacts, NvmlFacts, Severity, Source, TorchRuntime
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,8 @@ def known_uuids(facts: Facts) -> tuple[str, ...] | None:
     Area.VISIBILITY,
     "CUDA_VISIBLE_DEVICES decides which GPUs a process can see and in what order; an empty or invalid "
     "value silently hides GPUs (CUDA ignores everything from the first bad entry on).",
-    requires=("env",),
 )
-def cuda_visible_devices(facts: Facts) -> Iterator[Fire]:
-    env = facts.env
-    assert isinstance(env, EnvFacts)
+def cuda_visible_devices(env: EnvFacts, facts: Facts) -> Iterator[Fire]:
     raw = env.get("CUDA_VISIBLE_DEVICES")
     if raw is None:
         return
@@ -124,12 +122,9 @@ def cuda_visible_devices(facts: Facts) -> Iterator[Fire]:
     Area.VISIBILITY,
     "CUDA numbers GPUs fastest first, nvidia-smi by PCI bus: on a machine with different GPU models, "
     "cuda:0 may not be nvidia-smi's GPU 0, and CUDA_VISIBLE_DEVICES=1 may pick the wrong card.",
-    requires=("nvml_gpus", "env"),
 )
-def cuda_device_order(facts: Facts) -> Iterator[Fire]:
-    env = facts.env
-    assert isinstance(env, EnvFacts)
-    names = {g.name for g in nvml_gpus(facts) if isinstance(g.name, str)}  # an unreadable GPU is no model
+def cuda_device_order(nvml_gpus: tuple[GPUFacts, ...], env: EnvFacts) -> Iterator[Fire]:
+    names = {g.name for g in nvml_gpus if isinstance(g.name, str)}  # an unreadable GPU is no model
     if len(names) < 2 or env.get("CUDA_DEVICE_ORDER") == "PCI_BUS_ID":
         return
     yield Fire(
@@ -150,10 +145,9 @@ def cuda_device_order(facts: Facts) -> Iterator[Fire]:
     Area.VISIBILITY,
     "A GPU in MIG mode is split into instances; CUDA enumerates only MIG instances, one per process, so "
     "device_count() is 0 or 1 and multi-instance DDP does not work.",
-    requires=("nvml_gpus",),
 )
-def mig_enabled(facts: Facts) -> Iterator[Fire]:
-    mig = [g for g in nvml_gpus(facts) if g.mig_enabled is True]
+def mig_enabled(nvml_gpus: tuple[GPUFacts, ...], facts: Facts) -> Iterator[Fire]:
+    mig = [g for g in nvml_gpus if g.mig_enabled is True]
     if not mig:
         return
     evidence = [ev(Source.NVML, "MIG enabled on", ", ".join(g.label() for g in mig))]

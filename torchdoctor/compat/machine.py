@@ -6,8 +6,9 @@ import platform as _platform
 import re
 
 from torchdoctor.compat.recommend import Gpu, Machine
-from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int
-from torchdoctor.model import Facts, HostFacts, PythonFacts, TorchRuntime
+from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int, cuda_of_variant, load_tables, local_tag
+from torchdoctor.derived import torch_version
+from torchdoctor.model import Facts, HostFacts, PackagesFacts, PythonFacts, TorchRuntime
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
 
 
@@ -72,3 +73,45 @@ def parse_python(text: str, option: str = "--python-version") -> tuple[str, bool
             + ("; to examine an interpreter, use --python PATH)" if "/" in text else ")")
         )
     return match.group(1), bool(match.group(2))
+
+
+CUDA_RUNTIME_DISTS = ("cuda-toolkit", "nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime-cu11", "nvidia-cuda-runtime")
+
+
+def installed_variant(facts: Facts) -> str:
+    """Which build the installed torch is, without importing it: cu124, cpu, rocm6.2 ... or "" (cannot tell).
+
+    A wheel from PyPI carries no +cuXYZ tag, but the CUDA it brings is installed beside it as
+    dependencies (cuda-toolkit / nvidia-cuda-runtime-cuXY at the wheel's CUDA version); with none of
+    them, it is the CPU build where PyPI's wheel for this platform is one (Windows, macOS).
+    """
+    if isinstance(facts.torch, TorchRuntime):
+        t = facts.torch
+        return f"cu{t.cuda.replace('.', '')}" if t.cuda else (f"rocm{t.hip}" if t.hip else "cpu")
+    version = torch_version(facts)
+    tag = local_tag(version)
+    if tag:
+        return tag
+    if not version or not isinstance(facts.packages, PackagesFacts):
+        return ""
+    for name in CUDA_RUNTIME_DISTS:
+        found = facts.packages.version_of(name)
+        if found:
+            major, _, rest = found.partition(".")
+            return f"cu{major}{rest.split('.')[0]}" if major.isdigit() and rest[:1].isdigit() else ""
+    release = load_tables().release(version)
+    platform = machine_from_facts(facts).platform
+    if release is not None and release.pypi.get(platform, "cpu") == "cpu":
+        return "cpu"
+    return ""  # a CUDA wheel without its CUDA dependencies (--no-deps), or an unknown release
+
+
+def torch_cuda(facts: Facts) -> str:
+    """The CUDA torch was built with: torch.version.cuda, else the +cuXYZ tag or the CUDA wheels beside it."""
+    variant = installed_variant(facts)
+    if variant.startswith("cu"):
+        try:
+            return cuda_of_variant(variant)
+        except ValueError:
+            return ""
+    return ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
-from torchdoctor.checks.base import Area, Check, CheckFn, Fire, check, ev
+from torchdoctor.checks.base import Area, Check, DeclaredFn, Fire, Inputs, check, ev
 from torchdoctor.distributed.model import ClusterFacts, RankFacts, StepResult
 from torchdoctor.distributed.rank import pcie_gbs
 from torchdoctor.model import Evidence, Severity, Source, StepStatus
@@ -36,8 +36,12 @@ RUN = Source.DIST
 DIST = Source.TORCH  # facts each rank read from its torch
 
 
-def dist_check(code: str, slug: str, title: str, severity: Severity, why: str) -> Callable[[CheckFn], CheckFn]:
-    return check(code, slug, title, severity, Area.DIST, why, registry=DIST_CHECKS)
+CLUSTER = Inputs({}, "cluster")
+"""A `dist` check asks for ``cluster`` and gets the whole :class:`ClusterFacts`; each rank's facts are in it."""
+
+
+def dist_check(code: str, slug: str, title: str, severity: Severity, why: str) -> Callable[[DeclaredFn], DeclaredFn]:
+    return check(code, slug, title, severity, Area.DIST, why, DIST_CHECKS, CLUSTER)
 
 
 def all_dist_checks() -> tuple[Check, ...]:
@@ -67,19 +71,19 @@ def _ranks(ranks: list[int] | tuple[int, ...]) -> str:
     "The job cannot start until every rank has joined; the ones missing never reached the rendezvous "
     "(not started, started with other MASTER_ADDR/MASTER_PORT/WORLD_SIZE, or blocked by a firewall).",
 )
-def rank_missing(c: ClusterFacts) -> Iterator[Fire]:
+def rank_missing(cluster: ClusterFacts) -> Iterator[Fire]:
     # Joining fails either at our rendezvous or inside init_process_group (the backend's own rendezvous).
-    step = next((s for s in c.steps if s.name in JOIN_STEPS and s.status == StepStatus.FAILED), None)
+    step = next((s for s in cluster.steps if s.name in JOIN_STEPS and s.status == StepStatus.FAILED), None)
     if step is None or (step.name == "init_process_group" and "did not finish" not in step.error):
         return
-    arrived = [f"{r.rank}@{r.host}" for r in c.ranks]
+    arrived = [f"{r.rank}@{r.host}" for r in cluster.ranks]
     if "already in use" in step.error or "EADDRINUSE" in step.error:
         yield Fire(
-            (ev(ENV, "MASTER_PORT", str(c.launch.master_port)), ev(RUN, "what happened", step.error)),
+            (ev(ENV, "MASTER_PORT", str(cluster.launch.master_port)), ev(RUN, "what happened", step.error)),
             "Another process on rank 0's host holds MASTER_PORT (another job, or an earlier run still exiting). "
             "Pick a free port for every rank, or find the holder with the command below.",
-            f"ss -ltnp 'sport = :{c.launch.master_port}'",
-            title=f"MASTER_PORT {c.launch.master_port} is already in use on rank 0's host",
+            f"ss -ltnp 'sport = :{cluster.launch.master_port}'",
+            title=f"MASTER_PORT {cluster.launch.master_port} is already in use on rank 0's host",
         )
         return
     if step.error.startswith("the ranks disagree on WORLD_SIZE"):
@@ -97,15 +101,17 @@ def rank_missing(c: ClusterFacts) -> Iterator[Fire]:
             ev(
                 ENV,
                 "rendezvous",
-                f"{c.launch.master_addr}:{c.launch.master_port} via {c.launch.launcher}, WORLD_SIZE={c.world_size}",
+                f"{cluster.launch.master_addr}:{cluster.launch.master_port} via {cluster.launch.launcher}, "
+                f"WORLD_SIZE={cluster.world_size}",
             ),
             ev(RUN, "what happened", step.error),
         ),
         "Start every rank with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE (torchrun --nnodes/--nproc-per-node "
         "must add up), make MASTER_PORT reachable from every node (firewall, security group), and check the "
         "missing ranks' logs: a rank that crashes before init_process_group looks the same.",
-        f"nc -zv {c.launch.master_addr} {c.launch.master_port}",
-        title=f"rank(s) {_ranks(step.missing_ranks)} never joined ({len(c.ranks)} of {c.world_size} arrived)",
+        f"nc -zv {cluster.launch.master_addr} {cluster.launch.master_port}",
+        title=f"rank(s) {_ranks(step.missing_ranks)} never joined "
+        f"({len(cluster.ranks)} of {cluster.world_size} arrived)",
     )
 
 
@@ -118,19 +124,19 @@ def rank_missing(c: ClusterFacts) -> Iterator[Fire]:
     "The side channel shows which ranks never entered it (stuck elsewhere, desynchronised) or never left it "
     "(transport problem: ACS/IOMMU on PCIe, wrong network interface, a firewall between nodes).",
 )
-def collective_timeout(c: ClusterFacts) -> Iterator[Fire]:
-    if _died(c):
+def collective_timeout(cluster: ClusterFacts) -> Iterator[Fire]:
+    if _died(cluster):
         return  # dist-rank-died says why
-    for step in c.steps:
+    for step in cluster.steps:
         if step.name in JOIN_STEPS or step.status != StepStatus.FAILED or "did not finish" not in step.error:
             continue
-        hosts = sorted({r.host for r in c.ranks if r.rank in step.missing_ranks})
+        hosts = sorted({r.host for r in cluster.ranks if r.rank in step.missing_ranks})
         yield Fire(
             (
                 ev(RUN, "step", step.name),
                 ev(RUN, "stuck rank(s)", _ranks(step.missing_ranks)),
                 ev(RUN, "what happened", step.error),
-                ev(ENV, "backend", c.backend),
+                ev(ENV, "backend", cluster.backend),
             )
             + ((ev(Source.PLATFORM, "on host(s)", ", ".join(hosts)),) if hosts else ()),
             "Rerun with NCCL_DEBUG=INFO and TORCH_NCCL_TRACE_BUFFER_SIZE=2000 TORCH_NCCL_DUMP_ON_TIMEOUT=1 to see "
@@ -148,10 +154,10 @@ def collective_timeout(c: ClusterFacts) -> Iterator[Fire]:
     "Each collective was run on known values (rank-dependent tensors whose exact result is known); a wrong "
     "result or an error means training would silently diverge or crash.",
 )
-def collective_wrong(c: ClusterFacts) -> Iterator[Fire]:
-    if _died(c):
+def collective_wrong(cluster: ClusterFacts) -> Iterator[Fire]:
+    if _died(cluster):
         return  # dist-rank-died says why
-    for step in c.steps:
+    for step in cluster.steps:
         if (
             step.name in ("rendezvous", "liveness", "terminated")
             or step.status != StepStatus.FAILED
@@ -165,15 +171,15 @@ def collective_wrong(c: ClusterFacts) -> Iterator[Fire]:
             evidence,
             "Check the version findings first (torch/NCCL must match on every rank); then rerun "
             "with NCCL_DEBUG=INFO and TORCH_DISTRIBUTED_DEBUG=DETAIL.",
-            title=f"{step.name} on {c.backend} failed or returned wrong data",
+            title=f"{step.name} on {cluster.backend} failed or returned wrong data",
         )
 
 
 NOT_COLLECTIVES = ("rendezvous", "liveness", "terminated")
 
 
-def _died(c: ClusterFacts) -> StepResult | None:
-    step = c.step("liveness")
+def _died(cluster: ClusterFacts) -> StepResult | None:
+    step = cluster.step("liveness")
     return step if step is not None and step.status == StepStatus.FAILED else None
 
 
@@ -186,14 +192,14 @@ def _died(c: ClusterFacts) -> StepResult | None:
     "every collective after it down with it: the other ranks see errors or hang. The side channel's heartbeat "
     "says which rank it was, so the other failures are not mistaken for wrong data.",
 )
-def rank_died(c: ClusterFacts) -> Iterator[Fire]:
-    died = _died(c)
+def rank_died(cluster: ClusterFacts) -> Iterator[Fire]:
+    died = _died(cluster)
     if died is None:
         return
     failed_after = [
-        s.name for s in c.steps if s.status == StepStatus.FAILED and s.name not in ("liveness", "terminated")
+        s.name for s in cluster.steps if s.status == StepStatus.FAILED and s.name not in ("liveness", "terminated")
     ]
-    hosts = sorted({r.host for r in c.ranks if r.rank in died.missing_ranks})
+    hosts = sorted({r.host for r in cluster.ranks if r.rank in died.missing_ranks})
     evidence: tuple[Evidence, ...] = (
         ev(RUN, "dead rank(s)", _ranks(died.missing_ranks)),
         ev(RUN, "what happened", died.error),
@@ -219,9 +225,9 @@ def rank_died(c: ClusterFacts) -> Iterator[Fire]:
     "torchrun (or a scheduler) sent SIGTERM before every step ran: a run cut short proves nothing about the "
     "steps it did not reach. torchrun does this when another rank fails.",
 )
-def run_terminated(c: ClusterFacts) -> Iterator[Fire]:
-    step = c.step("terminated")
-    if step is None or _died(c):
+def run_terminated(cluster: ClusterFacts) -> Iterator[Fire]:
+    step = cluster.step("terminated")
+    if step is None or _died(cluster):
         return  # no SIGTERM, or dist-rank-died names the cause
     yield Fire(
         (ev(RUN, "what happened", step.error),),
@@ -229,9 +235,9 @@ def run_terminated(c: ClusterFacts) -> Iterator[Fire]:
     )
 
 
-def _differs(c: ClusterFacts, field: str) -> dict[str, list[int]]:
+def _differs(cluster: ClusterFacts, field: str) -> dict[str, list[int]]:
     seen: dict[str, list[int]] = defaultdict(list)
-    for r in c.ranks:
+    for r in cluster.ranks:
         seen[str(getattr(r, field))].append(r.rank)
     return dict(seen) if len(seen) > 1 else {}
 
@@ -244,7 +250,7 @@ def _differs(c: ClusterFacts, field: str) -> dict[str, list[int]]:
     "Every rank must run the same torch, CUDA and NCCL (and nodes should share a driver): a mismatch hangs or "
     "corrupts collectives in ways that are hard to trace back.",
 )
-def version_mismatch(c: ClusterFacts) -> Iterator[Fire]:
+def version_mismatch(cluster: ClusterFacts) -> Iterator[Fire]:
     for field, label in (
         ("torch", "torch"),
         ("cuda", "CUDA"),
@@ -252,7 +258,7 @@ def version_mismatch(c: ClusterFacts) -> Iterator[Fire]:
         ("driver", "NVIDIA driver"),
         ("python", "Python"),
     ):
-        groups = _differs(c, field)
+        groups = _differs(cluster, field)
         if not groups:
             continue
         yield Fire(
@@ -273,9 +279,9 @@ def version_mismatch(c: ClusterFacts) -> Iterator[Fire]:
     "torchrun accepts nodes with different local world sizes, so a node with a missing GPU (fallen off the bus, "
     "a CUDA_VISIBLE_DEVICES typo) does not fail fast; code that assumes `rank // gpus_per_node` breaks.",
 )
-def gpu_count_mismatch(c: ClusterFacts) -> Iterator[Fire]:
+def gpu_count_mismatch(cluster: ClusterFacts) -> Iterator[Fire]:
     per_host: dict[str, int] = {}
-    for r in c.ranks:
+    for r in cluster.ranks:
         per_host[r.host] = r.cuda_device_count
     if len(set(per_host.values())) > 1:
         yield Fire(
@@ -292,9 +298,9 @@ def gpu_count_mismatch(c: ClusterFacts) -> Iterator[Fire]:
     "NCCL refuses two ranks on one GPU ('Duplicate GPU detected'), and gloo runs them slowly on the same memory: "
     "usually set_device(LOCAL_RANK) is missing, or more processes than GPUs were started.",
 )
-def duplicate_gpu(c: ClusterFacts) -> Iterator[Fire]:
+def duplicate_gpu(cluster: ClusterFacts) -> Iterator[Fire]:
     owners: dict[str, list[int]] = defaultdict(list)
-    for r in c.ranks:
+    for r in cluster.ranks:
         key = r.gpu_uuid or (f"{r.host}/{r.gpu_bus_id}" if r.gpu_bus_id else "")
         if key:
             owners[key].append(r.rank)
@@ -317,12 +323,12 @@ def duplicate_gpu(c: ClusterFacts) -> Iterator[Fire]:
     "a node; far less points at P2P disabled (ACS/IOMMU, NCCL_P2P_DISABLE), traffic through the CPU, or the wrong "
     "network interface.",
 )
-def low_bandwidth(c: ClusterFacts) -> Iterator[Fire]:
-    if c.backend != "nccl" or not c.bandwidth:
+def low_bandwidth(cluster: ClusterFacts) -> Iterator[Fire]:
+    if cluster.backend != "nccl" or not cluster.bandwidth:
         return
-    best = max(c.bandwidth, key=lambda s: s.bytes)
-    if c.control_bandwidth:
-        control = max(c.control_bandwidth, key=lambda s: s.bytes)
+    best = max(cluster.bandwidth, key=lambda s: s.bytes)
+    if cluster.control_bandwidth:
+        control = max(cluster.control_bandwidth, key=lambda s: s.bytes)
         if best.busbw_gbs < control.busbw_gbs:
             yield Fire(
                 (
@@ -334,8 +340,8 @@ def low_bandwidth(c: ClusterFacts) -> Iterator[Fire]:
                 title="NCCL is slower than gloo",
             )
             return
-    copies = [v for p in c.peer for row in p.copy_gbs for v in row if v > 0]
-    if len(c.hosts) == 1 and copies:
+    copies = [v for p in cluster.peer for row in p.copy_gbs for v in row if v > 0]
+    if len(cluster.hosts) == 1 and copies:
         reference = sorted(copies)[len(copies) // 2]
         if best.busbw_gbs < 0.5 * reference:
             yield Fire(
@@ -348,8 +354,8 @@ def low_bandwidth(c: ClusterFacts) -> Iterator[Fire]:
                 "nvidia-smi topo -m",
             )
             return
-    links = [(r.pcie, pcie_gbs(r.pcie)) for r in c.ranks if pcie_gbs(r.pcie) > 0]
-    if len(c.hosts) == 1 and links:
+    links = [(r.pcie, pcie_gbs(r.pcie)) for r in cluster.ranks if pcie_gbs(r.pcie) > 0]
+    if len(cluster.hosts) == 1 and links:
         pcie, rate = min(links, key=lambda x: x[1])
         if best.busbw_gbs < 0.5 * rate:
             yield Fire(
@@ -372,9 +378,9 @@ def low_bandwidth(c: ClusterFacts) -> Iterator[Fire]:
     "NCCL's tuning and debugging variables (NCCL_P2P_DISABLE, NCCL_IB_DISABLE, NCCL_ALGO, ...) 'should not be "
     "used in production nor retained in scripts': left set they silently force slow paths or cause hangs.",
 )
-def nccl_env(c: ClusterFacts) -> Iterator[Fire]:
+def nccl_env(cluster: ClusterFacts) -> Iterator[Fire]:
     found: dict[str, set[str]] = defaultdict(set)
-    for r in c.ranks:
+    for r in cluster.ranks:
         env = _env(r)
         for name in LEFTOVER_NCCL:
             if name in env:
@@ -400,19 +406,19 @@ def nccl_env(c: ClusterFacts) -> Iterator[Fire]:
     "NCCL is the backend for CUDA tensors; builds for Windows and macOS, CPU builds and some source builds have "
     "none ('Distributed package doesn't have NCCL built in').",
 )
-def nccl_unavailable(c: ClusterFacts) -> Iterator[Fire]:
-    without = [r for r in c.ranks if not r.nccl_available]
-    gpus = [r for r in c.ranks if r.device.startswith("cuda")]
-    if not without or not (gpus or c.backend == "nccl"):
+def nccl_unavailable(cluster: ClusterFacts) -> Iterator[Fire]:
+    without = [r for r in cluster.ranks if not r.nccl_available]
+    gpus = [r for r in cluster.ranks if r.device.startswith("cuda")]
+    if not without or not (gpus or cluster.backend == "nccl"):
         return
     yield Fire(
         (
             ev(DIST, "no NCCL on rank(s)", _ranks([r.rank for r in without])),
             ev(DIST, "platform / torch", f"{without[0].platform} / {without[0].torch}"),
-            ev(ENV, "backend used", c.backend),
+            ev(ENV, "backend used", cluster.backend),
         ),
         "Use backend='gloo' on this platform (Windows, macOS), or a Linux CUDA build of torch (WSL 2 on Windows).",
-        severity=Severity.ERROR if c.backend == "nccl" else Severity.WARNING,
+        severity=Severity.ERROR if cluster.backend == "nccl" else Severity.WARNING,
     )
 
 
@@ -424,14 +430,14 @@ def nccl_unavailable(c: ClusterFacts) -> Iterator[Fire]:
     "MIG slices have no CUDA P2P, NVLink or IPC between them and NCCL's topology assumes one GPU per PCI device: "
     "NCCL across MIG instances errors or hangs; it is not supported.",
 )
-def mig_nccl(c: ClusterFacts) -> Iterator[Fire]:
-    mig = [r for r in c.ranks if r.mig]
+def mig_nccl(cluster: ClusterFacts) -> Iterator[Fire]:
+    mig = [r for r in cluster.ranks if r.mig]
     if mig:
         yield Fire(
-            (ev(Source.NVML, "MIG on rank(s)", _ranks([r.rank for r in mig])), ev(ENV, "backend", c.backend)),
+            (ev(Source.NVML, "MIG on rank(s)", _ranks([r.rank for r in mig])), ev(ENV, "backend", cluster.backend)),
             "Use one process per MIG instance without collectives between them, gloo for functional tests, or "
             "disable MIG (nvidia-smi -mig 0) for multi-GPU training.",
-            severity=Severity.ERROR if c.backend == "nccl" else None,
+            severity=Severity.ERROR if cluster.backend == "nccl" else None,
         )
 
 
@@ -453,8 +459,8 @@ def _names(spec: str) -> list[tuple[str, bool]]:
     "gloo and NCCL's bootstrap pick a network interface; one that names no interface fails ('Unable to find "
     "address'), and a node with only loopback/docker interfaces cannot talk to other nodes.",
 )
-def socket_ifname(c: ClusterFacts) -> Iterator[Fire]:
-    for r in c.ranks:
+def socket_ifname(cluster: ClusterFacts) -> Iterator[Fire]:
+    for r in cluster.ranks:
         names = [i.name for i in r.interfaces]
         env = _env(r)
         for var in ("GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"):
@@ -472,7 +478,7 @@ def socket_ifname(c: ClusterFacts) -> Iterator[Fire]:
                     f"export {var}={next((n for n in names if not n.startswith(LOOPBACKISH)), 'eth0')}",
                     title=f"{var}={spec} names no interface on {r.host}",
                 )
-        if len(c.hosts) > 1 and names and all(n.startswith(LOOPBACKISH) for n in names):
+        if len(cluster.hosts) > 1 and names and all(n.startswith(LOOPBACKISH) for n in names):
             yield Fire(
                 (ev(Source.PLATFORM, f"interfaces on {r.host}", ", ".join(names)),),
                 "This node has only loopback/bridge interfaces: run the container with host networking or give "
@@ -489,8 +495,8 @@ def socket_ifname(c: ClusterFacts) -> Iterator[Fire]:
     "NCCL's shared-memory transport and DataLoader workers live in /dev/shm; Docker's 64 MB default gives "
     "'failed to extend /dev/shm' warnings, crashes or a fall back to slower paths.",
 )
-def shm_small(c: ClusterFacts) -> Iterator[Fire]:
-    small = {r.host: r.shm_bytes for r in c.ranks if 0 < r.shm_bytes < SHM_MINIMUM}
+def shm_small(cluster: ClusterFacts) -> Iterator[Fire]:
+    small = {r.host: r.shm_bytes for r in cluster.ranks if 0 < r.shm_bytes < SHM_MINIMUM}
     if small:
         yield Fire(
             tuple(
