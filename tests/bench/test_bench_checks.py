@@ -63,3 +63,11 @@ def test_a_gpu_without_a_datasheet_figure_is_measured_not_judged() -> None:
 def test_require_bench_ratio() -> None:
     assert run_checks(b.facts(), [parse("bench>=0.8")])[0].status is CheckStatus.PASSED
     assert run_checks(b.facts(SLOW_BF16), [parse("bench>=0.8")])[0].status is CheckStatus.FIRED
+
+
+def test_an_h200_nvl_is_not_judged_against_the_h200_sxm_datasheet() -> None:
+    """45 % of the H200 (SXM)'s 989 TFLOP/s would be an error; the NVL is another part, with no figure here."""
+    nvl = b.device(BenchMetric("matmul", "bf16", 445.0, "TFLOP/s"), name="NVIDIA H200 NVL")
+    assert run("gpu-slow-matmul", b.facts(nvl)).status is CheckStatus.PASSED
+    (finding,) = run_checks(b.facts(nvl), [parse("bench>=0.8")])[0].findings
+    assert "no datasheet figure" in finding.evidence[1].value

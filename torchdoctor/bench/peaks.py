@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import functools
-import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from torchdoctor.compat.tables import CompatDataError, data_dir, normalize_gpu
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8")
+from torchdoctor.compat import schema
+from torchdoctor.compat.schema import DTYPES
+from torchdoctor.compat.tables import data_dir
+from torchdoctor.rules.gpus import identify
 
 
 @dataclass(frozen=True)
@@ -38,33 +35,33 @@ class Peaks:
     thresholds: dict[str, float]
 
     def find(self, gpu_name: str) -> Peak | None:
-        """The row whose longest name is contained in NVML's/torch's name for the GPU."""
-        wanted = normalize_gpu(gpu_name)
-        best: tuple[int, Peak] | None = None
-        for peak in self.gpus:
-            for name in peak.names:
-                n = normalize_gpu(name)
-                if n and (n == wanted or f" {n} " in f" {wanted} ") and (best is None or len(n) > best[0]):
-                    best = (len(n), peak)
-        return best[1] if best else None
+        """The row for exactly this GPU (rules/gpus.py: "H200 NVL" does not get the "H200"'s figures)."""
+        found = identify(gpu_name, ((peak, peak.names) for peak in self.gpus))
+        return found[0] if found else None
 
 
-@functools.cache
-def load_peaks() -> Peaks:
-    path = data_dir() / "gpu_peaks.toml"
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CompatDataError(f"{path}: {exc}") from exc
+def parse_peaks(raw: dict[str, Any], label: str = "") -> Peaks:
+    """The peaks, once ``raw`` fits gpu_peaks.toml's schema (errors name ``label``, the row and the key)."""
+    schema.check("gpu_peaks", raw, label)
     gpus = tuple(
         Peak(
             tuple(row["names"]),
             {d: float(row[d]) for d in DTYPES if d in row},
             float(row["mem_gbs"]),
-            str(row["source"]),
-            str(row["confidence"]),
+            row["source"],
+            row["confidence"],
             tuple(row.get("unverified", ())),
         )
         for row in raw.get("gpu", [])
     )
-    return Peaks(str(raw["as_of"]), gpus, {k: float(v) for k, v in raw["thresholds"].items()})
+    return Peaks(raw["as_of"], gpus, {k: float(v) for k, v in raw["thresholds"].items()})
+
+
+def load_peaks_from(directory: Path) -> Peaks:
+    """gpu_peaks.toml in ``directory`` (a copy of compat/), checked against the schema."""
+    return parse_peaks(schema.read(directory, "gpu_peaks"), str(directory / "gpu_peaks.toml"))
+
+
+@functools.cache
+def load_peaks() -> Peaks:
+    return load_peaks_from(data_dir())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,13 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from torchdoctor.compat import schema
+from torchdoctor.compat.schema import CompatDataError as CompatDataError  # raised here, defined with the schema
+from torchdoctor.rules.gpus import identify
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
 CUDA_PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64")
 FILES = ("releases", "drivers", "arches", "companions", "gpus")
-
-
-class CompatDataError(ValueError):
-    """A table that breaks its schema."""
 
 
 @dataclass(frozen=True)
@@ -339,23 +333,11 @@ class Tables:
         dotted = re.fullmatch(r"(\d{1,2})\.(\d)", q)
         if dotted:
             return int(dotted.group(1)) * 10 + int(dotted.group(2)), f"compute capability {q}"
-        wanted = normalize_gpu(q)
-        best: tuple[int, GpuModel, str] | None = None
-        for model in self.gpus:
-            for name in model.names:
-                n = normalize_gpu(name)
-                hit = n and (n == wanted or re.search(rf"(^|\s){re.escape(n)}($|\s)", wanted))
-                if hit and (best is None or len(n) > best[0]):
-                    best = (len(n), model, name)
-        if best is None:
+        found = identify(q, ((model, model.names) for model in self.gpus), family=True)
+        if found is None:
             return None
-        return cc_int(best[1].capability), best[2]
-
-
-def normalize_gpu(name: str) -> str:
-    n = name.lower().replace("nvidia", " ").replace("geforce", " ").replace("tesla", " ")
-    n = re.sub(r"[^a-z0-9.]+", " ", n)
-    return " ".join(n.split())
+        model, name = found
+        return cc_int(model.capability), name
 
 
 def driver_version_key(version: str) -> tuple[int, ...]:
@@ -386,121 +368,101 @@ def _spec(value: Any, where: str) -> SpecifierSet:
         raise CompatDataError(f"{where}: bad version range {value!r}") from exc
 
 
-def _by_minor(value: Any, where: str, key: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _by_minor(value: dict[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """A table of Python minor -> list of strings ({ "3.11" = ["linux-x86_64"] })."""
-    if not isinstance(value, dict) or not all(
-        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()
-    ):
-        raise CompatDataError(f"{where}: {key} must map a Python minor to a list of strings")
     return tuple((str(k), tuple(v)) for k, v in sorted(value.items()))
 
 
-def _need(row: dict[str, Any], key: str, where: str) -> Any:
-    if key not in row:
-        raise CompatDataError(f"{where}: missing '{key}'")
-    return row[key]
-
-
 def load_raw(directory: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Every table as parsed TOML, not yet checked against the schema (``parse`` does that)."""
     directory = directory or data_dir()
-    out = {}
+    return {name: schema.read(directory, name) for name in FILES}
+
+
+def parse(raw: dict[str, dict[str, Any]], directory: Path | None = None) -> Tables:
+    """The tables, once each file fits its schema (compat/schema.py); errors name the file (under
+    ``directory`` when given), the row and the key."""
+    label = {name: str(directory / f"{name}.toml") if directory else f"{name}.toml" for name in FILES}
     for name in FILES:
-        path = directory / f"{name}.toml"
-        try:
-            out[name] = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise CompatDataError(f"{path}: {exc}") from exc
-    return out
-
-
-def parse(raw: dict[str, dict[str, Any]]) -> Tables:
+        schema.check(name, raw[name], label[name])
     rel = raw["releases"]
     releases = []
     for i, row in enumerate(rel.get("release", [])):
-        where = f"releases.toml release[{i}]"
+        where = f"{label['releases']} release[{i}]"
         releases.append(
             Release(
-                torch=str(_need(row, "torch", where)),
-                patches=tuple(_need(row, "patches", where)),
-                date=str(_need(row, "date", where)),
-                python=_spec(_need(row, "python", where), where),
-                python_range=str(row["python"]),
+                torch=row["torch"],
+                patches=tuple(row["patches"]),
+                date=row["date"],
+                python=_spec(row["python"], where),
+                python_range=row["python"],
                 python_experimental=tuple(row.get("python_experimental", ())),
                 free_threaded=tuple(row.get("free_threaded", ())),
-                cuda={k: tuple(v) for k, v in _need(row, "cuda", where).items()},
+                cuda={k: tuple(v) for k, v in row["cuda"].items()},
                 rocm=tuple(row.get("rocm", ())),
-                pypi=dict(_need(row, "pypi", where)),
-                glibc=str(_need(row, "glibc", where)),
-                macos_x86_64=bool(_need(row, "macos_x86_64", where)),
-                mps_min_macos=str(row.get("mps_min_macos", "")),
-                macos_arm64_min=str(row.get("macos_arm64_min", "")),
-                python_only_on=_by_minor(row.get("python_only_on", {}), where, "python_only_on"),
-                free_threaded_patches=_by_minor(row.get("free_threaded_patches", {}), where, "free_threaded_patches"),
-                cudnn=str(row.get("cudnn", "")),
-                nccl=str(row.get("nccl", "")),
-                source=str(_need(row, "source", where)),
-                confidence=str(_need(row, "confidence", where)),
+                pypi=dict(row["pypi"]),
+                glibc=row["glibc"],
+                macos_x86_64=row["macos_x86_64"],
+                mps_min_macos=row.get("mps_min_macos", ""),
+                macos_arm64_min=row.get("macos_arm64_min", ""),
+                python_only_on=_by_minor(row.get("python_only_on", {})),
+                free_threaded_patches=_by_minor(row.get("free_threaded_patches", {})),
+                cudnn=row.get("cudnn", ""),
+                nccl=row.get("nccl", ""),
+                source=row["source"],
+                confidence=row["confidence"],
             )
         )
     builds = []
     for i, row in enumerate(raw["arches"].get("build", [])):
-        where = f"arches.toml build[{i}]"
         builds.append(
             Build(
-                torch=_spec(_need(row, "torch", where), where),
-                variants=tuple(_need(row, "variants", where)),
-                platforms=tuple(_need(row, "platforms", where)),
-                sm=tuple(int(x) for x in _need(row, "sm", where)),
-                ptx=bool(_need(row, "ptx", where)),
-                source=str(_need(row, "source", where)),
-                confidence=str(_need(row, "confidence", where)),
+                torch=_spec(row["torch"], f"{label['arches']} build[{i}]"),
+                variants=tuple(row["variants"]),
+                platforms=tuple(row["platforms"]),
+                sm=tuple(row["sm"]),
+                ptx=row["ptx"],
+                source=row["source"],
+                confidence=row["confidence"],
             )
         )
     sass = tuple(
-        SassRule(
-            int(r["code"]),
-            tuple(r.get("exclude", ())),
-            tuple(r.get("only", ())),
-            str(r.get("exclude_below_cuda", "")),
-        )
+        SassRule(r["code"], tuple(r.get("exclude", ())), tuple(r.get("only", ())), r.get("exclude_below_cuda", ""))
         for r in raw["arches"].get("sass", [])
     )
     drv = raw["drivers"]
     floors = tuple(
-        DriverFloor(str(r["cuda"]), bool(r["mvc"]), str(r["linux"]), str(r["windows"]), str(r["source"]))
-        for r in drv.get("major", [])
+        DriverFloor(r["cuda"], r["mvc"], r["linux"], r["windows"], r["source"]) for r in drv.get("major", [])
     )
-    toolkits = tuple(
-        Toolkit(str(r["cuda"]), str(r["linux"]), str(r["windows"]), str(r["source"])) for r in drv.get("toolkit", [])
-    )
+    toolkits = tuple(Toolkit(r["cuda"], r["linux"], r["windows"], r["source"]) for r in drv.get("toolkit", []))
     companions = []
     for package in ("torchvision", "torchaudio"):
         for i, row in enumerate(raw["companions"].get(package, [])):
-            where = f"companions.toml {package}[{i}]"
+            where = f"{label['companions']} {package}[{i}]"
             companions.append(
                 Companion(
                     package,
-                    str(_need(row, "version", where)),
-                    _spec(_need(row, "torch", where), where),
-                    str(_need(row, "source", where)),
-                    str(_need(row, "confidence", where)),
-                    str(row.get("released_with", "")),
+                    row["version"],
+                    _spec(row["torch"], where),
+                    row["source"],
+                    row["confidence"],
+                    row.get("released_with", ""),
                     _spec(row["python"], where) if "python" in row else None,
                 )
             )
     gpus = tuple(
         GpuModel(
-            str(r["capability"]),
-            str(r["architecture"]),
+            r["capability"],
+            r["architecture"],
             tuple(r["names"]),
-            str(r["source"]),
-            str(r.get("min_cuda", "")),
-            str(r.get("min_cuda_confidence", "")),
+            r["source"],
+            r.get("min_cuda", ""),
+            r.get("min_cuda_confidence", ""),
         )
         for r in raw["gpus"].get("gpu", [])
     )
     return Tables(
-        as_of=str(_need(rel, "as_of", "releases.toml")),
+        as_of=rel["as_of"],
         releases=tuple(sorted(releases, key=lambda r: Version(r.torch))),
         builds=tuple(builds),
         sass=sass,
@@ -508,11 +470,16 @@ def parse(raw: dict[str, dict[str, Any]]) -> Tables:
         toolkits=toolkits,
         companions=tuple(companions),
         gpus=gpus,
-        numpy2_since=str(_need(rel, "numpy2_since", "releases.toml")),
-        macos_arm64_since=str(_need(rel, "macos_arm64_since", "releases.toml")),
+        numpy2_since=rel["numpy2_since"],
+        macos_arm64_since=rel["macos_arm64_since"],
     )
+
+
+def load_tables_from(directory: Path) -> Tables:
+    """The tables in ``directory`` (a copy of compat/), checked against the schema."""
+    return parse(load_raw(directory), directory)
 
 
 @functools.cache
 def load_tables() -> Tables:
-    return parse(load_raw())
+    return load_tables_from(data_dir())
