@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -38,3 +41,31 @@ def test_a_quick_check_never_imports_torch_in_the_parent() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False False"
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """`lint-imports` over the package under ``root`` (with this repository's contract)."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    exe = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run(
+        [str(exe), "--config", str(REPO / "pyproject.toml"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=env,
+    )
+
+
+def test_no_module_imports_a_layer_above_it() -> None:
+    result = lint_imports(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_contract(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "torchdoctor", tmp_path / "torchdoctor", ignore=shutil.ignore_patterns("__pycache__"))
+    model = tmp_path / "torchdoctor" / "model.py"
+    model.write_text(model.read_text() + "\n\ndef _upward() -> None:\n    import torchdoctor.render.terminal\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1
+    assert "torchdoctor.model -> torchdoctor.render.terminal" in result.stdout
