@@ -222,24 +222,6 @@ def python_exe(facts: Facts) -> str:
     return facts.python.executable if isinstance(facts.python, PythonFacts) else "python"
 
 
-def pip(facts: Facts, args: str) -> str:
-    return f"{python_exe(facts)} -m pip {args}"
-
-
-PYTORCH_INDEX = "https://download.pytorch.org/whl"
-
-
-def pinned(name: str, version: str) -> str:
-    """``name==version`` for pip; a local version (+cpu, +cu124) only PyTorch's own index has, so it names it."""
-    if not version:
-        return name
-    spec = f"{name}=={version}"
-    tag = version.partition("+")[2]
-    if tag.startswith(("cpu", "cu", "rocm", "xpu")):
-        spec += f" --index-url {PYTORCH_INDEX}/{tag}"
-    return spec
-
-
 def torch_version(facts: Facts) -> str:
     """torch's version with its local tag: from the runtime, else from the installed metadata ("" if none)."""
     if isinstance(facts.torch, TorchRuntime):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus, pip
+from torchdoctor.checks.base import Area, Fire, check, ev, nvml_gpus
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.model import (
     DeviceSmoke,
@@ -19,6 +19,7 @@ from torchdoctor.model import (
     StepStatus,
     TorchRuntime,
 )
+from torchdoctor.rules.index import pip
 
 CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (

@@ -15,14 +15,11 @@ from torchdoctor.checks.base import (
     driver_version,
     ev,
     nvidia_gpu_evidence,
-    pinned,
-    pip,
     python_exe,
     torch_version,
 )
 from torchdoctor.checks.compat import installed_variant
 from torchdoctor.checks.fixes import install_torch_fix
-from torchdoctor.compat.tables import local_tag
 from torchdoctor.model import (
     EnvFacts,
     Evidence,
@@ -38,6 +35,8 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import gpus_seen
+from torchdoctor.rules.index import pinned, pip
+from torchdoctor.rules.versions import local_tag
 
 
 @check(

@@ -16,6 +16,8 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from torchdoctor.rules.versions import base_version, series
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -188,26 +190,6 @@ def cc_str(cc: int) -> str:
     return f"{cc // 10}.{cc % 10}"
 
 
-def series(version: str) -> str:
-    """ "2.5.1+cu124" -> "2.5"."""
-    try:
-        v = Version(version)
-    except InvalidVersion:
-        return ""
-    return f"{v.major}.{v.minor}"
-
-
-def base_version(version: str) -> str:
-    try:
-        return Version(version).base_version
-    except InvalidVersion:
-        return version.split("+")[0]
-
-
-def local_tag(version: str) -> str:
-    return version.split("+", 1)[1] if "+" in version else ""
-
-
 @dataclass(frozen=True)
 class Tables:
     as_of: str
@@ -356,10 +338,6 @@ def normalize_gpu(name: str) -> str:
     n = name.lower().replace("nvidia", " ").replace("geforce", " ").replace("tesla", " ")
     n = re.sub(r"[^a-z0-9.]+", " ", n)
     return " ".join(n.split())
-
-
-def driver_version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
 
 
 # ---------------------------------------------------------------------- loading
