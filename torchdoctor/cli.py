@@ -21,6 +21,8 @@ from torchdoctor.checks.base import Check
 from torchdoctor.exitcodes import ExitCode
 from torchdoctor.model import Finding, Report, Severity
 from torchdoctor.render import OutputFormat
+from torchdoctor.rules import timeouts
+from torchdoctor.rules.timeouts import shown
 
 if TYPE_CHECKING:
     from torchdoctor.smoke.runner import SmokeOptions
@@ -279,7 +281,10 @@ PythonOpt = Annotated[
 TimeoutOpt = Annotated[
     float | None,
     typer.Option(
-        "--timeout", metavar="SECONDS", help="Seconds `import torch` may take [90].", callback=at_least_seconds(0.1)
+        "--timeout",
+        metavar="SECONDS",
+        help=f"Seconds `import torch` may take {shown(timeouts.IMPORT_TORCH)}.",
+        callback=at_least_seconds(0.1),
     ),
 ]
 NvmlTimeoutOpt = Annotated[
@@ -287,7 +292,7 @@ NvmlTimeoutOpt = Annotated[
     typer.Option(
         "--nvml-timeout",
         metavar="SECONDS",
-        help="Seconds NVML (then nvidia-smi) may take to read the driver [20].",
+        help=f"Seconds NVML (then nvidia-smi) may take to read the driver {shown(timeouts.NVML)}.",
         callback=at_least_seconds(1),
     ),
 ]
@@ -300,7 +305,7 @@ SmokeTimeoutOpt = Annotated[
     typer.Option(
         "--smoke-timeout",
         metavar="SECONDS",
-        help="Seconds per device's smoke tests [120].",
+        help=f"Seconds per device's smoke tests {shown(timeouts.SMOKE_PER_DEVICE)}.",
         callback=at_least_seconds(1),
     ),
 ]
@@ -351,7 +356,7 @@ class Settings:
     device: str
     smoke: bool
     redact: bool
-    nvml_timeout: float = 20.0
+    nvml_timeout: float = timeouts.NVML
 
 
 def settings(
@@ -389,12 +394,12 @@ def settings(
         fail_on=fail,
         ignore=tuple(split_codes(pick(ignore, "ignore", []))),
         required=required,
-        timeout=float(pick(timeout, "timeout", 90.0)),
-        smoke_timeout=float(pick(smoke_timeout, "smoke-timeout", 120.0)),
+        timeout=float(pick(timeout, "timeout", timeouts.IMPORT_TORCH)),
+        smoke_timeout=float(pick(smoke_timeout, "smoke-timeout", timeouts.SMOKE_PER_DEVICE)),
         device=str(pick(device, "device", "all")),
         smoke=bool(pick(smoke, "smoke", True)),
         redact=bool(pick(redact, "redact", True)),
-        nvml_timeout=float(pick(nvml_timeout, "nvml-timeout", 20.0)),
+        nvml_timeout=float(pick(nvml_timeout, "nvml-timeout", timeouts.NVML)),
     )
 
 
@@ -533,7 +538,7 @@ def probe(
 def resolve_python(python: str | None, timeout: float) -> str:
     """The interpreter to examine: --python (checked), else the active environment's (said when it is not)."""
     if python:
-        problem, target = interpreter_problem(python, min(20.0, timeout))
+        problem, target = interpreter_problem(python, min(timeouts.INTERPRETER_CHECK, timeout))
         if problem:
             fatal(problem, ExitCode.USAGE)
         return target
@@ -698,27 +703,30 @@ def dist(
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", metavar="SECONDS", help="Seconds for the whole run [600].", callback=at_least_seconds(1)
+            "--timeout",
+            metavar="SECONDS",
+            help=f"Seconds for the whole run {shown(timeouts.DIST_RUN)}.",
+            callback=at_least_seconds(1),
         ),
-    ] = 600.0,
+    ] = timeouts.DIST_RUN,
     rdzv_timeout: Annotated[
         float,
         typer.Option(
             "--rdzv-timeout",
             metavar="SECONDS",
-            help="Seconds for every rank to join [60].",
+            help=f"Seconds for every rank to join {shown(timeouts.DIST_RENDEZVOUS)}.",
             callback=at_least_seconds(0.5),
         ),
-    ] = 60.0,
+    ] = timeouts.DIST_RENDEZVOUS,
     collective_timeout: Annotated[
         float,
         typer.Option(
             "--collective-timeout",
             metavar="SECONDS",
-            help="Seconds per collective [60].",
+            help=f"Seconds per collective {shown(timeouts.DIST_COLLECTIVE)}.",
             callback=at_least_seconds(0.5),
         ),
-    ] = 60.0,
+    ] = timeouts.DIST_COLLECTIVE,
     max_mib: Annotated[
         int,
         typer.Option(
@@ -747,7 +755,7 @@ def dist(
         forwarded = [a for a in sys.argv[sys.argv.index("dist") + 1 :]] if "dist" in sys.argv else []
         forwarded = _without_option(forwarded, "--nproc")
         forwarded = _without_option(forwarded, "--python")
-        code, problem = launch_local(python or default_python(), nproc, forwarded, timeout + 60)
+        code, problem = launch_local(python or default_python(), nproc, forwarded, timeout + timeouts.DIST_LAUNCH_SLACK)
         if problem:
             stderr(f"torchdoctor: {problem}")
         raise typer.Exit(code)

@@ -22,9 +22,10 @@ from torchdoctor.model import BenchFacts, BenchMetric, DeviceBench, LoadSample, 
 from torchdoctor.probes.nvml import sample_under_load
 from torchdoctor.probes.subproc import ChildResult, run_child, track_dir, untrack_dir, working_dir
 from torchdoctor.probes.torch import child_env
+from torchdoctor.rules import timeouts
 
 BENCH_CHILD = Path(__file__).resolve().parent / "_bench_child.py"
-START_SECONDS = 60.0
+START_SECONDS = timeouts.BENCH_START
 """What a child may take beyond --seconds: `import torch` and CUDA start-up."""
 CPU_SECONDS = 4.0
 """The CPU needs no long soak (no clocks to ramp, no datasheet to compare with): at most this long."""

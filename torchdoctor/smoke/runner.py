@@ -18,13 +18,14 @@ from torchdoctor.model import DeviceSmoke, SmokeStep, StepStatus, TorchRuntime, 
 from torchdoctor.probes.children import SMOKE_CHILD
 from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child, track_dir, untrack_dir, working_dir
 from torchdoctor.probes.torch import child_env, probe_torch
+from torchdoctor.rules import timeouts
 
 
 @dataclass(frozen=True)
 class SmokeOptions:
     device: str = "all"
     """cpu, cuda, cuda:N, mps or all (every device torch can use)."""
-    timeout: float = 120.0
+    timeout: float = timeouts.SMOKE_PER_DEVICE
     """Seconds per device."""
 
 
