@@ -22,6 +22,7 @@ from torchdoctor.exitcodes import ExitCode
 from torchdoctor.model import Finding, Report, Severity
 from torchdoctor.render import OutputFormat
 from torchdoctor.rules import timeouts
+from torchdoctor.rules.devices import choices as device_choices
 from torchdoctor.rules.timeouts import shown
 
 if TYPE_CHECKING:
@@ -298,7 +299,7 @@ NvmlTimeoutOpt = Annotated[
 ]
 DeviceOpt = Annotated[
     str | None,
-    typer.Option("--device", metavar="DEVICE", help="Smoke-test cpu, cuda, cuda:N, mps or all present [all]."),
+    typer.Option("--device", metavar="DEVICE", help=f"Smoke-test {device_choices()} present [all]."),
 ]
 SmokeTimeoutOpt = Annotated[
     float | None,
@@ -513,11 +514,13 @@ def github_outputs(
 
 
 def smoke_options(device: str, timeout: float) -> SmokeOptions:
+    from torchdoctor.rules.devices import DeviceError, parse_device
     from torchdoctor.smoke.runner import SmokeOptions
 
-    valid = device in ("all", "cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())
-    if not valid:
-        fatal(f"--device {device}: use cpu, cuda, cuda:N, mps or all", ExitCode.USAGE)
+    try:
+        parse_device(device)
+    except DeviceError:
+        fatal(f"--device {device}: use {device_choices()}", ExitCode.USAGE)
     return SmokeOptions(device=device, timeout=timeout)
 
 
@@ -623,7 +626,7 @@ def print_catalogue() -> None:
 @app.command()
 def bench(
     device: Annotated[
-        str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda, cuda:N, mps or all present [all].")
+        str, typer.Option("--device", metavar="DEVICE", help=f"{device_choices()} present [all].")
     ] = "all",
     seconds: Annotated[
         float,
