@@ -12,7 +12,8 @@ import time
 
 from tests.conftest import Doctor, fired
 from tests.fakes.nvml_lib import FakeNvmlLibrary, Machine
-from torchdoctor.compat.tables import driver_version_key, load_tables
+from torchdoctor.compat.tables import load_tables
+from torchdoctor.rules.versions import driver_version_key
 
 RTX3090 = {"name": "NVIDIA GeForce RTX 3090", "cc": "8.6", "memory": f"{24 * 1024**3} {1024**3}"}
 

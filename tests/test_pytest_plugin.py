@@ -37,7 +37,7 @@ def test_a_misspelt_device_is_a_collection_error(pytester: pytest.Pytester) -> N
     pytester.makepyfile('import pytest\n\n@pytest.mark.torchdoctor_device("cdua")\ndef test_x():\n    pass\n')
     result = pytester.runpytest_subprocess()
     assert result.ret != 0
-    result.stderr.fnmatch_lines(["*torchdoctor_device('cdua'): use cuda, cuda:N, mps or gpus>=N*"])
+    result.stderr.fnmatch_lines(["*torchdoctor_device('cdua'): use cpu, cuda, cuda:N, mps, xpu, rocm or gpus>=N*"])
 
 
 def test_a_projects_own_requires_device_marker_is_left_alone(pytester: pytest.Pytester) -> None:

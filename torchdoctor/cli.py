@@ -21,6 +21,9 @@ from torchdoctor.output import OutputOptions, deliver, say
 from torchdoctor.policy import FailOn, exit_code
 from torchdoctor.render import OutputFormat
 from torchdoctor.result import Result
+from torchdoctor.rules import timeouts
+from torchdoctor.rules.devices import choices as device_choices
+from torchdoctor.rules.timeouts import shown
 from torchdoctor.settings import settings
 
 app = typer.Typer(
@@ -115,7 +118,10 @@ PythonOpt = Annotated[
 TimeoutOpt = Annotated[
     float | None,
     typer.Option(
-        "--timeout", metavar="SECONDS", help="Seconds `import torch` may take [90].", callback=at_least_seconds(0.1)
+        "--timeout",
+        metavar="SECONDS",
+        help=f"Seconds `import torch` may take {shown(timeouts.IMPORT_TORCH)}.",
+        callback=at_least_seconds(0.1),
     ),
 ]
 NvmlTimeoutOpt = Annotated[
@@ -123,20 +129,20 @@ NvmlTimeoutOpt = Annotated[
     typer.Option(
         "--nvml-timeout",
         metavar="SECONDS",
-        help="Seconds NVML (then nvidia-smi) may take to read the driver [20].",
+        help=f"Seconds NVML (then nvidia-smi) may take to read the driver {shown(timeouts.NVML)}.",
         callback=at_least_seconds(1),
     ),
 ]
 DeviceOpt = Annotated[
     str | None,
-    typer.Option("--device", metavar="DEVICE", help="Smoke-test cpu, cuda, cuda:N, mps or all present [all]."),
+    typer.Option("--device", metavar="DEVICE", help=f"Smoke-test {device_choices()} present [all]."),
 ]
 SmokeTimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--smoke-timeout",
         metavar="SECONDS",
-        help="Seconds per device's smoke tests [120].",
+        help=f"Seconds per device's smoke tests {shown(timeouts.SMOKE_PER_DEVICE)}.",
         callback=at_least_seconds(1),
     ),
 ]
@@ -242,7 +248,7 @@ def smoke(
 @app.command()
 def bench(
     device: Annotated[
-        str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda, cuda:N, mps or all present [all].")
+        str, typer.Option("--device", metavar="DEVICE", help=f"{device_choices()} present [all].")
     ] = "all",
     seconds: Annotated[
         float,
@@ -296,27 +302,30 @@ def dist(
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", metavar="SECONDS", help="Seconds for the whole run [600].", callback=at_least_seconds(1)
+            "--timeout",
+            metavar="SECONDS",
+            help=f"Seconds for the whole run {shown(timeouts.DIST_RUN)}.",
+            callback=at_least_seconds(1),
         ),
-    ] = 600.0,
+    ] = timeouts.DIST_RUN,
     rdzv_timeout: Annotated[
         float,
         typer.Option(
             "--rdzv-timeout",
             metavar="SECONDS",
-            help="Seconds for every rank to join [60].",
+            help=f"Seconds for every rank to join {shown(timeouts.DIST_RENDEZVOUS)}.",
             callback=at_least_seconds(0.5),
         ),
-    ] = 60.0,
+    ] = timeouts.DIST_RENDEZVOUS,
     collective_timeout: Annotated[
         float,
         typer.Option(
             "--collective-timeout",
             metavar="SECONDS",
-            help="Seconds per collective [60].",
+            help=f"Seconds per collective {shown(timeouts.DIST_COLLECTIVE)}.",
             callback=at_least_seconds(0.5),
         ),
-    ] = 60.0,
+    ] = timeouts.DIST_COLLECTIVE,
     max_mib: Annotated[
         int,
         typer.Option(

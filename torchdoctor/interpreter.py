@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from torchdoctor.exitcodes import ExitCode, Stop
+from torchdoctor.rules import timeouts
 
 
 class PythonChoice:
@@ -59,7 +60,7 @@ def default_python() -> str:
     return active_python().path
 
 
-def interpreter_problem(python: str, seconds: float = 20.0) -> tuple[str, str]:
+def interpreter_problem(python: str, seconds: float = timeouts.INTERPRETER_CHECK) -> tuple[str, str]:
     """Why ``--python`` cannot be examined: ("" , resolved path) when it can."""
     path = Path(python)
     if not path.exists():
@@ -95,7 +96,7 @@ def answers_as_python(given: str, path: str, seconds: float) -> str:
 def resolve_python(python: str | None, timeout: float) -> str:
     """The interpreter to examine: --python (checked), else the active environment's (said when it is not)."""
     if python:
-        problem, target = interpreter_problem(python, min(20.0, timeout))
+        problem, target = interpreter_problem(python, min(timeouts.INTERPRETER_CHECK, timeout))
         if problem:
             raise Stop(problem, ExitCode.USAGE)
         return target

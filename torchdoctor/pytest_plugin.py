@@ -4,10 +4,11 @@ Installed with torchdoctor (entry point ``pytest11``) but opt-in: it does nothin
 
 * ``pytest --torchdoctor`` (or ``torchdoctor = true`` in the ini file) adds a one-line environment
   summary to pytest's header.
-* ``@pytest.mark.torchdoctor_device("cuda")`` (also ``"cuda:1"``, ``"mps"``, ``"gpus>=2"``) skips a
-  test with the diagnosis as the reason ("torch 2.13.0+cpu is a CPU-only build; NVIDIA driver
-  550.54.15 present") instead of a bare "no GPU". The marker's name is ours alone, so a project's
-  own ``requires_device`` marker is never touched; a device it does not know is a collection error.
+* ``@pytest.mark.torchdoctor_device("cuda")`` (also ``"cuda:1"``, ``"mps"``, ``"xpu"``, ``"rocm"``, ``"cpu"``,
+  ``"gpus>=2"``: rules/devices.py's grammar) skips a test with the diagnosis as the reason ("torch
+  2.13.0+cpu is a CPU-only build; NVIDIA driver 550.54.15 present") instead of a bare "no GPU". The
+  marker's name is ours alone, so a project's own ``requires_device`` marker is never touched; a
+  device it does not know is a collection error.
 
 The diagnosis runs once per session, in child processes (pytest's process never imports torch for
 it), and only when the header or a marked test needs it. ``-p no:torchdoctor`` turns it off.
@@ -23,7 +24,23 @@ import pytest
 
 _CACHE: dict[str, Any] = {}
 MARKER = "torchdoctor_device"
-KINDS = re.compile(r"cuda(?::\d+)?|gpus>=\d+|mps")
+GPUS = re.compile(r"gpus>=([0-9]+)")
+"""The one kind beyond rules/devices.py's device names: at least N GPUs."""
+
+
+def kinds() -> str:
+    """What the marker takes: "cpu, cuda, cuda:N, mps, xpu, rocm or gpus>=N"."""
+    from torchdoctor.rules.devices import choices
+
+    return choices(allow_all=False, extra="gpus>=N")
+
+
+def parse_kind(kind: str) -> Any:
+    """A device (rules/devices.py's grammar, no ``all``) or, for ``gpus>=N``, N; DeviceError otherwise."""
+    from torchdoctor.rules.devices import normalize, parse_device
+
+    match = GPUS.fullmatch(normalize(kind))
+    return int(match.group(1)) if match else parse_device(kind, allow_all=False)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,8 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(kind): skip unless torch can use it (cuda, cuda:N, mps, gpus>=N); the reason is "
-        "torchdoctor's diagnosis",
+        f"{MARKER}(kind): skip unless torch can use it ({kinds()}); the reason is torchdoctor's diagnosis",
     )
 
 
@@ -97,24 +113,28 @@ def device_problem(kind: str, facts: Any) -> str:
     """Why torch cannot use ``kind`` here, or "" when it can."""
     from torchdoctor.derived import cuda_cause
     from torchdoctor.model import TorchRuntime
+    from torchdoctor.rules.devices import Device, DeviceError, Kind, normalize
 
     torch = facts.torch
     if not isinstance(torch, TorchRuntime):
         return _torch_problem(torch)
-    kind = kind.strip().lower().replace(" ", "")
-    if kind == "mps":
-        if torch.mps_available:
+    try:
+        wanted = parse_kind(kind)
+    except DeviceError:
+        return f"unknown device {normalize(kind)!r} in torchdoctor_device (use {kinds()})"
+    if isinstance(wanted, Device):
+        if wanted.kind is Kind.CPU:
             return ""
-        why = "not built into this torch" if not torch.mps_built else "built but not available"
-        return f"MPS is {why} (torch {torch.version})"
-    wanted = 1
-    match = re.fullmatch(r"cuda(?::(\d+))?|gpus>=(\d+)", kind)
-    if match is None:
-        return f"unknown device {kind!r} in torchdoctor_device (use cuda, cuda:N, mps or gpus>=N)"
-    if match.group(1) is not None:
-        wanted = int(match.group(1)) + 1
-    elif match.group(2) is not None:
-        wanted = int(match.group(2))
+        if wanted.kind is Kind.MPS:
+            if torch.mps_available:
+                return ""
+            why = "not built into this torch" if not torch.mps_built else "built but not available"
+            return f"MPS is {why} (torch {torch.version})"
+        if wanted.kind is Kind.XPU:
+            return "" if torch.xpu_available else f"XPU is not available to torch {torch.version}"
+        if wanted.kind is Kind.ROCM and not torch.hip:
+            return f"torch {torch.version} is not a ROCm build"
+        wanted = 1 if wanted.index is None else wanted.index + 1
     if not torch.cuda and not torch.hip:
         return f"torch {torch.version} is a CPU-only build; {_driver_text(facts)}"
     if not torch.cuda_available:
@@ -143,10 +163,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         for marker in item.iter_markers(MARKER):
             kind = str(marker.args[0]) if marker.args else "cuda"
-            if not KINDS.fullmatch(kind.strip().lower().replace(" ", "")):
-                raise pytest.UsageError(
-                    f"{item.nodeid}: @pytest.mark.{MARKER}({kind!r}): use cuda, cuda:N, mps or gpus>=N"
-                )
+            try:
+                parse_kind(kind)
+            except ValueError:  # rules.devices.DeviceError
+                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{MARKER}({kind!r}): use {kinds()}") from None
             problem = device_problem(kind, _facts())
             if problem:
                 item.add_marker(pytest.mark.skip(reason=f"requires {kind}: {problem}"))

@@ -8,6 +8,7 @@ from typing import Any
 from torchdoctor.checks.base import Check
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.policy import FailOn
+from torchdoctor.rules import timeouts
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Settings:
     device: str
     smoke: bool
     redact: bool
-    nvml_timeout: float = 20.0
+    nvml_timeout: float = timeouts.NVML
 
 
 def split_codes(values: list[str] | None) -> list[str]:
@@ -66,10 +67,10 @@ def settings(
         fail_on=fail,
         ignore=tuple(split_codes(pick(ignore, "ignore", []))),
         required=required,
-        timeout=float(pick(timeout, "timeout", 90.0)),
-        smoke_timeout=float(pick(smoke_timeout, "smoke-timeout", 120.0)),
+        timeout=float(pick(timeout, "timeout", timeouts.IMPORT_TORCH)),
+        smoke_timeout=float(pick(smoke_timeout, "smoke-timeout", timeouts.SMOKE_PER_DEVICE)),
         device=str(pick(device, "device", "all")),
         smoke=bool(pick(smoke, "smoke", True)),
         redact=bool(pick(redact, "redact", True)),
-        nvml_timeout=float(pick(nvml_timeout, "nvml-timeout", 20.0)),
+        nvml_timeout=float(pick(nvml_timeout, "nvml-timeout", timeouts.NVML)),
     )

@@ -22,9 +22,11 @@ from torchdoctor.model import BenchFacts, BenchMetric, DeviceBench, LoadSample, 
 from torchdoctor.probes.nvml import sample_under_load
 from torchdoctor.probes.subproc import ChildResult, run_child, track_dir, untrack_dir, working_dir
 from torchdoctor.probes.torch import child_env
+from torchdoctor.rules import timeouts
+from torchdoctor.rules.devices import DeviceError, parse_device, pick
 
 BENCH_CHILD = Path(__file__).resolve().parent / "_bench_child.py"
-START_SECONDS = 60.0
+START_SECONDS = timeouts.BENCH_START
 """What a child may take beyond --seconds: `import torch` and CUDA start-up."""
 CPU_SECONDS = 4.0
 """The CPU needs no long soak (no clocks to ramp, no datasheet to compare with): at most this long."""
@@ -32,21 +34,15 @@ CPU_SECONDS = 4.0
 
 def devices_for(selection: str, torch: TorchState) -> tuple[list[str], list[DeviceBench]]:
     """The devices to measure, and the ones asked for that torch cannot use (as failed entries)."""
-    present = ["cpu"]
-    if isinstance(torch, TorchRuntime) and torch.cuda_available:
-        present += [f"cuda:{i}" for i in range(torch.device_count)]
-    if isinstance(torch, TorchRuntime) and torch.mps_available:
-        present.append("mps")
-    selection = selection.strip().lower()
-    if selection == "all":
-        return present, []
-    chosen = (
-        [d for d in present if d.startswith("cuda:")] if selection == "cuda" else [d for d in present if d == selection]
-    )
+    chosen, label = pick(selection, torch)
     if chosen:
         return chosen, []
-    why = "torch did not import" if not isinstance(torch, TorchRuntime) else "torch cannot use it here"
-    return [], [DeviceBench(selection, "", "", (), died=f"not available: {why}")]
+    try:
+        parse_device(selection)
+        why = "torch did not import" if not isinstance(torch, TorchRuntime) else "torch cannot use it here"
+    except DeviceError as exc:
+        why = str(exc)
+    return [], [DeviceBench(label, "", "", (), died=f"not available: {why}")]
 
 
 def collect(result: ChildResult, device: str, timeout: float) -> DeviceBench:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from torchdoctor.derived import python_exe
 from torchdoctor.model import (
     CheckOutcome,
     CheckStatus,
@@ -246,21 +245,3 @@ def run_checks(facts: Any, checks: Iterable[Check], ignore: Iterable[str] = ()) 
 
 
 # ----------------------------------------------------------------------------- fact helpers for fixes
-
-
-def pip(facts: Facts, args: str) -> str:
-    return f"{python_exe(facts)} -m pip {args}"
-
-
-PYTORCH_INDEX = "https://download.pytorch.org/whl"
-
-
-def pinned(name: str, version: str) -> str:
-    """``name==version`` for pip; a local version (+cpu, +cu124) only PyTorch's own index has, so it names it."""
-    if not version:
-        return name
-    spec = f"{name}=={version}"
-    tag = version.partition("+")[2]
-    if tag.startswith(("cpu", "cu", "rocm", "xpu")):
-        spec += f" --index-url {PYTORCH_INDEX}/{tag}"
-    return spec

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from packaging.version import InvalidVersion, Version
 
-from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev, pip
+from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.compat.machine import machine_from_facts, torch_cuda
 from torchdoctor.compat.recommend import (
@@ -19,12 +19,9 @@ from torchdoctor.compat.recommend import (
 )
 from torchdoctor.compat.tables import (
     Tables,
-    base_version,
     cc_int,
     cc_str,
     load_tables,
-    local_tag,
-    series,
 )
 from torchdoctor.derived import torch_version
 from torchdoctor.model import (
@@ -40,6 +37,8 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
+from torchdoctor.rules.index import index_option, pip
+from torchdoctor.rules.versions import at_least, base_version, local_tag, older, release, series
 
 
 def _known_release(tables: Tables, version: str) -> bool:
@@ -213,7 +212,7 @@ def python_unsupported(python: PythonFacts, facts: Facts) -> Iterator[Fire]:
 def _companion_problems(tables: Tables, facts: Facts, package: str, tv_version: str, torch_v: str) -> list[str]:
     problems = []
     row = tables.companion(package, tv_version)
-    if row is not None and Version(base_version(torch_v)) not in row.torch:
+    if row is not None and release(torch_v) not in row.torch:
         problems.append(f"{package} {tv_version} is built for torch {row.torch}")
     python = facts.python.version if isinstance(facts.python, PythonFacts) else ""
     if row is not None and not row.runs_on(python):
@@ -221,7 +220,7 @@ def _companion_problems(tables: Tables, facts: Facts, package: str, tv_version: 
     torch_tag, comp_tag = local_tag(torch_v), local_tag(tv_version)
     if torch_tag.startswith("cu") and comp_tag.startswith("cu") and torch_tag != comp_tag:
         same_major = torch_tag[:4] == comp_tag[:4]
-        lenient = package == "torchaudio" and Version(base_version(tv_version)) >= Version("2.11.1")
+        lenient = package == "torchaudio" and at_least(base_version(tv_version), "2.11.1")
         if not (same_major and lenient):
             problems.append(f"{package} is a {comp_tag} build, torch a {torch_tag} build")
     return problems
@@ -250,8 +249,7 @@ def companion_mismatch(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
             continue
         python = facts.python.version if isinstance(facts.python, PythonFacts) else ""
         right = tables.companion_for(package, torch_v, python)
-        tag = local_tag(torch_v)
-        index = f" --index-url https://download.pytorch.org/whl/{tag}" if tag.startswith(("cu", "cpu", "rocm")) else ""
+        index = index_option(local_tag(torch_v))
         command = pip(facts, f"install {package}=={right.version}{index}") if right else ""
         fix = (
             f"Install the {package} made for torch {torch_v}: {right.version}, from the same index as torch."
@@ -291,7 +289,7 @@ def numpy_abi(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     version = torch_version(facts)
     evidence = [ev(Source.METADATA, "numpy", numpy)]
     try:
-        old_torch = bool(version) and Version(base_version(version)) < Version(tables.numpy2_since)
+        old_torch = bool(version) and release(version) < Version(tables.numpy2_since)
         numpy2 = Version(numpy).major >= 2
     except InvalidVersion:
         return
@@ -332,7 +330,7 @@ def mps_macos_too_old(host: HostFacts, facts: Facts) -> Iterator[Fire]:
     minimum = load_tables().mps_min_macos(version)
     if not minimum:
         return
-    if Version(host.macos_version) >= Version(minimum):
+    if not older(host.macos_version, minimum):
         return
     yield Fire(
         (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, ev, pinned, pip
+from torchdoctor.checks.base import Area, Fire, check, ev
 from torchdoctor.model import Facts, PackagesFacts, Severity, Source
+from torchdoctor.rules.index import pinned, pip
 
 
 @check(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from torchdoctor.checks.base import Area, Fire, check, ev
 from torchdoctor.model import HostFacts, PythonFacts, Severity, Source, TorchRuntime
+from torchdoctor.rules.versions import older
 
 MiB = 1024**2
 SHM_MINIMUM = 512 * MiB
@@ -119,7 +120,7 @@ def mps_unavailable(torch_runtime: TorchRuntime, host: HostFacts, python: Python
         fix = "MPS needs a native arm64 Python on an Apple Silicon Mac; install one and reinstall torch there."
     elif host.apple_silicon is False:
         fix = "This Mac has no Apple Silicon GPU; MPS is not available here."
-    elif isinstance(host.macos_version, str) and minimum and _older(host.macos_version, minimum):
+    elif isinstance(host.macos_version, str) and minimum and older(host.macos_version, minimum):
         return  # mps-macos-too-old names this cause
     else:
         fix = (
@@ -127,13 +128,6 @@ def mps_unavailable(torch_runtime: TorchRuntime, host: HostFacts, python: Python
             "release: try the newest torch (or a nightly) and report it to pytorch/pytorch."
         )
     yield Fire(tuple(evidence), fix)
-
-
-def _older(version: str, minimum: str) -> bool:
-    def parts(v: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in v.split(".") if p.isdigit())
-
-    return parts(version) < parts(minimum)
 
 
 @check(

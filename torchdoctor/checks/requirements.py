@@ -27,6 +27,7 @@ from torchdoctor.model import (
     TorchRuntime,
     Unavailable,
 )
+from torchdoctor.rules.devices import Device, DeviceError, Kind, parse_device
 
 OPS: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge,
@@ -157,12 +158,21 @@ def _bench(least: float) -> Callable[[Facts], Iterator[Fire]]:
     return fn
 
 
+def _device(text: str) -> Device | None:
+    """``text`` as a device name (rules/devices.py's grammar); of those, cuda and mps are requirements."""
+    try:
+        return parse_device(text, allow_all=False)
+    except DeviceError:
+        return None
+
+
 def parse(spec: str) -> Check:
     text = spec.strip().lower().replace(" ", "")
     why = "Required by --require or [tool.torchdoctor] require: this job must not run on a machine without it."
-    if text == "cuda":
+    device = _device(text)
+    if device == Device(Kind.CUDA):
         return Check("TD301", "require-cuda", "required: CUDA", Severity.ERROR, Area.REQUIREMENTS, why, (), _cuda)
-    if text == "mps":
+    if device == Device(Kind.MPS):
         return Check("TD302", "require-mps", "required: MPS", Severity.ERROR, Area.REQUIREMENTS, why, (), _mps)
     match = GPUS.match(text)
     if match:

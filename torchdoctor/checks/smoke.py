@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, ev, pip
+from torchdoctor.checks.base import Area, Fire, check, ev
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.derived import nvml_gpus
 from torchdoctor.model import (
@@ -20,6 +20,7 @@ from torchdoctor.model import (
     StepStatus,
     TorchRuntime,
 )
+from torchdoctor.rules.index import pip
 
 CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (

@@ -6,10 +6,9 @@ import os
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev, pinned, pip
+from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.compat.machine import installed_variant
-from torchdoctor.compat.tables import local_tag
 from torchdoctor.derived import (
     cuda_cause,
     driver_evidence,
@@ -33,6 +32,8 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import gpus_seen
+from torchdoctor.rules.index import pinned, pip
+from torchdoctor.rules.versions import local_tag
 
 
 @check(

@@ -14,6 +14,7 @@ from torchdoctor.output import OutputOptions, deliver, say
 from torchdoctor.policy import exit_code
 from torchdoctor.render import OutputFormat, RenderOptions
 from torchdoctor.result import Result
+from torchdoctor.rules import timeouts
 from torchdoctor.settings import Settings
 
 
@@ -54,9 +55,9 @@ class DistOptions:
     settings: Settings
     out: OutputOptions
     backend: str = "auto"
-    timeout: float = 600.0
-    rdzv_timeout: float = 60.0
-    collective_timeout: float = 60.0
+    timeout: float = timeouts.DIST_RUN
+    rdzv_timeout: float = timeouts.DIST_RENDEZVOUS
+    collective_timeout: float = timeouts.DIST_COLLECTIVE
     max_mib: int = 0
     all_ranks: bool = False
 
@@ -74,7 +75,7 @@ def launch_ranks(python: str | None, nproc: int, argv: list[str], timeout: float
     forwarded = list(argv[argv.index("dist") + 1 :]) if "dist" in argv else []
     forwarded = without_option(forwarded, "--nproc")
     forwarded = without_option(forwarded, "--python")
-    code, problem = launch_local(python or default_python(), nproc, forwarded, timeout + 60)
+    code, problem = launch_local(python or default_python(), nproc, forwarded, timeout + timeouts.DIST_LAUNCH_SLACK)
     if problem:
         say(f"torchdoctor: {problem}")
     return code

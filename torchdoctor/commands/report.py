@@ -71,9 +71,12 @@ def run_smoke(settings: Settings, python: str | None) -> ReportResult:
 
 
 def smoke_options(device: str, timeout: float) -> SmokeOptions:
-    valid = device in ("all", "cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())
-    if not valid:
-        raise Stop(f"--device {device}: use cpu, cuda, cuda:N, mps or all", ExitCode.USAGE)
+    from torchdoctor.rules.devices import DeviceError, choices, parse_device
+
+    try:
+        parse_device(device)
+    except DeviceError:
+        raise Stop(f"--device {device}: use {choices()}", ExitCode.USAGE) from None
     return SmokeOptions(device=device, timeout=timeout)
 
 

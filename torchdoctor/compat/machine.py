@@ -6,10 +6,11 @@ import platform as _platform
 import re
 
 from torchdoctor.compat.recommend import Gpu, Machine
-from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int, cuda_of_variant, load_tables, local_tag
+from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int, cuda_of_variant, load_tables
 from torchdoctor.derived import torch_version
 from torchdoctor.model import Facts, HostFacts, PackagesFacts, PythonFacts, TorchRuntime
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
+from torchdoctor.rules.versions import local_tag
 
 
 def platform_key(system: str, machine: str) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import InvalidVersion
 
 from torchdoctor.compat.recommend import Gpu, Row, parse_torch_filter, rows
-from torchdoctor.compat.tables import Tables, base_version, cc_str, driver_version_key
+from torchdoctor.compat.tables import Tables, cc_str
+from torchdoctor.rules.versions import driver_version_key
+from torchdoctor.rules.versions import release as release_of
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def answer(tables: Tables, q: Query) -> Answer:
 def _torch_answers(tables: Tables, q: Query) -> list[str]:
     out: list[str] = []
     try:
-        Version(base_version(q.torch))
+        release_of(q.torch)
     except InvalidVersion:
         return out
     release = tables.release(q.torch)
@@ -107,7 +109,7 @@ def _torch_answers(tables: Tables, q: Query) -> list[str]:
         right = tables.companion_for(package, q.torch)
         if row is None:
             out.append(f"{package} {version} is not in the tables")
-        elif Version(base_version(q.torch)) in row.torch:
+        elif release_of(q.torch) in row.torch:
             out.append(f"{package} {version} is right for torch {q.torch} (it needs torch {row.torch})")
         else:
             fix = f"; use {package} {right.version}" if right else ""

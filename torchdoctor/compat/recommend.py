@@ -14,14 +14,12 @@ from torchdoctor.compat.tables import (
     CUDA_PLATFORMS,
     Release,
     Tables,
-    base_version,
     cc_str,
     cuda_of_variant,
-    driver_version_key,
 )
-
-DOWNLOAD = "https://download.pytorch.org/whl"
-PYPI = "https://pypi.org/simple"
+from torchdoctor.rules.index import PYPI
+from torchdoctor.rules.index import index_url as pytorch_index_url
+from torchdoctor.rules.versions import base_version, driver_version_key, older
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ class NoFit:
 def index_url(variant: str, platform: str) -> str:
     if platform.startswith("macos"):
         return PYPI
-    return f"{DOWNLOAD}/{variant}"
+    return pytorch_index_url(variant)
 
 
 def install_command(python: str, packages: list[str], url: str) -> str:
@@ -140,13 +138,6 @@ def gpu_list(gpus: tuple[Gpu, ...]) -> str:
     return ", ".join(f"{n} × {name} (sm_{cc})" if n > 1 else f"{name} (sm_{cc})" for (name, cc), n in groups.items())
 
 
-def _older(have: str, need: str) -> bool:
-    try:
-        return bool(need) and Version(have) < Version(need)
-    except InvalidVersion:
-        return False
-
-
 def gpu_driver_need_problem(tables: Tables, machine: Machine) -> Problem | None:
     """The first GPU the driver cannot drive at all (its branch predates the architecture): no build helps."""
     if not machine.driver or machine.platform not in CUDA_PLATFORMS:
@@ -181,10 +172,10 @@ def release_problems(tables: Tables, release: Release, machine: Machine, patch: 
         return [Problem("platform", f"torch {release.torch} has no {machine.platform} wheels")]
     out = []
     needs = f"torch {release.torch} needs"
-    if machine.glibc and machine.platform.startswith("linux") and _older(machine.glibc, release.glibc):
+    if machine.glibc and machine.platform.startswith("linux") and older(machine.glibc, release.glibc):
         text = f"{needs} glibc >= {release.glibc} (this system has {machine.glibc})"
         out.append(Problem("glibc", text, (needs, f"glibc {release.glibc}+"), need=release.glibc))
-    if machine.macos and machine.platform == "macos-arm64" and _older(machine.macos, release.macos_arm64_min):
+    if machine.macos and machine.platform == "macos-arm64" and older(machine.macos, release.macos_arm64_min):
         text = f"{needs} macOS >= {release.macos_arm64_min} (this Mac has {machine.macos})"
         out.append(Problem("macos", text, (needs, f"macOS {release.macos_arm64_min}+"), need=release.macos_arm64_min))
     if not release.supports_python(machine.python, machine.free_threaded, machine.platform, patch):

@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 from torchdoctor.compat import schema
 from torchdoctor.compat.schema import CompatDataError as CompatDataError  # raised here, defined with the schema
 from torchdoctor.rules.gpus import identify
+from torchdoctor.rules.versions import base_version, series
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "macos-x86_64")
 CUDA_PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64")
@@ -182,26 +183,6 @@ def cc_str(cc: int) -> str:
     return f"{cc // 10}.{cc % 10}"
 
 
-def series(version: str) -> str:
-    """ "2.5.1+cu124" -> "2.5"."""
-    try:
-        v = Version(version)
-    except InvalidVersion:
-        return ""
-    return f"{v.major}.{v.minor}"
-
-
-def base_version(version: str) -> str:
-    try:
-        return Version(version).base_version
-    except InvalidVersion:
-        return version.split("+")[0]
-
-
-def local_tag(version: str) -> str:
-    return version.split("+", 1)[1] if "+" in version else ""
-
-
 @dataclass(frozen=True)
 class Tables:
     as_of: str
@@ -338,10 +319,6 @@ class Tables:
             return None
         model, name = found
         return cc_int(model.capability), name
-
-
-def driver_version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
 
 
 # ---------------------------------------------------------------------- loading

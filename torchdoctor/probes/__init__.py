@@ -21,20 +21,21 @@ from torchdoctor.probes.interpreter import probe_interpreter
 from torchdoctor.probes.kernel import probe_kernel
 from torchdoctor.probes.nvml import probe_nvml
 from torchdoctor.probes.smi import probe_smi
+from torchdoctor.rules import timeouts
 
 
 @dataclass(frozen=True)
 class ProbeOptions:
     python: str = sys.executable
-    timeout: float = 90.0
+    timeout: float = timeouts.IMPORT_TORCH
     """Seconds the torch child may take (``import torch`` from a network filesystem is slow)."""
     quick: bool = False
     """Skip the torch child: metadata, NVML and platform facts only."""
-    fast_timeout: float = 20.0
+    fast_timeout: float = timeouts.FAST_PROBE
     """Seconds for the interpreter-metadata child."""
-    nvml_timeout: float = 20.0
+    nvml_timeout: float = timeouts.NVML
     """Seconds for NVML's child, then nvidia-smi, to read the driver (a hung GPU hangs both)."""
-    guard_seconds: float = 10.0
+    guard_seconds: float = timeouts.PROBE_GUARD
     """Slack of the outer bound on all probes; every child has its own timeout, this only catches a probe bug."""
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from torchdoctor.model import EnvFacts, EnvVar, Maybe, Nvcc, Unavailable
 from torchdoctor.probes.subproc import run_command
 from torchdoctor.redact import redact_value
+from torchdoctor.rules import timeouts
 
 EXACT = {
     "CUDA_VISIBLE_DEVICES",
@@ -79,7 +80,7 @@ def probe_env(environ: Mapping[str, str] | None = None) -> EnvFacts:
 NVCC_VERSION = re.compile(r"release (\d+\.\d+)(?:, V([\d.]+))?")
 
 
-def probe_nvcc(environ: Mapping[str, str], timeout: float = 10.0) -> Maybe[Nvcc]:
+def probe_nvcc(environ: Mapping[str, str], timeout: float = timeouts.NVCC) -> Maybe[Nvcc]:
     path = shutil.which("nvcc", path=environ.get("PATH"))
     if path is None:
         for var in ("CUDA_HOME", "CUDA_PATH"):

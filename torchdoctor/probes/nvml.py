@@ -30,6 +30,7 @@ from typing import Any, TypeVar, Union
 from torchdoctor import serde
 from torchdoctor.model import NOT_SUPPORTED, GPUFacts, GPUProcess, Maybe, NvmlFacts, Unavailable, field_label
 from torchdoctor.probes.subproc import ChildResult, run_child
+from torchdoctor.rules import timeouts
 
 T = TypeVar("T")
 
@@ -69,8 +70,8 @@ ERROR_NAMES = {
     20: "Memory",
     999: "Unknown",
 }
-FIELD_TIMEOUT = 5.0
-"""Seconds one NVML call may take. The first call on a GPU without persistence mode takes about a second."""
+FIELD_TIMEOUT = timeouts.NVML_FIELD
+"""Seconds one NVML call may take (the table's ``NVML_FIELD``)."""
 
 
 def error_name(exc: BaseException) -> str:
@@ -291,7 +292,7 @@ Emit = Callable[[dict[str, Any]], None]
 
 
 def collect(
-    nvml: Any, field_timeout: float = FIELD_TIMEOUT, init_timeout: float = 15.0, emit: Emit | None = None
+    nvml: Any, field_timeout: float = FIELD_TIMEOUT, init_timeout: float = timeouts.NVML_INIT, emit: Emit | None = None
 ) -> Maybe[NvmlFacts]:
     """Read every NVML fact through ``nvml`` (the pynvml module, or a fake of it).
 
@@ -349,14 +350,16 @@ def load_bindings() -> Any:
     return pynvml
 
 
-def probe_nvml_here(field_timeout: float = FIELD_TIMEOUT, init_timeout: float = 15.0, emit: Emit | None = None) -> Any:
+def probe_nvml_here(
+    field_timeout: float = FIELD_TIMEOUT, init_timeout: float = timeouts.NVML_INIT, emit: Emit | None = None
+) -> Any:
     nvml = load_bindings()
     if isinstance(nvml, Unavailable):
         return nvml
     return collect(nvml, field_timeout, init_timeout, emit)
 
 
-def main(field_timeout: float = FIELD_TIMEOUT, init_timeout: float = 15.0) -> None:
+def main(field_timeout: float = FIELD_TIMEOUT, init_timeout: float = timeouts.NVML_INIT) -> None:
     """Child entry point: the NVML facts as protocol lines, each part as soon as it is read."""
     from torchdoctor.probes import _channel_child
 

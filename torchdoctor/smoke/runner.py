@@ -18,52 +18,51 @@ from torchdoctor.model import DeviceSmoke, SmokeStep, StepStatus, TorchRuntime, 
 from torchdoctor.probes.children import SMOKE_CHILD
 from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child, track_dir, untrack_dir, working_dir
 from torchdoctor.probes.torch import child_env, probe_torch
+from torchdoctor.rules import timeouts
+from torchdoctor.rules.devices import DeviceError, Kind, normalize, parse_device, pick
 
 
 @dataclass(frozen=True)
 class SmokeOptions:
     device: str = "all"
-    """cpu, cuda, cuda:N, mps or all (every device torch can use)."""
-    timeout: float = 120.0
+    """A name in rules/devices.py's grammar: cpu, cuda, cuda:N, mps, xpu, rocm or all (every device torch can use)."""
+    timeout: float = timeouts.SMOKE_PER_DEVICE
     """Seconds per device."""
-
-
-def present_devices(torch: TorchState) -> list[str]:
-    devices = ["cpu"]
-    if isinstance(torch, TorchRuntime):
-        if torch.cuda_available:
-            devices += [f"cuda:{i}" for i in range(torch.device_count)]
-        if torch.mps_available:
-            devices.append("mps")
-    return devices
 
 
 def select(selection: str, torch: TorchState) -> tuple[list[str], list[DeviceSmoke]]:
     """The devices to test, and the ones asked for that torch cannot use (as failed entries)."""
-    present = present_devices(torch)
-    selection = selection.strip().lower()
-    if selection == "all":
-        return present, []
-    if selection == "cuda":
-        chosen = [d for d in present if d.startswith("cuda:")]
-    else:  # cpu, mps or one cuda:N
-        chosen = [selection] if selection in present else []
+    chosen, label = pick(selection, torch)
     if chosen:
         return chosen, []
     why = "torch did not import" if not isinstance(torch, TorchRuntime) else why_absent(selection, torch)
-    return [], [DeviceSmoke(selection, "", (), died=f"not available: {why}")]
+    return [], [DeviceSmoke(label, "", (), died=f"not available: {why}")]
 
 
 def why_absent(selection: str, torch: TorchRuntime) -> str:
-    if selection.startswith("cuda"):
+    try:
+        device = parse_device(selection)
+    except DeviceError as exc:
+        return str(exc)
+    if device.kind is Kind.CUDA:
         if not torch.cuda:
             return f"torch {torch.version} is not a CUDA build"
         if not torch.cuda_available:
             return "torch.cuda.is_available() is False"
         return f"torch sees {torch.device_count} CUDA device(s)"
-    if selection == "mps":
+    if device.kind is Kind.ROCM:
+        if not torch.hip:
+            return f"torch {torch.version} is not a ROCm build"
+        if not torch.cuda_available:
+            return "torch.cuda.is_available() is False"
+        return f"torch sees {torch.device_count} ROCm device(s)"
+    if device.kind is Kind.MPS:
         return "torch.backends.mps.is_available() is False"
-    return f"unknown device {selection!r} (use cpu, cuda, cuda:N, mps or all)"
+    if device.kind is Kind.XPU:
+        if torch.xpu_available:
+            return "torchdoctor does not test XPU devices yet (torch.xpu.is_available() is True)"
+        return "torch.xpu.is_available() is False"
+    return "nothing is missing: torch can always use the CPU"
 
 
 def collect(result: ChildResult, device: str, timeout: float) -> DeviceSmoke:
@@ -129,7 +128,7 @@ class SmokeSession:
 
     @property
     def wants_cpu(self) -> bool:
-        return self.options.device.strip().lower() in ("all", "cpu")
+        return normalize(self.options.device) in ("all", "cpu")
 
     def torch_with_cpu_smoke(self, timeout: float) -> TorchState:
         """The torch facts child, running the CPU smoke tests after reporting its facts."""
