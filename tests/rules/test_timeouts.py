@@ -8,11 +8,12 @@ import inspect
 import pytest
 from typer.testing import CliRunner
 
-from torchdoctor.cli import Settings, app
+from torchdoctor.cli import app
 from torchdoctor.probes import ProbeOptions
 from torchdoctor.probes.environment import probe_nvcc
 from torchdoctor.probes.nvml import FIELD_TIMEOUT, probe_nvml_here
 from torchdoctor.rules import timeouts
+from torchdoctor.settings import Settings
 from torchdoctor.smoke.runner import SmokeOptions
 
 ENV = {"NO_COLOR": "1", "COLUMNS": "200", "CI": "1"}
