@@ -35,7 +35,7 @@ def test_every_device_at_once_and_a_crash_costs_only_its_device(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     child = tmp_path / "stand_in.py"
-    child.write_text(STAND_IN.format(probes=str(Path(runner.__file__).parents[1] / "probes")))
+    child.write_text(STAND_IN.format(probes=str(Path(runner.__file__).parents[1] / "children")))
     monkeypatch.setattr(runner, "BENCH_CHILD", child)
     monkeypatch.setattr(runner, "sample_under_load", lambda seconds, stop: None)  # no NVML on this machine
     torch = f.runtime(device_count=3, cuda_available=True)

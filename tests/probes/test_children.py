@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from torchdoctor.children import BENCH_CHILD, CHANNEL_CHILD, INTERP_CHILD, SMOKE_CHILD, TORCH_CHILD
 from torchdoctor.model import PackagesFacts, PythonFacts, TorchRuntime
-from torchdoctor.probes.children import INTERP_CHILD, SMOKE_CHILD, TORCH_CHILD
 from torchdoctor.probes.interpreter import probe_interpreter
 from torchdoctor.probes.torch import probe_torch
 
-BENCH_CHILD = INTERP_CHILD.parents[1] / "bench" / "_bench_child.py"
-CHILDREN = [INTERP_CHILD, TORCH_CHILD, SMOKE_CHILD, INTERP_CHILD.parent / "_channel_child.py", BENCH_CHILD]
+CHILDREN = [INTERP_CHILD, TORCH_CHILD, SMOKE_CHILD, CHANNEL_CHILD, BENCH_CHILD]
 
 
 def test_torch_child_reads_the_real_torch() -> None:

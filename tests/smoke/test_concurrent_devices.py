@@ -29,7 +29,7 @@ _channel_child.emit({{"smoke_done": {{"device": device}}}})
 
 def test_gpu_smoke_children_run_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     child = tmp_path / "slow_child.py"
-    child.write_text(SLOW_CHILD.format(probes=str(Path(runner.__file__).parents[1] / "probes")))
+    child.write_text(SLOW_CHILD.format(probes=str(Path(runner.__file__).parents[1] / "children")))
     monkeypatch.setattr(runner, "SMOKE_CHILD", child)
     torch = f.runtime(device_count=3, cuda_available=True)
     import sys

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests import factories as f
+from torchdoctor.children import SMOKE_CHILD
 from torchdoctor.model import StepStatus, TorchRuntime
-from torchdoctor.probes.children import SMOKE_CHILD
 from torchdoctor.probes.subproc import run_child
 from torchdoctor.smoke.runner import SmokeOptions, SmokeSession, collect, select
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor import serde
+from torchdoctor.children import BENCH_CHILD
 from torchdoctor.model import BenchFacts, BenchMetric, DeviceBench, LoadSample, TorchRuntime, TorchState, Unavailable
 from torchdoctor.probes.nvml import sample_under_load
 from torchdoctor.probes.subproc import ChildResult, run_child, track_dir, untrack_dir, working_dir
@@ -25,7 +26,6 @@ from torchdoctor.probes.torch import child_env
 from torchdoctor.rules import timeouts
 from torchdoctor.rules.devices import DeviceError, parse_device, pick
 
-BENCH_CHILD = Path(__file__).resolve().parent / "_bench_child.py"
 START_SECONDS = timeouts.BENCH_START
 """What a child may take beyond --seconds: `import torch` and CUDA start-up."""
 CPU_SECONDS = 4.0

@@ -6,8 +6,8 @@ import os
 from typing import Any, Union
 
 from torchdoctor import serde
+from torchdoctor.children import INTERP_CHILD
 from torchdoctor.model import Maybe, PackagesFacts, PythonFacts, Unavailable
-from torchdoctor.probes.children import INTERP_CHILD
 from torchdoctor.probes.subproc import run_child, working_dir
 
 

@@ -361,7 +361,7 @@ def probe_nvml_here(
 
 def main(field_timeout: float = FIELD_TIMEOUT, init_timeout: float = timeouts.NVML_INIT) -> None:
     """Child entry point: the NVML facts as protocol lines, each part as soon as it is read."""
-    from torchdoctor.probes import _channel_child
+    from torchdoctor.children import _channel_child
 
     _channel_child.open_channel()
     lock = threading.Lock()
@@ -444,7 +444,7 @@ def sample_main(seconds: float, interval: float = 0.25, stop: str = "", field_ti
     """Child entry point for `bench`: every GPU's clocks, power, temperature and clock-event reasons, with
     the wall-clock time, one message per GPU every ``interval`` seconds, for at most ``seconds`` or until
     the file ``stop`` exists."""
-    from torchdoctor.probes import _channel_child
+    from torchdoctor.children import _channel_child
 
     _channel_child.open_channel()
     nvml = load_bindings()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from torchdoctor import serde
+from torchdoctor.children import CHILDREN_DIR, TORCH_CHILD
 from torchdoctor.model import ImportFailureKind, TorchImportFailure, TorchState, Unavailable
-from torchdoctor.probes.children import SMOKE_DIR, TORCH_CHILD
 from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child, working_dir
 
 EXIT_GRACE = 2.0
@@ -20,7 +20,7 @@ EXIT_GRACE = 2.0
 def torch_argv(python: str, smoke_cpu: bool = False, smoke_args: tuple[str, ...] = ()) -> list[str]:
     argv = [python, str(TORCH_CHILD)]
     if smoke_cpu:
-        argv += ["--smoke-cpu", str(SMOKE_DIR), *smoke_args]
+        argv += ["--smoke-cpu", str(CHILDREN_DIR), *smoke_args]
     return argv
 
 

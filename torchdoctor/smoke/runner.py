@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass
 
 from torchdoctor import serde
+from torchdoctor.children import SMOKE_CHILD
 from torchdoctor.model import DeviceSmoke, SmokeStep, StepStatus, TorchRuntime, TorchState
-from torchdoctor.probes.children import SMOKE_CHILD
 from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child, track_dir, untrack_dir, working_dir
 from torchdoctor.probes.torch import child_env, probe_torch
 from torchdoctor.rules import timeouts

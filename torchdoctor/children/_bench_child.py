@@ -9,7 +9,7 @@
 #   memory    device-to-device copy, GB/s counting read + write
 #   h2d/d2h   host<->device copies from pinned and pageable host memory, GB/s (GPU only)
 #   launch    kernel launch latency, microseconds (GPU only)
-# Messages on the doctor's channel (probes/_channel_child.py):
+# Messages on the doctor's channel (children/_channel_child.py):
 #   {"bench_device": {"device": D, "name": N, "capability": "9.0"}}
 #   {"bench_metric": {"device": D, "metric": M, "dtype": T, "value": X, "unit": U, "detail": "...", "error": ""}}
 #   {"bench_done": {"device": D}}
@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "probes"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _channel_child
 
 _channel_child.open_channel()

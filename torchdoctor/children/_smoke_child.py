@@ -5,7 +5,7 @@
 #   * imported by _torch_child.py after it has reported torch's facts: run_devices(torch, ["cpu"], args),
 #     so the CPU smoke shares that process's `import torch`;
 #   * run by path for one device: python _smoke_child.py --device cuda:0 --tmp DIR
-# Protocol: messages on the doctor's channel (probes/_channel_child.py):
+# Protocol: messages on the doctor's channel (children/_channel_child.py):
 #   {"smoke_start": {"device": D, "step": S}}     before each step (a crash is attributed to it)
 #   {"smoke": {"device": D, "step": S, "status": "passed|failed|skipped", "seconds": x, "error": "...", ...}}
 #   {"smoke_device": {"device": D, "name": "..."}} once per device, first
@@ -502,7 +502,7 @@ def option(argv, name):
 
 def main(argv):
     global emit
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "probes"))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import _channel_child
 
     _channel_child.open_channel()
