@@ -4,7 +4,8 @@ Every rank runs this inside the launcher the job will use. A TCPStore (torchrun'
 one rank 0 hosts) is the side channel: it still answers when NCCL is stuck, so rank 0 can say
 which ranks never arrived, never entered a collective or never finished it. Nothing waits forever:
 rendezvous, each collective and the whole run have deadlines (`DistOptions`); a watchdog thread ends
-a rank whose collective hangs.
+a rank whose collective hangs. The state the steps share is job.py's; a rank that cannot unwind
+ends in lastresort.py.
 
 The run is a line of named steps over one `Job` (what this rank has learnt so far):
 launch (this rank's device and facts) → rendezvous (the side channel) → facts (every rank's, and
@@ -19,136 +20,25 @@ import contextlib
 import datetime
 import json
 import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from torchdoctor import serde
 from torchdoctor.distributed.collectives import bandwidth, barrier, collectives, peer_access
-from torchdoctor.distributed.model import (
-    BandwidthSample,
-    ClusterFacts,
-    Launch,
-    PeerAccess,
-    RankFacts,
-    StepResult,
-)
+from torchdoctor.distributed.job import DistOptions, Finish, Job, Log, Rank
+from torchdoctor.distributed.lastresort import TerminationReport, exit_hard
+from torchdoctor.distributed.model import ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
 from torchdoctor.distributed.rank import NodeView, gather, norm_bus
 from torchdoctor.distributed.sidechannel import Heartbeat, SideChannel, Watchdog, connect, key, reachable
 from torchdoctor.model import StepStatus
 
-
-@dataclass(frozen=True)
-class DistOptions:
-    backend: str = "auto"
-    rdzv_timeout: float = 60.0
-    """Seconds for every rank to join (and for init_process_group)."""
-    collective_timeout: float = 60.0
-    """Seconds for each collective (the bandwidth sweeps get four times this)."""
-    total_timeout: float = 600.0
-    """Seconds for the whole run on each rank; past it the rank reports what it has and exits."""
-    max_bytes: int = 0
-    """Largest all_reduce in the bandwidth sweep; 0 = by backend (gloo 16 MiB, nccl 256 MiB)."""
-    iters: int = 5
-    linger: float = 5.0
-    """Seconds a rank waits on the others past its own deadlines: a rank other than 0 for rank 0's
-    go past rdzv_timeout, rank 0 for every live rank to read its exit code before the store goes."""
-
+__all__ = ["DistOptions", "TerminationReport", "choose_backend", "run"]
+"""DistOptions and TerminationReport are importable from here too: the CLI takes them from run."""
 
 HUNG_EXIT_WAIT = 2.0
 """Seconds a hung rank other than 0 waits for rank 0's exit code before it exits hard."""
-
-Finish = Callable[[ClusterFacts], int]
-"""Rank 0 hands the cluster facts over to be judged and rendered; it returns the exit code."""
-Log = Callable[[str], None]
-
-
-# ------------------------------------------------------------------------------- the state
-
-
-@dataclass(frozen=True)
-class Rank:
-    """This rank before it joins: who it is, what it was asked, what it knows about itself."""
-
-    launch: Launch
-    options: DistOptions
-    finish: Finish
-    log: Log
-    torch: Any
-    me: RankFacts
-    started: float
-
-    def seconds(self) -> float:
-        return round(time.monotonic() - self.started, 3)
-
-
-@dataclass
-class Job:
-    """One rank's run once every rank has joined: the side channel and what the steps found so far."""
-
-    rank: Rank
-    side: SideChannel
-    store: Any
-    backend: str
-    ranks: tuple[RankFacts, ...]
-    """Every rank's facts on rank 0; () on the others (they report only their own)."""
-    steps: list[StepResult]
-    heartbeat: Heartbeat
-    device: Any
-    gloo: Any = None
-    """The gloo group beside an nccl run (the control run), else None."""
-    bandwidth: tuple[BandwidthSample, ...] = ()
-    control: tuple[BandwidthSample, ...] = ()
-    peer: tuple[PeerAccess, ...] = ()
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    code: int | None = None
-    """Rank 0's exit code once it has reported (it reports once, whichever thread gets there first)."""
-    watchdog: Watchdog = field(init=False)
-    """Set by `_watch` (it needs the job to report a hung step)."""
-
-    @property
-    def launch(self) -> Launch:
-        return self.rank.launch
-
-    @property
-    def options(self) -> DistOptions:
-        return self.rank.options
-
-    @property
-    def dist(self) -> Any:
-        return self.rank.torch.distributed
-
-    def snapshot(self, steps: list[StepResult]) -> ClusterFacts:
-        """The cluster facts as they stand, with the ranks that stopped answering when a step failed."""
-        facts = self.ranks if self.launch.rank == 0 else (self.rank.me,)
-        if self.launch.rank == 0 and any(s.status == StepStatus.FAILED for s in steps):
-            steps = [*steps, *_liveness(self.heartbeat, steps)]
-        return ClusterFacts(
-            self.launch,
-            self.backend,
-            self.launch.world_size,
-            facts,
-            tuple(steps),
-            self.bandwidth,
-            self.control,
-            self.peer,
-            self.rank.seconds(),
-        )
-
-    def report(self, steps: list[StepResult], tell: bool = True) -> int:
-        """Rank 0 judges and renders (once, whichever thread gets here first) and returns the exit
-        code; ``tell``: hand it to the other ranks through the side channel."""
-        with self.lock:
-            first = self.code is None
-            if self.code is None:
-                self.code = self.rank.finish(self.snapshot(steps))
-            if first and tell:
-                self.side.put("exit", value=str(self.code))
-            return self.code
 
 
 # ------------------------------------------------------------------------------- the run
@@ -163,6 +53,7 @@ def run(
 ) -> int:
     """One rank's run, step by step; returns its exit code (every rank exits with rank 0's)."""
     import torch
+    import torch.distributed  # Job.dist
 
     rank = _launch(torch, launch, options, finish, log)
     job = _rendezvous(rank)
@@ -340,20 +231,6 @@ def _hung(job: Job, step: str) -> NoReturn:
         job.rank.log(f"rank {launch.rank}: {error}")
         code = _exit_code(job.side, options, wait=HUNG_EXIT_WAIT)
     exit_hard(code)
-
-
-def exit_hard(code: int) -> NoReturn:
-    """The last resort, and the only place a rank ends without unwinding.
-
-    Called from a thread of its own when the job is hung (the watchdog: a step overran) or the
-    launcher stopped this rank (SIGTERM): the main thread may be stuck inside NCCL or gloo, where no
-    exception reaches it and no ``finally`` would run, so the process ends here with ``code``, threads
-    and all, once what the report wrote is flushed.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
 
 
 def _guarded(job: Job, name: str, fn: Callable[[], str], seconds: float | None = None) -> StepResult:
@@ -537,49 +414,6 @@ def _exit_code(side: SideChannel, options: DistOptions, wait: float | None = Non
         return 1
 
 
-def _liveness(heartbeat: Heartbeat, steps: list[StepResult]) -> list[StepResult]:
-    """A step naming the ranks that stopped answering, when something failed (else nothing)."""
-    dead = heartbeat.settle()
-    if not dead:
-        return []
-    failed = next((s.name for s in steps if s.status == StepStatus.FAILED), "the run")
-    error = (
-        f"rank(s) {', '.join(map(str, dead))} stopped answering the side channel by {failed} "
-        "(killed, crashed, or its node went down); the steps that failed after it failed because of it"
-    )
-    return [StepResult("liveness", StepStatus.FAILED, 0.0, error, missing_ranks=tuple(dead))]
-
-
 def _terminated(steps: list[StepResult]) -> StepResult:
     after = steps[-1].name if steps else "the start"
     return StepResult("terminated", StepStatus.FAILED, 0.0, f"the launcher stopped this rank (SIGTERM) after {after}")
-
-
-class TerminationReport:
-    """A rank that the launcher stops (SIGTERM: torchrun does when another rank dies) still reports.
-
-    The main thread may be stuck inside a collective, where no Python signal handler runs, so SIGTERM
-    is blocked in it (and so in every thread started after) and taken by a thread of its own, which
-    calls ``report`` (set by rank 0 once it has something to say) and ends the process (`exit_hard`).
-    Create it before any other thread starts (before `import torch`).
-    """
-
-    def __init__(self) -> None:
-        self.report: Callable[[], int] | None = None
-        self.event = threading.Event()
-        if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
-            return
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        with contextlib.suppress(ValueError):  # a thread that slipped through still only raises the flag
-            signal.signal(signal.SIGTERM, lambda signum, frame: self.event.set())
-        threading.Thread(target=self._wait, daemon=True, name="torchdoctor-sigterm").start()
-
-    def _wait(self) -> None:
-        while not self.event.is_set():
-            if signal.sigtimedwait({signal.SIGTERM}, 0.2) is not None:
-                break
-        code = 143
-        if self.report is not None:
-            with contextlib.suppress(Exception):
-                code = self.report() or 143
-        exit_hard(code)
