@@ -1,5 +1,6 @@
 """Real multi-process runs with gloo on this CPU box: torchrun with 2 and 4 ranks, a rank that never
-starts, a rank that stalls before a collective (the test-only hook), per-rank differences."""
+starts, a rank that stalls before a collective (a fault from faults/sitecustomize.py), per-rank differences.
+Each run passes short timeouts through dist's own options, so a test waits seconds, not the defaults."""
 
 from __future__ import annotations
 
@@ -31,9 +32,16 @@ EVERY_STEP = [
 ]
 
 
-def env(**extra: str) -> dict[str, str]:
+FAULTS = Path(__file__).parent / "faults"
+"""A sitecustomize.py that makes one rank stall or die before a step (DIST_FAULT="RANK:STEP:stall|die")."""
+
+
+def env(fault: str = "", **extra: str) -> dict[str, str]:
+    """The environment of a run; ``fault``: DIST_FAULT for every process it starts (see FAULTS)."""
     out = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", NO_COLOR="1", GLOO_SOCKET_IFNAME="lo")
-    out.pop("TORCHDOCTOR_DIST_STALL", None)
+    out.pop("DIST_FAULT", None)
+    if fault:
+        out.update(PYTHONPATH=os.pathsep.join([str(FAULTS), str(REPO)]), DIST_FAULT=fault)
     out.update(extra)
     return out
 
@@ -96,7 +104,7 @@ def test_a_rank_that_never_starts_is_named_within_the_timeout() -> None:
 
 def test_a_rank_that_stalls_in_a_collective_is_named() -> None:
     argv = torchrun_argv(sys.executable, 2, ["-f", "json", "--collective-timeout", "2"])
-    report, code = run_json(argv, env(TORCHDOCTOR_DIST_STALL="1:all_gather"), timeout=90)
+    report, code = run_json(argv, env("1:all_gather:stall"), timeout=90)
     assert code != 0
     assert steps(report)["all_reduce"]["status"] == "passed"
     stalled = steps(report)["all_gather"]

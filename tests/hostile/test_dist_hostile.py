@@ -1,5 +1,6 @@
 """dist on hostile ground: a rank killed mid-run, a store that never answers, a busy MASTER_PORT,
-ranks that disagree on WORLD_SIZE, the store's host dying. Real processes, gloo on this CPU box."""
+ranks that disagree on WORLD_SIZE, the store's host dying. Real processes, gloo on this CPU box; the
+faults come from tests/distributed/faults (env(fault)), the short timeouts from dist's own options."""
 
 from __future__ import annotations
 
@@ -26,11 +27,9 @@ def slugs(report: dict) -> list[str]:
 
 
 def test_a_rank_killed_mid_run_under_nproc_is_named_dead(tmp_path) -> None:
-    argv = [*DIST, "--nproc", "2", "--max-mib", "1", "--collective-timeout", "10"]
+    argv = [*DIST, "--nproc", "2", "--max-mib", "1", "--collective-timeout", "3"]
     started = time.monotonic()
-    proc = subprocess.run(
-        argv, capture_output=True, text=True, env=env(TORCHDOCTOR_DIST_DIE="1:all_gather"), timeout=120, cwd=REPO
-    )
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env("1:all_gather:die"), timeout=120, cwd=REPO)
     assert time.monotonic() - started < 60
     assert "Traceback" not in proc.stderr and "ChildFailedError" not in proc.stderr, proc.stderr[-2000:]
     report = json.loads(proc.stdout[proc.stdout.find("{") :])
@@ -43,8 +42,8 @@ def test_a_rank_killed_mid_run_under_nproc_is_named_dead(tmp_path) -> None:
 
 def test_a_rank_killed_mid_run_under_a_static_launch() -> None:
     common = dict(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
-    argv = [*DIST, "--rdzv-timeout", "30", "--max-mib", "1", "--collective-timeout", "10"]
-    other = start_rank(argv, env(RANK="1", TORCHDOCTOR_DIST_DIE="1:broadcast", **common))
+    argv = [*DIST, "--rdzv-timeout", "30", "--max-mib", "1", "--collective-timeout", "3"]
+    other = start_rank(argv, env("1:broadcast:die", RANK="1", **common))
     report, code = run_json(argv, env(RANK="0", **common), timeout=120)
     other.communicate(timeout=30)
     assert code == 1
@@ -53,10 +52,8 @@ def test_a_rank_killed_mid_run_under_a_static_launch() -> None:
 
 
 def test_a_rank_killed_under_an_external_torchrun_still_gets_rank_0s_report() -> None:
-    argv = torchrun_argv(sys.executable, 2, ["-f", "json", "--max-mib", "1", "--collective-timeout", "10"])
-    proc = subprocess.run(
-        argv, capture_output=True, text=True, env=env(TORCHDOCTOR_DIST_DIE="1:all_reduce"), timeout=120, cwd=REPO
-    )
+    argv = torchrun_argv(sys.executable, 2, ["-f", "json", "--max-mib", "1", "--collective-timeout", "3"])
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env("1:all_reduce:die"), timeout=120, cwd=REPO)
     start = proc.stdout.find("{")
     assert start >= 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout[start:])
@@ -94,7 +91,7 @@ def test_a_store_that_accepts_and_never_answers_is_bounded_by_rdzv_timeout() -> 
     try:
         environ = env(RANK="1", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(store.port))
         started = time.monotonic()
-        proc = subprocess.run([*DIST, "--rdzv-timeout", "3"], capture_output=True, text=True, env=environ, timeout=90)
+        proc = subprocess.run([*DIST, "--rdzv-timeout", "1"], capture_output=True, text=True, env=environ, timeout=90)
         assert time.monotonic() - started < 30, "the rendezvous hung past --rdzv-timeout"
         assert "Traceback" not in proc.stderr and proc.returncode != 0
     finally:
@@ -115,7 +112,7 @@ def test_a_busy_master_port_is_named() -> None:
 
 def test_ranks_that_disagree_on_world_size_are_named() -> None:
     port = str(free_port())
-    argv = [*DIST, "--rdzv-timeout", "20"]
+    argv = [*DIST, "--rdzv-timeout", "10"]
     other = start_rank(argv, env(RANK="1", WORLD_SIZE="3", MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
     report, code = run_json(argv, env(RANK="0", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
     other.communicate(timeout=60)
@@ -125,8 +122,8 @@ def test_ranks_that_disagree_on_world_size_are_named() -> None:
 
 def test_the_store_host_dying_is_one_line_from_the_survivors() -> None:
     common = dict(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
-    argv = [*DIST, "--rdzv-timeout", "30", "--collective-timeout", "5"]
-    host = start_rank(argv, env(RANK="0", TORCHDOCTOR_DIST_DIE="0:all_gather", **common))
+    argv = [*DIST, "--rdzv-timeout", "30", "--collective-timeout", "2"]
+    host = start_rank(argv, env("0:all_gather:die", RANK="0", **common))
     survivor = subprocess.run(argv, env=env(RANK="1", **common), cwd=REPO, capture_output=True, text=True, timeout=120)
     host.communicate(timeout=30)
     assert "Traceback" not in survivor.stderr and "internal error" not in survivor.stderr, survivor.stderr[-2000:]
@@ -149,7 +146,7 @@ def test_ctrl_c_on_dist_nproc_leaves_no_torchrun_and_no_rank() -> None:
     import psutil
 
     argv = [*DIST, "--nproc", "2", "--collective-timeout", "120"]
-    proc = start_rank(argv, env(TORCHDOCTOR_DIST_STALL="1:all_gather"))
+    proc = start_rank(argv, env("1:all_gather:stall"))
     deadline = time.monotonic() + 60
     ranks: list[psutil.Process] = []
     while time.monotonic() < deadline and len(ranks) < 2:

@@ -3,8 +3,15 @@
 Every rank runs this inside the launcher the job will use. A TCPStore (torchrun's agent store, or
 one rank 0 hosts) is the side channel: it still answers when NCCL is stuck, so rank 0 can say
 which ranks never arrived, never entered a collective or never finished it. Nothing waits forever:
-rendezvous, each collective and the whole run have deadlines; a watchdog thread ends a rank whose
-collective hangs.
+rendezvous, each collective and the whole run have deadlines (`DistOptions`); a watchdog thread ends
+a rank whose collective hangs. The state the steps share is job.py's; a rank that cannot unwind
+ends in lastresort.py.
+
+The run is a line of named steps over one `Job` (what this rank has learnt so far):
+launch (this rank's device and facts) → rendezvous (the side channel) → facts (every rank's, and
+the backend they agree on) → collectives (process group, known-value collectives, bandwidth, peer
+access) → gather (rank 0 learns which ranks saw a wrong result) → report (rank 0 judges and
+renders; every rank exits with rank 0's code).
 """
 
 from __future__ import annotations
@@ -13,43 +20,58 @@ import contextlib
 import datetime
 import json
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NoReturn
 
 from torchdoctor import serde
 from torchdoctor.distributed.collectives import bandwidth, barrier, collectives, peer_access
+from torchdoctor.distributed.job import DistOptions, Finish, Job, Log, Rank
+from torchdoctor.distributed.lastresort import TerminationReport, exit_hard
 from torchdoctor.distributed.model import ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
 from torchdoctor.distributed.rank import NodeView, gather, norm_bus
 from torchdoctor.distributed.sidechannel import Heartbeat, SideChannel, Watchdog, connect, key, reachable
 from torchdoctor.model import StepStatus
 
-STALL_HOOK = "TORCHDOCTOR_DIST_STALL"
-"""Test-only: "RANK:STEP" makes that rank stall before entering STEP (proves the timeout path)."""
-DIE_HOOK = "TORCHDOCTOR_DIST_DIE"
-"""Test-only: "RANK:STEP" makes that rank kill itself (SIGKILL) before entering STEP (a rank lost mid-run)."""
+__all__ = ["DistOptions", "TerminationReport", "choose_backend", "run"]
+"""DistOptions and TerminationReport are importable from here too: the CLI takes them from run."""
 
-
-@dataclass(frozen=True)
-class DistOptions:
-    backend: str = "auto"
-    rdzv_timeout: float = 60.0
-    collective_timeout: float = 60.0
-    total_timeout: float = 600.0
-    """Seconds for the whole run on each rank; past it the rank reports what it has and exits."""
-    max_bytes: int = 0
-    """Largest all_reduce in the bandwidth sweep; 0 = by backend (gloo 16 MiB, nccl 256 MiB)."""
-    iters: int = 5
-
-
-Finish = Callable[[ClusterFacts], int]
-"""Rank 0 hands the cluster facts over to be judged and rendered; it returns the exit code."""
+HUNG_EXIT_WAIT = 2.0
+"""Seconds a hung rank other than 0 waits for rank 0's exit code before it exits hard."""
 
 
 # ------------------------------------------------------------------------------- the run
+
+
+def run(
+    launch: Launch,
+    options: DistOptions,
+    finish: Finish,
+    log: Log,
+    terminated: TerminationReport | None = None,
+) -> int:
+    """One rank's run, step by step; returns its exit code (every rank exits with rank 0's)."""
+    import torch
+    import torch.distributed  # Job.dist
+
+    rank = _launch(torch, launch, options, finish, log)
+    job = _rendezvous(rank)
+    if isinstance(job, int):
+        return job
+    _watch(job, terminated)
+    if _collectives(job):
+        _gather(job)
+    return _report(job)
+
+
+def _launch(torch: Any, launch: Launch, options: DistOptions, finish: Finish, log: Log) -> Rank:
+    """This rank on its own: its GPU (LOCAL_RANK's, when it has one) and what it knows about itself."""
+    started = time.monotonic()
+    if torch.cuda.is_available() and torch.cuda.device_count() > launch.local_rank:
+        torch.cuda.set_device(launch.local_rank)
+    me = gather(torch, launch, _nvml_view(), os.environ)
+    return Rank(launch, options, finish, log, torch, me, started)
 
 
 def _nvml_view() -> NodeView:
@@ -72,277 +94,95 @@ def _nvml_view() -> NodeView:
     )
 
 
-def run(
-    launch: Launch,
-    options: DistOptions,
-    finish: Finish,
-    log: Callable[[str], None],
-    terminated: TerminationReport | None = None,
-) -> int:
-    import torch
-    import torch.distributed as dist
+# ---- rendezvous and facts
 
-    started = time.monotonic()
-    if torch.cuda.is_available() and torch.cuda.device_count() > launch.local_rank:
-        torch.cuda.set_device(launch.local_rank)
-    me = gather(torch, launch, _nvml_view(), os.environ)
-    steps: list[StepResult] = []
 
-    # ---- rendezvous on the side channel
+def _rendezvous(rank: Rank) -> Job | int:
+    """The side channel (the job's store, within rdzv_timeout), then every rank's facts; a Job, or
+    the exit code when the job never came together (rank 0 has reported why)."""
     t0 = time.monotonic()
     try:
-        store = connect(torch, launch, options.rdzv_timeout)
+        store = connect(rank.torch, rank.launch, rank.options.rdzv_timeout)
     except Exception as exc:
-        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        steps.append(
-            StepResult(
-                "rendezvous",
-                StepStatus.FAILED,
-                round(time.monotonic() - t0, 3),
-                f"could not reach the store at {launch.master_addr}:{launch.master_port}: {why}; "
-                + reachable(launch.master_addr, launch.master_port),
-                missing_ranks=(0,),
-            )
-        )
-        return finish(
-            ClusterFacts(
-                launch,
-                options.backend,
-                launch.world_size,
-                (me,),
-                tuple(steps),
-                seconds=round(time.monotonic() - started, 3),
-            )
-        )
-    side = SideChannel(store, launch.rank, launch.world_size)
-    side.put("facts", launch.rank, value=json.dumps(serde.to_jsonable(me)))
-    deadline = time.monotonic() + options.rdzv_timeout
-    if launch.rank == 0:
-        missing = side.wait_for("facts", deadline=deadline)
-        ranks = _read_facts(side, launch.world_size)
-        disagree = [r for r in ranks if r.world_size and r.world_size != launch.world_size]
-        if missing or disagree:
-            error = (
-                f"{len(missing)} of {launch.world_size} rank(s) never arrived within {options.rdzv_timeout:g} s; "
-                f"store at {launch.master_addr}:{launch.master_port} ({launch.launcher}); from rank 0: "
-                + reachable(launch.master_addr, launch.master_port)
-            )
-            if disagree:
-                said = ", ".join(f"rank {r.rank} says {r.world_size}" for r in disagree)
-                error = f"the ranks disagree on WORLD_SIZE: rank 0 says {launch.world_size}, {said}"
-            steps.append(
-                StepResult(
-                    "rendezvous",
-                    StepStatus.FAILED,
-                    round(time.monotonic() - t0, 3),
-                    error,
-                    missing_ranks=tuple(missing),
-                )
-            )
-            side.put("abort", value=error)
-            code = finish(
-                ClusterFacts(
-                    launch,
-                    options.backend,
-                    launch.world_size,
-                    ranks,
-                    tuple(steps),
-                    seconds=round(time.monotonic() - started, 3),
-                )
-            )
-            side.put("exit", value=str(code))
-            return code
+        return rank.finish(_unreachable(rank, t0, exc))
+    side = SideChannel(store, rank.launch.rank, rank.launch.world_size)
+    agreed = _facts(rank, side, t0)
+    if isinstance(agreed, int):
+        return agreed
+    backend, ranks = agreed
+    steps = [StepResult("rendezvous", StepStatus.PASSED, round(time.monotonic() - t0, 3))]
+    heartbeat = Heartbeat(side)
+    torch = rank.torch
+    device = torch.device(f"cuda:{torch.cuda.current_device()}" if backend == "nccl" else "cpu")
+    return Job(rank, side, store, backend, ranks, steps, heartbeat, device)
+
+
+def _unreachable(rank: Rank, t0: float, exc: Exception) -> ClusterFacts:
+    launch = rank.launch
+    why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    step = StepResult(
+        "rendezvous",
+        StepStatus.FAILED,
+        round(time.monotonic() - t0, 3),
+        f"could not reach the store at {launch.master_addr}:{launch.master_port}: {why}; "
+        + reachable(launch.master_addr, launch.master_port),
+        missing_ranks=(0,),
+    )
+    return ClusterFacts(launch, rank.options.backend, launch.world_size, (rank.me,), (step,), seconds=rank.seconds())
+
+
+Agreed = tuple[str, tuple[RankFacts, ...]]
+"""The backend every rank uses, and every rank's facts (rank 0; () elsewhere)."""
+
+
+def _facts(rank: Rank, side: SideChannel, t0: float) -> Agreed | int:
+    """Every rank publishes its facts; rank 0 reads them all and says go (the backend) or abort."""
+    side.put("facts", rank.launch.rank, value=json.dumps(serde.to_jsonable(rank.me)))
+    deadline = time.monotonic() + rank.options.rdzv_timeout
+    if rank.launch.rank == 0:
+        return _agree(rank, side, t0, deadline)
+    return _await_go(rank, side, deadline)
+
+
+def _agree(rank: Rank, side: SideChannel, t0: float, deadline: float) -> Agreed | int:
+    """Rank 0: go with a backend when every rank arrived and agrees on the world, else report and abort."""
+    launch, options = rank.launch, rank.options
+    missing = side.wait_for("facts", deadline=deadline)
+    ranks = _read_facts(side, launch.world_size)
+    disagree = [r for r in ranks if r.world_size and r.world_size != launch.world_size]
+    if not missing and not disagree:
         backend = choose_backend(options.backend, ranks)
         side.put("go", value=backend)
-    else:
-        go = None
-        while time.monotonic() < deadline + 5 and go is None:
-            if side.has("abort"):
-                log(f"rank {launch.rank}: rank 0 aborted: {side.get('abort')}")
-                return _exit_code(side, options)
-            go = side.waitkey("go", deadline=min(deadline + 5, time.monotonic() + 0.5))
-        if go is None:
-            log(f"rank {launch.rank}: rank 0 did not start the run within {options.rdzv_timeout:g} s")
-            return 1
-        backend = go
-        ranks = ()
-    steps.append(StepResult("rendezvous", StepStatus.PASSED, round(time.monotonic() - t0, 3)))
-    heartbeat = Heartbeat(side)
-
-    # ---- the process group and the collectives, each under the watchdog
-    device = torch.device(f"cuda:{torch.cuda.current_device()}" if backend == "nccl" else "cpu")
-    result: dict[str, Any] = {"bandwidth": (), "control": (), "peer": ()}
-
-    def snapshot(partial_steps: list[StepResult]) -> ClusterFacts:
-        facts = ranks if launch.rank == 0 else (me,)
-        if launch.rank == 0 and any(s.status == StepStatus.FAILED for s in partial_steps):
-            partial_steps = [*partial_steps, *_liveness(heartbeat, partial_steps)]
-        return ClusterFacts(
-            launch,
-            backend,
-            launch.world_size,
-            facts,
-            tuple(partial_steps),
-            result["bandwidth"],
-            result["control"],
-            result["peer"],
-            round(time.monotonic() - started, 3),
-        )
-
-    def on_timeout(step: str) -> None:
-        entered = side.ranks_with("enter", step)
-        done = side.ranks_with("done", step)
-        not_entered = [r for r in range(launch.world_size) if r not in entered]
-        stuck = not_entered or [r for r in range(launch.world_size) if r not in done]
-        error = f"{step} did not finish within {options.collective_timeout:g} s: " + (
-            f"rank(s) {not_entered} never entered it"
-            if not_entered
-            else f"rank(s) {stuck} entered it but never finished"
-        )
-        timed = [
-            *steps,
-            StepResult(step, StepStatus.FAILED, options.collective_timeout, error, missing_ranks=tuple(stuck)),
-        ]
-        code = 1
-        if launch.rank == 0:
-            code = finish(snapshot(timed))
-            side.put("exit", value=str(code))
-        else:
-            log(f"rank {launch.rank}: {error}")
-            code = _exit_code(side, options, wait=2.0)
-        os._exit(code)
-
-    watchdog = Watchdog(on_timeout, started + options.total_timeout)
-    stall = os.environ.get(STALL_HOOK, "")
-    die = os.environ.get(DIE_HOOK, "")
-    if terminated is not None and launch.rank == 0:
-        terminated.report = lambda: finish(snapshot([*steps, _terminated(steps)]))
-
-    def guarded(name: str, fn: Callable[[], str], seconds: float | None = None) -> StepResult:
-        if stall == f"{launch.rank}:{name}":
-            time.sleep(3600)  # test-only: never enter the collective
-        if die == f"{launch.rank}:{name}":
-            os.kill(os.getpid(), signal.SIGKILL)  # test-only: a rank lost mid-run
-        side.put("enter", name, launch.rank)
-        watchdog.arm(name, seconds or options.collective_timeout)
-        t = time.monotonic()
-        try:
-            wrong = fn()
-            status = StepStatus.FAILED if wrong else StepStatus.PASSED
-        except Exception as exc:
-            wrong, status = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", StepStatus.FAILED
-        watchdog.disarm()
-        side.put("done", name, launch.rank, value=wrong or "ok")
-        return StepResult(name, status, round(time.monotonic() - t, 4), wrong)
-
-    init_kwargs: dict[str, Any] = {}
-    if backend == "nccl":
-        init_kwargs["device_id"] = device
-    init = guarded(
-        "init_process_group", lambda: _init(dist, backend, store, launch, options, init_kwargs), options.rdzv_timeout
+        return backend, ranks
+    error = (
+        f"{len(missing)} of {launch.world_size} rank(s) never arrived within {options.rdzv_timeout:g} s; "
+        f"store at {launch.master_addr}:{launch.master_port} ({launch.launcher}); from rank 0: "
+        + reachable(launch.master_addr, launch.master_port)
     )
-    steps.append(init)
-    if init.status == StepStatus.PASSED:
-        for name, fn in collectives(torch, dist, device, launch.world_size, launch.rank):
-            steps.append(guarded(name, fn))
-        gloo = None
-        if backend == "nccl":
-            gloo = dist.new_group(backend="gloo")
-            for name, fn in collectives(torch, dist, torch.device("cpu"), launch.world_size, launch.rank, gloo):
-                steps.append(guarded(f"gloo_{name}", fn))
-        if launch.world_size > 1 and all(s.status == StepStatus.PASSED for s in steps):
-            max_bytes = options.max_bytes or (256 * 1024**2 if backend == "nccl" else 16 * 1024**2)
-            bw = guarded(
-                "bandwidth",
-                lambda: _measure(result, "bandwidth", torch, dist, device, launch.world_size, max_bytes, options.iters),
-                options.collective_timeout * 4,
-            )
-            steps.append(bw)
-            if gloo is not None:  # the control run: what plain TCP gives on the same machines
-                cpu = torch.device("cpu")
-                steps.append(
-                    guarded(
-                        "gloo_bandwidth",
-                        lambda: _measure(
-                            result, "control", torch, dist, cpu, launch.world_size, 16 * 1024**2, options.iters, gloo
-                        ),
-                        options.collective_timeout * 4,
-                    )
-                )
-        if backend == "nccl" and launch.local_rank == 0:
-            try:
-                peer = peer_access(torch, me.host)
-                side.put("peer", me.host, value=json.dumps(serde.to_jsonable(peer)))
-            except Exception as exc:
-                log(f"rank {launch.rank}: peer-access matrix failed: {exc}")
-        steps = _merge_wrong(side, steps, launch, options, heartbeat)
-        steps.append(guarded("final_barrier", lambda: barrier(dist)))
-    watchdog.disarm()
-    if launch.rank == 0:
-        result["peer"] = tuple(
-            serde.from_jsonable(PeerAccess, json.loads(side.get("peer", host)))
-            for host in sorted({r.host for r in ranks})
-            if side.has("peer", host)
-        )
-        code = finish(snapshot(steps))
-        side.put("exit", value=str(code))
-        side.put("bye", 0)
-        side.wait_for("bye", deadline=time.monotonic() + 5)  # keep the store up until every rank read the code
-    else:
-        side.put("finished", launch.rank)  # not dead: done
-        code = _exit_code(side, options)
-    heartbeat.stop()
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    if disagree:
+        said = ", ".join(f"rank {r.rank} says {r.world_size}" for r in disagree)
+        error = f"the ranks disagree on WORLD_SIZE: rank 0 says {launch.world_size}, {said}"
+    step = StepResult("rendezvous", StepStatus.FAILED, round(time.monotonic() - t0, 3), error, tuple(missing))
+    side.put("abort", value=error)
+    code = rank.finish(ClusterFacts(launch, options.backend, launch.world_size, ranks, (step,), seconds=rank.seconds()))
+    side.put("exit", value=str(code))
+    side.put("bye", 0)
+    _await_byes(side, time.monotonic() + options.linger, gone=lambda: missing)  # the ranks that came read it
     return code
 
 
-def _init(dist: Any, backend: str, store: Any, launch: Launch, options: DistOptions, kwargs: dict[str, Any]) -> str:
-    dist.init_process_group(
-        backend,
-        store=dist.PrefixStore(key("pg"), store),
-        rank=launch.rank,
-        world_size=launch.world_size,
-        timeout=datetime.timedelta(seconds=options.collective_timeout * 4),
-        **kwargs,
-    )
-    return ""
-
-
-def _measure(result: dict[str, Any], key: str, *args: Any) -> str:
-    result[key] = bandwidth(*args)
-    return ""
-
-
-def _merge_wrong(
-    side: SideChannel, steps: list[StepResult], launch: Launch, options: DistOptions, heartbeat: Heartbeat
-) -> list[StepResult]:
-    """On rank 0: which ranks saw a wrong result in each step (every rank checks its own)."""
-    if launch.rank != 0:
-        return steps
-    merged = []
-    deadline = time.monotonic() + options.collective_timeout
-    for step in steps:
-        if step.name in ("rendezvous", "init_process_group", "bandwidth", "gloo_bandwidth"):
-            merged.append(step)
-            continue
-        while time.monotonic() < deadline:  # a dead rank will never say it is done: stop waiting for it
-            missing = side.wait_for("done", step.name, deadline=min(deadline, time.monotonic() + 0.5))
-            if not missing or set(missing) <= set(heartbeat.dead()):
-                break
-        wrong = []
-        first_error = step.error
-        for r in range(launch.world_size):
-            if side.has("done", step.name, r):
-                value = side.get("done", step.name, r)
-                if value != "ok":
-                    wrong.append(r)
-                    first_error = first_error or f"rank {r}: {value}"
-        if wrong:
-            merged.append(replace(step, status=StepStatus.FAILED, error=first_error, wrong_ranks=tuple(wrong)))
-        else:
-            merged.append(step)
-    return merged
+def _await_go(rank: Rank, side: SideChannel, deadline: float) -> Agreed | int:
+    """A rank other than 0: wait for rank 0's go (the backend) or its abort (then its exit code)."""
+    until = deadline + rank.options.linger
+    while time.monotonic() < until:
+        if side.has("abort"):
+            rank.log(f"rank {rank.launch.rank}: rank 0 aborted: {side.get('abort')}")
+            return _exit_code(side, rank.options)
+        if side.has("go"):
+            return side.get("go"), ()
+        time.sleep(0.05)
+    rank.log(f"rank {rank.launch.rank}: rank 0 did not start the run within {rank.options.rdzv_timeout:g} s")
+    return 1
 
 
 def _read_facts(side: SideChannel, world: int) -> tuple[RankFacts, ...]:
@@ -363,7 +203,205 @@ def choose_backend(requested: str, ranks: tuple[RankFacts, ...]) -> str:
     return "nccl" if ranks and every_gpu else "gloo"
 
 
+# ---- the watchdog: a step that hangs
+
+
+def _watch(job: Job, terminated: TerminationReport | None) -> None:
+    """Arm the watchdog (total_timeout, and each step's own), and let rank 0 report when stopped."""
+    job.watchdog = Watchdog(lambda step: _hung(job, step), job.rank.started + job.options.total_timeout)
+    if terminated is not None and job.launch.rank == 0:
+        terminated.report = lambda: job.report([*job.steps, _terminated(job.steps)], tell=False)
+
+
+def _hung(job: Job, step: str) -> NoReturn:
+    """The watchdog thread, when ``step`` overran: rank 0 reports who is stuck; every rank then exits
+    hard with rank 0's code (its main thread is inside the collective and cannot be unwound)."""
+    launch, options = job.launch, job.options
+    entered = job.side.ranks_with("enter", step)
+    done = job.side.ranks_with("done", step)
+    not_entered = [r for r in range(launch.world_size) if r not in entered]
+    stuck = not_entered or [r for r in range(launch.world_size) if r not in done]
+    error = f"{step} did not finish within {options.collective_timeout:g} s: " + (
+        f"rank(s) {not_entered} never entered it" if not_entered else f"rank(s) {stuck} entered it but never finished"
+    )
+    failed = StepResult(step, StepStatus.FAILED, options.collective_timeout, error, missing_ranks=tuple(stuck))
+    if launch.rank == 0:
+        code = job.report([*job.steps, failed])
+    else:
+        job.rank.log(f"rank {launch.rank}: {error}")
+        code = _exit_code(job.side, options, wait=HUNG_EXIT_WAIT)
+    exit_hard(code)
+
+
+def _guarded(job: Job, name: str, fn: Callable[[], str], seconds: float | None = None) -> StepResult:
+    """One step under the watchdog, told on the side channel: entered, then done ("ok" or what was wrong)."""
+    job.side.put("enter", name, job.launch.rank)
+    job.watchdog.arm(name, seconds or job.options.collective_timeout)
+    t = time.monotonic()
+    try:
+        wrong = fn()
+        status = StepStatus.FAILED if wrong else StepStatus.PASSED
+    except Exception as exc:
+        wrong, status = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", StepStatus.FAILED
+    job.watchdog.disarm()
+    job.side.put("done", name, job.launch.rank, value=wrong or "ok")
+    return StepResult(name, status, round(time.monotonic() - t, 4), wrong)
+
+
+# ---- collectives
+
+
+def _collectives(job: Job) -> bool:
+    """The process group, then each collective on known values, the bandwidth sweeps and the
+    peer-access matrix; False when the process group never came up."""
+    if not _init_process_group(job):
+        return False
+    torch, dist, launch = job.rank.torch, job.dist, job.launch
+    for name, fn in collectives(torch, dist, job.device, launch.world_size, launch.rank):
+        job.steps.append(_guarded(job, name, fn))
+    if job.backend == "nccl":
+        job.gloo = dist.new_group(backend="gloo")
+        for name, fn in collectives(torch, dist, torch.device("cpu"), launch.world_size, launch.rank, job.gloo):
+            job.steps.append(_guarded(job, f"gloo_{name}", fn))
+    _bandwidth(job)
+    _peer_access(job)
+    return True
+
+
+def _init_process_group(job: Job) -> bool:
+    launch, options = job.launch, job.options
+    kwargs: dict[str, Any] = {"device_id": job.device} if job.backend == "nccl" else {}
+
+    def init() -> str:
+        job.dist.init_process_group(
+            job.backend,
+            store=job.dist.PrefixStore(key("pg"), job.store),
+            rank=launch.rank,
+            world_size=launch.world_size,
+            timeout=datetime.timedelta(seconds=options.collective_timeout * 4),
+            **kwargs,
+        )
+        return ""
+
+    step = _guarded(job, "init_process_group", init, options.rdzv_timeout)
+    job.steps.append(step)
+    return step.status == StepStatus.PASSED
+
+
+def _bandwidth(job: Job) -> None:
+    """The all_reduce sweep on the job's backend and, beside nccl, the same on gloo (plain TCP on the
+    same machines: the control run); only when every step so far passed."""
+    launch, options = job.launch, job.options
+    if launch.world_size <= 1 or any(s.status != StepStatus.PASSED for s in job.steps):
+        return
+    torch, dist, world = job.rank.torch, job.dist, launch.world_size
+    max_bytes = options.max_bytes or (256 * 1024**2 if job.backend == "nccl" else 16 * 1024**2)
+
+    def sweep() -> str:
+        job.bandwidth = bandwidth(torch, dist, job.device, world, max_bytes, options.iters)
+        return ""
+
+    def control() -> str:
+        job.control = bandwidth(torch, dist, torch.device("cpu"), world, 16 * 1024**2, options.iters, job.gloo)
+        return ""
+
+    job.steps.append(_guarded(job, "bandwidth", sweep, options.collective_timeout * 4))
+    if job.gloo is not None:
+        job.steps.append(_guarded(job, "gloo_bandwidth", control, options.collective_timeout * 4))
+
+
+def _peer_access(job: Job) -> None:
+    """Under nccl, the first rank of each node measures its node's GPU-to-GPU matrix for rank 0."""
+    if job.backend != "nccl" or job.launch.local_rank != 0:
+        return
+    host = job.rank.me.host
+    try:
+        peer = peer_access(job.rank.torch, host)
+        job.side.put("peer", host, value=json.dumps(serde.to_jsonable(peer)))
+    except Exception as exc:
+        job.rank.log(f"rank {job.launch.rank}: peer-access matrix failed: {exc}")
+
+
+# ---- gather
+
+
+def _gather(job: Job) -> None:
+    """Rank 0 learns which ranks saw a wrong result; then every rank meets at a last barrier."""
+    if job.launch.rank == 0:
+        job.steps = _merge_wrong(job)
+    job.steps.append(_guarded(job, "final_barrier", lambda: barrier(job.dist)))
+
+
+def _merge_wrong(job: Job) -> list[StepResult]:
+    """On rank 0: which ranks saw a wrong result in each step (every rank checks its own)."""
+    merged = []
+    deadline = time.monotonic() + job.options.collective_timeout
+    for step in job.steps:
+        if step.name in ("rendezvous", "init_process_group", "bandwidth", "gloo_bandwidth"):
+            merged.append(step)
+            continue
+        while time.monotonic() < deadline:  # a dead rank will never say it is done: stop waiting for it
+            missing = job.side.wait_for("done", step.name, deadline=min(deadline, time.monotonic() + 0.5))
+            if not missing or set(missing) <= set(job.heartbeat.dead()):
+                break
+        merged.append(_wrong_ranks(job.side, step, job.launch.world_size))
+    return merged
+
+
+def _wrong_ranks(side: SideChannel, step: StepResult, world: int) -> StepResult:
+    wrong = []
+    first_error = step.error
+    for r in range(world):
+        if side.has("done", step.name, r):
+            value = side.get("done", step.name, r)
+            if value != "ok":
+                wrong.append(r)
+                first_error = first_error or f"rank {r}: {value}"
+    if not wrong:
+        return step
+    return replace(step, status=StepStatus.FAILED, error=first_error, wrong_ranks=tuple(wrong))
+
+
+def _read_peers(job: Job) -> tuple[PeerAccess, ...]:
+    return tuple(
+        serde.from_jsonable(PeerAccess, json.loads(job.side.get("peer", host)))
+        for host in sorted({r.host for r in job.ranks})
+        if job.side.has("peer", host)
+    )
+
+
+# ---- report
+
+
+def _report(job: Job) -> int:
+    """Rank 0 reports and keeps the store up until every live rank read its exit code; the other
+    ranks say they finished (not dead: done) and take rank 0's code."""
+    job.watchdog.disarm()
+    if job.launch.rank == 0:
+        job.peer = _read_peers(job)
+        code = job.report(job.steps)
+        job.side.put("bye", 0)
+        _await_byes(job.side, time.monotonic() + job.options.linger, gone=job.heartbeat.dead)
+    else:
+        job.side.put("finished", job.launch.rank)
+        code = _exit_code(job.side, job.options)
+    job.heartbeat.stop()
+    if job.dist.is_initialized():
+        job.dist.destroy_process_group()
+    return code
+
+
+def _await_byes(side: SideChannel, deadline: float, gone: Callable[[], list[int]]) -> None:
+    """Rank 0 keeps the store up until every rank said bye (it read its exit code) or the deadline;
+    ranks that are ``gone`` (dead, or never came) will not say it, so it does not wait for them."""
+    while True:
+        missing = side.wait_for("bye", deadline=min(deadline, time.monotonic() + 0.25))
+        if not missing or set(missing) <= set(gone()) or time.monotonic() >= deadline:
+            return
+
+
 def _exit_code(side: SideChannel, options: DistOptions, wait: float | None = None) -> int:
+    """A rank other than 0: rank 0's exit code (1 when it never came), and a bye once read."""
     value = side.waitkey(
         "exit", deadline=time.monotonic() + (wait if wait is not None else options.collective_timeout * 2)
     )
@@ -376,49 +414,6 @@ def _exit_code(side: SideChannel, options: DistOptions, wait: float | None = Non
         return 1
 
 
-def _liveness(heartbeat: Heartbeat, steps: list[StepResult]) -> list[StepResult]:
-    """A step naming the ranks that stopped answering, when something failed (else nothing)."""
-    dead = heartbeat.settle()
-    if not dead:
-        return []
-    failed = next((s.name for s in steps if s.status == StepStatus.FAILED), "the run")
-    error = (
-        f"rank(s) {', '.join(map(str, dead))} stopped answering the side channel by {failed} "
-        "(killed, crashed, or its node went down); the steps that failed after it failed because of it"
-    )
-    return [StepResult("liveness", StepStatus.FAILED, 0.0, error, missing_ranks=tuple(dead))]
-
-
 def _terminated(steps: list[StepResult]) -> StepResult:
     after = steps[-1].name if steps else "the start"
     return StepResult("terminated", StepStatus.FAILED, 0.0, f"the launcher stopped this rank (SIGTERM) after {after}")
-
-
-class TerminationReport:
-    """A rank that the launcher stops (SIGTERM: torchrun does when another rank dies) still reports.
-
-    The main thread may be stuck inside a collective, where no Python signal handler runs, so SIGTERM
-    is blocked in it (and so in every thread started after) and taken by a thread of its own, which
-    calls ``report`` (set by rank 0 once it has something to say) and ends the process. Create it before
-    any other thread starts (before `import torch`).
-    """
-
-    def __init__(self) -> None:
-        self.report: Callable[[], int] | None = None
-        self.event = threading.Event()
-        if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
-            return
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        with contextlib.suppress(ValueError):  # a thread that slipped through still only raises the flag
-            signal.signal(signal.SIGTERM, lambda signum, frame: self.event.set())
-        threading.Thread(target=self._wait, daemon=True, name="torchdoctor-sigterm").start()
-
-    def _wait(self) -> None:
-        while not self.event.is_set():
-            if signal.sigtimedwait({signal.SIGTERM}, 0.2) is not None:
-                break
-        code = 143
-        if self.report is not None:
-            with contextlib.suppress(Exception):
-                code = self.report() or 143
-        os._exit(code)
