@@ -68,3 +68,8 @@ def json_text(doc: Mapping[str, Any]) -> str:
     import json
 
     return json.dumps(doc, indent=2) + "\n"
+
+
+def answer_renderers(terminal: Renderer) -> dict[OutputFormat, Renderer]:
+    """An answer (not a machine's report) has two formats: its terminal text and its document as JSON."""
+    return {OutputFormat.TERMINAL: terminal, OutputFormat.JSON: lambda result, options: json_text(result.document())}

@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 from torchdoctor.compat.query import Answer
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Severity
-from torchdoctor.render import OutputFormat, RenderOptions
+from torchdoctor.render import RenderOptions
 from torchdoctor.reportfile import header
-from torchdoctor.result import Result, json_text
+from torchdoctor.result import Result, answer_renderers
 
 
 def _terminal(result: CompatResult, options: RenderOptions) -> str:
@@ -24,10 +24,7 @@ def _terminal(result: CompatResult, options: RenderOptions) -> str:
 class CompatResult(Result):
     answer: Answer
     kind: ClassVar[str] = "compat"
-    renderers: ClassVar = {
-        OutputFormat.TERMINAL: _terminal,
-        OutputFormat.JSON: lambda result, options: json_text(result.document()),
-    }
+    renderers: ClassVar = answer_renderers(_terminal)
 
     def severities(self) -> Iterable[Severity]:
         """A negative answer ("no published build matches", "not compatible") fails the run."""

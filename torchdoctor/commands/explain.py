@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 from torchdoctor.checks.base import Check
 from torchdoctor.exitcodes import ExitCode, Stop
-from torchdoctor.render import OutputFormat, RenderOptions
+from torchdoctor.render import RenderOptions
 from torchdoctor.reportfile import header
-from torchdoctor.result import Result, json_text
+from torchdoctor.result import Result, answer_renderers
 
 
 def catalogue() -> list[Check]:
@@ -48,10 +48,7 @@ class CatalogueResult(Result):
 
     checks: tuple[Check, ...]
     kind: ClassVar[str] = "catalogue"
-    renderers: ClassVar = {
-        OutputFormat.TERMINAL: _list_text,
-        OutputFormat.JSON: lambda result, options: json_text(result.document()),
-    }
+    renderers: ClassVar = answer_renderers(_list_text)
 
     def document(self) -> dict[str, Any]:
         return {**header(self.kind), "checks": [entry(c) for c in self.checks]}
@@ -71,10 +68,7 @@ class ExplainResult(Result):
 
     check: Check
     kind: ClassVar[str] = "explain"
-    renderers: ClassVar = {
-        OutputFormat.TERMINAL: _explain_text,
-        OutputFormat.JSON: lambda result, options: json_text(result.document()),
-    }
+    renderers: ClassVar = answer_renderers(_explain_text)
 
     def document(self) -> dict[str, Any]:
         return {**header(self.kind), **entry(self.check)}

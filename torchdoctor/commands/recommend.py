@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 from torchdoctor.compat.recommend import Machine, NoFit, Recommendation
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Severity
-from torchdoctor.render import OutputFormat, RenderOptions
+from torchdoctor.render import RenderOptions
 from torchdoctor.reportfile import header
-from torchdoctor.result import Result, json_text
+from torchdoctor.result import Result, answer_renderers
 
 
 def _terminal(result: RecommendResult, options: RenderOptions) -> str:
@@ -27,10 +27,7 @@ class RecommendResult(Result):
     """The machine it answers for, in words."""
     as_of: str
     kind: ClassVar[str] = "recommend"
-    renderers: ClassVar = {
-        OutputFormat.TERMINAL: _terminal,
-        OutputFormat.JSON: lambda result, options: json_text(result.document()),
-    }
+    renderers: ClassVar = answer_renderers(_terminal)
 
     def severities(self) -> Iterable[Severity]:
         """No torch fits: the run fails."""
