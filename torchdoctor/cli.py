@@ -489,9 +489,7 @@ def answer_output(fmt: AnswerFormat) -> OutputOptions:
 
 
 def main() -> None:
-    from torchdoctor.signals import install_signal_handlers
-
-    install_signal_handlers()
+    """Run the command line (`torchdoctor.__main__` installs the signal handlers first)."""
     try:
         app(args=default_to_check(sys.argv[1:]), prog_name="torchdoctor")
     except KeyboardInterrupt:  # pragma: no cover - a signal handler could not be installed

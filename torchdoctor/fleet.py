@@ -25,16 +25,15 @@ from torchdoctor.checks.base import Check
 from torchdoctor.checks.requirements import OPS
 from torchdoctor.compat.machine import torch_cuda
 from torchdoctor.derived import torch_version
+from torchdoctor.files import FileProblem, read_text
 from torchdoctor.model import BenchFacts, Facts, Finding, HostFacts, PythonFacts, Severity
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
 from torchdoctor.redact import Redactor, pasteable, redact_value
-from torchdoctor.reportfile import ReportFileError
+from torchdoctor.reportfile import MAX_REPORT, ReportFileError
 from torchdoctor.words import plural, some_of
 
 CONFIG_KEYS = ("os", "python", "torch", "driver", "gpus")
 """What makes two nodes the same configuration, in the order a person reads it."""
-MAX_REPORT = 64 * 2**20
-"""A report's largest size: a real one is tens of kB, so anything past this is read as not a report."""
 SLOW = 0.8
 """A node's bench figure below this share of the fleet's median for the same GPU and measurement is slow."""
 MEASURED = (("matmul", ""), ("memory", ""), ("h2d", "pinned"), ("d2h", "pinned"))
@@ -423,10 +422,8 @@ def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Parsed | Except
         files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
         for file in files:
             try:
-                if file.stat().st_size > MAX_REPORT:
-                    raise ValueError(f"larger than {MAX_REPORT // 2**20} MiB: not a torchdoctor report")
-                yield str(file), file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                yield str(file), read_text(file, MAX_REPORT)
+            except FileProblem as exc:
                 yield str(file), exc
 
 

@@ -49,7 +49,7 @@ def terminal_width() -> int:
     """The terminal's width (COLUMNS first, as shells and rich read it), kept within 60-140; 100 when unknown."""
     columns = os.environ.get("COLUMNS", "")
     try:
-        width = int(columns) if columns.isdigit() else os.get_terminal_size().columns
+        width = int(columns) if columns.isascii() and columns.isdigit() else os.get_terminal_size().columns
     except OSError:
         return 100
     return max(60, min(width, 140))
@@ -78,20 +78,19 @@ def deliver(result: Result, out: OutputOptions) -> None:
 
 
 def emit(text: str, output: Path | None) -> None:
-    """Write the report: to stdout in its own encoding, or to ``output`` atomically (temp file + rename)."""
-    if output is None:
+    """Write the report: to stdout (also for ``-o -``) in its own encoding, else to ``output`` (see files.py)."""
+    if output is None or str(output) == "-":
         write_stdout(text)
         return
+    from torchdoctor.files import FileProblem, write_text
+
     output = output_path(output)
-    tmp = output.with_name(f".{output.name}.torchdoctor-{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, output)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise Stop(f"cannot write {output}: {exc.strerror or exc}") from None
-    say(f"torchdoctor: report written to {output}")
+        written = write_text(output, text)
+    except FileProblem as exc:
+        raise Stop(f"cannot write {output}: {exc}") from None
+    if written.is_file():  # not said for /dev/null, a FIFO or a terminal
+        say(f"torchdoctor: report written to {output}")
 
 
 def output_path(output: Path) -> Path:

@@ -17,10 +17,13 @@ class LiveProgress:
         self.phase = ""
 
     def __enter__(self) -> LiveProgress:
-        if sys.stderr.isatty() and not os.environ.get("CI"):
+        isatty = getattr(sys.stderr, "isatty", None)  # None when stderr is closed (2>&-)
+        if isatty is not None and isatty() and not os.environ.get("CI"):
             from rich.console import Console
 
-            console = Console(stderr=True)
+            sizes = ("COLUMNS", "LINES")  # rich reads them with int(); "²" passes isdigit() and crashes it
+            environ = {k: v for k, v in os.environ.items() if k not in sizes or (v.isascii() and v.isdigit())}
+            console = Console(stderr=True, _environ=environ)
             self.status = console.status(self.text())
             self.status.start()
         return self

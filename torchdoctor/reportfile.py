@@ -14,6 +14,8 @@ from typing import Any
 from torchdoctor import __version__, serde
 from torchdoctor.model import BenchFacts, Facts, Report, ToolInfo
 
+MAX_REPORT = 64 * 2**20
+"""A report's largest size: a real one is tens of kB, so anything past this is read as not a report."""
 SCHEMA_VERSION = 1
 """The version of every JSON document torchdoctor writes (check, smoke, bench, dist, fleet, compat, recommend)."""
 TOOL = ToolInfo("torchdoctor", __version__)
@@ -54,12 +56,12 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 def load_facts(path: Path) -> Facts:
     """The facts of a JSON report captured elsewhere (``check --from``)."""
+    from torchdoctor.files import FileProblem, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ReportFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError:
-        raise ReportFileError(f"{path} is not a text file (expected a torchdoctor JSON report)") from None
+        text = read_text(path, MAX_REPORT)
+    except FileProblem as exc:
+        raise ReportFileError(f"cannot read {path}: {exc}") from None
     return facts_from_text(text, str(path))
 
 

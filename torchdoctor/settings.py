@@ -43,6 +43,7 @@ def settings(
     nvml_timeout: float | None = None,
 ) -> Settings:
     """Each option from the command line, else pyproject.toml's ``[tool.torchdoctor]``, else its default."""
+    from torchdoctor.checks import unknown_codes
     from torchdoctor.checks.requirements import RequirementError, parse
     from torchdoctor.config import ConfigError, load
 
@@ -58,6 +59,13 @@ def settings(
         fail = FailOn(pick(fail_on, "fail-on", "error"))
     except ValueError:
         raise Stop(f"{config.path}: fail-on must be error, warning or never", ExitCode.USAGE) from None
+    ignored = tuple(split_codes(pick(ignore, "ignore", [])))
+    unknown = unknown_codes(ignored)
+    if unknown:
+        where = "--ignore" if ignore is not None else f"{config.path}: ignore"
+        raise Stop(
+            f"{where}: no check named {', '.join(unknown)}; `torchdoctor check --list` lists them", ExitCode.USAGE
+        )
     requirements = pick(require, "require", [])
     try:
         required = tuple(parse(r) for r in split_codes(requirements))
@@ -65,7 +73,7 @@ def settings(
         raise Stop(str(exc), ExitCode.USAGE) from None
     return Settings(
         fail_on=fail,
-        ignore=tuple(split_codes(pick(ignore, "ignore", []))),
+        ignore=ignored,
         required=required,
         timeout=float(pick(timeout, "timeout", timeouts.IMPORT_TORCH)),
         smoke_timeout=float(pick(smoke_timeout, "smoke-timeout", timeouts.SMOKE_PER_DEVICE)),

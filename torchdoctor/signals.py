@@ -14,9 +14,10 @@ if hasattr(signal, "SIGHUP"):
 
 def _on_signal(signum: int, frame: object) -> None:
     """Kill every child's process group, remove temp dirs, say so in one line, exit 128 + the signal."""
-    from torchdoctor.probes.subproc import kill_everything
-
-    kill_everything()
+    subproc = sys.modules.get("torchdoctor.probes.subproc")  # not imported yet: no child was started
+    kill_everything = getattr(subproc, "kill_everything", None)
+    if kill_everything is not None:
+        kill_everything()
     with contextlib.suppress(Exception):
         sys.stderr.write(f"torchdoctor: {SIGNAL_NAMES.get(signal.Signals(signum), 'stopped')}\n")
         sys.stderr.flush()

@@ -88,3 +88,17 @@ def test_ctrl_c_during_the_smoke_tests_removes_the_temp_dir(doctor: Doctor, tmp_
     assert returncode == 130 and seconds < 5, err
     assert_all_gone(children)
     assert not list(scratch.glob("torchdoctor-smoke-*"))
+
+
+@pytest.mark.parametrize("after", [0.05, 0.1, 0.15, 0.2, 0.3])
+def test_ctrl_c_while_the_doctor_is_still_starting_is_one_line(doctor: Doctor, after: float) -> None:
+    proc = doctor.start("check", "--quick")
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    if "init_import_site" in err:  # Python itself was still starting: its own message, before any of ours ran
+        return
+    assert "Traceback" not in err, err
+    assert proc.returncode in (0, 1, 130), (proc.returncode, err)
+    if proc.returncode == 130:
+        assert err.strip().splitlines()[-1] == "torchdoctor: interrupted"

@@ -14,12 +14,9 @@ from torchdoctor.result import Result, answer_renderers
 
 def catalogue() -> list[Check]:
     """Every check with a fixed code: `check`'s catalogue, the requirements, then `bench`'s and `dist`'s."""
-    from torchdoctor.bench.checks import all_bench_checks
-    from torchdoctor.checks import all_checks
-    from torchdoctor.checks.requirements import catalogue as requirements
-    from torchdoctor.distributed.checks import all_dist_checks
+    from torchdoctor.checks import every_check
 
-    return [*all_checks(), *requirements(), *all_bench_checks(), *all_dist_checks()]
+    return every_check()
 
 
 def entry(chk: Check) -> dict[str, Any]:

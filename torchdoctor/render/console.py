@@ -14,6 +14,7 @@ def string_console(buf: io.StringIO, color: bool, width: int) -> Console:
     return Console(
         file=buf,
         width=width,
+        height=25,  # with both given, rich never reads COLUMNS/LINES itself (a COLUMNS of "²" would crash it)
         force_terminal=color,
         no_color=not color,
         color_system="standard" if color else None,
