@@ -102,3 +102,38 @@ def test_ctrl_c_while_the_doctor_is_still_starting_is_one_line(doctor: Doctor, a
     assert proc.returncode in (0, 1, 130), (proc.returncode, err)
     if proc.returncode == 130:
         assert err.strip().splitlines()[-1] == "torchdoctor: interrupted"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGQUIT, signal.SIGABRT])
+def test_children_die_with_the_doctor_whatever_kills_it(doctor: Doctor, signum: int) -> None:
+    """SIGKILL (the OOM killer, kill -9, a CI runner's hard cancel), Ctrl-\\ and an abort run no handler of ours:
+    the children, in sessions of their own, learn it from the lifeline pipe closing."""
+    doctor.fake_torch(HANGING_IMPORT)
+    proc = doctor.start("check", "--no-smoke", "--timeout", "600")
+    children = wait_for_children(proc, ("_torch_child.py",))
+    proc.send_signal(signum)
+    proc.communicate(timeout=15)
+    assert_all_gone(children)
+
+
+WORKER_THEN_HANG = """
+import os, time
+if os.fork() == 0:  # a worker, as DataLoader forks them: same process group, no lifeline thread of its own
+    time.sleep(3600)
+    os._exit(0)
+time.sleep(3600)
+"""
+
+
+def test_workers_the_child_forked_die_with_the_doctor_too(doctor: Doctor) -> None:
+    doctor.fake_torch(WORKER_THEN_HANG)
+    proc = doctor.start("check", "--no-smoke", "--timeout", "600")
+    children = wait_for_children(proc, ("_torch_child.py",))
+    deadline = time.monotonic() + 20
+    while len(psutil.Process(proc.pid).children(recursive=True)) < len(children) + 1:
+        assert time.monotonic() < deadline, "the worker never started"
+        time.sleep(0.1)
+    family = psutil.Process(proc.pid).children(recursive=True)
+    proc.kill()
+    proc.communicate(timeout=15)
+    assert_all_gone(family)

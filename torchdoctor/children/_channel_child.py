@@ -6,9 +6,16 @@
 # NONCE tags every line of this run. Each message is one line, "NONCE {json}". Nothing torch (or
 # anything else in the process) prints on stdout can break or forge it. Where no pipe can be passed
 # (Windows), FD is "stdout" and the tagged lines go there among whatever else is printed.
+#
+# A third field, "FD NONCE LIFE", is the read end of a lifeline: a pipe the doctor holds open and never
+# writes. When the doctor dies, whatever kills it (SIGKILL, the OOM killer, a CI runner's hard cancel),
+# the kernel closes its end, the read here returns, and this child takes its whole process group
+# (DataLoader workers included) down with it.
 import json
 import os
+import signal
 import sys
+import threading
 
 ENV = "TORCHDOCTOR_CHANNEL"
 _fd = None  # the pipe's file descriptor, or None for stdout
@@ -26,6 +33,9 @@ def open_channel():
     if len(parts) != 2:
         return
     where, _nonce = parts
+    _nonce, _, life = _nonce.partition(" ")
+    if life.isdigit():
+        _watch_lifeline(int(life))
     if where.isdigit():
         _fd = int(where)
         try:
@@ -34,6 +44,31 @@ def open_channel():
             fcntl.fcntl(_fd, fcntl.F_SETFD, fcntl.fcntl(_fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
         except Exception:
             pass
+
+
+def _watch_lifeline(fd):
+    """A daemon thread that ends this process group once the doctor's end of the pipe is closed."""
+
+    def watch():
+        try:
+            while os.read(fd, 1):
+                pass  # the doctor never writes; a byte would be a stray, keep waiting for EOF
+        except OSError:
+            pass
+        _die_with_the_doctor()
+
+    thread = threading.Thread(target=watch, name="torchdoctor-lifeline")
+    thread.daemon = True
+    thread.start()
+
+
+def _die_with_the_doctor():
+    try:
+        if os.getpgrp() == os.getpid():  # our own group (the doctor starts us in a new session): take it all
+            os.killpg(os.getpid(), signal.SIGKILL)
+    except OSError:
+        pass
+    os._exit(137)
 
 
 def emit(doc):

@@ -218,12 +218,14 @@ def run_child(
     nonce = secrets.token_hex(12)
     child_env = dict(os.environ if env is None else env)
     popen_kwargs: dict[str, Any] = {}
-    read_fd = write_fd = -1
+    read_fd = write_fd = life_read = life_write = -1
     if sys.platform != "win32":
         popen_kwargs["start_new_session"] = True
         read_fd, write_fd = os.pipe()
-        popen_kwargs["pass_fds"] = (write_fd,)
-        child_env[CHANNEL_ENV] = f"{write_fd} {nonce}"
+        life_read, life_write = os.pipe()  # the lifeline: held here, never written; closed when we die
+        os.set_inheritable(life_write, False)
+        popen_kwargs["pass_fds"] = (write_fd, life_read)
+        child_env[CHANNEL_ENV] = f"{write_fd} {nonce} {life_read}"
     else:  # pragma: no cover - Windows only
         popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         child_env[CHANNEL_ENV] = f"stdout {nonce}"
@@ -238,10 +240,12 @@ def run_child(
             **popen_kwargs,
         )
     except (OSError, ValueError) as exc:
-        for fd in (read_fd, write_fd):
+        for fd in (read_fd, write_fd, life_read, life_write):
             if fd >= 0:
                 os.close(fd)
         return ChildResult(None, (), "", False, time.monotonic() - started, start_error=str(exc))
+    if life_read >= 0:
+        os.close(life_read)
     track(proc)
     conversation = _Conversation(nonce, on_message, first[0] if first else None)
     out_tail: list[bytes] = []
@@ -266,6 +270,8 @@ def run_child(
         # The child is gone; grandchildren it left behind (DataLoader workers) must not outlive it.
         _kill_group(proc, quiet=True)
     untrack(proc)
+    if life_write >= 0:
+        os.close(life_write)
     for reader in readers:
         reader.join(timeout=2)  # a daemon that escaped the group may hold a pipe: do not wait for it
     return ChildResult(
