@@ -275,6 +275,8 @@ class ImportFailureKind(str, enum.Enum):
     MISSING_SHARED_LIBRARY = "missing shared library"
     UNDEFINED_SYMBOL = "undefined symbol"
     GLIBC_TOO_OLD = "GLIBC too old"
+    VERSION_NOT_FOUND = "a library lacks a symbol version"
+    """GLIBCXX_/CXXABI_/a library's own version node missing from the copy that was loaded."""
     NUMPY_ABI = "NumPy ABI"
     DLL_LOAD = "DLL load failed"
     MISSING_MODULE = "missing Python module"
@@ -344,6 +346,8 @@ class TorchRuntime:
     loaded_libraries: tuple[LoadedLibrary, ...]
     numpy: str
     """The NumPy version torch sees, or ""."""
+    mapped: tuple[str, ...] = ()
+    """The shared objects really mapped into the process after ``import torch`` (/proc/self/maps)."""
 
     @property
     def is_cuda_build(self) -> bool:
@@ -360,6 +364,119 @@ class TorchRuntime:
 
 
 TorchState = Union[TorchRuntime, TorchImportFailure, TorchNotInstalled, Unavailable]  # noqa: UP007
+
+
+# --------------------------------------------------------------------------- dynamic loader
+
+
+class Via(str, enum.Enum):
+    """Which step of the dynamic loader's search found a file (ld.so(8), in its order)."""
+
+    PRELOAD = "LD_PRELOAD"
+    RPATH = "RPATH"
+    LD_LIBRARY_PATH = "LD_LIBRARY_PATH"
+    RUNPATH = "RUNPATH"
+    CACHE = "ld.so.cache"
+    DEFAULT = "default directories"
+
+
+class OwnerKind(str, enum.Enum):
+    PIP = "pip"
+    CONDA = "conda"
+    SYSTEM = "system package"
+    SYSTEM_UNIDENTIFIED = "system, not identified"
+    NOBODY = "nobody"
+    """No installer records the file: copied by hand, a module system, a tarball."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who installed a file."""
+
+    kind: OwnerKind
+    package: str = ""
+    version: str = ""
+    record: str = ""
+    """The file that says so: a RECORD, a conda-meta/*.json, a dpkg .list; or the prefix for a conda env."""
+
+    def __str__(self) -> str:
+        if self.kind in (OwnerKind.PIP, OwnerKind.CONDA, OwnerKind.SYSTEM) and self.package:
+            return f"{self.kind.value}: {self.package} {self.version}".rstrip()
+        return self.kind.value
+
+
+@dataclass(frozen=True)
+class VersionNeed:
+    library: str
+    """The needed library's name as the requester's version section gives it (libstdc++.so.6)."""
+    versions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SharedObject:
+    """One ELF shared object, read without loading it."""
+
+    path: str
+    soname: str
+    needed: tuple[str, ...]
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    requires: tuple[VersionNeed, ...]
+    defines: tuple[str, ...]
+    """The symbol versions it defines (GLIBCXX_3.4.30, CUDNN_9, ...)."""
+    size: int
+    mtime: float
+    owner: Maybe[Owner]
+    problem: str = ""
+    """Why it could not be read ("" when it was): its other fields are empty then."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str
+    via: Via
+    entry: str
+    """The search directory as written (an LD_LIBRARY_PATH entry, a RUNPATH entry with $ORIGIN)."""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where the loader finds one needed library of one object: every copy, in the loader's order."""
+
+    requester: str
+    needed: str
+    candidates: tuple[Candidate, ...]
+    """The first is the one the loader takes; the others are what it shadows. Empty: not found."""
+
+
+@dataclass(frozen=True)
+class SymbolLookup:
+    """Whether one copy of a library defines a symbol (asked only for the symbol an import failed on)."""
+
+    symbol: str
+    version: str
+    path: str
+    defined: Maybe[bool]
+
+
+@dataclass(frozen=True)
+class LoaderFacts:
+    """torch's shared objects, what they need, and where this machine's dynamic loader finds it."""
+
+    torch_dir: str
+    ld_library_path: tuple[str, ...]
+    ld_preload: tuple[str, ...]
+    objects: tuple[SharedObject, ...]
+    resolutions: tuple[Resolution, ...]
+    lookups: tuple[SymbolLookup, ...] = ()
+    truncated: str = ""
+    """What a bound left out ("" when nothing was)."""
+
+    def object_at(self, path: str) -> SharedObject | None:
+        return next((o for o in self.objects if o.path == path), None)
+
+    def resolution(self, requester: str, needed: str) -> Resolution | None:
+        return next((r for r in self.resolutions if r.requester == requester and r.needed == needed), None)
 
 
 # --------------------------------------------------------------------------- environment
@@ -503,6 +620,7 @@ class Facts:
     smoke: Maybe[SmokeFacts] = Unavailable("smoke", "--no-smoke", "skipped")
     smi: Maybe[SmiFacts] = Unavailable("nvidia-smi", "not asked: NVML answered", "not_needed")
     bench: Maybe[BenchFacts] = Unavailable("bench", "`torchdoctor bench` measures it", "skipped")
+    loader: Maybe[LoaderFacts] = Unavailable("loader", "not recorded by this report's torchdoctor", "not_recorded")
 
 
 # --------------------------------------------------------------------------- findings

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
 from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.checks.loader import diagnose
 from torchdoctor.compat.machine import installed_variant
 from torchdoctor.derived import (
     cuda_cause,
@@ -22,6 +24,7 @@ from torchdoctor.model import (
     Evidence,
     Facts,
     ImportFailureKind,
+    LoaderFacts,
     Nvcc,
     PackagesFacts,
     Severity,
@@ -32,6 +35,7 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import gpus_seen
+from torchdoctor.rules import dlerror
 from torchdoctor.rules.index import pinned, pip
 from torchdoctor.rules.versions import local_tag
 
@@ -73,12 +77,17 @@ IMPORT_FIXES: dict[ImportFailureKind, str] = {
         "dependencies come back at the pinned versions (never uninstall nvidia-* wheels by hand)."
     ),
     ImportFailureKind.UNDEFINED_SYMBOL: (
-        "torch loaded a CUDA library from somewhere else (usually a system CUDA on LD_LIBRARY_PATH) that "
-        "is older than the one its wheel needs. Remove the system CUDA directories from LD_LIBRARY_PATH."
+        "A library loaded ahead of torch's own lacks a symbol torch needs: usually an older copy on "
+        "LD_LIBRARY_PATH. Look at the directory the library in the error came from and take it out."
     ),
     ImportFailureKind.GLIBC_TOO_OLD: (
         "This torch needs a newer glibc than the OS has. Use a newer OS or container image, or a torch "
         "release built for this glibc (torch <= 2.5 is built for glibc 2.17)."
+    ),
+    ImportFailureKind.VERSION_NOT_FOUND: (
+        "The copy of a library that was loaded is older than torch needs (GLIBCXX_/CXXABI_ are libstdc++'s, "
+        "not the OS's glibc). Look at which directory it came from: an LD_LIBRARY_PATH entry, a conda "
+        "environment's lib, a module system. Take that directory out, or update what ships the library."
     ),
     ImportFailureKind.NUMPY_ABI: (
         "torch (or an extension) was compiled against NumPy 1.x and NumPy 2 is installed. Install "
@@ -141,7 +150,9 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
         if "libcuda.so" in failure.message:
             return ""  # the driver itself is missing: see the driver findings
         return pip(facts, f"install --force-reinstall {spec}")
-    if kind == ImportFailureKind.UNDEFINED_SYMBOL:
+    if kind == ImportFailureKind.UNDEFINED_SYMBOL:  # the fallback: only where a CUDA library is in the error
+        if not _cuda_in_chain(failure.message) or not _ld_library_path(facts):
+            return ""
         kept = [p for p in _ld_library_path(facts).split(os.pathsep) if p and "cuda" not in p.lower()]
         return f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH"
     if kind == ImportFailureKind.NUMPY_ABI:
@@ -150,6 +161,40 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
         match = re.search(r"No module named '([\w.]+)'", failure.message)
         return pip(facts, f"install {match.group(1).split('.')[0]}") if match else ""
     return ""
+
+
+CUDA_LIBRARY = re.compile(
+    r"lib(cuda|cudart|cudnn\w*|cublas\w*|cusparse\w*|cufft\w*|curand|cusolver\w*|nccl|nvJitLink|nvrtc)\.so"
+)
+UNDEFINED_CUDA = (
+    "torch loaded a CUDA library from somewhere else (usually a system CUDA on LD_LIBRARY_PATH) that "
+    "is older than the one its wheel needs. Remove the system CUDA directories from LD_LIBRARY_PATH."
+)
+
+
+def _cuda_in_chain(message: str) -> bool:
+    """The fallback's only evidence of CUDA: a CUDA library named in the loader's message."""
+    return bool(CUDA_LIBRARY.search(message))
+
+
+def fallback_kind(failure: TorchImportFailure) -> ImportFailureKind:
+    """The child's kind, corrected where the loader's message says whose version is missing."""
+    error = dlerror.parse(failure.message)
+    if error is not None and error.version:
+        family = dlerror.version_family(error.version)
+        if family is dlerror.VersionFamily.GLIBC:
+            return ImportFailureKind.GLIBC_TOO_OLD
+        if error.kind is dlerror.LoaderErrorKind.MISSING_VERSION:
+            return ImportFailureKind.VERSION_NOT_FOUND
+    if failure.kind is ImportFailureKind.GLIBC_TOO_OLD:  # an older report's child read GLIBCXX as GLIBC
+        return ImportFailureKind.VERSION_NOT_FOUND
+    return failure.kind
+
+
+def _fallback_fix(facts: Facts, failure: TorchImportFailure) -> str:
+    if failure.kind is ImportFailureKind.UNDEFINED_SYMBOL and _cuda_in_chain(failure.message):
+        return UNDEFINED_CUDA
+    return IMPORT_FIXES[failure.kind].replace("{python}", python_exe(facts))
 
 
 @check(
@@ -161,9 +206,9 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
     "torch is installed but cannot be imported, so nothing can use it; the error's kind names the cause.",
 )
 def torch_import_failed(torch: TorchSeen, facts: Facts) -> Iterator[Fire]:
-    failure = torch
-    if not isinstance(failure, TorchImportFailure):
+    if not isinstance(torch, TorchImportFailure):
         return
+    failure = replace(torch, kind=fallback_kind(torch))
     evidence = [
         ev(Source.TORCH, "failure", failure.kind.value),
         ev(Source.TORCH, failure.exc_type, failure.message),
@@ -177,9 +222,13 @@ def torch_import_failed(torch: TorchSeen, facts: Facts) -> Iterator[Fire]:
         evidence.append(ev(Source.PYTHON, "`import torch` loads", shadow))
         yield Fire(tuple(evidence), SHADOW_FIX, title="`import torch` fails: a ./torch folder shadows torch")
         return
+    found = diagnose(failure.message, facts.loader) if isinstance(facts.loader, LoaderFacts) else None
+    if found is not None:  # the loader's facts decide: the file, its directory, why it was taken, who put it
+        yield Fire((*found.evidence, *evidence[2:]), found.fix, found.command, title=found.title)
+        return
     yield Fire(
         tuple(evidence),
-        IMPORT_FIXES[failure.kind].replace("{python}", python_exe(facts)),
+        _fallback_fix(facts, failure),
         _import_fix_command(facts, failure),
         title=f"`import torch` fails: {failure.kind.value}",
     )

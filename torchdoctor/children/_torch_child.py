@@ -33,8 +33,11 @@ def classify(exc_type, message):
     text = message or ""
     if exc_type == "ModuleNotFoundError":
         return "missing Python module"
-    if "GLIBC" in text and "not found" in text:
+    version = re.search(r"version [`'\u2018\"]([A-Za-z_]+)[0-9.]+[`'\u2019\"] not found", text)
+    if version and version.group(1) == "GLIBC_":
         return "GLIBC too old"
+    if version:  # GLIBCXX_, CXXABI_, a library's own node: not the OS's glibc
+        return "a library lacks a symbol version"
     if "undefined symbol" in text:
         return "undefined symbol"
     if "cannot open shared object file" in text or "Library not loaded" in text or "image not found" in text:
@@ -77,6 +80,26 @@ def loaded_libraries():
                     if pattern.match(base):
                         seen.add(path)
                         found.append({"name": name, "path": path})
+                        break
+    except OSError:
+        pass
+    return found
+
+
+MAX_MAPPED = 400
+
+
+def mapped_objects():
+    """Every shared object mapped into this process, in the order the kernel lists them (the loader's truth)."""
+    found = []
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                parts = line.split(None, 5)
+                path = parts[5].strip() if len(parts) == 6 else ""
+                if path.startswith("/") and ".so" in os.path.basename(path) and path not in found:
+                    found.append(path)
+                    if len(found) >= MAX_MAPPED:
                         break
     except OSError:
         pass
@@ -161,6 +184,7 @@ def runtime_facts(torch, caught):
     xpu = getattr(torch, "xpu", None)
     facts["xpu_available"] = bool(xpu is not None and guarded(xpu.is_available, default=False))
     facts["loaded_libraries"] = loaded_libraries()
+    facts["mapped"] = mapped_objects()
     numpy = sys.modules.get("numpy")
     facts["numpy"] = str(getattr(numpy, "__version__", "")) if numpy is not None else ""
     facts["warnings"] = caught_messages(caught)

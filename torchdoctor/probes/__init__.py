@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from torchdoctor.model import Facts, Maybe, NvmlFacts, ProbeTiming, SmiFacts, TorchState, Unavailable
+from torchdoctor.model import Facts, LoaderFacts, Maybe, NvmlFacts, ProbeTiming, SmiFacts, TorchState, Unavailable
 from torchdoctor.probes.environment import probe_env
 from torchdoctor.probes.host import probe_host
 from torchdoctor.probes.interpreter import probe_interpreter
 from torchdoctor.probes.kernel import probe_kernel
+from torchdoctor.probes.loader import probe_loader, with_lookups
 from torchdoctor.probes.nvml import probe_nvml
 from torchdoctor.probes.smi import probe_smi
 from torchdoctor.rules import timeouts
@@ -75,8 +76,23 @@ def gather(
     as each probe ends (the progress line says what is still awaited).
     """
     torch_probe = torch_probe or _torch_default
+    interpreted = threading.Event()
+
+    def interpreter() -> Any:
+        try:
+            return probe_interpreter(options.python, options.fast_timeout)
+        finally:
+            interpreted.set()
+
+    def loader() -> Any:  # needs torch's folder, which the interpreter child finds without importing torch
+        if not interpreted.wait(options.fast_timeout + options.guard_seconds):
+            return Unavailable("loader", "the interpreter probe did not finish", "timeout")
+        interp = results.get("interpreter", Unavailable("loader", "the interpreter probe gave nothing", "bug"))
+        return probe_loader(interp[1] if isinstance(interp, tuple) else interp, options.python)
+
     jobs: dict[str, Callable[[], Any]] = {
-        "interpreter": lambda: probe_interpreter(options.python, options.fast_timeout),
+        "interpreter": interpreter,
+        "loader": loader,
         "nvml": lambda: probe_driver(options.nvml_timeout),
         "host": probe_host,
         "kernel": probe_kernel,
@@ -116,6 +132,12 @@ def gather(
     torch: TorchState = results["torch"] if "torch" in results else Unavailable("torch", "--quick", "skipped")
     driver = results["nvml"]
     nvml, smi = driver if isinstance(driver, tuple) else (driver, driver)
+    loader_facts = results["loader"]
+    if isinstance(loader_facts, LoaderFacts):
+        try:  # which copies define the symbol the import failed on: a few more files read, after the fact
+            loader_facts = with_lookups(loader_facts, torch)
+        except Exception as exc:  # a probe bug must not take the doctor down
+            loader_facts = Unavailable("loader", f"the symbol lookup failed: {type(exc).__name__}: {exc}", "bug")
     facts = Facts(
         host=results["host"],
         python=python,
@@ -125,6 +147,7 @@ def gather(
         torch=torch,
         env=results["env"],
         smi=smi,
+        loader=loader_facts,
     )
     order = [*jobs]
     return facts, tuple(timings[n] for n in order if n in timings)

@@ -1,0 +1,193 @@
+"""Why a shared object failed to load, from the loader's facts: which file was taken, from where, why, by whom.
+
+The chain an expert follows: the failing version or symbol (read from the loader's message as a fact) →
+the library that must provide it (the requester's version needs) → the copy the loader took and the step of
+its search that took it → the copies it shadows and whether they would do → who installed the culprit →
+the fix that removes exactly that: one LD_LIBRARY_PATH entry, one LD_PRELOAD entry, or an update of the
+package that owns it. Pure: facts in, a diagnosis out; no file is read here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from torchdoctor.checks.base import ev
+from torchdoctor.model import (
+    Candidate,
+    Evidence,
+    LoaderFacts,
+    Owner,
+    OwnerKind,
+    Resolution,
+    SharedObject,
+    Source,
+    Via,
+)
+from torchdoctor.rules import dlerror
+from torchdoctor.rules.dlerror import LoaderError, LoaderErrorKind, VersionFamily
+
+CONDA_PACKAGE = {VersionFamily.LIBSTDCXX: "libstdcxx-ng", VersionFamily.LIBGCC: "libgcc-ng"}
+"""The conda-forge package of a GCC runtime library, when conda-meta names no owner (the -ng names are kept as
+compatibility packages that pull the current `libstdcxx`/`libgcc`: conda-forge/ctng-compilers-feedstock)."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    title: str
+    evidence: tuple[Evidence, ...]
+    fix: str
+    command: str = ""
+
+
+def _norm(path: str) -> str:
+    return os.path.normpath(path)
+
+
+def _find_object(loader: LoaderFacts, path: str) -> SharedObject | None:
+    exact = [o for o in loader.objects if _norm(o.path) == _norm(path)]
+    if exact:
+        return exact[0]
+    named = [o for o in loader.objects if os.path.basename(o.path) == os.path.basename(path)]
+    return named[0] if len(named) == 1 else None
+
+
+def _needed_for(obj: SharedObject, error: LoaderError) -> str:
+    """The library the requester expects the version from (its version needs say which)."""
+    for need in obj.requires:
+        if error.version in need.versions:
+            return need.library
+    return os.path.basename(error.library) if error.library else ""
+
+
+def _required(loader: LoaderFacts, needed: str) -> set[str]:
+    """Every version any object here requires of ``needed``: what a good copy must define."""
+    return {v for o in loader.objects for n in o.requires if n.library == needed for v in n.versions}
+
+
+def _good(loader: LoaderFacts, cand: Candidate, needed: str, error: LoaderError) -> bool:
+    if error.kind is LoaderErrorKind.UNDEFINED_SYMBOL:
+        look = [lk for lk in loader.lookups if _norm(lk.path) == _norm(cand.path)]
+        return bool(look) and look[0].defined is True
+    obj = loader.object_at(cand.path)
+    return obj is not None and not obj.problem and _required(loader, needed) <= set(obj.defines)
+
+
+def _owner(loader: LoaderFacts, path: str) -> Owner | None:
+    obj = loader.object_at(path)
+    return obj.owner if obj is not None and isinstance(obj.owner, Owner) else None
+
+
+def without(entries: tuple[str, ...], drop: str, name: str) -> str:
+    """``export NAME=...`` with every entry equal to ``drop`` taken out, the others kept in order."""
+    kept = [e for e in entries if e and _norm(e) != _norm(drop)]
+    sep = " " if name == "LD_PRELOAD" else os.pathsep
+    return f"export {name}={sep.join(kept)}" if kept else f"unset {name}"
+
+
+def _picked(res: Resolution, error: LoaderError) -> Candidate | None:
+    if error.kind is LoaderErrorKind.MISSING_VERSION:  # the loader named the file it took
+        named = [c for c in res.candidates if _norm(c.path) == _norm(error.library)]
+        return named[0] if named else None
+    return res.candidates[0] if res.candidates else None
+
+
+def diagnose(message: str, loader: LoaderFacts) -> Diagnosis | None:
+    """The cause of a loader error in ``message``, when the loader facts decide it; None when they do not."""
+    error = dlerror.parse(message)
+    if error is None or error.kind is LoaderErrorKind.MISSING_LIBRARY or not error.version:
+        return None
+    requester = _find_object(loader, error.requester)
+    if requester is None:
+        return None
+    needed = _needed_for(requester, error)
+    res = loader.resolution(requester.path, needed)
+    if res is None or not res.candidates:
+        return None
+    picked = _picked(res, error)
+    if picked is None:
+        return None
+    good = next((c for c in res.candidates if c is not picked and _good(loader, c, needed, error)), None)
+    family = dlerror.version_family(error.version)
+    lacks = f"{error.symbol}@{error.version}" if error.symbol else error.version
+    evidence = [
+        ev(Source.TORCH, "the loader says", message.strip().splitlines()[0][:400]),
+        ev(Source.ENV, "needs", f"{requester.path} needs {needed} {error.version}"),
+        ev(Source.ENV, "loaded", f"{picked.path} ({_via_text(picked)})"),
+        ev(Source.ENV, "it lacks", lacks),
+    ]
+    owner = _owner(loader, picked.path)
+    if owner is not None:
+        evidence.append(ev(Source.METADATA, "installed by", str(owner)))
+    if good is not None:
+        evidence.append(ev(Source.ENV, "shadowed copy that has it", f"{good.path} ({_via_text(good)})"))
+    return _remedy(loader, needed, picked, good, family, owner, tuple(evidence), lacks)
+
+
+def _via_text(cand: Candidate) -> str:
+    if cand.via in (Via.LD_LIBRARY_PATH, Via.RUNPATH, Via.RPATH):
+        return f"{cand.via.value} entry {cand.entry}"
+    return cand.via.value
+
+
+def _remedy(
+    loader: LoaderFacts,
+    needed: str,
+    picked: Candidate,
+    good: Candidate | None,
+    family: VersionFamily,
+    owner: Owner | None,
+    evidence: tuple[Evidence, ...],
+    lacks: str,
+) -> Diagnosis:
+    folder = os.path.dirname(picked.path)
+    if picked.via is Via.LD_LIBRARY_PATH:
+        evidence += (ev(Source.ENV, "LD_LIBRARY_PATH", os.pathsep.join(loader.ld_library_path)),)
+        title = f"`import torch` fails: LD_LIBRARY_PATH puts an older {needed} first ({picked.entry})"
+        if good is not None:
+            fix = (
+                f"The LD_LIBRARY_PATH entry {picked.entry} holds a {needed} without {lacks}, and the loader takes it "
+                f"before {good.path}, which has it. Take that one entry out of LD_LIBRARY_PATH (the others stay, "
+                "in order); where a module system or shell profile sets it, change it there."
+            )
+            return Diagnosis(title, evidence, fix, without(loader.ld_library_path, picked.entry, "LD_LIBRARY_PATH"))
+        fix = (
+            f"The LD_LIBRARY_PATH entry {picked.entry} holds a {needed} without {lacks}, and no other copy on this "
+            f"machine has it either. Take {picked.entry} out of LD_LIBRARY_PATH and provide a newer {needed}."
+        )
+        return Diagnosis(title, evidence, fix, without(loader.ld_library_path, picked.entry, "LD_LIBRARY_PATH"))
+    if picked.via is Via.PRELOAD:
+        title = f"`import torch` fails: LD_PRELOAD loads an older {needed} ({picked.path})"
+        fix = f"LD_PRELOAD forces {picked.path}, which lacks {lacks}. Take it out of LD_PRELOAD."
+        return Diagnosis(title, evidence, fix, without(loader.ld_preload, picked.entry, "LD_PRELOAD"))
+    conda_env = owner is not None and owner.kind is OwnerKind.NOBODY and bool(owner.record)  # no package's file
+    if owner is not None and (owner.kind is OwnerKind.CONDA or conda_env):
+        return _conda_remedy(needed, picked, owner, family, evidence, lacks)
+    if family is VersionFamily.GLIBC:
+        title = f"`import torch` fails: the OS's glibc lacks {lacks}"
+        fix = (
+            f"This torch needs {lacks} from the C library, and the OS's glibc ({folder}) is older. Use a newer OS "
+            "or container image, or a torch release built for this glibc (torch <= 2.5 is built for glibc 2.17)."
+        )
+        return Diagnosis(title, evidence, fix)
+    title = f"`import torch` fails: the {needed} in {folder} lacks {lacks}"
+    shipped = f" ({owner})" if owner is not None else ""
+    fix = (
+        f"The {needed} the loader takes from {folder}{shipped} is older than this torch needs. Update what ships "
+        f"it, or put a newer {needed} first for this program only."
+    )
+    return Diagnosis(title, evidence, fix)
+
+
+def _conda_remedy(
+    needed: str, picked: Candidate, owner: Owner, family: VersionFamily, evidence: tuple[Evidence, ...], lacks: str
+) -> Diagnosis:
+    prefix = os.path.dirname(os.path.dirname(owner.record)) if owner.kind is OwnerKind.CONDA else owner.record
+    package = owner.package if owner.kind is OwnerKind.CONDA else CONDA_PACKAGE.get(family, "")
+    title = f"`import torch` fails: the conda environment's {needed} lacks {lacks}"
+    fix = (
+        f"The conda environment {prefix} ships {picked.path}, older than this torch needs, and the loader takes it "
+        f"({_via_text(picked)}). Update that package in the environment."
+    )
+    command = f"conda install -p {prefix} -c conda-forge {package}" if package else ""
+    return Diagnosis(title, evidence, fix, command)
