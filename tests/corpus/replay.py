@@ -63,6 +63,7 @@ CLASSES = (
     "numpy-abi",
     "driver-too-old",
     "gpu-arch-unsupported",
+    "cpu-only-build",
 )
 """The fixed list of classes (the symptom family a case belongs to); tests/corpus/README.md describes each."""
 
@@ -88,6 +89,7 @@ CAUSE_SIGNS: dict[str, str] = {
     "numpy-abi": r"NumPy",
     "driver-too-old": r"driver[^.]*(too old|older|update)",
     "gpu-arch-unsupported": r"sm_\d+|compute capability|GPU architecture",
+    "cpu-only-build": r"CPU-only|built without CUDA",
 }
 """Verdict cause key -> what a finding must say to name it."""
 
