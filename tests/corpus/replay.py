@@ -1,0 +1,436 @@
+"""Replay the corpus of real cases (tests/corpus/cases/*.json) through the doctor, and score what it says.
+
+Each case is a machine from a public thread whose cause the thread confirmed. The replay turns the facts
+the thread shows into the doctor's own facts (the builders of tests/factories.py; what the thread does not
+state stays "could not check" or the builders' healthy default), judges them with the real catalogue
+(``torchdoctor.doctor.judge``) and compares the findings with the case's verdict:
+
+- right: a finding names the confirmed cause and gives a fix of the confirmed kind, and no finding
+  contradicts it (names a cause the verdict rules out, or fixes it by keeping the culprit);
+- wrong cause: the doctor has an error, but it names another cause;
+- wrong fix: the cause is named, but the fix is of another kind or keeps the culprit;
+- silent: no error, and no warning that names the cause.
+
+The judgement rules below are written once, per verdict key (``CAUSE_SIGNS``, ``FIX_SIGNS``), never from a
+case's own strings. Run ``python -m tests.corpus.replay`` for the table by class.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tests import factories as f
+from torchdoctor.children import TORCH_CHILD
+from torchdoctor.doctor import judge
+from torchdoctor.model import (
+    CheckStatus,
+    Facts,
+    Finding,
+    ImportFailureKind,
+    LoadedLibrary,
+    NvmlFacts,
+    Report,
+    Severity,
+    TorchDevice,
+    TorchImportFailure,
+    TorchRuntime,
+    Unavailable,
+)
+
+CASES_DIR = Path(__file__).resolve().parent / "cases"
+NOT_STATED = "not stated in the thread"
+
+CLASSES = (
+    "libstdcxx",
+    "glibc",
+    "cuda-lib-shadowed",
+    "mixed-cuda-wheels",
+    "cudnn-version-mismatch",
+    "missing-library",
+    "windows-dll",
+    "wsl",
+    "rocm",
+    "jetson",
+    "numpy-abi",
+    "driver-too-old",
+    "gpu-arch-unsupported",
+    "cpu-only-build",
+)
+"""The fixed list of classes (the symptom family a case belongs to); tests/corpus/README.md describes each."""
+
+PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "wsl2", "jetson")
+INSTALLERS = ("pip", "conda", "uv", "poetry", "system", "unknown")
+ROLES = ("culprit", "good-copy", "needed-by")
+
+# ----------------------------------------------------------------------------- the judgement rules
+# What a finding's title/why/fix must say to name a cause, and what its fix text/command must say to be of a
+# fix kind. Evidence is left out: it quotes the case's own message, which names everything.
+
+CAUSE_SIGNS: dict[str, str] = {
+    "libstdcxx-too-old": r"libstdc\+\+|GLIBCXX|CXXABI",
+    "glibc-too-old": r"\bglibc\b",
+    "cuda-lib-shadowed": r"LD_LIBRARY_PATH|system CUDA|outside torch's wheels|from somewhere else",
+    "mixed-cuda-wheels": r"nvidia-[a-z-]+-cu\d+|two (copies|versions|wheels)|different CUDA major",
+    "missing-library": r"missing|cannot be found|is not installed",
+    "vc-runtime-missing": r"Visual C\+\+|VC\+\+|vc_redist",
+    "openmp-runtime-missing": r"OpenMP|libomp|vcomp",
+    "torch-release-broken-here": r"(this|that) (torch )?release|known (bug|issue|regression)",
+    "rocm-gfx-unsupported": r"gfx\d|HSA_OVERRIDE_GFX_VERSION",
+    "jetson-wrong-wheel": r"Jetson|Tegra|L4T|JetPack",
+    "numpy-abi": r"NumPy",
+    "driver-too-old": r"driver[^.]*(too old|older|update)",
+    "gpu-arch-unsupported": r"sm_\d+|compute capability|GPU architecture",
+    "cpu-only-build": r"CPU-only|built without CUDA",
+}
+"""Verdict cause key -> what a finding must say to name it."""
+
+FIX_SIGNS: dict[str, str] = {
+    "remove-ld-library-path-entry": r"(export|unset) LD_LIBRARY_PATH",
+    "provide-newer-libstdcxx": r"libstdcxx|libgcc|libstdc\+\+",
+    "newer-os-or-older-torch": r"newer (OS|distribution|glibc)|container image|older torch",
+    "uninstall-stray-wheel": r"uninstall[^|;]*nvidia-",
+    "remove-conda-package": r"conda (remove|uninstall)",
+    "install-matching-library": r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime)",
+    "install-vc-redist": r"vc_redist|Visual C\+\+[^.]*Redistributable",
+    "install-openmp-runtime": r"libomp140|OpenMP runtime",
+    "upgrade-torch": r"(--upgrade|-U)\b[^|;]*torch|torch>=|upgrade torch|newer torch",
+    "install-other-torch-version": r"install[^|;]*torch(==|[^|;]*(--index-url|--extra-index-url|/whl/))",
+    "install-jetson-wheel": r"Jetson|JetPack|developer\.download\.nvidia\.com",
+    "set-hsa-override": r"HSA_OVERRIDE_GFX_VERSION",
+    "build-from-source": r"from source",
+    "downgrade-numpy": r"numpy<2|numpy==1",
+    "update-driver": r"(update|upgrade|install)[^.]*driver",
+}
+"""Verdict fix kind -> what a finding's fix (text or command) must say to be of that kind."""
+
+KEEPS_CULPRIT = r"--force-reinstall\S*\s+torch(==(?P<version>\S+))?|reinstall(ing)? torch(?! ?\d)"
+"""A fix that puts the same torch back keeps whatever culprit the verdict names (unless a reinstall is the fix);
+a reinstall that names another version or build is a different torch, not this one."""
+
+CONTRADICTS: dict[str, tuple[str, ...]] = {
+    "libstdcxx-too-old": ("glibc-too-old",),
+    "glibc-too-old": ("libstdcxx-too-old",),
+}
+"""Causes that rule each other out: an error naming one when the verdict is the other is a wrong cause."""
+
+
+class Score(str, enum.Enum):
+    RIGHT = "right"
+    WRONG_CAUSE = "wrong cause"
+    WRONG_FIX = "wrong fix"
+    SILENT = "silent"
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def klass(self) -> str:
+        return str(self.data["class"])
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        return dict(self.data["verdict"])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    score: Score
+    reason: str
+    findings: tuple[Finding, ...]
+    internal_errors: tuple[str, ...]
+
+
+def load_cases(folder: Path = CASES_DIR) -> list[Case]:
+    return [Case(p, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(folder.glob("*.json"))]
+
+
+# ----------------------------------------------------------------------------- today's classifier
+
+
+def _child_classifier() -> Any:
+    """``classify`` from the torch child, read from its source: the child itself cannot be imported here."""
+    tree = ast.parse(TORCH_CHILD.read_text(encoding="utf-8"))
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "classify")
+    namespace: dict[str, Any] = {}
+    exec(compile(ast.Module(body=[node], type_ignores=[]), str(TORCH_CHILD), "exec"), namespace)
+    return namespace["classify"]
+
+
+_CLASSIFY = _child_classifier()
+
+
+def import_kind(exc_type: str, message: str) -> ImportFailureKind:
+    """The kind the doctor's torch child gives this exception today."""
+    return ImportFailureKind(_CLASSIFY(exc_type, message))
+
+
+# ----------------------------------------------------------------------------- case -> facts
+
+
+def _cuda_of(torch: str, stated: str) -> str:
+    tag = torch.partition("+")[2]
+    match = re.fullmatch(r"cu(\d+)(\d)", tag)
+    return f"{match.group(1)}.{match.group(2)}" if match else stated
+
+
+def _is_rocm(case: Case) -> bool:
+    machine = case.data["machine"]
+    return "rocm" in machine.get("torch", "") or case.klass == "rocm"
+
+
+def _host(machine: dict[str, Any]) -> Any:
+    platform = machine["platform"]
+    glibc = machine.get("glibc", Unavailable("platform", NOT_STATED, "not_stated"))
+    os_name = machine.get("os", NOT_STATED)
+    if platform == "windows-x86_64":
+        none = Unavailable("platform", "not Linux", "not_applicable")
+        return f.host(system="Windows", release="10", os_name=os_name, machine="AMD64", shm_bytes=none, glibc=none)
+    if platform == "macos-arm64":
+        return f.mac(os_name=os_name)
+    values: dict[str, Any] = {"os_name": os_name, "glibc": glibc}
+    if platform in ("linux-aarch64", "jetson"):
+        values["machine"] = "aarch64"
+    if platform == "jetson":
+        values["release"] = machine.get("kernel", "5.10.120-tegra")
+    if platform == "wsl2":
+        values.update(wsl="wsl2", release=machine.get("kernel", "5.15.153.1-microsoft-standard-WSL2"))
+    return f.host(**values)
+
+
+def _python(machine: dict[str, Any]) -> Any:
+    values: dict[str, Any] = {}
+    if "python" in machine:
+        values["version"] = machine["python"]
+    if machine.get("installer") == "conda":
+        env = "/home/ada/miniconda3/envs/work"
+        values.update(prefix=env, conda_prefix=env, venv=False)
+    if machine["platform"] == "windows-x86_64":
+        values.update(executable="C:\\Users\\ada\\venv\\Scripts\\python.exe", machine="AMD64")
+    elif machine["platform"] in ("linux-aarch64", "jetson"):
+        values["machine"] = "aarch64"
+    return f.python(**values)
+
+
+def _packages(machine: dict[str, Any]) -> Any:
+    dists = [f.dist(name, version) for name, version in machine.get("packages", {}).items()]
+    if machine.get("torch"):
+        dists.insert(0, f.dist("torch", machine["torch"]))
+    return f.packages(*dists) if dists else f.packages(f.dist("torch", ""))
+
+
+def _gpus(case: Case) -> tuple[Any, Any]:
+    """(NVML facts, kernel facts): the NVIDIA GPUs the thread names; none on a ROCm, Jetson or Mac machine.
+
+    Where a CUDA machine's thread names no GPU, the builders' healthy NVIDIA GPU stands in: the case is about
+    something else, and "NVML could not tell" would raise a driver error the thread never had.
+    """
+    machine = case.data["machine"]
+    if _is_rocm(case) or machine["platform"] in ("jetson", "macos-arm64"):
+        gone = Unavailable("NVML", "NVML Shared Library Not Found", "LibraryNotFound")
+        none = Unavailable("/proc", "no NVIDIA kernel module", "not_found")
+        return gone, f.kernel(module_version=none, dev_nodes=(), nvidia_loaded=False, pci_gpus=())
+    stated = machine.get("gpus", [])
+    gpus = [f.gpu(i, name=_gpu_name(g), compute_capability=_gpu_cc(g)) for i, g in enumerate(stated)] or [f.gpu()]
+    driver = machine.get("driver", Unavailable("NVML", NOT_STATED, "not_stated"))
+    cuda = machine.get("driver_cuda", Unavailable("NVML", NOT_STATED, "not_stated"))
+    if not stated and "driver" not in machine and "driver_cuda" not in machine:
+        return f.nvml(*gpus), f.kernel()
+    module = driver if isinstance(driver, str) else Unavailable("/proc", NOT_STATED, "not_stated")
+    return NvmlFacts(driver, cuda, "", tuple(gpus), len(gpus)), f.kernel(module_version=module)
+
+
+def _gpu_name(entry: Any) -> str:
+    return str(entry["name"] if isinstance(entry, dict) else entry)
+
+
+def _gpu_cc(entry: Any) -> Any:
+    if isinstance(entry, dict) and "capability" in entry:
+        return entry["capability"]
+    return Unavailable("NVML", NOT_STATED, "not_stated")
+
+
+def _runtime(case: Case) -> TorchRuntime:
+    machine, state = case.data["machine"], case.data["runtime"]
+    version = machine.get("torch", "")
+    cuda = "" if _is_rocm(case) else _cuda_of(version, state.get("cuda", ""))
+    if not cuda and not _is_rocm(case) and (state.get("cuda_available") or "cudnn_error" in state):
+        cuda = f.runtime().cuda  # a CUDA build, by what it did; its CUDA version is not stated
+    available = bool(state.get("cuda_available", False))
+    gpus = machine.get("gpus", [])
+    devices = tuple(  # a device torch lists always has a capability: only those the thread states it for
+        TorchDevice(i, _gpu_name(g), g["capability"], 8 * 1024**3)
+        for i, g in enumerate(gpus)
+        if isinstance(g, dict) and "capability" in g
+    )
+    devices = devices if available else ()
+    loaded = tuple(
+        LoadedLibrary(_lib_name(e["soname"]), e["path"])
+        for e in case.data.get("loader", [])
+        if e.get("role") == "culprit" and e.get("path") and _lib_name(e.get("soname", ""))
+    )
+    values: dict[str, Any] = dict(
+        version=version,
+        cuda=cuda,
+        hip=state.get("hip", "6.2" if _is_rocm(case) else ""),
+        cuda_available=available,
+        device_count=len(devices),
+        devices=devices,
+        warnings=tuple(w for w in (state.get("warning"),) if w),
+        cuda_error=state.get("cuda_error", ""),
+        loaded_libraries=loaded,
+        arch_list=tuple(state.get("arch_list", f.runtime().arch_list)),
+        numpy=machine.get("packages", {}).get("numpy", ""),
+    )
+    if "cudnn_error" in state:
+        values["cudnn"] = Unavailable("torch", state["cudnn_error"])
+    return f.runtime(**values) if cuda else f.cpu_runtime(**values)
+
+
+LIB_NAMES = {
+    "libcudart": "cudart",
+    "libcudnn": "cudnn",
+    "libcublasLt": "cublasLt",
+    "libcublas": "cublas",
+    "libnvJitLink": "nvjitlink",
+    "libcusparse": "cusparse",
+    "libnccl": "nccl",
+    "libnvrtc": "nvrtc",
+}
+"""Soname stem -> the name the torch child gives a loaded library (its own LIBS table)."""
+
+
+def _lib_name(soname: str) -> str:
+    stem = re.sub(r"(_\w+)?\.so.*$", "", soname)
+    return LIB_NAMES.get(stem, "")
+
+
+def facts_for(case: Case) -> Facts:
+    """The doctor's facts for the machine the thread describes."""
+    machine = case.data["machine"]
+    nvml, kernel = _gpus(case)
+    error = case.data.get("import_error")
+    smoke: Any = Unavailable("smoke", "not replayed", "skipped")
+    if error and error["exc_type"].startswith("SIG"):  # the process died: what probes/torch.py makes of it
+        signal, message = error["exc_type"], error["message"]
+        died = f"the Python process was killed by {signal} during `import torch`"
+        torch: Any = TorchImportFailure(ImportFailureKind.CRASH, signal, died, message)
+    elif error:
+        kind = import_kind(error["exc_type"], error["message"])
+        torch = TorchImportFailure(kind, error["exc_type"], error["message"])
+    else:
+        torch = _runtime(case)
+        if case.data["runtime"].get("op_error"):  # what the smoke tests would have met on the GPU
+            smoke = f.smoke_failure("cuda:0", "tensors", case.data["runtime"]["op_error"])
+    return replace(
+        f.facts(),
+        host=_host(machine),
+        python=_python(machine),
+        packages=_packages(machine),
+        nvml=nvml,
+        kernel=kernel,
+        torch=torch,
+        env=f.env(**machine.get("env", {})),
+        smoke=smoke,
+    )
+
+
+# ----------------------------------------------------------------------------- findings -> score
+
+
+def _said(finding: Finding) -> str:
+    return f"{finding.title}\n{finding.why}\n{finding.fix}\n{finding.fix_command}"
+
+
+def _fix_ok(finding: Finding, verdict: dict[str, Any]) -> bool:
+    fix = f"{finding.fix}\n{finding.fix_command}"
+    if not re.search(FIX_SIGNS[verdict["fix_kind"]], fix, re.I):
+        return False
+    culprit_dir = verdict.get("culprit_dir")
+    if verdict["fix_kind"] == "remove-ld-library-path-entry" and culprit_dir:
+        kept = re.search(r"export LD_LIBRARY_PATH=(\S*)", finding.fix_command)
+        if kept and culprit_dir.rstrip("/") in [p.rstrip("/") for p in kept.group(1).split(":")]:
+            return False  # the "fix" keeps the very directory that shadows
+    return True
+
+
+def _keeps_culprit(finding: Finding, verdict: dict[str, Any], installed: str) -> bool:
+    if verdict["fix_kind"] == "reinstall-torch":
+        return False
+    match = re.search(KEEPS_CULPRIT, f"{finding.fix}\n{finding.fix_command}", re.I)
+    return bool(match) and match.group("version") in (None, installed)
+
+
+def score(report: Report, verdict: dict[str, Any], installed: str = "") -> tuple[Score, str]:
+    """Right / wrong cause / wrong fix / silent, and why, from the findings and the verdict's keys."""
+    cause = verdict["cause"]
+    names = re.compile(CAUSE_SIGNS[cause], re.I)
+    errors = [x for x in report.findings if x.severity is Severity.ERROR]
+    warnings = [x for x in report.findings if x.severity is Severity.WARNING]
+    naming = [x for x in errors + warnings if names.search(_said(x))]
+    if not naming:
+        if not errors:
+            return Score.SILENT, "no error, and no warning names the cause"
+        return Score.WRONG_CAUSE, f"{errors[0].code} says: {errors[0].title}"
+    for other in CONTRADICTS.get(cause, ()):
+        wrong = [x for x in errors if re.search(CAUSE_SIGNS[other], _said(x), re.I) and not names.search(_said(x))]
+        if wrong:
+            return Score.WRONG_CAUSE, f"{wrong[0].code} says {other}: {wrong[0].title}"
+    good = [x for x in naming if _fix_ok(x, verdict)]
+    if not good:
+        return Score.WRONG_FIX, f"{naming[0].code} names it, but its fix is not {verdict['fix_kind']}"
+    keeping = [x for x in errors + warnings if _keeps_culprit(x, verdict, installed)]
+    if keeping:
+        return Score.WRONG_FIX, f"{keeping[0].code} fixes it by a reinstall that keeps the culprit"
+    return Score.RIGHT, f"{good[0].code}: {good[0].title}"
+
+
+def replay(case: Case) -> Outcome:
+    report = judge(facts_for(case))
+    skipped = [c for c in report.checks if c.status is CheckStatus.SKIPPED]
+    internal = tuple(f"{c.code}: {c.reason}" for c in skipped if "internal error" in c.reason)
+    result, reason = score(report, case.verdict, case.data["machine"].get("torch", ""))
+    return Outcome(case, result, reason, report.findings, internal)
+
+
+def table(outcomes: Sequence[Outcome]) -> str:
+    """A markdown table: cases by class and score, with totals."""
+    counts = Counter((o.case.klass, o.score) for o in outcomes)
+    head = "| class | cases | " + " | ".join(s.value for s in Score) + " |"
+    lines = [head, "|" + "---|" * (len(Score) + 2)]
+    for klass in CLASSES:
+        total = sum(counts[(klass, s)] for s in Score)
+        if total:
+            lines.append(f"| {klass} | {total} | " + " | ".join(str(counts[(klass, s)]) for s in Score) + " |")
+    totals = Counter(o.score for o in outcomes)
+    lines.append(f"| **all** | {len(outcomes)} | " + " | ".join(str(totals[s]) for s in Score) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    outcomes = [replay(c) for c in load_cases()]
+    print(table(outcomes))
+    if "-v" in argv:
+        for o in outcomes:
+            print(f"{o.case.name}: {o.score.value} ({o.reason})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
