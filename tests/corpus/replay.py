@@ -168,7 +168,7 @@ def _child_classifier() -> Any:
     """``classify`` from the torch child, read from its source: the child itself cannot be imported here."""
     tree = ast.parse(TORCH_CHILD.read_text(encoding="utf-8"))
     node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "classify")
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"re": re}  # what classify uses of the child's module-level imports
     exec(compile(ast.Module(body=[node], type_ignores=[]), str(TORCH_CHILD), "exec"), namespace)
     return namespace["classify"]
 
