@@ -202,6 +202,9 @@ class GPUFacts:
     mig_enabled: Maybe[bool]
     mig_uuids: Maybe[tuple[str, ...]]
     processes: Maybe[tuple[GPUProcess, ...]]
+    pci_device_id: Maybe[str] = Unavailable("NVML", "not read (a report written before this field)", "not_recorded")
+    """The PCI vendor:device ID ("10de:2335": pci.ids' notation), from nvmlDeviceGetPciInfo's pciDeviceId: it
+    tells apart SKUs whose names NVML words alike (H100 SXM5 and PCIe)."""
 
     def label(self) -> str:
         name = self.name if isinstance(self.name, str) else "unknown GPU"

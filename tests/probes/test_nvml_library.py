@@ -183,3 +183,12 @@ def test_a_crash_keeps_what_was_read_before_it(machine) -> None:
     crashed = facts.gpus[1]
     assert isinstance(crashed.name, Unavailable) and crashed.name.code == "crash"
     assert "SIGSEGV" in crashed.name.reason
+
+
+def test_the_pci_device_id_is_read_as_pci_ids_writes_it(machine) -> None:
+    h200_nvl = {"name": "NVIDIA H200 NVL", "cc": "9.0", "pci_device_id": "0x233b10de"}
+    machine(Machine("R580", [h200_nvl, dict(h200_nvl, **{"fail.pci": 3})]))
+    facts = probe()
+    assert isinstance(facts, NvmlFacts)
+    assert facts.gpus[0].pci_device_id == "10de:233b"
+    assert facts.gpus[1].pci_device_id == NOT_SUPPORTED  # guarded on its own, like the bus id

@@ -6,9 +6,13 @@ import pytest
 
 from torchdoctor.bench.peaks import load_peaks
 from torchdoctor.compat.tables import load_tables
-from torchdoctor.rules.gpus import identify, normalize
+from torchdoctor.rules.gpus import identify, normalize, pci_key
 
-ROWS = (("h200", ("H200", "H200 SXM")), ("h100", ("H100 80GB HBM3", "H100 NVL")), ("4090", ("GeForce RTX 4090",)))
+ROWS = (
+    ("h200", ("H200", "H200 SXM"), ("10de:2335",)),
+    ("h100", ("H100 80GB HBM3", "H100 NVL"), ()),
+    ("4090", ("GeForce RTX 4090",), ("10de:2684",)),
+)
 
 
 def test_normalize_drops_case_punctuation_and_vendor_words() -> None:
@@ -42,7 +46,7 @@ def test_a_family_name_may_stand_inside_a_longer_name_and_the_longest_wins() -> 
 
 
 def test_of_equally_specific_names_the_first_entry_wins() -> None:
-    rows = (("first", ("A10",)), ("second", ("A10",)))
+    rows = (("first", ("A10",), ()), ("second", ("A10",), ()))
     assert identify("NVIDIA A10", rows) == ("first", "A10")
 
 
@@ -74,7 +78,7 @@ def test_an_unlisted_variant_gets_no_datasheet_figure_not_its_siblings(nvml_name
         ("NVIDIA H100 PCIe", 2000),
         ("NVIDIA H100 NVL", 3900),
         ("NVIDIA H200", 4800),
-        ("NVIDIA B200", 8000),
+        ("NVIDIA B200", 7700),
     ],
 )
 def test_each_listed_model_gets_its_own_figures(nvml_name: str, mem_gbs: int) -> None:
@@ -94,3 +98,46 @@ def test_each_listed_model_gets_its_own_figures(nvml_name: str, mem_gbs: int) ->
 )
 def test_a_compute_capability_is_a_familys(query: str, found: tuple[int, str]) -> None:
     assert load_tables().gpu(query) == found
+
+
+@pytest.mark.parametrize(
+    "name, pci, entry",
+    [
+        ("NVIDIA H200", "10de:2335", ("h200", "H200")),  # name and ID agree
+        ("NVIDIA H200", "0x233510DE", ("h200", "H200")),  # NVML's combined form
+        ("NVIDIA H200", "10de:233b", None),  # the H200 NVL's ID under the SXM's name: not this model
+        ("NVIDIA H200", "", ("h200", "H200")),  # ID unknown: the name decides
+        ("NVIDIA H100 80GB HBM3", "10de:2330", ("h100", "H100 80GB HBM3")),  # the entry lists no ID
+        ("NVIDIA GeForce RTX 4090 D", "10de:2685", None),
+    ],
+)
+def test_a_model_is_its_name_and_its_pci_device_id_where_both_are_known(
+    name: str, pci: str, entry: tuple[str, str] | None
+) -> None:
+    assert identify(name, ROWS, pci_device_id=pci) == entry
+
+
+def test_a_family_takes_the_pci_device_id_alone_or_a_name() -> None:
+    assert identify("Graphics Device", ROWS, family=True, pci_device_id="10de:2335") == ("h200", "H200")
+    assert identify("NVIDIA GeForce RTX 4090 D", ROWS, family=True, pci_device_id="10de:2685") == (
+        "4090",
+        "GeForce RTX 4090",
+    )
+
+
+def test_pci_key_reads_both_notations() -> None:
+    assert pci_key("0x233b10de") == "10de:233b" == pci_key("10DE:233B")
+    assert pci_key("not an id") == ""
+
+
+@pytest.mark.parametrize(
+    "name, pci, mem_gbs",
+    [
+        ("NVIDIA H200", "10de:2335", 4800),
+        ("NVIDIA H200", "10de:233b", None),
+        ("NVIDIA GeForce RTX 4090", "10de:2685", None),
+    ],
+)
+def test_peaks_go_to_the_exact_sku(name: str, pci: str, mem_gbs: float | None) -> None:
+    peak = load_peaks().find(name, pci)
+    assert (peak.mem_gbs if peak else None) == mem_gbs

@@ -34,15 +34,26 @@ def bench_check(code: str, slug: str, title: str, severity: Severity, why: str) 
 
 def gpus(facts: Facts) -> Iterator[tuple[DeviceBench, Peak | None]]:
     if isinstance(facts.bench, BenchFacts):
-        yield from measured_gpus(facts.bench)
+        yield from measured_gpus(facts.bench, facts)
 
 
-def measured_gpus(bench: BenchFacts) -> Iterator[tuple[DeviceBench, Peak | None]]:
-    """Each CUDA device the bench finished, with its datasheet figures (None when the datasheet has none)."""
+def measured_gpus(bench: BenchFacts, facts: Facts | None = None) -> Iterator[tuple[DeviceBench, Peak | None]]:
+    """Each CUDA device the bench finished, with its datasheet figures (None when the datasheet has none): by
+    its name and NVML's PCI device ID, where NVML saw the device (matched by bus)."""
     peaks = load_peaks()
     for device in bench.devices:
         if device.device.startswith("cuda") and not device.died:
-            yield device, peaks.find(device.name)
+            yield device, peaks.find(device.name, pci_device_id_of(facts, device))
+
+
+def pci_device_id_of(facts: Facts | None, device: DeviceBench) -> str:
+    """NVML's PCI vendor:device ID of the GPU on this device's bus ("" when NVML did not say)."""
+    if facts is None or not isinstance(facts.nvml, NvmlFacts) or not device.pci_bus:
+        return ""
+    for g in facts.nvml.gpus:
+        if isinstance(g.pci_bus_id, str) and g.pci_bus_id.lower().endswith(device.pci_bus.lower()):
+            return g.pci_device_id if isinstance(g.pci_device_id, str) else ""
+    return ""
 
 
 @dataclass(frozen=True)
@@ -128,9 +139,10 @@ def severity_for(ratio: float, ok: float, fail: float) -> Severity | None:
     "that, training runs slower than it should: clocks held down by heat or power, a power cap, or a GPU "
     "that is not the model its name says.",
 )
-def gpu_slow_matmul(bench: BenchFacts) -> Iterator[Fire]:
+def gpu_slow_matmul(bench: BenchFacts, facts: Facts) -> Iterator[Fire]:
     yield from below_datasheet(
         bench,
+        facts,
         matmul_ratio,
         "matmul",
         "-d PERFORMANCE,POWER,TEMPERATURE,CLOCK",
@@ -147,9 +159,10 @@ def gpu_slow_matmul(bench: BenchFacts) -> Iterator[Fire]:
     "healthy GPU; far below, memory-bound work (attention, optimizers, data movement) is slow: memory clocks "
     "held down, a degraded memory stack, or another process using the GPU.",
 )
-def gpu_slow_memory(bench: BenchFacts) -> Iterator[Fire]:
+def gpu_slow_memory(bench: BenchFacts, facts: Facts) -> Iterator[Fire]:
     yield from below_datasheet(
         bench,
+        facts,
         memory_ratio,
         "memory",
         "-d CLOCK,PERFORMANCE",
@@ -159,6 +172,7 @@ def gpu_slow_memory(bench: BenchFacts) -> Iterator[Fire]:
 
 def below_datasheet(
     bench: BenchFacts,
+    facts: Facts,
     measure: Callable[[DeviceBench, Peak], Ratio | None],
     limit: str,
     query: str,
@@ -166,7 +180,7 @@ def below_datasheet(
 ) -> Iterator[Fire]:
     """One finding per GPU whose measure is below the `limit`_ok share of its datasheet peak."""
     limits = load_peaks().thresholds
-    for device, peak in measured_gpus(bench):
+    for device, peak in measured_gpus(bench, facts):
         ratio = measure(device, peak) if peak else None
         if ratio is None:
             continue

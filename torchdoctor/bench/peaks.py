@@ -22,6 +22,8 @@ class Peak:
     source: str
     confidence: str
     unverified: tuple[str, ...]
+    pci_device_ids: tuple[str, ...] = ()
+    """The PCI vendor:device IDs of this model, where cited: a GPU with another ID is another SKU."""
 
     def note(self, figure: str) -> str:
         """ " (unverified)" for a figure no cited source confirms, else ""."""
@@ -34,9 +36,11 @@ class Peaks:
     gpus: tuple[Peak, ...]
     thresholds: dict[str, float]
 
-    def find(self, gpu_name: str) -> Peak | None:
-        """The row for exactly this GPU (rules/gpus.py: "H200 NVL" does not get the "H200"'s figures)."""
-        found = identify(gpu_name, ((peak, peak.names) for peak in self.gpus))
+    def find(self, gpu_name: str, pci_device_id: str = "") -> Peak | None:
+        """The row for exactly this GPU, by its name and (where known) NVML's PCI device ID (rules/gpus.py:
+        "H200 NVL" does not get the "H200"'s figures)."""
+        entries = ((peak, peak.names, peak.pci_device_ids) for peak in self.gpus)
+        found = identify(gpu_name, entries, pci_device_id=pci_device_id)
         return found[0] if found else None
 
 
@@ -51,6 +55,7 @@ def parse_peaks(raw: dict[str, Any], label: str = "") -> Peaks:
             row["source"],
             row["confidence"],
             tuple(row.get("unverified", ())),
+            tuple(row.get("pci_device_ids", ())),
         )
         for row in raw.get("gpu", [])
     )

@@ -8,7 +8,7 @@ from typing import Any
 from packaging.version import InvalidVersion
 
 from torchdoctor.compat.recommend import Gpu, Row, parse_torch_filter, rows
-from torchdoctor.compat.tables import Tables, cc_str
+from torchdoctor.compat.tables import Release, Tables, cc_str
 from torchdoctor.rules.versions import driver_version_key
 from torchdoctor.rules.versions import release as release_of
 
@@ -88,7 +88,7 @@ def _torch_answers(tables: Tables, q: Query) -> list[str]:
     out.append(
         f"torch {release.torch} ({', '.join(release.patches)}, {release.date}): Python {release.python_range}; "
         f"glibc {release.glibc}+ on Linux; "
-        + (f"Apple-silicon wheels need macOS {release.macos_arm64_min}+; " if release.macos_arm64_min else "")
+        + (f"Apple-silicon wheels need macOS {_macos(release, q.python)}+; " if release.macos_arm64_min else "")
         + f"MPS needs macOS {release.mps_min_macos or '(no MPS)'}; "
         f"PyPI gives {release.pypi.get('linux-x86_64', '?')} on Linux x86_64 [source: {release.source}]"
     )
@@ -140,3 +140,10 @@ def _driver_answer(tables: Tables, driver: str) -> str:
         return f"driver {driver} is older than every CUDA major's floor in the tables"
     newest = max(runs, key=int)
     return f"driver {driver} runs wheels built with CUDA {newest}.x and older (Linux)"
+
+
+def _macos(release: Release, python: str) -> str:
+    """The macOS of the Apple-silicon wheel for this Python; without one, every Python's where they differ."""
+    if python or not release.macos_arm64_min_by_python:
+        return release.macos_arm64_min_for(python)
+    return release.macos_arm64_min + "".join(f" ({m}: {v})" for m, v in release.macos_arm64_min_by_python)

@@ -175,9 +175,10 @@ def release_problems(tables: Tables, release: Release, machine: Machine, patch: 
     if machine.glibc and machine.platform.startswith("linux") and older(machine.glibc, release.glibc):
         text = f"{needs} glibc >= {release.glibc} (this system has {machine.glibc})"
         out.append(Problem("glibc", text, (needs, f"glibc {release.glibc}+"), need=release.glibc))
-    if machine.macos and machine.platform == "macos-arm64" and older(machine.macos, release.macos_arm64_min):
-        text = f"{needs} macOS >= {release.macos_arm64_min} (this Mac has {machine.macos})"
-        out.append(Problem("macos", text, (needs, f"macOS {release.macos_arm64_min}+"), need=release.macos_arm64_min))
+    macos = release.macos_arm64_min_for(machine.python)
+    if machine.macos and machine.platform == "macos-arm64" and older(machine.macos, macos):
+        text = f"{needs} macOS >= {macos} (this Mac has {machine.macos})"
+        out.append(Problem("macos", text, (needs, f"macOS {macos}+"), need=macos))
     if not release.supports_python(machine.python, machine.free_threaded, machine.platform, patch):
         kind = "free-threaded " if machine.free_threaded else ""
         supports = release.python_range + (

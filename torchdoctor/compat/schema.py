@@ -97,6 +97,8 @@ SCHEMAS: Mapping[str, FileSchema] = {
                 "macos_x86_64": _req(Kind.BOOL),
                 "mps_min_macos": _opt(_TEXT),
                 "macos_arm64_min": _opt(_TEXT),
+                "macos_arm64_min_by_python": _opt(Kind.TEXT_TABLE),
+                "pytorch_index_only": _opt(Kind.TEXTS_TABLE),
                 "cudnn": _opt(_TEXT),
                 "nccl": _opt(_TEXT),
                 **_SOURCED,
@@ -156,6 +158,7 @@ SCHEMAS: Mapping[str, FileSchema] = {
                 "capability": _req(_TEXT),
                 "architecture": _req(_TEXT),
                 "names": _req(_TEXTS),
+                "pci_device_ids": _opt(_TEXTS),
                 "min_cuda": _opt(_TEXT),
                 "min_cuda_source": _opt(Kind.SOURCE),
                 "min_cuda_confidence": _opt(_TEXT),
@@ -169,6 +172,7 @@ SCHEMAS: Mapping[str, FileSchema] = {
         rows={
             "gpu": {
                 "names": _req(_TEXTS),
+                "pci_device_ids": _opt(_TEXTS),
                 **{dtype: _opt(Kind.NUMBER) for dtype in DTYPES},
                 "mem_gbs": _req(Kind.NUMBER),
                 "unverified": _opt(_TEXTS),

@@ -52,6 +52,14 @@ class Release:
     linux-x86_64)."""
     free_threaded_patches: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """(minor, patches): free-threaded wheels that only these patches have (2.12: 3.13t in 2.12.0, not 2.12.1)."""
+    macos_arm64_min_by_python: tuple[tuple[str, str], ...] = ()
+    """(minor, macOS): a Python whose Apple-silicon wheel is tagged for another macOS than ``macos_arm64_min``
+    (2.10: cp314 is macosx_14_0, cp310-cp313 11.0)."""
+
+    def macos_arm64_min_for(self, python: str = "") -> str:
+        """The macOS the Apple-silicon wheel for this Python installs on ("" Python: the release's lowest)."""
+        minor = ".".join(python.rstrip("t").split(".")[:2])
+        return dict(self.macos_arm64_min_by_python).get(minor, self.macos_arm64_min)
 
     @property
     def latest(self) -> str:
@@ -150,6 +158,8 @@ class GpuModel:
     min_cuda: str = ""
     """The first CUDA toolkit that supports the architecture ("" when not recorded)."""
     min_cuda_confidence: str = ""
+    pci_device_ids: tuple[str, ...] = ()
+    """PCI vendor:device IDs of this family's parts, where cited ("10de:2335")."""
 
 
 @dataclass(frozen=True)
@@ -305,8 +315,8 @@ class Tables:
             return None
         return GpuDriverNeed(model.architecture, model.min_cuda, driver, model.min_cuda_confidence)
 
-    def gpu(self, query: str) -> tuple[int, str] | None:
-        """Capability and display name from "RTX 5090", "sm_120", "12.0" or "120"."""
+    def gpu(self, query: str, pci_device_id: str = "") -> tuple[int, str] | None:
+        """Capability and display name from "RTX 5090", "sm_120", "12.0" or "120" (and NVML's PCI ID)."""
         q = query.strip()
         sm = re.fullmatch(r"(?:sm_?|compute_?)?(\d{2,3})", q, re.I)
         if sm:
@@ -314,7 +324,8 @@ class Tables:
         dotted = re.fullmatch(r"(\d{1,2})\.(\d)", q)
         if dotted:
             return int(dotted.group(1)) * 10 + int(dotted.group(2)), f"compute capability {q}"
-        found = identify(q, ((model, model.names) for model in self.gpus), family=True)
+        entries = ((model, model.names, model.pci_device_ids) for model in self.gpus)
+        found = identify(q, entries, family=True, pci_device_id=pci_device_id)
         if found is None:
             return None
         model, name = found
@@ -384,6 +395,7 @@ def parse(raw: dict[str, dict[str, Any]], directory: Path | None = None) -> Tabl
                 macos_arm64_min=row.get("macos_arm64_min", ""),
                 python_only_on=_by_minor(row.get("python_only_on", {})),
                 free_threaded_patches=_by_minor(row.get("free_threaded_patches", {})),
+                macos_arm64_min_by_python=tuple(sorted(row.get("macos_arm64_min_by_python", {}).items())),
                 cudnn=row.get("cudnn", ""),
                 nccl=row.get("nccl", ""),
                 source=row["source"],
@@ -435,6 +447,7 @@ def parse(raw: dict[str, dict[str, Any]], directory: Path | None = None) -> Tabl
             r["source"],
             r.get("min_cuda", ""),
             r.get("min_cuda_confidence", ""),
+            tuple(r.get("pci_device_ids", ())),
         )
         for r in raw["gpus"].get("gpu", [])
     )

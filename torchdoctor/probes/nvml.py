@@ -220,6 +220,11 @@ def _processes(found: list[Any]) -> tuple[GPUProcess, ...]:
     return tuple(out)
 
 
+def pci_id(combined: int) -> str:
+    """NVML's pciDeviceId (device << 16 | vendor) as pci.ids writes it: 0x233510de -> "10de:2335"."""
+    return f"{combined & 0xFFFF:04x}:{(combined >> 16) & 0xFFFF:04x}"
+
+
 def read_gpu(nvml: Any, index: int, timeout: float = FIELD_TIMEOUT) -> GPUFacts:
     """Every field of GPU ``index``; a field that fails is unavailable with the reason."""
     read = Reader(nvml, timeout)
@@ -232,6 +237,7 @@ def read_gpu(nvml: Any, index: int, timeout: float = FIELD_TIMEOUT) -> GPUFacts:
     f["name"] = read(lambda: _text(nvml.nvmlDeviceGetName(h)), "name")
     f["uuid"] = read(lambda: _text(nvml.nvmlDeviceGetUUID(h)), "uuid")
     f["pci_bus_id"] = read(lambda: _text(nvml.nvmlDeviceGetPciInfo(h).busId), "pci_bus_id")
+    f["pci_device_id"] = read(lambda: pci_id(nvml.nvmlDeviceGetPciInfo(h).pciDeviceId), "pci_device_id")
     f["compute_capability"] = read(
         lambda: "{}.{}".format(*nvml.nvmlDeviceGetCudaComputeCapability(h)), "compute_capability"
     )

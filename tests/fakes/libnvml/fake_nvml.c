@@ -18,6 +18,7 @@
  *   count_error 999          nvmlDeviceGetCount returns this code
  *   gpu.N.name NVIDIA GeForce RTX 3090
  *   gpu.N.cc 8.6             also: uuid busid memory temperature power clocks utilization
+ *   gpu.N.pci_device_id 0x233510de   nvmlPciInfo_t.pciDeviceId (device ID << 16 | vendor 0x10de)
  *                            clocks_event pcie ecc remap persistence compute_mode mig mig_uuids processes
  *   gpu.N.handle_error 15    nvmlDeviceGetHandleByIndex fails (15 GpuIsLost)
  *   gpu.N.lost 1             every query of this GPU returns GpuIsLost
@@ -120,6 +121,7 @@ struct nvmlDevice_st {
     char name[96];
     char uuid[96];
     char busid[32];
+    unsigned int pci_device_id;
     int cc_major, cc_minor;
     unsigned long long mem_total, mem_used;
     unsigned int temperature, power_mw, power_limit_mw, sm_clock, sm_clock_max, mem_clock, utilization;
@@ -176,6 +178,7 @@ static void gpu_defaults(struct nvmlDevice_st *g, int i) {
     strcpy(g->name, "NVIDIA A100-SXM4-80GB");
     snprintf(g->uuid, sizeof g->uuid, "GPU-0000000%d-1111-2222-3333-444444444444", i);
     snprintf(g->busid, sizeof g->busid, "00000000:%02X:00.0", i + 1);
+    g->pci_device_id = 0x20b210de; /* A100-SXM4-80GB (pci.ids 10de:20b2) */
     g->cc_major = 8;
     g->cc_minor = 0;
     g->mem_total = 85899345920ULL;
@@ -213,6 +216,7 @@ static void set_gpu(struct nvmlDevice_st *g, const char *key, const char *value)
     } else if (!strcmp(key, "name")) snprintf(g->name, sizeof g->name, "%s", value);
     else if (!strcmp(key, "uuid")) snprintf(g->uuid, sizeof g->uuid, "%s", value);
     else if (!strcmp(key, "busid")) snprintf(g->busid, sizeof g->busid, "%s", value);
+    else if (!strcmp(key, "pci_device_id")) g->pci_device_id = (unsigned int)strtoul(value, NULL, 0);
     else if (!strcmp(key, "cc")) sscanf(value, "%d.%d", &g->cc_major, &g->cc_minor);
     else if (!strcmp(key, "memory")) sscanf(value, "%llu %llu", &g->mem_total, &g->mem_used);
     else if (!strcmp(key, "temperature")) g->temperature = (unsigned)atoi(value);
@@ -407,7 +411,7 @@ static nvmlReturn_t pci_info(nvmlDevice_t d, nvmlPciInfo_t *pci) {
     pci->domain = domain;
     pci->bus = bus;
     pci->device = dev;
-    pci->pciDeviceId = 0x20b210de;
+    pci->pciDeviceId = d->pci_device_id;
     snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "%04X:%02X:%02X.0", domain & 0xffff, bus, dev);
     snprintf(pci->busId, sizeof pci->busId, "%s", d->busid);
     return NVML_SUCCESS;
