@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from torchdoctor.checks.base import Area, Fire, check, ev
 from torchdoctor.model import Facts, PackagesFacts, Severity, Source
 from torchdoctor.rules.index import pinned, pip
+from torchdoctor.rules.installers import chain
 
 
 @check(
@@ -38,7 +39,7 @@ def pynvml_shadowed(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     yield Fire(
         tuple(evidence),
         "Remove the unofficial package and reinstall NVIDIA's bindings.",
-        pip(facts, "uninstall -y pynvml") + " && " + pip(facts, "install --force-reinstall nvidia-ml-py"),
+        chain(pip(facts, "uninstall -y pynvml"), pip(facts, "install --force-reinstall nvidia-ml-py")),
     )
 
 
