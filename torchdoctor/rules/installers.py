@@ -166,10 +166,13 @@ def _uv_project(project: str, parsed: PipArgs) -> Install:
         f'[[tool.uv.index]]\nname = "{name}"\nurl = "{parsed.index_url}"\nexplicit = true\n\n[tool.uv.sources]\n'
         + "\n".join(f'{p} = [{{ index = "{name}" }}]' for p in packages)
     )
-    return Install(
+    removed = " ".join(sorted(parsed.names()))
+    return Install(  # uv add keeps a source the project already names (pytorch-cpu): remove it with the requirement
+        f"uv remove --project {where} --frozen {removed} && "
         f"uv add --project {where} --index {name}={parsed.index_url} {_without_local(parsed)}",
-        f"This is a uv project ({project}): the command records the index in its pyproject.toml "
-        "([[tool.uv.index]] and [tool.uv.sources]), so `uv sync` keeps this build. By hand, the same is:\n"
+        f"This is a uv project ({project}): the command replaces the requirement and records the index in its "
+        "pyproject.toml ([[tool.uv.index]] and [tool.uv.sources]), so `uv sync` keeps this build. "
+        "By hand, the same is:\n"
         f"{toml}\nthen `uv sync`; `explicit = true` keeps every other package on its usual index.",
     )
 
