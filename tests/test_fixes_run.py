@@ -184,3 +184,61 @@ def test_externally_managed_system_python_gets_a_venv(gpu_box: Doctor, shell: Sh
     )
     new = Path(shell.env["HOME"]) / ".venvs" / "torch" / "bin" / "python"
     assert not slugs(examine(gpu_box, new, tmp_path)) & INSTALL_FINDINGS
+
+
+FAKE_CONDA = """\
+#!{python}
+# A stand-in for `conda remove -y -p PREFIX --force NAME...`: deletes each package's files and its record, as
+# conda does from conda-meta/NAME-VERSION-BUILD.json ("files"); anything else is refused.
+import json, os, pathlib, sys
+args = sys.argv[1:]
+assert args[:2] == ["remove", "-y"] and args[2] == "-p" and args[4] == "--force", args
+prefix = pathlib.Path(args[3])
+for name in args[5:]:
+    records = [r for r in (prefix / "conda-meta").glob("*.json") if r.name[:-5].rsplit("-", 2)[0] == name]
+    if not records:
+        sys.exit("PackagesNotFoundError: " + name)
+    for record in records:
+        files = [prefix / f for f in json.loads(record.read_text())["files"]]
+        for f in files:
+            f.unlink(missing_ok=True)
+        for folder in sorted({f.parent for f in files}, key=lambda p: -len(p.parts)):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        record.unlink()
+"""
+
+
+def conda_env(shell: Shell, prefix: Path) -> Path:
+    """A conda-layout env: conda-meta/ records for pytorch (cpu) and cpuonly owning torch's files."""
+    shell.ok(f"{sys.executable} -m venv {prefix}", prefix.parent)
+    python = prefix / "bin" / "python"
+    shell.ok(f"{python} -m pip install -q torch==2.13.0 --index-url {shell.wheels.index('cpu')}", prefix.parent)
+    (info,) = prefix.glob("lib/python3*/site-packages/torch-*.dist-info")
+    (info / "INSTALLER").write_text("conda\n")
+    site = info.parent.relative_to(prefix)
+    files = [str(site / line.split(",")[0]) for line in (info / "RECORD").read_text().splitlines() if line]
+    meta = prefix / "conda-meta"
+    meta.mkdir()
+    (meta / "pytorch-2.13.0-py3.11_cpu_0.json").write_text(json.dumps({"name": "pytorch", "files": files}))
+    (meta / "cpuonly-2.0-0.json").write_text(json.dumps({"name": "cpuonly", "files": []}))
+    (meta / "history").write_text("")
+    return python
+
+
+def test_conda_env_removes_condas_torch_then_pip_installs(gpu_box: Doctor, shell: Shell, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "condabin"
+    bin_dir.mkdir()
+    (bin_dir / "conda").write_text(FAKE_CONDA.replace("{python}", sys.executable))
+    (bin_dir / "conda").chmod(0o755)
+    shell.env["PATH"] = f"{bin_dir}{os.pathsep}{shell.env['PATH']}"
+    prefix = tmp_path / "envs" / "train"
+    prefix.parent.mkdir()
+    python = conda_env(shell, prefix)
+    commands, report = run_every_fix(gpu_box, shell, python, tmp_path)
+    environment = report["facts"]["python"]["environment"]
+    assert environment["manager"] == "conda"
+    assert {p["name"] for p in environment["conda_packages"]} == {"pytorch", "cpuonly"}
+    assert commands[0].startswith(f"conda remove -y -p {prefix} --force cpuonly pytorch && {python} -m pip "), commands
+    assert not list((prefix / "conda-meta").glob("pytorch-*.json"))
+    assert not slugs(examine(gpu_box, python, tmp_path)) & INSTALL_FINDINGS
