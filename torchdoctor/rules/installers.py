@@ -201,7 +201,7 @@ def _externally_managed(python: str, args: str, parsed: PipArgs, env: Environmen
     marker = env.evidence[0] if env.evidence else "EXTERNALLY-MANAGED"
     why = (
         f"{python} is managed by the operating system ({marker}, PEP 668): pip refuses to change it, and "
-        "forcing it (--break-system-packages, sudo pip) can break the OS's own tools."
+        "forcing pip past that marker (or running it as root) can break the OS's own tools."
     )
     if parsed.verb != "install":
         return Install("", why + " Leave its packages to the OS package manager; install torch into a venv.")
