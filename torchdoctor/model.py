@@ -188,7 +188,7 @@ class Distribution:
     problem: str = ""
     """What is wrong with its installation record (METADATA unreadable or empty, RECORD missing), or ""."""
     metadata_dir: str = ""
-    """The .dist-info folder, given when there is a problem."""
+    """The .dist-info folder, given when there is a problem and for the torch family."""
     installer: str = ""
     """What its .dist-info INSTALLER file names (pip, uv, conda, ...), "" when it has none."""
 

@@ -127,3 +127,20 @@ def test_recommend_checks_its_python_as_check_does(given: str) -> None:
     result = CliRunner().invoke(app, ["recommend", "--python", given])
     assert result.exit_code == 2, result.output
     assert "no such interpreter" in result.output
+
+
+def test_two_torch_dist_infos_in_one_folder_are_named_and_left_as_one() -> None:
+    two = f.packages(
+        f.dist("torch", "2.5.1", metadata_dir=f"{f.SITE}/torch-2.5.1.dist-info"),
+        f.dist("torch", "2.4.0", metadata_dir=f"{f.SITE}/torch-2.4.0.dist-info"),
+    )
+    (finding,) = run_one("two-installers-one-package", f.facts(packages=two)).findings
+    assert [e.value for e in finding.evidence][:2] == [
+        f"{f.SITE}/torch-2.5.1.dist-info",
+        f"{f.SITE}/torch-2.4.0.dist-info",
+    ]
+    python = "/home/ada/venv/bin/python"
+    assert finding.fix_command == (
+        f"{python} -m pip uninstall -y torch && {python} -m pip uninstall -y torch && "
+        f"{python} -m pip install --no-deps torch==2.5.1"
+    )

@@ -331,6 +331,7 @@ def distributions():
             entry["metadata_dir"] = str(folder or "")
         if norm(name) in KEEP_REQUIRES and not problem:
             entry["requires"] = list(dist.requires or [])
+            entry["metadata_dir"] = str(folder or "")  # names each copy when two share one folder
         if norm(name) in READ_MODULES:
             try:
                 entry["modules"] = modules_of(dist)
