@@ -102,6 +102,58 @@ class HostFacts:
 # --------------------------------------------------------------------------- python
 
 
+class Manager(str, enum.Enum):
+    """Who installs packages into the examined environment: the installer its fix commands must speak."""
+
+    PIP = "pip"
+    """A virtual environment made by ``python -m venv``, or a plain interpreter pip may install into."""
+    UV = "uv venv"
+    """A virtual environment made by ``uv venv`` (``uv = `` in pyvenv.cfg): it has no pip unless asked."""
+    UV_PROJECT = "uv project"
+    POETRY = "Poetry"
+    PIPENV = "Pipenv"
+    PDM = "PDM"
+    HATCH = "Hatch"
+    CONDA = "conda"
+    PIXI = "pixi"
+    EXTERNALLY_MANAGED = "externally managed"
+    """PEP 668: the OS owns this interpreter's packages; pip refuses to install into it."""
+
+
+@dataclass(frozen=True)
+class CondaPackage:
+    """A package conda (mamba, micromamba) installed, from its record in ``conda-meta/``."""
+
+    name: str
+    version: str
+    build: str
+    record: str
+    """The ``conda-meta/*.json`` file that says so."""
+
+
+@dataclass(frozen=True)
+class EnvironmentFacts:
+    """Who manages the examined environment, with the files that say so (read by the interpreter itself)."""
+
+    manager: Manager
+    evidence: tuple[str, ...]
+    """What decided ``manager``: "/p/.venv/pyvenv.cfg: uv = 0.5.1", "/p/uv.lock", "/env/conda-meta"."""
+    pip: bool
+    """pip can be imported by the examined interpreter."""
+    ensurepip: bool
+    """``python -m venv`` can put pip in a new environment (Debian's python3 lacks it without python3-venv)."""
+    project: str = ""
+    """The project folder whose lock file manages this environment, or ""."""
+    conda_packages: tuple[CondaPackage, ...] = ()
+    """The torch family (and cpuonly, pytorch-cuda, cudatoolkit, pytorch-mutex) as conda installed it."""
+    notebook: str = ""
+    """Evidence the doctor runs from a Jupyter kernel (JPY_PARENT_PID ...), or ""."""
+    hosted: str = ""
+    """"colab" or "kaggle" when the environment says it is one of those images, else ""."""
+    path_python: str = ""
+    """The ``python3`` on PATH, resolved; "" when there is none."""
+
+
 @dataclass(frozen=True)
 class PythonFacts:
     """The target interpreter, as it reports itself from a child process."""
@@ -120,6 +172,8 @@ class PythonFacts:
     user_site: str
     user_site_enabled: bool
     cwd: str
+    environment: Maybe[EnvironmentFacts] = Unavailable("python", "not recorded by this report's torchdoctor")
+    """Who manages this environment (pip, uv, a project's lock file, conda, the OS)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +188,9 @@ class Distribution:
     problem: str = ""
     """What is wrong with its installation record (METADATA unreadable or empty, RECORD missing), or ""."""
     metadata_dir: str = ""
-    """The .dist-info folder, given when there is a problem."""
+    """The .dist-info folder, given when there is a problem and for the torch family."""
+    installer: str = ""
+    """What its .dist-info INSTALLER file names (pip, uv, conda, ...), "" when it has none."""
 
 
 @dataclass(frozen=True)

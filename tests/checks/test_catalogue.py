@@ -12,10 +12,13 @@ from torchdoctor.checks import all_checks, find
 from torchdoctor.checks.base import run_checks
 from torchdoctor.model import (
     CheckStatus,
+    CondaPackage,
     EnvFacts,
+    EnvironmentFacts,
     Facts,
     ImportFailureKind,
     LoadedLibrary,
+    Manager,
     Nvcc,
     PciDevice,
     Severity,
@@ -43,8 +46,26 @@ def env_with_nvcc(version: str, **variables: str) -> EnvFacts:
     return EnvFacts(f.env(**variables).variables, Nvcc("/usr/local/cuda/bin/nvcc", version))
 
 
+CONDA_ENV = EnvironmentFacts(
+    Manager.CONDA,
+    ("/home/ada/venv/conda-meta",),
+    pip=True,
+    ensurepip=True,
+    conda_packages=(CondaPackage("pytorch", "2.5.1", "py3.11_cpu_0", "/home/ada/venv/conda-meta/pytorch.json"),),
+)
+
 # slug: (facts where it fires, facts where it stays quiet)
 CASES: dict[str, tuple[Facts, Facts]] = {
+    "two-installers-one-package": (
+        f.facts(
+            python=f.python(environment=CONDA_ENV),
+            packages=f.packages(f.dist("torch", "2.5.1", installer="pip"), f.dist("numpy", "2.1.3")),
+        ),
+        f.facts(
+            python=f.python(environment=CONDA_ENV),
+            packages=f.packages(f.dist("torch", "2.5.1", installer="conda"), f.dist("numpy", "2.1.3")),
+        ),
+    ),
     "torch-missing": (f.facts(torch=TorchNotInstalled("/usr/bin/python3", "no module named torch")), f.facts()),
     "torch-import-failed": (f.facts(torch=CUDNN_MISSING), f.facts()),
     "torch-cpu-only-build": (

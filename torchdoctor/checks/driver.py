@@ -208,8 +208,7 @@ def container_without_gpu(host: HostFacts, kernel: KernelFacts, facts: Facts) ->
         yield Fire(
             tuple(evidence),
             "Install the NVIDIA Container Toolkit on the host and start the container with GPU access "
-            "(Kubernetes: request nvidia.com/gpu through the device plugin).",
-            "docker run --gpus all ...",
+            "(`docker run --gpus all IMAGE COMMAND`; Kubernetes: request nvidia.com/gpu through the device plugin).",
         )
         return
     wheel = _cuda_wheel(facts)

@@ -9,6 +9,8 @@ from torchdoctor.compat.recommend import COMPANIONS, NoFit, recommend
 from torchdoctor.compat.tables import CompatDataError, load_tables
 from torchdoctor.derived import python_exe, torch_version
 from torchdoctor.model import Facts, PackagesFacts, normalize
+from torchdoctor.rules import installers
+from torchdoctor.rules.index import PYPI
 
 
 @dataclass(frozen=True)
@@ -46,5 +48,8 @@ def install_torch_fix(facts: Facts, reinstall: bool = False) -> FixText:
     text = f"{verb} torch {rec.torch} ({rec.variant}): " + "; ".join(rec.reasons) + "."
     if rec.upgrades:
         text += " For something newer: " + "; ".join(rec.upgrades) + "."
-    command = rec.command.replace(" install ", " install --force-reinstall ", 1) if reinstall else rec.command
-    return FixText(text, command, rec.variant)
+    url = "" if rec.index_url == PYPI else f" --index-url {rec.index_url}"
+    args = "install " + ("--force-reinstall " if reinstall else "") + " ".join(rec.packages) + url
+    spoken = installers.command(facts, args)
+    text += f" {spoken.note}" if spoken.note else ""
+    return FixText(text, spoken.command, rec.variant)

@@ -9,6 +9,11 @@ from torchdoctor.model import GPUFacts, Severity, Source, field_label
 from torchdoctor.nvidia import HUNG, LOST, gpu_field_problems
 
 BUSY_PERCENT = 30
+
+PCIE_FIELDS = "pcie.link.gen.current,pcie.link.gen.max,pcie.link.width.current,pcie.link.width.max"
+"""nvidia-smi's --query-gpu names for the PCIe link (`nvidia-smi --help-query-gpu`); `-q -d` has no PCIe section
+(its list: MEMORY, UTILIZATION, ECC, TEMPERATURE, POWER, CLOCK, COMPUTE, PIDS, PERFORMANCE, ...; nvidia-smi(1),
+https://manpages.ubuntu.com/manpages/plucky/man1/nvidia-smi.1.html)."""
 """Above this utilisation a lowered PCIe generation is a problem; idle GPUs lower it to save power."""
 SLOWDOWN_REASONS = {
     "hw_slowdown": "hardware slowdown (power supply or temperature)",
@@ -86,7 +91,7 @@ def gpu_pcie_degraded(nvml_gpus: tuple[GPUFacts, ...]) -> Iterator[Fire]:
             yield Fire(
                 (ev(Source.NVML, "GPU", gpu.label()), *evidence),
                 "Reseat the card in a x16 slot without a riser, and check the slot's link settings in the BIOS.",
-                f"nvidia-smi -q -i {gpu.index} -d PERFORMANCE,PCIE",
+                f"nvidia-smi -i {gpu.index} --query-gpu={PCIE_FIELDS} --format=csv",
                 title=f"{gpu.label()} PCIe link is degraded",
             )
 

@@ -62,8 +62,8 @@ def wsl1(host: HostFacts) -> Iterator[Fire]:
     if host.wsl == "wsl1":
         yield Fire(
             (ev(Source.PROCFS, "/proc/version", host.kernel or host.release),),
-            "Convert the distribution to WSL 2 (in PowerShell), and install only the Windows NVIDIA driver.",
-            "wsl --set-version <distro> 2",
+            "Convert the distribution to WSL 2 (in PowerShell: `wsl --set-version DISTRO 2`, DISTRO being the "
+            "name `wsl -l -v` lists for this one), and install only the Windows NVIDIA driver.",
         )
 
 
@@ -84,8 +84,8 @@ def small_shm(host: HostFacts) -> Iterator[Fire]:
         yield Fire(
             (*evidence, ev(Source.PLATFORM, "container", host.container)),
             "Give the container more shared memory (or --ipc=host); on Kubernetes mount an emptyDir with "
-            "medium: Memory at /dev/shm. Until then use DataLoader(num_workers=0).",
-            "docker run --shm-size=8g ...",
+            "medium: Memory at /dev/shm (`docker run --shm-size=8g IMAGE COMMAND`). Until then use "
+            "DataLoader(num_workers=0).",
         )
     else:
         yield Fire(

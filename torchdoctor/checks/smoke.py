@@ -158,9 +158,9 @@ def smoke_dataloader_shm(smoke: SmokeFacts, facts: Facts) -> Iterator[Fire]:
         yield Fire(
             evidence,
             "Give the process more shared memory"
-            + (" (the container: --shm-size or --ipc=host)" if in_container else "")
+            + (" (the container: `docker run --shm-size=8g IMAGE COMMAND` or --ipc=host)" if in_container else "")
             + ", or use num_workers=0.",
-            "docker run --shm-size=8g ..." if in_container else "sudo mount -o remount,size=8G /dev/shm",
+            "" if in_container else "sudo mount -o remount,size=8G /dev/shm",
             title=f"{device.device}: DataLoader workers died (shared memory)",
         )
 

@@ -301,8 +301,8 @@ def _cuda_fix(facts: Facts, key: str) -> tuple[str, str]:
     if key == "nodriver":
         return "Install or load the NVIDIA driver (see the driver findings).", ""
     return (
-        'Read torch\'s message below; run `python -c "import torch; torch.cuda.init()"` to see the full error.',
-        "",
+        "Read torch's message below; run the command to see the full error.",
+        f'{python_exe(facts)} -c "import torch; torch.cuda.init()"',
     )
 
 

@@ -87,6 +87,187 @@ def python_facts():
         "user_site": user_site,
         "user_site_enabled": bool(site.ENABLE_USER_SITE),
         "cwd": working_dir(),
+        "environment": guarded(environment_facts),
+    }
+
+
+def guarded(fn):
+    try:
+        return fn()
+    except Exception as exc:
+        return {"unavailable": True, "source": "python", "reason": "%s: %s" % (type(exc).__name__, exc), "code": ""}
+
+
+# Files that say a project tool manages the environment, in the order they are looked for; see
+# https://docs.astral.sh/uv/concepts/projects/layout/ (uv.lock), https://python-poetry.org/docs/basic-usage/
+# (poetry.lock), https://pipenv.pypa.io/ (Pipfile.lock), https://pdm-project.org/ (pdm.lock), https://pixi.sh/
+PROJECT_FILES = (
+    ("uv.lock", "uv project"),
+    ("poetry.lock", "Poetry"),
+    ("Pipfile.lock", "Pipenv"),
+    ("pdm.lock", "PDM"),
+    ("pixi.lock", "pixi"),
+    ("pixi.toml", "pixi"),
+)
+PYPROJECT_TABLES = (
+    ("[tool.uv", "uv project"),
+    ("[tool.poetry", "Poetry"),
+    ("[tool.pdm", "PDM"),
+    ("[tool.hatch", "Hatch"),
+    ("[tool.pixi", "pixi"),
+)
+# Where each tool keeps the environments it makes outside the project folder.
+CENTRAL_HOMES = (
+    ("/pypoetry/virtualenvs/", "Poetry"),
+    ("/.local/share/virtualenvs/", "Pipenv"),
+    ("/hatch/env/", "Hatch"),
+    ("/pdm/venvs/", "PDM"),
+)
+CONDA_FAMILY = {
+    "pytorch",
+    "torch",
+    "torchvision",
+    "torchaudio",
+    "cpuonly",
+    "pytorch-cuda",
+    "cudatoolkit",
+    "pytorch-mutex",
+    "pytorch-cpu",
+    "pytorch-gpu",
+    "libtorch",
+}
+
+
+def read_text(path, limit=200000):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read(limit)
+    except (OSError, ValueError):
+        return ""
+
+
+def project_marks(folder):
+    """[(tool, evidence)] for the project files in one folder."""
+    marks = []
+    for name, tool in PROJECT_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            marks.append((tool, path))
+    text = read_text(os.path.join(folder, "pyproject.toml"))
+    for line in text.splitlines():
+        for table, tool in PYPROJECT_TABLES:
+            if line.strip().startswith(table) and not any(t == tool for t, _ in marks):
+                marks.append((tool, os.path.join(folder, "pyproject.toml") + ": " + line.strip()))
+    return marks
+
+
+def find_project(start):
+    """(folder, [(tool, evidence)]) of the nearest folder at or above ``start`` with project files."""
+    folder = os.path.abspath(start) if start else ""
+    while folder:
+        marks = project_marks(folder)
+        if marks:
+            return folder, marks
+        parent = os.path.dirname(folder)
+        folder = "" if parent == folder else parent
+    return "", []
+
+
+def venv_config(prefix):
+    """The key = value lines of pyvenv.cfg (PEP 405), {} when there is none."""
+    out = {}
+    for line in read_text(os.path.join(prefix, "pyvenv.cfg")).splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+def conda_packages(meta):
+    out = []
+    try:
+        names = sorted(os.listdir(meta))
+    except OSError:
+        return out
+    for record in names:
+        if not record.endswith(".json"):
+            continue
+        parts = record[:-5].rsplit("-", 2)
+        if len(parts) == 3 and parts[0] in CONDA_FAMILY:
+            out.append({"name": parts[0], "version": parts[1], "build": parts[2], "record": os.path.join(meta, record)})
+    return out
+
+
+def managing_project(prefix, venv):
+    """(tool, folder, evidence) of the project whose tool made this venv, or None."""
+    if not venv:
+        return None
+    real = os.path.realpath(prefix)
+    for start in (os.path.dirname(real), working_dir()):
+        folder, marks = find_project(start)
+        inside = folder and (real + os.sep).startswith(os.path.realpath(folder) + os.sep)
+        for tool, evidence in marks:
+            central = any(home in real + "/" and t == tool for home, t in CENTRAL_HOMES)
+            if inside or central:
+                return tool, folder, evidence
+    return None
+
+
+def manager_of(prefix, venv):
+    """(manager, evidence list, project folder)."""
+    meta = os.path.join(prefix, "conda-meta")
+    if os.path.isdir(meta):
+        pixi = "%s.pixi%senvs%s" % (os.sep, os.sep, os.sep)
+        if pixi in prefix:
+            return "pixi", [prefix], prefix.split(pixi)[0]
+        return "conda", [meta], ""
+    project = managing_project(prefix, venv)
+    if project is not None:
+        return project[0], [project[2]], project[1]
+    if venv:
+        cfg = venv_config(prefix)
+        where = os.path.join(prefix, "pyvenv.cfg")
+        if "uv" in cfg:
+            return "uv venv", ["%s: uv = %s" % (where, cfg["uv"])], ""
+        return "pip", [where if cfg else "sys.prefix != sys.base_prefix"], ""
+    marker = os.path.join(sysconfig.get_path("stdlib") or "", "EXTERNALLY-MANAGED")
+    if os.path.isfile(marker):
+        return "externally managed", [marker], ""
+    return "pip", ["%s is not a venv and has no EXTERNALLY-MANAGED file" % sys.prefix], ""
+
+
+def which_python3():
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(folder, "python3")
+        if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return os.path.realpath(candidate)
+    return ""
+
+
+def found(module):
+    try:
+        return importlib_util is not None and importlib_util.find_spec(module) is not None
+    except Exception:
+        return False
+
+
+def environment_facts():
+    venv = getattr(sys, "base_prefix", sys.prefix) != sys.prefix
+    manager, evidence, project = manager_of(sys.prefix, venv)
+    notebook = [k for k in ("JPY_PARENT_PID", "JPY_SESSION_NAME") if os.environ.get(k)]
+    hosted = "colab" if os.environ.get("COLAB_RELEASE_TAG") else ""
+    hosted = hosted or ("kaggle" if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") else "")
+    meta = os.path.join(sys.prefix, "conda-meta")
+    return {
+        "manager": manager,
+        "evidence": evidence,
+        "pip": found("pip"),
+        "ensurepip": found("ensurepip"),
+        "project": project,
+        "conda_packages": conda_packages(meta) if os.path.isdir(meta) else [],
+        "notebook": ", ".join("%s=%s" % (k, os.environ[k]) for k in notebook),
+        "hosted": hosted,
+        "path_python": which_python3(),
     }
 
 
@@ -139,11 +320,18 @@ def distributions():
         except Exception:
             pass
         entry = {"name": name, "version": version, "location": location}
+        try:
+            installer = (dist.read_text("INSTALLER") or "").strip()
+        except Exception:
+            installer = ""
+        if installer:
+            entry["installer"] = installer[:40]
         if problem:
             entry["problem"] = problem
             entry["metadata_dir"] = str(folder or "")
         if norm(name) in KEEP_REQUIRES and not problem:
             entry["requires"] = list(dist.requires or [])
+            entry["metadata_dir"] = str(folder or "")  # names each copy when two share one folder
         if norm(name) in READ_MODULES:
             try:
                 entry["modules"] = modules_of(dist)

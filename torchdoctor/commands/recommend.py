@@ -67,17 +67,26 @@ def run_recommend(options: RecommendOptions) -> RecommendResult:
     from torchdoctor.compat.machine import machine_from_facts
     from torchdoctor.compat.recommend import recommend
     from torchdoctor.compat.tables import load_tables
-    from torchdoctor.interpreter import default_python
+    from torchdoctor.interpreter import resolve_python
     from torchdoctor.probes import ProbeOptions, gather
+    from torchdoctor.rules import installers, timeouts
 
     tables = load_tables()
-    target = options.python or default_python()
+    target = resolve_python(options.python, timeouts.INTERPRETER_CHECK)  # checked as `check` checks it
     facts, _ = gather(ProbeOptions(python=target, quick=True))
     machine = assumed(machine_from_facts(facts), options, tables)
     python_cmd = target if not options.python_version and not options.platform else "python"
     if python_cmd == "python" and machine.free_threaded:  # the free-threaded interpreter is installed beside
         python_cmd = "python" + ".".join(machine.python.split(".")[:2]) + "t"  # the regular one: python3.13t
-    return RecommendResult(recommend(tables, machine, python_cmd), described(machine), tables.as_of)
+    answer = recommend(tables, machine, python_cmd)
+    if isinstance(answer, Recommendation) and python_cmd == target and answer.packages:
+        url = f" --index-url {answer.index_url}" if answer.command.endswith(answer.index_url) else ""
+        spoken = installers.command(facts, "install " + " ".join(answer.packages) + url)
+        if spoken.command:  # this environment's installer (uv, a project, a venv under PEP 668)
+            answer = replace(
+                answer, command=spoken.command, reasons=(*answer.reasons, *([spoken.note] if spoken.note else []))
+            )
+    return RecommendResult(answer, described(machine), tables.as_of)
 
 
 def assumed(machine: Machine, options: RecommendOptions, tables: Any) -> Machine:

@@ -19,6 +19,7 @@ from torchdoctor.compat.tables import (
 )
 from torchdoctor.rules.index import PYPI
 from torchdoctor.rules.index import index_url as pytorch_index_url
+from torchdoctor.rules.installers import pip_install
 from torchdoctor.rules.versions import base_version, driver_version_key, older
 
 
@@ -56,6 +57,8 @@ class Recommendation:
     command: str
     reasons: tuple[str, ...]
     upgrades: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    """What ``command`` installs (``torch==2.13.0``, ...), for a fix in another installer."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,8 @@ def index_url(variant: str, platform: str) -> str:
 
 
 def install_command(python: str, packages: list[str], url: str) -> str:
-    cmd = f"{python} -m pip install {' '.join(packages)}"
-    return cmd if url == PYPI else f"{cmd} --index-url {url}"
+    """pip inside ``python``'s environment; a check's fix says it in that environment's installer."""
+    return pip_install(python, packages, url, PYPI)
 
 
 def _variant_order(release: Release, platform: str) -> list[str]:
@@ -360,6 +363,7 @@ def recommend(
         install_command(python, packages, url),
         tuple(reasons),
         tuple(upgrades),
+        tuple(packages),
     )
 
 

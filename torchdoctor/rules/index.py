@@ -7,7 +7,8 @@ index too.
 
 from __future__ import annotations
 
-from torchdoctor.model import Facts, PythonFacts
+from torchdoctor.model import Facts
+from torchdoctor.rules import installers
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
 """The root of PyTorch's own package indexes; each variant is a folder under it."""
@@ -38,6 +39,5 @@ def pinned(name: str, version: str) -> str:
 
 
 def pip(facts: Facts, args: str) -> str:
-    """``<the checked interpreter> -m pip <args>``: pip for the environment the facts came from."""
-    python = facts.python.executable if isinstance(facts.python, PythonFacts) else "python"
-    return f"{python} -m pip {args}"
+    """pip's ``args`` in the installer of the environment the facts came from (see :mod:`.installers`)."""
+    return installers.command(facts, args).command

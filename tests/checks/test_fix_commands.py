@@ -1,0 +1,146 @@
+"""Every fix command the catalogue prints is really a command, in the installer of the environment it is for.
+
+The fire case of every check (tests/checks/test_catalogue.py), once as it is and once in each kind of
+environment (a uv venv without pip, the OS's PEP 668 python, a conda env that conda's torch lives in, a uv
+project, a Poetry project): no placeholder, one line, nvidia-smi options its manual documents, `python -c`
+for the examined interpreter, never pip where there is none, never pip past PEP 668.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from tests import factories as f
+from tests.checks.test_catalogue import CASES, run_one
+from torchdoctor.model import CondaPackage, EnvironmentFacts, Facts, Manager, PythonFacts
+
+SMI_SECTIONS = {
+    "MEMORY", "UTILIZATION", "ECC", "TEMPERATURE", "POWER", "CLOCK", "COMPUTE", "PIDS", "PERFORMANCE",
+    "SUPPORTED_CLOCKS", "PAGE_RETIREMENT", "ACCOUNTING", "ENCODER_STATS", "SUPPORTED_GPU_TARGET_TEMP", "VOLTAGE",
+    "FBC_STATS", "ROW_REMAPPER", "RESET_STATUS", "GSP_FIRMWARE_VERSION",
+}  # fmt: skip
+"""`nvidia-smi -q -d`'s sections, as nvidia-smi(1) lists them (R550's manual)."""
+
+PLACEHOLDER = re.compile(r"\.\.\.|<[A-Za-z_ -]+>|\bIMAGE\b|\bCOMMAND\b")
+
+
+def environment(manager: Manager, **kw: object) -> EnvironmentFacts:
+    return EnvironmentFacts(manager, ("test",), pip=manager is not Manager.UV, ensurepip=True, **kw)  # type: ignore[arg-type]
+
+
+CONDA_TORCH = (CondaPackage("pytorch", "2.5.1", "py3.11_cpu_0", "/env/conda-meta/pytorch-2.5.1-py3.11_cpu_0.json"),)
+KINDS: dict[str, EnvironmentFacts | None] = {
+    "as-is": None,
+    "uv-venv": environment(Manager.UV),
+    "pep668": environment(Manager.EXTERNALLY_MANAGED),
+    "conda": environment(Manager.CONDA, conda_packages=CONDA_TORCH),
+    "uv-project": environment(Manager.UV_PROJECT, project="/home/ada/project"),
+    "poetry": environment(Manager.POETRY, project="/home/ada/project"),
+}
+
+
+def in_kind(facts: Facts, kind: str) -> Facts:
+    env = KINDS[kind]
+    if env is None or not isinstance(facts.python, PythonFacts):
+        return facts
+    python = facts.python
+    if env.manager is Manager.EXTERNALLY_MANAGED:
+        python = replace(python, executable="/usr/bin/python3", prefix="/usr", base_prefix="/usr", venv=False)
+    return replace(facts, python=replace(python, environment=env))
+
+
+def commands(slug: str, kind: str) -> tuple[Facts, list[str]]:
+    facts = in_kind(CASES[slug][0], kind)
+    outcome = run_one(slug, facts)
+    return facts, [x.fix_command for x in outcome.findings if x.fix_command]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("slug", sorted(CASES))
+def test_fix_commands_are_commands(slug: str, kind: str) -> None:
+    facts, printed = commands(slug, kind)
+    python = facts.python.executable if isinstance(facts.python, PythonFacts) else "python"
+    for command in printed:
+        assert "\n" not in command, command
+        assert not PLACEHOLDER.search(command), f"a placeholder belongs in the prose: {command}"
+        for sections in re.findall(r"nvidia-smi\b[^&|;]*?\s-d\s+(\S+)", command):
+            assert set(sections.split(",")) <= SMI_SECTIONS, command
+        for before in re.findall(r"(\S+) -c [\"']", command):
+            assert before == python, f"`-c` for another interpreter than {python}: {command}"
+        assert "--break-system-packages" not in command and "sudo pip" not in command, command
+        if kind == "uv-venv":
+            assert " -m pip " not in command, f"no pip in a uv venv: {command}"
+        if kind == "pep668" and "pip install" in command:
+            assert command.startswith("/usr/bin/python3 -m venv ~/.venvs/torch && ~/.venvs/torch/bin/python"), command
+        if kind in ("uv-project", "poetry"):
+            assert " -m pip " not in command, f"a project's lock file would undo pip: {command}"
+
+
+def test_the_uv_venv_cpu_torch_gets_uv_pip() -> None:
+    """The issue's first case: a GPU box's CPU-only torch in a venv made by `uv venv`."""
+    _, printed = commands("torch-cpu-only-build", "uv-venv")
+    assert printed and printed[0].startswith("uv pip install --python /home/ada/venv/bin/python --reinstall torch=="), (
+        printed
+    )
+
+
+def test_conda_fight_is_named_and_ended() -> None:
+    facts = in_kind(CASES["torch-cpu-only-build"][0], "conda")
+    (finding,) = run_one("torch-cpu-only-build", facts).findings
+    assert finding.fix_command.startswith("conda remove -y -p /home/ada/venv --force pytorch && ")
+    assert "pytorch 2.5.1 (py3.11_cpu_0)" in finding.fix
+
+
+def test_uv_project_prints_the_toml_with_an_explicit_index() -> None:
+    facts = in_kind(CASES["torch-cpu-only-build"][0], "uv-project")
+    (finding,) = run_one("torch-cpu-only-build", facts).findings
+    assert (
+        "[[tool.uv.index]]" in finding.fix and "explicit = true" in finding.fix and "[tool.uv.sources]" in finding.fix
+    )
+    assert "uv sync" in finding.fix
+
+
+def test_poetry_adds_an_explicit_source() -> None:
+    _, printed = commands("torch-cpu-only-build", "poetry")
+    assert printed[0].startswith("poetry -C /home/ada/project source add --priority=explicit pytorch-cu"), printed
+    assert " && poetry -C /home/ada/project add --source pytorch-cu" in printed[0]
+
+
+def test_a_quick_python_facts_without_environment_still_speaks_pip() -> None:
+    facts = CASES["torch-cpu-only-build"][0]
+    assert isinstance(facts.python, PythonFacts)
+    _, printed = commands("torch-cpu-only-build", "as-is")
+    assert printed[0].startswith(f"{facts.python.executable} -m pip install --force-reinstall torch=="), printed
+    assert f.python().environment.__class__.__name__ == "Unavailable"
+
+
+@pytest.mark.parametrize("given", ["3.12", "/nonexistent/bin/python"])
+def test_recommend_checks_its_python_as_check_does(given: str) -> None:
+    """`recommend --python 3.12` used to answer for another interpreter and exit 0."""
+    from typer.testing import CliRunner
+
+    from torchdoctor.cli import app
+
+    result = CliRunner().invoke(app, ["recommend", "--python", given])
+    assert result.exit_code == 2, result.output
+    assert "no such interpreter" in result.output
+
+
+def test_two_torch_dist_infos_in_one_folder_are_named_and_left_as_one() -> None:
+    two = f.packages(
+        f.dist("torch", "2.5.1", metadata_dir=f"{f.SITE}/torch-2.5.1.dist-info"),
+        f.dist("torch", "2.4.0", metadata_dir=f"{f.SITE}/torch-2.4.0.dist-info"),
+    )
+    (finding,) = run_one("two-installers-one-package", f.facts(packages=two)).findings
+    assert [e.value for e in finding.evidence][:2] == [
+        f"{f.SITE}/torch-2.5.1.dist-info",
+        f"{f.SITE}/torch-2.4.0.dist-info",
+    ]
+    python = "/home/ada/venv/bin/python"
+    assert finding.fix_command == (
+        f"{python} -m pip uninstall -y torch && {python} -m pip uninstall -y torch && "
+        f"{python} -m pip install --no-deps torch==2.5.1"
+    )
