@@ -76,7 +76,7 @@ def test_hidden_hosts_get_stable_pseudonyms_that_still_tell_outliers_apart(tmp_p
     write_fleet(tmp_path)
     first = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--hide-hosts"], env=ENV).stdout)
     again = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--hide-hosts"], env=ENV).stdout)
-    assert first == again
+    assert first | {"created": ""} == again | {"created": ""}
     (outlier,) = first["outliers"]
     assert outlier["node"].startswith("node-") and "gpu-" not in json.dumps(first["node_configurations"])
     assert len(first["node_configurations"]) == 12

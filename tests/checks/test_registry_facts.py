@@ -56,4 +56,4 @@ def test_recommend_for_free_threaded_python_names_it_and_its_interpreter() -> No
     assert "free-threaded Python 3.13" in doc["machine"]
     assert doc["command"].startswith("python3.13t -m pip install torch==2.11.0 ")  # PyPI: cp313t wheels up to 2.12.0
     assert any("free-threaded Python 3.13 has wheels of torch 2.11" in r for r in doc["reasons"])
-    assert any("torch 2.15 has no free-threaded Python 3.13 wheels (it has: 3.14)" in u for u in doc["upgrades"])
+    assert any("torch 2.15 has no free-threaded Python 3.13 wheels (it has: 3.14, 3.15)" in u for u in doc["upgrades"])
