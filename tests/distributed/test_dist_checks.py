@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.distributed import factories as d
+from tests.render.junit_schemas import assert_valid_junit
 from torchdoctor.checks.base import run_checks
 from torchdoctor.distributed.checks import all_dist_checks
 from torchdoctor.distributed.model import BandwidthSample, ClusterFacts, DistReport, Interface
@@ -192,6 +193,7 @@ def test_every_format_renders_a_dist_report(fmt: OutputFormat) -> None:
         assert json.loads(out)["kind"] == "dist"
     if fmt is OutputFormat.JUNIT:
         assert "<failure" in out
+        assert_valid_junit(out)
 
 
 def test_an_init_process_group_timeout_is_a_missing_rank_not_a_collective_timeout() -> None:
