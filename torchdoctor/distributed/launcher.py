@@ -71,6 +71,8 @@ class Launched:
     joined: bool = False
     ranks: tuple[tuple[Launch, RankFacts], ...] = ()
     seconds: float = 0.0
+    timed_out: bool = False
+    """The launcher gave up on the ranks (--timeout) and killed them."""
 
 
 def mark(state: str, name: str) -> None:
@@ -129,13 +131,14 @@ def launch_local(python: str, nproc: int, forwarded: list[str], timeout: float) 
         code, problem, said = _torchrun(torchrun_argv(python, nproc, forwarded), env, timeout)
         folder = Path(state)
         return Launched(
-            code,
+            1 if code == 124 else code,
             problem,
             torchrun_failures(said),
             (folder / "reported").exists(),
             (folder / "joined").exists(),
             _read_state(folder),
             round(time.monotonic() - started, 3),
+            code == 124,
         )
 
 
@@ -159,7 +162,7 @@ def _torchrun(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int
         except OSError:
             proc.kill()
         proc.wait()
-        return 1, f"the local ranks did not finish within {timeout:g} s and were killed", said
+        return 124, f"the local ranks did not finish within {timeout:g} s and were killed", said
     finally:
         untrack(proc)
     reader.join(timeout=5)
@@ -189,8 +192,8 @@ def torchrun_failures(lines: list[str]) -> tuple[RankExit, ...]:
 
 def after_the_ranks(launched: Launched, nproc: int, backend: str = "auto") -> ClusterFacts | None:
     """The job's facts as the launcher saw them, when the ranks failed and none of them reported."""
-    if launched.reported or launched.code == 0 or launched.code == 3:
-        return None
+    if launched.reported or launched.code == 0 or not (launched.exits or launched.timed_out):
+        return None  # a report was written, nothing failed, or nothing is known of the ranks (torchrun itself failed)
     dead = [e for e in launched.exits if e.root] or [e for e in launched.exits if e.exitcode not in TERMINATED]
     dead = dead or list(launched.exits)
     gone = tuple(sorted({e.rank for e in dead}))
