@@ -270,8 +270,11 @@ def test_shared_formats_hide_host_names_behind_the_same_pseudonyms_unless_no_red
 def test_junit_has_a_case_per_node_requirement_and_unreadable_report(tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 
+    from tests.render.junit_schemas import assert_valid_junit
+
     write_fleet(tmp_path)
     result = runner.invoke(app, ["fleet", str(tmp_path), "-f", "junit", "--require", "nodes>=20"], env=ENV)
+    assert_valid_junit(result.stdout)
     suite = ET.fromstring(result.stdout).find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("15", "2", "2")

@@ -350,12 +350,10 @@ def dist(
 
     with stops():
         check_backend(backend)
-        if nproc is not None:
-            raise typer.Exit(launch_ranks(python, nproc, sys.argv, timeout))
         conf = settings(fail_on, ignore, None, None, None, None, None, redact)
         out = OutputOptions(fmt, output, verbose, conf.redact)
         options = DistOptions(conf, out, backend, timeout, rdzv_timeout, collective_timeout, max_mib, all_ranks)
-        code = run_rank(options)
+        code = launch_ranks(python, nproc, sys.argv, options) if nproc is not None else run_rank(options)
     raise typer.Exit(code)
 
 

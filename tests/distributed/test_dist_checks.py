@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.distributed import factories as d
+from tests.render.junit_schemas import assert_valid_junit
 from torchdoctor.checks.base import run_checks
 from torchdoctor.distributed.checks import all_dist_checks
 from torchdoctor.distributed.model import BandwidthSample, ClusterFacts, DistReport, Interface
@@ -192,6 +193,7 @@ def test_every_format_renders_a_dist_report(fmt: OutputFormat) -> None:
         assert json.loads(out)["kind"] == "dist"
     if fmt is OutputFormat.JUNIT:
         assert "<failure" in out
+        assert_valid_junit(out)
 
 
 def test_an_init_process_group_timeout_is_a_missing_rank_not_a_collective_timeout() -> None:
@@ -226,3 +228,41 @@ def test_a_busy_port_and_a_world_size_disagreement_are_named() -> None:
         d.rank(0), steps=(d.step("rendezvous", "failed", "the ranks disagree on WORLD_SIZE: rank 0 says 2"),)
     )
     assert run_one("dist-rank-missing", disagree).findings[0].title == "the ranks disagree on WORLD_SIZE"
+
+
+def _launched(**kw: object) -> object:
+    from dataclasses import replace
+
+    from torchdoctor.distributed.launcher import Launched, RankExit
+
+    base: dict[str, object] = dict(
+        code=1,
+        problem="the local ranks failed (exit 1)",
+        exits=(RankExit(1, 143, "t1", False), RankExit(0, -9, "t0", True)),
+        ranks=((d.LAUNCH, d.rank(0)), (replace(d.LAUNCH, rank=1), d.rank(1))),
+    )
+    base.update(kw)
+    return Launched(**base)  # type: ignore[arg-type]
+
+
+def test_the_launcher_names_the_rank_that_died_mid_run_and_the_one_that_never_joined() -> None:
+    from torchdoctor.distributed.launcher import after_the_ranks
+
+    mid = after_the_ranks(_launched(joined=True), 2)  # type: ignore[arg-type]
+    assert mid is not None
+    (died,) = run_one("dist-rank-died", mid).findings
+    assert died.title == "rank(s) 0 died during the run"
+    early = after_the_ranks(_launched(joined=False), 2)  # type: ignore[arg-type]
+    assert early is not None and [r.rank for r in early.ranks] == [1]
+    (missing,) = run_one("dist-rank-missing", early).findings
+    assert missing.title == "rank(s) 0 never joined (1 of 2 arrived)"
+
+
+def test_the_launcher_stays_quiet_when_a_rank_reported_or_nothing_is_known() -> None:
+    from torchdoctor.distributed.launcher import after_the_ranks
+
+    assert after_the_ranks(_launched(reported=True), 2) is None  # type: ignore[arg-type]
+    assert after_the_ranks(_launched(code=0, exits=()), 2) is None  # type: ignore[arg-type]
+    assert after_the_ranks(_launched(exits=()), 2) is None, "torchrun itself failed: no ranks to speak of"  # type: ignore[arg-type]
+    timed_out = after_the_ranks(_launched(exits=(), timed_out=True, problem="did not finish within 5 s"), 2)  # type: ignore[arg-type]
+    assert timed_out is not None and timed_out.steps[0].name == "terminated"

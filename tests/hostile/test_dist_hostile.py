@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import REPO
 from tests.distributed.test_dist_runs import env, free_port, run_json, start_rank, steps
-from torchdoctor.distributed.launcher import failed_ranks, torchrun_argv
+from tests.test_documents import valid
+from torchdoctor.distributed.launcher import failed_ranks, torchrun_argv, torchrun_failures
 
 pytest.importorskip("torch")
 
@@ -59,6 +60,61 @@ def test_a_rank_killed_under_an_external_torchrun_still_gets_rank_0s_report() ->
     report = json.loads(proc.stdout[start:])
     assert "terminated" in steps(report) or "liveness" in steps(report), report["cluster"]["steps"]
     assert report["findings"], "a run cut short is never a pass"
+
+
+def run_to_file(fault: str, tmp_path, *options: str) -> tuple[dict, subprocess.CompletedProcess[str]]:  # type: ignore[no-untyped-def]
+    """`dist --nproc 2 -f json -o FILE` with ``fault``; the report from the file, and the run."""
+    out = tmp_path / "dist.json"
+    argv = [
+        *DIST,
+        "--nproc",
+        "2",
+        "--max-mib",
+        "1",
+        "--collective-timeout",
+        "3",
+        "--rdzv-timeout",
+        "20",
+        "-o",
+        str(out),
+    ]
+    proc = subprocess.run([*argv, *options], capture_output=True, text=True, env=env(fault), timeout=120, cwd=REPO)
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert out.exists(), f"no report written: {proc.stderr[-2000:]}"
+    assert proc.stderr.count("report written to") == 1, proc.stderr
+    return valid(json.loads(out.read_text())), proc
+
+
+def test_a_rank_killed_before_the_rendezvous_under_nproc_leaves_a_report_naming_it(tmp_path) -> None:
+    report, proc = run_to_file("1:facts:die", tmp_path)
+    assert proc.returncode == 1
+    assert report["kind"] == "dist"
+    (missing,) = [f for f in report["findings"] if f["slug"] == "dist-rank-missing"]
+    assert missing["title"].startswith("rank(s) 1 never joined"), missing
+
+
+def test_rank_0_killed_mid_run_under_nproc_leaves_the_launchers_report(tmp_path) -> None:
+    report, proc = run_to_file("0:all_gather:die", tmp_path)
+    assert proc.returncode == 1
+    (died,) = [f for f in report["findings"] if f["slug"] == "dist-rank-died"]
+    assert died["title"] == "rank(s) 0 died during the run"
+    assert "rank 0 exited with -9 (SIGKILL)" in steps(report)["liveness"]["error"]
+    assert {r["rank"] for r in report["cluster"]["ranks"]} == {0, 1}, "what each rank knew of itself, from the launcher"
+
+
+def test_a_rank_killed_mid_run_says_report_written_once(tmp_path) -> None:
+    report, proc = run_to_file("1:all_gather:die", tmp_path)
+    assert proc.returncode == 1 and "dist-rank-died" in slugs(report)
+
+
+def test_rank_0_stopped_during_the_rendezvous_under_an_external_torchrun_reports_who_had_not_come() -> None:
+    argv = torchrun_argv(sys.executable, 2, ["-f", "json", "--rdzv-timeout", "20"])
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env("1:facts:die"), timeout=120, cwd=REPO)
+    start = proc.stdout.find("{")
+    assert start >= 0, proc.stderr[-2000:]
+    report = valid(json.loads(proc.stdout[start:]))
+    assert steps(report)["rendezvous"]["missing_ranks"] == [1]
+    assert any(f["title"].startswith("rank(s) 1 never joined") for f in report["findings"]), report["findings"]
 
 
 class SilentStore:
@@ -138,6 +194,24 @@ def test_failed_ranks_reads_torchruns_failure_table() -> None:
         "  exitcode  : -9 (pid: 7)",
     ]
     assert failed_ranks(table) == ": rank 1 exited with -9"
+
+
+def test_torchrun_failures_reads_who_failed_first_and_when() -> None:
+    table = [
+        "Failures:",
+        "[1]:",
+        "  time      : 2026-12-02_15:06:09",
+        "  rank      : 1 (local_rank: 1)",
+        "  exitcode  : 143 (pid: 5718) ",
+        "Root Cause (first observed failure):",
+        "[0]:",
+        "  time      : 2026-12-02_15:06:08",
+        "  rank      : 0 (local_rank: 0)",
+        "  exitcode  : -9 (pid: 5717)  (SIGKILL)",
+    ]
+    stopped, root = torchrun_failures(table)
+    assert (stopped.rank, stopped.exitcode, stopped.root) == (1, 143, False)
+    assert root.said() == "rank 0 exited with -9 (SIGKILL) at 2026-12-02_15:06:08" and root.root
 
 
 def test_ctrl_c_on_dist_nproc_leaves_no_torchrun_and_no_rank() -> None:

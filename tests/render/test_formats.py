@@ -11,9 +11,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import xmlschema
 
 from tests import factories as f
+from tests.render.junit_schemas import assert_valid_junit, schema
 from torchdoctor.doctor import judge
 from torchdoctor.model import Report, Unavailable
 from torchdoctor.redact import Redactor
@@ -21,6 +21,7 @@ from torchdoctor.render import OutputFormat, RenderOptions, render
 from torchdoctor.render.github import escape_data
 
 HERE = Path(__file__).parent
+pytest_plugins = ["pytester"]
 SCHEMA = json.loads(files("torchdoctor.render").joinpath("report.schema.json").read_text())
 NOBODY = Redactor(user="ada", home="/home/ada", host="gpu-node-7")
 
@@ -72,9 +73,9 @@ def test_schema_rejects_a_document_that_is_not_a_report() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REPORTS))
-def test_junit_is_valid_against_the_common_schema(name: str) -> None:
+def test_junit_is_valid_against_jenkins_and_surefire_schemas(name: str) -> None:
     xml = render(REPORTS[name], OutputFormat.JUNIT)
-    xmlschema.XMLSchema(str(HERE / "junit.xsd")).validate(xml)
+    assert_valid_junit(xml)
     root = ET.fromstring(xml)
     report = REPORTS[name]
     checks = root.find("testsuite[@name='torchdoctor.checks']")
@@ -82,6 +83,27 @@ def test_junit_is_valid_against_the_common_schema(name: str) -> None:
     errors = {f.code for f in report.findings if f.severity.value == "error"}
     failed = {c.get("name", "").split()[0] for c in checks.iter("testcase") if c.find("failure") is not None}
     assert failed == errors
+
+
+def test_jenkins_schema_rejects_skipped_on_the_root_and_accepts_pytests_own_junit(pytester: pytest.Pytester) -> None:
+    """The vendored junit-10.xsd is the strict one consumers use: it rejects `<testsuites skipped=>`
+    (what we wrote before) and accepts what pytest itself writes."""
+    xml = render(REPORTS["everything-broken"], OutputFormat.JUNIT)
+    root = ET.fromstring(xml)
+    assert "skipped" not in root.attrib
+    root.set("skipped", "1")
+    assert not schema("junit-10.xsd").is_valid(ET.tostring(root, encoding="unicode"))
+    pytester.makepyfile(
+        "import pytest\n"
+        "def test_ok(): pass\n"
+        "def test_fails(): assert False\n"
+        "@pytest.mark.skip(reason='no GPU')\n"
+        "def test_skipped(): pass\n"
+    )
+    pytester.runpytest("-p", "no:torchdoctor", "-p", "no:cacheprovider", "--junitxml=out.xml")
+    own = (pytester.path / "out.xml").read_text()
+    assert "<skipped" in own and "<failure" in own
+    schema("junit-10.xsd").validate(own)
 
 
 def test_junit_smoke_steps_are_testcases() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from torchdoctor.distributed.model import DistReport
+from torchdoctor.distributed.model import ClusterFacts, DistReport
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Finding
 from torchdoctor.output import OutputOptions, deliver, say
@@ -67,18 +68,37 @@ def check_backend(backend: str) -> None:
         raise Stop(f"--backend {backend}: use auto, nccl or gloo", ExitCode.USAGE)
 
 
-def launch_ranks(python: str | None, nproc: int, argv: list[str], timeout: float) -> int:
-    """``--nproc N``: start N local ranks through torchrun, each running this command; their exit code."""
-    from torchdoctor.distributed.launcher import launch_local
+def launch_ranks(python: str | None, nproc: int, argv: list[str], options: DistOptions) -> int:
+    """``--nproc N``: start N local ranks through torchrun, each running this command; their exit code.
+
+    When the ranks failed and none of them reported (rank 0 died, or was stopped before the job came
+    together), the launcher reports what it saw: which rank died, how and when."""
+    from torchdoctor.distributed.launcher import after_the_ranks, launch_local
     from torchdoctor.interpreter import default_python
 
     forwarded = list(argv[argv.index("dist") + 1 :]) if "dist" in argv else []
     forwarded = without_option(forwarded, "--nproc")
     forwarded = without_option(forwarded, "--python")
-    code, problem = launch_local(python or default_python(), nproc, forwarded, timeout + timeouts.DIST_LAUNCH_SLACK)
-    if problem:
-        say(f"torchdoctor: {problem}")
-    return code
+    slack = options.timeout + timeouts.DIST_LAUNCH_SLACK
+    launched = launch_local(python or default_python(), nproc, forwarded, slack)
+    cluster = after_the_ranks(launched, nproc, options.backend)
+    if cluster is not None:
+        return judge_and_deliver(cluster, options)
+    if launched.problem:
+        say(f"torchdoctor: {launched.problem}")
+    return launched.code
+
+
+def judge_and_deliver(cluster: ClusterFacts, options: DistOptions) -> int:
+    """The job's facts judged, the report delivered (the one writer), and its exit code."""
+    from torchdoctor.checks.base import run_checks
+    from torchdoctor.distributed import checks as dist_checks
+    from torchdoctor.reportfile import SCHEMA_VERSION, TOOL, now
+
+    outcomes = run_checks(cluster, dist_checks.all_dist_checks(), options.settings.ignore)
+    result = DistResult(DistReport(SCHEMA_VERSION, TOOL, now(), cluster, outcomes))
+    deliver(result, options.out)
+    return int(exit_code(result.severities(), options.settings.fail_on))
 
 
 def without_option(args: list[str], name: str) -> list[str]:
@@ -98,14 +118,10 @@ def without_option(args: list[str], name: str) -> list[str]:
 
 def run_rank(options: DistOptions) -> int:
     """This process is one rank of the job: run it; rank 0 writes the report. Returns the exit code."""
-    from torchdoctor.checks.base import run_checks
-    from torchdoctor.distributed import checks as dist_checks
     from torchdoctor.distributed import rank as dist_rank
     from torchdoctor.distributed import run as dist_run
-    from torchdoctor.distributed.model import ClusterFacts
-    from torchdoctor.reportfile import SCHEMA_VERSION, TOOL, now
+    from torchdoctor.distributed.launcher import STATE_ENV, mark
 
-    conf = options.settings
     try:
         launch = dist_rank.resolve(os.environ)
     except dist_rank.LaunchError as exc:
@@ -118,13 +134,18 @@ def run_rank(options: DistOptions) -> int:
         options.collective_timeout,
         options.timeout,
         options.max_mib * 1024 * 1024,
+        state=os.environ.get(STATE_ENV, ""),
     )
+    once = threading.Lock()
+    codes: list[int] = []
 
     def finish(cluster: ClusterFacts) -> int:
-        outcomes = run_checks(cluster, dist_checks.all_dist_checks(), conf.ignore)
-        result = DistResult(DistReport(SCHEMA_VERSION, TOOL, now(), cluster, outcomes))
-        deliver(result, options.out)
-        return int(exit_code(result.severities(), conf.fail_on))
+        """Judge and deliver once, whichever thread gets here first (the main one, the watchdog, SIGTERM's)."""
+        with once:
+            if not codes:
+                codes.append(judge_and_deliver(cluster, options))
+                mark(run_options.state, "reported")
+            return codes[0]
 
     def log(message: str) -> None:
         if options.all_ranks or launch.rank == 0:

@@ -29,6 +29,9 @@ class DistOptions:
     linger: float = 5.0
     """Seconds a rank waits on the others past its own deadlines: a rank other than 0 for rank 0's
     go past rdzv_timeout, rank 0 for every live rank to read its exit code before the store goes."""
+    state: str = ""
+    """The folder of the launcher that started this rank (`launcher.STATE_ENV`), else "": the rank
+    leaves there what the launcher needs to report when no rank can."""
 
 
 Finish = Callable[[ClusterFacts], int]

@@ -29,6 +29,7 @@ from torchdoctor import serde
 from torchdoctor.distributed.collectives import bandwidth, barrier, collectives, peer_access
 from torchdoctor.distributed.job import DistOptions, Finish, Job, Log, Rank
 from torchdoctor.distributed.lastresort import TerminationReport, exit_hard
+from torchdoctor.distributed.launcher import leave_facts, mark
 from torchdoctor.distributed.model import ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
 from torchdoctor.distributed.rank import NodeView, gather, norm_bus
 from torchdoctor.distributed.sidechannel import Heartbeat, SideChannel, Watchdog, connect, key, reachable
@@ -55,10 +56,13 @@ def run(
     import torch
     import torch.distributed  # Job.dist
 
+    if terminated is not None and launch.rank == 0 and not options.state:  # (a launcher of ours reports then)
+        terminated.report = lambda: finish(_stopped_early(launch, options))
     rank = _launch(torch, launch, options, finish, log)
-    job = _rendezvous(rank)
+    job = _rendezvous(rank, terminated)
     if isinstance(job, int):
         return job
+    mark(options.state, "joined")
     _watch(job, terminated)
     if _collectives(job):
         _gather(job)
@@ -71,7 +75,15 @@ def _launch(torch: Any, launch: Launch, options: DistOptions, finish: Finish, lo
     if torch.cuda.is_available() and torch.cuda.device_count() > launch.local_rank:
         torch.cuda.set_device(launch.local_rank)
     me = gather(torch, launch, _nvml_view(), os.environ)
+    leave_facts(options.state, launch, me)
     return Rank(launch, options, finish, log, torch, me, started)
+
+
+def _stopped_early(launch: Launch, options: DistOptions) -> ClusterFacts:
+    """Rank 0, stopped (SIGTERM) before it knew even its own facts: that much is still a report."""
+    error = "the launcher stopped this rank (SIGTERM) before the rendezvous, while it gathered its own facts"
+    step = StepResult("terminated", StepStatus.FAILED, 0.0, error)
+    return ClusterFacts(launch, options.backend, launch.world_size, (), (step,))
 
 
 def _nvml_view() -> NodeView:
@@ -97,15 +109,19 @@ def _nvml_view() -> NodeView:
 # ---- rendezvous and facts
 
 
-def _rendezvous(rank: Rank) -> Job | int:
+def _rendezvous(rank: Rank, terminated: TerminationReport | None = None) -> Job | int:
     """The side channel (the job's store, within rdzv_timeout), then every rank's facts; a Job, or
     the exit code when the job never came together (rank 0 has reported why)."""
     t0 = time.monotonic()
+    sides: list[SideChannel] = []
+    if terminated is not None and rank.launch.rank == 0:  # stopped while waiting: say who had not come
+        terminated.report = lambda: rank.finish(_stopped_waiting(rank, sides))
     try:
         store = connect(rank.torch, rank.launch, rank.options.rdzv_timeout)
     except Exception as exc:
         return rank.finish(_unreachable(rank, t0, exc))
     side = SideChannel(store, rank.launch.rank, rank.launch.world_size)
+    sides.append(side)
     agreed = _facts(rank, side, t0)
     if isinstance(agreed, int):
         return agreed
@@ -129,6 +145,18 @@ def _unreachable(rank: Rank, t0: float, exc: Exception) -> ClusterFacts:
         missing_ranks=(0,),
     )
     return ClusterFacts(launch, rank.options.backend, launch.world_size, (rank.me,), (step,), seconds=rank.seconds())
+
+
+def _stopped_waiting(rank: Rank, sides: list[SideChannel]) -> ClusterFacts:
+    """Rank 0, stopped by the launcher (SIGTERM) before every rank arrived: the ones that had not."""
+    launch = rank.launch
+    ranks = _read_facts(sides[0], launch.world_size) if sides else (rank.me,)
+    missing = tuple(r for r in range(launch.world_size) if r not in {f.rank for f in ranks})
+    error = "the launcher stopped this rank (SIGTERM) during the rendezvous" + (
+        f": rank(s) {', '.join(map(str, missing))} had not arrived (most often: died on the way)" if missing else ""
+    )
+    step = StepResult("rendezvous" if missing else "terminated", StepStatus.FAILED, rank.seconds(), error, missing)
+    return ClusterFacts(launch, rank.options.backend, launch.world_size, ranks, (step,), seconds=rank.seconds())
 
 
 Agreed = tuple[str, tuple[RankFacts, ...]]

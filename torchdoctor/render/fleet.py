@@ -250,7 +250,7 @@ def _finding_lines(findings: tuple[NodeFinding, ...]) -> str:
 def fleet_junit(fleet: Fleet) -> str:
     """A testcase per node (an error finding fails it), per fleet requirement, and per unreadable report."""
     root = ET.Element("testsuites", name="torchdoctor.fleet")
-    suite = ET.SubElement(root, "testsuite", name="torchdoctor.fleet", hostname="fleet")
+    suite = ET.SubElement(root, "testsuite", name="torchdoctor.fleet")
     outliers: dict[str, list[str]] = {}
     for o in fleet.outliers():
         outliers.setdefault(o.node, []).append(f"outlier: {o.value} (the majority: {o.majority})")
@@ -277,9 +277,11 @@ def fleet_junit(fleet: Fleet) -> str:
         ET.SubElement(case, "error", message=u.reason, type="unreadable")
         errors += 1
     tests = len(fleet.nodes) + len(fleet.requirements) + len(fleet.unreadable)
-    for element in (root, suite):
-        for key, value in (("tests", tests), ("failures", failures), ("errors", errors), ("skipped", 0)):
+    for element in (root, suite):  # skipped= on the <testsuite> only: junit-10.xsd rejects it on <testsuites>
+        for key, value in (("tests", tests), ("failures", failures), ("errors", errors)):
             element.set(key, str(value))
+    suite.set("skipped", "0")
+    suite.set("time", "0")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

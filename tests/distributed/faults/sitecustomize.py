@@ -3,7 +3,9 @@
 The tests put this folder first on PYTHONPATH, so every Python process they start (torchrun, the
 doctor, each rank) runs this file first. With DIST_FAULT="RANK:STEP:stall" that rank stops just
 before it would enter STEP (it never says it entered: the job hangs on it); with "RANK:STEP:die" it
-SIGKILLs itself there (a rank lost mid-run: the OOM killer, a crash). Without DIST_FAULT it does nothing.
+SIGKILLs itself there (a rank lost mid-run: the OOM killer, a crash). STEP may also be a key the rank
+puts before any step, "facts": it dies once rank 0 has put its own (rank 0 is waiting on it in the
+rendezvous, which never completes). Without DIST_FAULT it does nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ def _inject(rank: str, step: str, how: str) -> None:
     put = SideChannel.put
 
     def faulty_put(self: SideChannel, *parts: object, value: str = "1") -> None:
-        if parts == ("enter", step, int(rank)):
+        if parts in (("enter", step, int(rank)), (step, int(rank))):
+            if parts[0] == step and int(rank) != 0:  # before any step: once rank 0 is there too, waiting on it
+                deadline = time.monotonic() + 60
+                while not self.has(step, 0) and time.monotonic() < deadline:
+                    time.sleep(0.05)
             if how == "die":
                 os.kill(os.getpid(), signal.SIGKILL)
             time.sleep(3600)
