@@ -22,3 +22,11 @@ def some_of(names: list[str], shown: int) -> str:
     """ "a, b, c and 5 more": the first ``shown`` names, then how many were left out."""
     head = ", ".join(names[:shown])
     return head + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def grouped(names: list[str]) -> str:
+    """ "8 × NVIDIA H100 80GB HBM3" for identical names, in the order first seen; each once, counted when repeated."""
+    counted: dict[str, int] = {}
+    for name in names:
+        counted[name] = counted.get(name, 0) + 1
+    return ", ".join(f"{n} × {name}" if n > 1 else name for name, n in counted.items())
