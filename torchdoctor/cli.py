@@ -462,7 +462,10 @@ def fleet(
     ] = False,
     redact: Annotated[
         bool | None,
-        typer.Option("--redact/--no-redact", help="Pseudonyms for host names in markdown/html [redact]."),
+        typer.Option(
+            "--redact/--no-redact",
+            help="Pseudonyms for host names in markdown, html and GitHub annotations and job summary [redact].",
+        ),
     ] = None,
     fail_on: Annotated[
         FailOn | None,
