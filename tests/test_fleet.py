@@ -503,6 +503,9 @@ def test_each_fix_variant_names_its_nodes_in_every_format_as_pseudonyms_where_sh
         assert f"on {pseudonym('old-4')}:" in text and "old-4" not in text, fmt
     text = runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).stdout
     assert "fix on old-4:" in text
+    github = runner.invoke(app, ["fleet", str(tmp_path), "-f", "github"], env=ENV).stdout
+    (annotation,) = [line for line in github.splitlines() if "driver-too-old" in line]
+    assert "the fix differs between nodes: see the job summary" in annotation and "pip install" not in annotation
 
 
 def test_in_github_actions_the_annotations_name_nodes_as_the_job_summary_does(tmp_path: Path) -> None:

@@ -295,11 +295,18 @@ def fleet_github(fleet: Fleet) -> str:
     by_code: dict[str, list[tuple[NodeFinding, list[str]]]] = {}
     for f, m in fleet.findings():
         by_code.setdefault(f.code, []).append((f, m))
+    order = {node.name: i for i, node in enumerate(fleet.nodes)}
     for same in by_code.values():
-        first, members = same[0]
-        nodes = list(dict.fromkeys(name for _, m in same for name in m))
-        fixes = fleet.fixes(first) if len(same) == 1 else []
-        fix = f"\nfix: {fixes[0][0]}" if len(fixes) == 1 and fixes[0][1] == members else ""
+        first = same[0][0]
+        nodes = sorted({name for _, m in same for name in m}, key=lambda name: order.get(name, 0))
+        fixes: dict[str, set[str]] = {}
+        for f, _ in same:
+            for command, which in fleet.fixes(f):
+                fixes.setdefault(command, set()).update(which)
+        if len(fixes) == 1 and next(iter(fixes.values())) == set(nodes):
+            fix = f"\nfix: {next(iter(fixes))}"
+        else:  # one node's fix can break another: the job summary names the nodes of each
+            fix = "\nthe fix differs between nodes: see the job summary" if fixes else ""
         also = f" (and {plural(len(same) - 1, 'similar finding')})" if len(same) > 1 else ""
         text = f"{first.title}{also} on {plural(len(nodes), 'node')}: {some_of(nodes, NAMED)}{fix}"
         found[LEVEL[first.severity]].append((f"{first.code} {first.slug}", text))
