@@ -14,22 +14,33 @@ Targets (issues #2 and #4), on the 2-core development machine:
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
 
+CPU: dict[str, list[float]] = {}
+"""User + system CPU seconds of each command's process tree, beside its wall time: a loaded machine stretches
+wall time far more than CPU time, so the two together say how quiet the machine was."""
 
-def timed(argv: list[str]) -> float:
+
+def timed(argv: list[str], name: str = "") -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.setdefault(name, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return wall
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--python", default=sys.executable, help="interpreter with torch and torchdoctor")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="measure only these (e.g. 'check --quick')")
     args = parser.parse_args()
     py = args.python
     doctor = [py, "-m", "torchdoctor", "check", "--format", "json"]
@@ -41,22 +52,29 @@ def main() -> int:
         "check --quick": [*doctor, "--quick"],
         "bench --device cpu": [py, "-m", "torchdoctor", "bench", "--device", "cpu", "-f", "json"],
     }
+    if args.only:
+        commands = {name: argv for name, argv in commands.items() if name in args.only or name == "import torch"}
+        commands.setdefault("collect_env", [py, "-m", "torch.utils.collect_env"])
+    print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.2f} before")
     for argv in commands.values():  # warm the page cache and .pyc files
         timed(argv)
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.runs):
         for name, argv in commands.items():
-            samples[name].append(timed(argv))
+            samples[name].append(timed(argv, name))
     median = {name: statistics.median(values) for name, values in samples.items()}
     base, collect = median["import torch"], median["collect_env"]
-    print(f"{'command':<20} {'median s':>9} {'min s':>7} {'x import torch':>15} {'x collect_env':>14}")
+    print(f"{'command':<20} {'median s':>9} {'min s':>7} {'CPU s':>7} {'x import torch':>15} {'x collect_env':>14}")
     for name, values in samples.items():
+        cpu = statistics.median(CPU[name])
         print(
-            f"{name:<20} {median[name]:9.3f} {min(values):7.3f} {median[name] / base:15.2f} "
+            f"{name:<20} {median[name]:9.3f} {min(values):7.3f} {cpu:7.3f} {median[name] / base:15.2f} "
             f"{median[name] / collect:14.2f}"
         )
-    smoke_cost = median["check (cpu smoke)"] - median["check --no-smoke"]
-    print(f"\nCPU smoke adds {smoke_cost:.3f} s to check; runs={args.runs}, python={py}")
+    if "check (cpu smoke)" in median and "check --no-smoke" in median:
+        smoke_cost = median["check (cpu smoke)"] - median["check --no-smoke"]
+        print(f"\nCPU smoke adds {smoke_cost:.3f} s to check")
+    print(f"runs={args.runs}, python={py}, load average {os.getloadavg()[0]:.2f} after")
     return 0
 
 

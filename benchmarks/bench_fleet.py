@@ -11,9 +11,11 @@ turns every host name into its pseudonym; stdin reads the reports back to back f
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ def write_reports(where: Path, count: int) -> None:
 
 
 MEASURE = """
-import resource, subprocess, sys, time
+import os, resource, subprocess, sys, time
 argv, stdin_of = sys.argv[2:], sys.argv[1]
 started = time.perf_counter()
 cat = subprocess.Popen(["sh", "-c", f"cat {stdin_of}/*.json"], stdout=subprocess.PIPE) if stdin_of else None
@@ -45,21 +47,35 @@ run = subprocess.run(argv, stdin=cat.stdout if cat else None, capture_output=Tru
 if cat:
     cat.wait()
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the larger of cat and the fleet: the fleet
-print(seconds, peak, run.returncode, len(run.stdout))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak = usage.ru_maxrss  # the larger of cat and the fleet: the fleet
+print(seconds, usage.ru_utime + usage.ru_stime, peak, run.returncode, len(run.stdout), os.getloadavg()[0])
 """
 
 
-def measure(reports: str, fmt: str) -> tuple[float, int, int, int]:
-    """Wall time, peak RSS (KiB), exit status and output size of one `fleet` run, in a process of its own
-    so that the peak is this run's (RUSAGE_CHILDREN only ever grows)."""
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    """Wall time: what a person waits, and what other work on the machine stretches."""
+    cpu: float
+    """User + system CPU time of the run: close to wall time on a quiet machine, far below it on a busy one."""
+    peak_kib: int
+    code: int
+    out_bytes: int
+    load: float
+    """The 1-minute load average as the run ended (its own process counts for about 1)."""
+
+
+def measure(reports: str, fmt: str) -> Run:
+    """One `fleet` run, in a process of its own so that the peak and CPU time are this run's
+    (RUSAGE_CHILDREN only ever grows)."""
     if fmt == "stdin":  # `cat reports/*.json | torchdoctor fleet -`: whole reports back to back
         argv = [reports, sys.executable, "-m", "torchdoctor", "fleet", "-", "-f", "json"]
     else:
         argv = ["", sys.executable, "-m", "torchdoctor", "fleet", reports, "-f", fmt]
     out = subprocess.run([sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, cwd=ROOT)
-    seconds, peak, code, size = out.stdout.split()
-    return float(seconds), int(peak), int(code), int(size)
+    seconds, cpu, peak, code, size, load = out.stdout.split()
+    return Run(float(seconds), float(cpu), int(peak), int(code), int(size), float(load))
 
 
 def main() -> int:
@@ -67,14 +83,17 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--formats", nargs="+", default=["json", "markdown", "stdin"])
     args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    print(f"{cores} CPU cores; load average before: {os.getloadavg()[0]:.2f} (quiet: well under {cores})")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             write_reports(Path(tmp), size)
             for fmt in args.formats:
-                seconds, peak, code, out = measure(tmp, fmt)
+                r = measure(tmp, fmt)
                 print(
-                    f"{size:>6} reports, {fmt:>8}: {seconds:6.2f} s, peak RSS {peak / 1024:.0f} MiB "
-                    f"(exit {code}, {out / 1024:.0f} KiB out)"
+                    f"{size:>6} reports, {fmt:>8}: {r.seconds:6.2f} s wall, {r.cpu:6.2f} s CPU, "
+                    f"load {r.load:.2f}, peak RSS {r.peak_kib / 1024:.0f} MiB (exit {r.code}, "
+                    f"{r.out_bytes / 1024:.0f} KiB out)"
                 )
     return 0
 

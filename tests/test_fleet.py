@@ -13,6 +13,7 @@ from tests import factories as f
 from torchdoctor.cli import app
 from torchdoctor.doctor import judge
 from torchdoctor.exitcodes import ExitCode
+from torchdoctor.fleet import Fleet
 from torchdoctor.model import Facts
 from torchdoctor.render import OutputFormat, render
 
@@ -57,7 +58,7 @@ def test_a_fleet_names_the_node_on_another_driver_the_broken_gpu_and_the_unreada
     assert set(unreadable) == {"gpu-12.json", "notes.json"}
     assert "is not JSON" in unreadable["gpu-12.json"] and "not a torchdoctor report" in unreadable["notes.json"]
     text = runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).stdout
-    assert "Broken: 12 nodes from 14 reports (2 could not be read), 2 configurations, 1 outlier" in text
+    assert "Broken: 1 of 12 nodes with errors, from 14 reports (2 could not be read), 2 configurations" in text
     assert "gpu-10: driver 535.104.05 (the majority: driver 550.54.15)" in text
     assert "Traceback" not in text
 
@@ -286,10 +287,11 @@ def test_junit_has_a_case_per_node_requirement_and_unreadable_report(tmp_path: P
 
 def test_github_annotations_name_findings_outliers_and_unreadable_reports(tmp_path: Path) -> None:
     write_fleet(tmp_path)
-    lines = runner.invoke(app, ["fleet", str(tmp_path), "-f", "github"], env=ENV).stdout.splitlines()
+    args = ["fleet", str(tmp_path), "-f", "github", "--no-redact"]
+    lines = runner.invoke(app, args, env=ENV).stdout.splitlines()
     assert all(line.startswith(("::error ", "::warning ", "::notice ")) for line in lines), lines
-    assert any(line.startswith("::warning title=fleet outlier::gpu-10") for line in lines)
-    assert sum(line.startswith("::error title=unreadable report::") for line in lines) == 2
+    assert any(line.startswith("::warning title=fleet outlier%3A driver::gpu-10") for line in lines)
+    assert sum(line.startswith("::error title=2 reports could not be read::") for line in lines) == 1
     assert any(line.startswith("::error") and "on 1 node: gpu-11" in line for line in lines)
 
 
@@ -369,9 +371,9 @@ def test_a_findings_fix_is_shown_once_for_nodes_that_share_it_and_per_variant_wh
     text = runner.invoke(app, ["fleet", str(tmp_path)], env={**ENV, "COLUMNS": "60"}).stdout
     commands = [line.strip() for line in text.splitlines() if line.strip().startswith("$ ")]
     assert commands == [f"$ {x['command']}" for x in too_old["fixes"]]  # whole, at 60 columns: pasteable
-    assert "fix on 4 nodes:" in text
+    assert "fix on 4 nodes (old-0, old-1, old-2, old-3):" in text and "fix on old-4:" in text
     (tmp_path / "old-4.json").unlink()
-    lines = runner.invoke(app, ["fleet", str(tmp_path), "-f", "github"], env=ENV).stdout.splitlines()
+    lines = runner.invoke(app, ["fleet", str(tmp_path), "-f", "github", "--no-redact"], env=ENV).stdout.splitlines()
     assert any(
         "driver-too-old" in line and "%0Afix: /home/ada/venv/bin/python -m pip install" in line for line in lines
     )
@@ -473,3 +475,93 @@ def test_the_shared_view_keeps_a_fix_that_pastes_and_drops_one_that_would_not(tm
     shared = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--hide-hosts"], env=ENV).stdout)
     (too_old,) = [x for x in shared["findings"] if x["slug"] == "driver-too-old"]
     assert [x["command"].split()[0] for x in too_old["fixes"]] == ["~/venv/bin/python"]  # `<user>` would redirect
+
+
+def old_driver_nodes(root: Path) -> None:
+    """Five nodes on a driver too old for their torch; old-4's Python is elsewhere, so its fix differs."""
+    old_driver = {
+        "nvml": f.nvml(f.gpu(), driver="470.82.01", cuda="11.4"),
+        "kernel": f.kernel(module_version="470.82.01"),
+    }
+    for i in range(5):
+        python = f.python(executable="/opt/conda/bin/python") if i == 4 else f.python()
+        (root / f"old-{i}.json").write_text(report_json(node(f"old-{i}", python=python, **old_driver)))
+
+
+def test_each_fix_variant_names_its_nodes_in_every_format_as_pseudonyms_where_shared(tmp_path: Path) -> None:
+    from torchdoctor.fleet import pseudonym
+
+    old_driver_nodes(tmp_path)
+    doc = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json"], env=ENV).stdout)
+    (too_old,) = [x for x in doc["findings"] if x["slug"] == "driver-too-old"]
+    assert [(x["nodes"], x["which"]) for x in too_old["fixes"]] == [
+        (4, ["old-0", "old-1", "old-2", "old-3"]),
+        (1, ["old-4"]),
+    ]
+    hidden = json.loads(runner.invoke(app, ["fleet", str(tmp_path), "-f", "json", "--hide-hosts"], env=ENV).stdout)
+    (too_old,) = [x for x in hidden["findings"] if x["slug"] == "driver-too-old"]
+    assert too_old["fixes"][1]["which"] == [pseudonym("old-4")]
+    for fmt in ("markdown", "html"):  # shared: pseudonyms
+        text = runner.invoke(app, ["fleet", str(tmp_path), "-f", fmt], env=ENV).stdout
+        assert f"on {pseudonym('old-4')}:" in text and "old-4" not in text, fmt
+    text = runner.invoke(app, ["fleet", str(tmp_path)], env=ENV).stdout
+    assert "fix on old-4:" in text
+    github = runner.invoke(app, ["fleet", str(tmp_path), "-f", "github"], env=ENV).stdout
+    (annotation,) = [line for line in github.splitlines() if "driver-too-old" in line]
+    assert "the fix differs between nodes: see the job summary" in annotation and "pip install" not in annotation
+
+
+def test_in_github_actions_the_annotations_name_nodes_as_the_job_summary_does(tmp_path: Path) -> None:
+    from torchdoctor.fleet import pseudonym
+
+    write_fleet(tmp_path)
+    summary = tmp_path / "summary.md"
+    env = {**ENV, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = runner.invoke(app, ["fleet", str(tmp_path)], env=env)
+    annotations = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert annotations and summary.exists()
+    for real in ("gpu-10", "gpu-11"):
+        assert pseudonym(real) in summary.read_text() and real not in summary.read_text()
+        assert any(pseudonym(real) in line for line in annotations), annotations
+        assert not any(real in line for line in annotations), annotations
+
+
+def many_findings_fleet() -> Fleet:
+    """40 nodes, each with its own error code and a GPU-numbered title, ten of them on drivers of their own."""
+    from torchdoctor.fleet import Fleet, Node, NodeFinding
+
+    fleet = Fleet(reports=40)
+    for i in range(40):
+        config = (("os", "Linux"), ("python", "3.12"), ("torch", "2.13"), ("driver", f"driver {500 + max(0, i - 29)}"))
+        findings = (
+            NodeFinding(f"TD9{i % 25:02d}", f"problem-{i % 25}", "error", f"problem {i % 25}"),
+            NodeFinding("TD017", "gpu-ecc-errors", "error", f"GPU {i % 8} has memory errors", "sudo true"),
+            NodeFinding("TD050", "w", "warning", f"warning on GPU {i % 8}"),
+        )
+        fleet.add(Node(f"n{i:02d}", f"n{i:02d}.json", (*config, ("gpus", "8 × H100")), findings))
+    return fleet
+
+
+def test_github_annotations_are_grouped_and_at_most_ten_of_each_level_with_the_rest_in_the_summary() -> None:
+    from torchdoctor.render.fleet import ANNOTATIONS, fleet_github
+
+    lines = fleet_github(many_findings_fleet()).splitlines()
+    errors = [line for line in lines if line.startswith("::error ")]
+    warnings = [line for line in lines if line.startswith("::warning ")]
+    assert len(errors) == ANNOTATIONS and "see the job summary" in errors[-1]
+    assert errors[-1].startswith("::error title=17 more errors::")  # 26 codes: 9 shown, 17 in the summary
+    (ecc,) = [line for line in errors if "TD017" in line]
+    assert "(and 7 similar findings) on 40 nodes" in ecc  # 8 titles (one per GPU) are one annotation
+    assert len(warnings) == 2  # one per finding code (TD050) and one per kind of outlier (driver)
+
+
+def test_the_headline_says_how_many_nodes_are_broken_and_how_many_warned() -> None:
+    fleet = many_findings_fleet()
+    assert fleet.verdict().startswith("Broken: 40 of 40 nodes with errors, from 40 reports")
+    from torchdoctor.fleet import CONFIG_KEYS, Fleet, Node, NodeFinding
+
+    warned = Fleet(reports=3)
+    for i in range(3):
+        findings = (NodeFinding("TD050", "w", "warning", "a warning"),) if i == 0 else ()
+        warned.add(Node(f"n{i}", f"n{i}.json", tuple((key, "same") for key in CONFIG_KEYS), findings))
+    assert warned.verdict().startswith("Works, with warnings: 1 of 3 nodes with warnings, from 3 reports")

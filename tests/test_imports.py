@@ -69,3 +69,14 @@ def test_an_upward_import_breaks_the_contract(tmp_path: Path) -> None:
     result = lint_imports(tmp_path)
     assert result.returncode == 1
     assert "torchdoctor.model -> torchdoctor.render.terminal" in result.stdout
+
+
+def test_nvmls_child_imports_its_probe_and_not_every_other_probe() -> None:
+    """The NVML child is on `check --quick`'s critical path: importing torchdoctor.probes.nvml (and so the
+    probes package) must not import the host, environment, interpreter and kernel probes on the way."""
+    code = (
+        "import sys; from torchdoctor.probes.nvml import main; "
+        "print(sorted(m for m in sys.modules if m.startswith('torchdoctor.probes.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "['torchdoctor.probes.nvml', 'torchdoctor.probes.subproc']"

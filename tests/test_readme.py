@@ -124,3 +124,17 @@ def test_the_wheel_holds_every_package_of_the_source(wheel: Path) -> None:
     for init in sorted((ROOT / "torchdoctor").rglob("__init__.py")):
         assert init.relative_to(ROOT).as_posix() in names, f"{init.parent.name} is not in the wheel"
     assert "torchdoctor/compat_data/releases.toml" in names and "torchdoctor/render/dist.schema.json" in names
+
+
+def test_the_readmes_sample_output_is_an_80_column_terminal_as_scripts_readme_sample_makes_it() -> None:
+    """The sample is pasted from `scripts/readme_sample.py` (a real run on the fake GPU machine, 80 columns)."""
+    text = (ROOT / "README.md").read_text()
+    sample = text.split("```\n$ torchdoctor\n", 1)[1].split("```", 1)[0]
+    lines = sample.splitlines()
+    assert lines[0].startswith("torchdoctor ") and lines[-1].startswith("problems found: ")
+    assert all(len(line) <= 80 for line in lines if not line.lstrip().startswith("$ ")), "wider than 80 columns"
+    assert all(line == line.rstrip() for line in lines)
+    commands = [line.strip() for line in lines if line.lstrip().startswith("$ ")]
+    assert commands and all("--index-url https://download.pytorch.org/whl/" in c for c in commands)  # one line each
+    counts = re.search(r"problems found: (\d+) errors?, (\d+) warnings?, (\d+) notes?", lines[-1])
+    assert counts is not None  # the wording the renderer prints today ("1 error", not "1 error(s)")

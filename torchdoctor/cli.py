@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from torchdoctor import __version__
 from torchdoctor.exitcodes import ExitCode, Stop
@@ -35,6 +36,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class PlainArgument(TyperArgument):
+    """An argument shown as its metavar alone: ``REPORT...``, not ``{REPORT...}...`` and ``<list[str]>``."""
+
+    def display_type(self, ctx: Any) -> str:
+        return ""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 and "..." not in name else "")
+
+
+class PlainArgumentsCommand(TyperCommand):
+    """A command whose arguments are written as the help says them (see :class:`PlainArgument`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = PlainArgument
 
 
 def at_least_seconds(least: float) -> Any:
@@ -248,12 +270,17 @@ def smoke(
 @app.command()
 def bench(
     device: Annotated[
-        str, typer.Option("--device", metavar="DEVICE", help=f"{device_choices()} present [all].")
+        str,
+        typer.Option("--device", metavar="DEVICE", help=f"{device_choices()} present [all].", show_default=False),
     ] = "all",
     seconds: Annotated[
         float,
         typer.Option(
-            "--seconds", metavar="SECONDS", help="Measuring time per device [15].", callback=at_least_seconds(1)
+            "--seconds",
+            metavar="SECONDS",
+            help="Measuring time per device [15].",
+            callback=at_least_seconds(1),
+            show_default=False,
         ),
     ] = 15.0,
     fmt: FormatOpt = OutputFormat.TERMINAL,
@@ -275,9 +302,9 @@ def bench(
     finish(result, OutputOptions(fmt, output, verbose, conf.redact), conf.fail_on)
 
 
-@app.command()
+@app.command(cls=PlainArgumentsCommand)
 def explain(
-    code: Annotated[str, typer.Argument(help="A check code (TD004) or slug (cuda-unavailable).")],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="A check code (TD004) or slug (cuda-unavailable).")],
     fmt: AnswerFormatOpt = AnswerFormat.TERMINAL,
 ) -> None:
     """Explain one check: what it looks at, why it matters."""
@@ -297,7 +324,13 @@ def dist(
         ),
     ] = None,
     backend: Annotated[
-        str, typer.Option("--backend", metavar="BACKEND", help="auto (nccl when every rank has a GPU), nccl or gloo.")
+        str,
+        typer.Option(
+            "--backend",
+            metavar="BACKEND",
+            help="auto (nccl when every rank has a GPU), nccl or gloo [auto].",
+            show_default=False,
+        ),
     ] = "auto",
     timeout: Annotated[
         float,
@@ -305,6 +338,7 @@ def dist(
             "--timeout",
             metavar="SECONDS",
             help=f"Seconds for the whole run {shown(timeouts.DIST_RUN)}.",
+            show_default=False,
             callback=at_least_seconds(1),
         ),
     ] = timeouts.DIST_RUN,
@@ -314,6 +348,7 @@ def dist(
             "--rdzv-timeout",
             metavar="SECONDS",
             help=f"Seconds for every rank to join {shown(timeouts.DIST_RENDEZVOUS)}.",
+            show_default=False,
             callback=at_least_seconds(0.5),
         ),
     ] = timeouts.DIST_RENDEZVOUS,
@@ -323,6 +358,7 @@ def dist(
             "--collective-timeout",
             metavar="SECONDS",
             help=f"Seconds per collective {shown(timeouts.DIST_COLLECTIVE)}.",
+            show_default=False,
             callback=at_least_seconds(0.5),
         ),
     ] = timeouts.DIST_COLLECTIVE,
@@ -389,6 +425,9 @@ def compat(
         str, typer.Option("--torchaudio", metavar="VERSION", help="Is this torchaudio right for --torch?")
     ] = "",
     fmt: AnswerFormatOpt = AnswerFormat.TERMINAL,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the answer to FILE.")
+    ] = None,
 ) -> None:
     """Answer compatibility questions from the tables alone (offline; this machine is not examined)."""
     from torchdoctor.commands.compat import CompatOptions, run_compat
@@ -398,10 +437,10 @@ def compat(
     )
     with stops():
         result = run_compat(options)
-    finish(result, answer_output(fmt))
+    finish(result, answer_output(fmt, output))
 
 
-@app.command()
+@app.command(cls=PlainArgumentsCommand)
 def fleet(
     paths: Annotated[
         list[str],
@@ -421,7 +460,10 @@ def fleet(
     ] = False,
     redact: Annotated[
         bool | None,
-        typer.Option("--redact/--no-redact", help="Pseudonyms for host names in markdown/html [redact]."),
+        typer.Option(
+            "--redact/--no-redact",
+            help="Pseudonyms for host names in markdown, html and GitHub annotations and job summary [redact].",
+        ),
     ] = None,
     fail_on: Annotated[
         FailOn | None,
@@ -472,6 +514,9 @@ def recommend(
         str | None, typer.Option("--python", metavar="PATH", help="Examine this interpreter (default: the active one).")
     ] = None,
     fmt: AnswerFormatOpt = AnswerFormat.TERMINAL,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the answer to FILE.")
+    ] = None,
 ) -> None:
     """The newest torch this machine (or the one described) can run, and the exact pip command."""
     from torchdoctor.commands.recommend import RecommendOptions, run_recommend
@@ -479,17 +524,23 @@ def recommend(
     options = RecommendOptions(driver, tuple(gpu or ()), python_version, platform, macos, interpreter)
     with stops():
         result = run_recommend(options)
-    finish(result, answer_output(fmt))
+    finish(result, answer_output(fmt, output))
 
 
-def answer_output(fmt: AnswerFormat) -> OutputOptions:
-    return OutputOptions(OutputFormat(fmt.value))
+def answer_output(fmt: AnswerFormat, output: Path | None = None) -> OutputOptions:
+    return OutputOptions(OutputFormat(fmt.value), output)
 
 
 def main() -> None:
     """Run the command line (`torchdoctor.__main__` installs the signal handlers first)."""
     try:
         app(args=default_to_check(sys.argv[1:]), prog_name="torchdoctor")
+    except SystemExit as exc:
+        if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # click (typer's own copy) met EPIPE writing its text (--help): it wraps stdout so and exits 1
+            say("torchdoctor: could not write to stdout: the reader went away")
+            sys.exit(int(ExitCode.OUTPUT_FAILED))
+        raise
     except KeyboardInterrupt:  # pragma: no cover - a signal handler could not be installed
         from torchdoctor.probes.subproc import kill_everything
 

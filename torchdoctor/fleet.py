@@ -203,16 +203,20 @@ class Fleet:
         order = {Severity.ERROR.value: 0, Severity.WARNING.value: 1, Severity.INFO.value: 2}
         return sorted(seen.values(), key=lambda item: (order.get(item[0].severity, 3), -len(item[1]), item[0].code))
 
-    def fixes(self, finding: NodeFinding) -> list[tuple[str, int]]:
-        """The fix commands the nodes with this finding print, most common first, with how many nodes print each:
-        one command for a fleet built from one image, several where nodes differ (another Python path)."""
-        commands = Counter(
-            f.command
-            for node in self.nodes
-            for f in node.findings
-            if (f.code, f.title) == (finding.code, finding.title) and f.command
-        )
-        return commands.most_common()
+    def fixes(self, finding: NodeFinding) -> list[tuple[str, list[str]]]:
+        """The fix commands the nodes with this finding print, most common first, each with the nodes that print
+        it: one command for a fleet built from one image, several where nodes differ (another Python path, a
+        driver that needs another CUDA build). Which nodes matters: one node's fix can break another."""
+        commands: dict[str, list[str]] = {}
+        for node in self.nodes:
+            for f in node.findings:
+                if (f.code, f.title) == (finding.code, finding.title) and f.command:
+                    commands.setdefault(f.command, []).append(node.name)
+        return sorted(commands.items(), key=lambda item: -len(item[1]))
+
+    def with_severity(self, severity: Severity) -> int:
+        """How many nodes have at least one finding of this severity."""
+        return sum(1 for n in self.nodes if any(f.severity == severity.value for f in n.findings))
 
     def severities(self) -> set[str]:
         return {f.severity for n in self.nodes for f in n.findings}
@@ -246,8 +250,13 @@ class Fleet:
         else:  # outliers, slow nodes or hosts reported twice, and no warning finding
             head = "Works, with differences" if self.warned() else "Healthy"
         unread = f" ({len(self.unreadable)} could not be read)" if self.unreadable else ""
+        nodes = plural(len(self.nodes), "node")
+        if head == "Broken":  # how many are: "Broken: 233 nodes" read as if every one were
+            nodes = f"{self.with_severity(Severity.ERROR)} of {nodes} with errors,"
+        elif warnings:
+            nodes = f"{self.with_severity(Severity.WARNING)} of {nodes} with warnings,"
         parts = [
-            f"{plural(len(self.nodes), 'node')} from {plural(self.reports, 'report')}{unread}",
+            f"{nodes} from {plural(self.reports, 'report')}{unread}",
             plural(len(self.classes()), "configuration"),
             plural(len({o.node for o in self.outliers()}), "outlier"),
             plural(errors, "error"),

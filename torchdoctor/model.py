@@ -662,6 +662,8 @@ class BenchFacts:
     devices: tuple[DeviceBench, ...]
     seconds: float
     """The --seconds each device was given."""
+    selection: str = "all"
+    """The --device it was asked to measure (all: every device torch can use)."""
 
 
 # --------------------------------------------------------------------------- all facts

@@ -20,7 +20,7 @@ from torchdoctor.model import (
     Source,
     Unavailable,
 )
-from torchdoctor.words import plural
+from torchdoctor.words import gpu_indices, plural
 
 NO_LIBRARY = {"LibraryNotFound", "NoBindings"}
 """NVML codes that mean "nothing to talk to" rather than "something answered badly"."""
@@ -176,8 +176,11 @@ def gpu_line(facts: Facts) -> str:
         else:
             troubled.append(f"GPU {g.index} unreadable ({g.name.reason})")
     parts = [f"{n} × {what}" if n > 1 else what for what, n in groups.items()]
-    busy = [note for g in nvml.gpus if (note := busy_note(g))]
-    return "; ".join(parts + troubled + busy)
+    busy: dict[str, list[int]] = {}  # identical notes, one line: "GPUs 0-6 in use: ..." (as findings group)
+    for g in nvml.gpus:
+        if note := busy_note(g):
+            busy.setdefault(note, []).append(g.index)
+    return "; ".join(parts + troubled + [f"{gpu_indices(ns)} in use: {note}" for note, ns in busy.items()])
 
 
 BUSY_SHARE = 0.25
@@ -187,6 +190,7 @@ BUSY_PCT = 50
 
 
 def busy_note(g: GPUFacts) -> str:
+    """What makes a GPU look in use ("75.0 GiB of 80.0 GiB held by 1 process, 97% busy"), or "" when it is not."""
     used = g.memory_used if isinstance(g.memory_used, int) else 0
     total = g.memory_total if isinstance(g.memory_total, int) else 0
     share = used / total if total > 0 else 0.0
@@ -200,4 +204,4 @@ def busy_note(g: GPUFacts) -> str:
         parts.append(f"{gib(used)} of {gib(total)} held{by}")
     if util >= BUSY_PCT:
         parts.append(f"{util}% busy")
-    return f"GPU {g.index} in use: {', '.join(parts)}"
+    return ", ".join(parts)

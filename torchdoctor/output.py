@@ -33,7 +33,7 @@ def say(message: str) -> None:
     """One line on stderr, whatever its encoding; a closed stderr loses the line, not the run."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
         encoding = sys.stderr.encoding or "utf-8"
-        sys.stderr.write(message.encode(encoding, errors="replace").decode(encoding) + "\n")
+        sys.stderr.write(encoded(message, encoding).decode(encoding, errors="replace") + "\n")
         sys.stderr.flush()
 
 
@@ -103,8 +103,47 @@ def output_path(output: Path) -> Path:
     return Path(re.sub(r"%([h%])", lambda m: host if m.group(1) == "h" else "%", str(output)))
 
 
+ASCII = str.maketrans(
+    {
+        "×": "x",
+        "•": "*",
+        "·": "-",
+        "…": "...",
+        "—": "-",
+        "–": "-",
+        "→": "->",
+        "≥": ">=",
+        "≤": "<=",
+        "°": "",
+        "✓": "ok",
+        "✗": "x",
+        "█": "#",
+        "░": ".",
+        "✅": "[ok]",
+        "❌": "[x]",
+        "⚠": "!",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+    }
+)
+"""What the characters torchdoctor writes become where the terminal's encoding has not got them (an ASCII
+locale): readable stand-ins, not '?'."""
+
+
+def encoded(text: str, encoding: str) -> bytes:
+    """``text`` in ``encoding``; where it cannot be, the ASCII stand-ins first, and '?' only for the rest."""
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.translate(ASCII).encode(encoding, errors="replace")
+    except LookupError:  # an encoding Python does not know
+        return text.translate(ASCII).encode("ascii", errors="replace")
+
+
 def write_stdout(text: str) -> None:
-    """Characters the terminal cannot show become '?'; a closed, full or vanished stdout stops the run."""
+    """Characters the terminal cannot show become ASCII stand-ins (else '?'); a closed, full or vanished stdout
+    stops the run."""
     stream = sys.stdout
     try:
         if stream is None:
@@ -113,10 +152,10 @@ def write_stdout(text: str) -> None:
         buffer = getattr(stream, "buffer", None)
         if buffer is not None:
             stream.flush()
-            buffer.write(text.encode(encoding, errors="replace"))
+            buffer.write(encoded(text, encoding))
             buffer.flush()
         else:
-            stream.write(text.encode(encoding, errors="replace").decode(encoding))
+            stream.write(encoded(text, encoding).decode(encoding, errors="replace"))
             stream.flush()
     except (OSError, ValueError) as exc:  # EPIPE, ENOSPC (/dev/full), EBADF, "I/O operation on closed file"
         with contextlib.suppress(OSError, ValueError):

@@ -71,6 +71,13 @@ def settings(
         required = tuple(parse(r) for r in split_codes(requirements))
     except RequirementError as exc:
         raise Stop(str(exc), ExitCode.USAGE) from None
+    runs_smoke = bool(pick(smoke, "smoke", True))
+    if not runs_smoke and any(c.slug == "require-smoke" for c in required):
+        raise Stop(
+            "--require smoke needs the smoke tests, and this run has none (--no-smoke, smoke = false in "
+            "pyproject.toml, or `bench`, which never runs them): use `torchdoctor check` or `torchdoctor smoke`",
+            ExitCode.USAGE,
+        )
     return Settings(
         fail_on=fail,
         ignore=ignored,
@@ -78,7 +85,7 @@ def settings(
         timeout=float(pick(timeout, "timeout", timeouts.IMPORT_TORCH)),
         smoke_timeout=float(pick(smoke_timeout, "smoke-timeout", timeouts.SMOKE_PER_DEVICE)),
         device=str(pick(device, "device", "all")),
-        smoke=bool(pick(smoke, "smoke", True)),
+        smoke=runs_smoke,
         redact=bool(pick(redact, "redact", True)),
         nvml_timeout=float(pick(nvml_timeout, "nvml-timeout", timeouts.NVML)),
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from tests import factories as f
 from tests.bench import factories as b
 from torchdoctor.bench.checks import all_bench_checks
 from torchdoctor.checks.base import run_checks
@@ -13,6 +16,8 @@ from torchdoctor.model import BenchMetric, CheckStatus, Facts, Severity
 SLOW_BF16 = b.device(BenchMetric("matmul", "bf16", 400.0, "TFLOP/s"), BenchMetric("memory", "", 3010.0, "GB/s"))
 SLOW_COPY = b.device(BenchMetric("matmul", "bf16", 798.0, "TFLOP/s"), BenchMetric("memory", "", 1500.0, "GB/s"))
 SLOW_LINK = b.device(BenchMetric("h2d", "pinned", 12.0, "GB/s"))
+CPU_ONLY = b.device(BenchMetric("matmul", "fp32", 0.038, "TFLOP/s"), device="cpu", name="CPU", pci_bus="")
+EIGHT_GPUS = f.nvml(*(f.gpu(i, name=b.H100, compute_capability="9.0") for i in range(8)))
 
 CASES: dict[str, tuple[Facts, Facts]] = {
     "gpu-slow-matmul": (b.facts(SLOW_BF16), b.facts()),
@@ -21,6 +26,7 @@ CASES: dict[str, tuple[Facts, Facts]] = {
     "gpu-throttled-under-load": (b.facts(b.device(load=b.load(reasons=("hw_thermal_slowdown",)))), b.facts()),
     "gpu-clocks-low-under-load": (b.facts(b.device(load=b.load(sm_clock_mhz=900))), b.facts()),
     "bench-device-failed": (b.facts(b.device(died="SIGSEGV")), b.facts()),
+    "gpus-not-measured": (b.facts(CPU_ONLY, nvml=EIGHT_GPUS, torch=f.cpu_runtime()), b.facts()),
 }
 
 
@@ -71,3 +77,18 @@ def test_an_h200_nvl_is_not_judged_against_the_h200_sxm_datasheet() -> None:
     assert run("gpu-slow-matmul", b.facts(nvl)).status is CheckStatus.PASSED
     (finding,) = run_checks(b.facts(nvl), [parse("bench>=0.8")])[0].findings
     assert "no datasheet figure" in finding.evidence[1].value
+
+
+def test_eight_gpus_and_a_cpu_only_torch_is_an_error_that_names_them_and_the_cuda_build_to_install() -> None:
+    (finding,) = run("gpus-not-measured", CASES["gpus-not-measured"][0]).findings
+    assert finding.severity is Severity.ERROR
+    assert {e.label: e.value for e in finding.evidence}["GPUs"] == f"8 × {b.H100}"
+    assert "pip" in finding.fix_command and "torch" in finding.fix_command
+
+
+@pytest.mark.parametrize("selection", ["cpu", "cuda"])
+def test_a_device_chosen_by_name_is_not_a_gpu_left_unmeasured(selection: str) -> None:
+    """--device cpu asked for the CPU alone; --device cuda that torch cannot use is bench-device-failed."""
+    facts = b.facts(CPU_ONLY, nvml=EIGHT_GPUS, torch=f.cpu_runtime())
+    facts = replace(facts, bench=replace(facts.bench, selection=selection))
+    assert run("gpus-not-measured", facts).status is CheckStatus.PASSED

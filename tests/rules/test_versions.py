@@ -10,6 +10,8 @@ from torchdoctor.rules.versions import (
     InvalidVersion,
     at_least,
     base_version,
+    cuda_series,
+    cuda_variant,
     driver_version_key,
     local_tag,
     older,
@@ -79,3 +81,35 @@ def test_the_two_mps_checks_agree_on_which_macos_is_too_old() -> None:
         )
         slugs = {x.slug for x in judge(facts).findings} & {"mps-unavailable", "mps-macos-too-old"}
         assert len(slugs) == 1, (macos, slugs)
+
+
+@pytest.mark.parametrize(
+    ("cuda", "series", "variant"),
+    [
+        ("12.6", "12.6", "cu126"),
+        ("11.8", "11.8", "cu118"),
+        ("9.0.176", "9.0", "cu90"),  # old builds carry the toolkit's patch level in torch.version.cuda
+        ("10.0.130", "10.0", "cu100"),
+        ("13.0", "13.0", "cu130"),
+        ("", "", ""),
+        ("cuda", "", ""),
+    ],
+)
+def test_a_cuda_version_is_read_as_its_series_whatever_its_patch_level(cuda: str, series: str, variant: str) -> None:
+    assert (cuda_series(cuda), cuda_variant(cuda)) == (series, variant)
+
+
+@pytest.mark.parametrize("cuda", ["9.0.176", "10.0.130"])
+def test_torch_with_a_three_part_cuda_version_is_judged_against_the_driver(cuda: str) -> None:
+    """torch 1.x reported "10.0.130": it once read as CUDA 10013.0, and the driver check skipped."""
+    from torchdoctor.checks.compat import driver_too_old
+    from torchdoctor.compat.machine import torch_cuda
+
+    facts = f.facts(
+        torch=f.runtime(version="1.2.0", cuda=cuda),
+        nvml=f.nvml(f.gpu(name="Tesla V100-SXM2-16GB", compute_capability="7.0"), driver="384.81"),
+        kernel=f.kernel(module_version="384.81"),
+    )
+    assert torch_cuda(facts) == cuda_series(cuda)
+    fired = list(driver_too_old(facts))
+    assert fired if cuda == "10.0.130" else not fired  # 384.81 runs CUDA 9.0, not 10.0 (needs >= 410.48)

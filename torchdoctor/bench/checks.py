@@ -8,7 +8,20 @@ from dataclasses import dataclass
 
 from torchdoctor.bench.peaks import Peak, load_peaks
 from torchdoctor.checks.base import Area, Check, DeclaredFn, Fire, check, ev
-from torchdoctor.model import BenchFacts, DeviceBench, Evidence, Facts, LoadSample, NvmlFacts, Severity, Source
+from torchdoctor.model import (
+    BenchFacts,
+    DeviceBench,
+    Evidence,
+    Facts,
+    LoadSample,
+    NvmlFacts,
+    Severity,
+    Source,
+    TorchImportFailure,
+    TorchRuntime,
+)
+from torchdoctor.nvidia import gpus_seen
+from torchdoctor.words import grouped
 
 BENCH_REGISTRY: dict[str, Check] = {}
 SLOWDOWN = {
@@ -319,3 +332,43 @@ def bench_device_failed(bench: BenchFacts) -> Iterator[Fire]:
             "Run `torchdoctor check` on this machine: its smoke tests say what is wrong with the device.",
             title=f"{device.device}: bench {'could not finish' if device.died else 'had failures'}",
         )
+
+
+@bench_check(
+    "TD507",
+    "gpus-not-measured",
+    "the machine has GPUs the bench never measured",
+    Severity.ERROR,
+    "Asked to measure every device, the bench measures the ones torch can use: with a CPU-only torch, or CUDA "
+    "unavailable to it, that is the CPU alone, and a report without a GPU figure says nothing about the GPUs.",
+)
+def gpus_not_measured(bench: BenchFacts, facts: Facts) -> Iterator[Fire]:
+    seen = gpus_seen(facts)
+    if bench.selection.strip().lower() != "all" or not seen:
+        return  # a device chosen by name that torch cannot use is bench-device-failed
+    if any(d.device.startswith("cuda") for d in bench.devices):
+        return
+    torch = facts.torch
+    cpu_build = isinstance(torch, TorchRuntime) and torch.is_cpu_build
+    if isinstance(torch, TorchRuntime):
+        why = f"torch {torch.version}: " + ("a CPU-only build" if cpu_build else torch.cuda_error or "CUDA unavailable")
+    elif isinstance(torch, TorchImportFailure):
+        why = f"torch did not import: {torch.exc_type}: {torch.message}"
+    else:
+        why = f"torch did not import: {torch.reason}"
+    evidence = (
+        ev(Source.NVML, "GPUs", grouped([g.name for g in seen])),
+        ev(Source.TORCH, "torch", why),
+        ev(Source.BENCH, "measured", ", ".join(d.device for d in bench.devices) or "nothing"),
+    )
+    if cpu_build:
+        from torchdoctor.checks.fixes import install_torch_fix
+
+        fix = install_torch_fix(facts, reinstall=True)
+        yield Fire(evidence, f"Install a CUDA build of torch, then run the bench again. {fix.text}", fix.command)
+        return
+    yield Fire(
+        evidence,
+        "Find out why torch cannot use the GPUs (`torchdoctor check` says), fix that, then run the bench again.",
+        "torchdoctor check",
+    )

@@ -119,7 +119,7 @@ def run_bench(python: str, torch: TorchState, selection: str, seconds: float) ->
     if len(gpus) >= 2 and selection.strip().lower() in ("all", "cuda"):  # after the others: it loads two GPUs
         argv = [python, str(BENCH_CHILD), "--device", "p2p", "--seconds", f"{max(2.0, seconds / 3):g}"]
         measured.append(collect(run_child(argv, timeout, env=child_env(), cwd=working_dir()), "p2p", timeout))
-    return BenchFacts(tuple(measured + unavailable), seconds)
+    return BenchFacts(tuple(measured + unavailable), seconds, selection)
 
 
 def attach_load(bench: DeviceBench, sampled: ChildResult | None) -> DeviceBench:

@@ -38,7 +38,16 @@ from torchdoctor.model import (
 )
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
 from torchdoctor.rules.index import index_option, pip
-from torchdoctor.rules.versions import at_least, base_version, local_tag, older, release, series
+from torchdoctor.rules.versions import (
+    at_least,
+    base_version,
+    cuda_series,
+    cuda_variant,
+    local_tag,
+    older,
+    release,
+    series,
+)
 
 
 def _known_release(tables: Tables, version: str) -> bool:
@@ -87,7 +96,7 @@ def driver_too_old(facts: Facts) -> Iterator[Fire]:
         return
     if not cuda:
         return
-    problem = cuda_driver_problem(tables, f"cu{cuda.replace('.', '')}", machine)
+    problem = cuda_driver_problem(tables, cuda_variant(cuda), machine)
     if problem is None:
         return
     if problem.unknown:
@@ -138,7 +147,7 @@ def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
         source, listed = Source.TORCH, " ".join(torch.arch_list)
         if not sm and not ptx:
             raise Skip("torch reported no architecture list")
-        cuda = torch.cuda
+        cuda = cuda_series(torch.cuda)
         covered = lambda cc: any(tables.sass_runs(c, cc, cuda) for c in sm) or any(cc >= p for p in ptx)  # noqa: E731
     else:  # no runtime view (import failed, or --quick): the wheel's +cuXYZ tag and the tables
         version = torch_version(facts)
@@ -147,7 +156,7 @@ def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
             raise Skip(f"needs torch facts: {torch.reason}")
         if not version or not cuda:
             return
-        problem = arch_problem(tables, version, f"cu{cuda.replace('.', '')}", machine_from_facts(facts))
+        problem = arch_problem(tables, version, cuda_variant(cuda), machine_from_facts(facts))
         if problem is not None and problem.unknown:
             raise Skip(f"the tables do not know the architectures of torch {version}")
         source, listed = Source.COMPAT, problem.rule[1] if problem else ""

@@ -3,6 +3,7 @@
 # Sends one message on the channel (_channel_child.py): {"python": {...}, "packages": {...}}
 import os
 import platform
+import re
 import site
 import struct
 import sys
@@ -285,12 +286,31 @@ def modules_of(dist):
     return sorted(tops)
 
 
+def unwanted_by_folder(folder):
+    """A wheel's .dist-info folder is named for its project (``torch-2.5.1.dist-info``): one that names a
+    project we do not report is passed over without parsing its METADATA (most of an environment)."""
+    base = os.path.basename(str(folder or ""))
+    if not base.endswith(".dist-info"):
+        return False
+    stem = base[: -len(".dist-info")]
+    first = re.match(r"(.+?)-\d", stem)  # name-version; a legacy version may hold a "-" of its own
+    return not any(wanted(name) for name in (stem.rpartition("-")[0], first.group(1) if first else stem))
+
+
+def has_record(dist):
+    """Whether the distribution lists its files (what ``dist.files`` reads), without parsing the list: torch's
+    RECORD has some 15,000 lines, and turning them into paths took most of this child's time."""
+    return any(dist.read_text(name) is not None for name in ("RECORD", "installed-files.txt", "SOURCES.txt"))
+
+
 def distributions():
     out = []
     if importlib_metadata is None:
         return out
     for dist in importlib_metadata.distributions():
         folder = getattr(dist, "_path", None)  # the .dist-info / .egg-info folder, where there is one
+        if unwanted_by_folder(folder):
+            continue
         problem = ""
         try:
             name = dist.metadata["Name"] or ""
@@ -310,7 +330,7 @@ def distributions():
             continue
         if not problem and norm(name) in KEEP_REQUIRES:
             try:
-                if dist.files is None:
+                if not has_record(dist):
                     problem = "it has no RECORD: pip cannot uninstall or upgrade it cleanly"
             except Exception as exc:
                 problem = "its RECORD cannot be read (%s)" % type(exc).__name__

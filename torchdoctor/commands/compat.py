@@ -27,8 +27,8 @@ class CompatResult(Result):
     renderers: ClassVar = answer_renderers(_terminal)
 
     def severities(self) -> Iterable[Severity]:
-        """A negative answer ("no published build matches", "not compatible") fails the run."""
-        return (Severity.ERROR,) if self.answer.negative else ()
+        """A negative answer ("not compatible") or no build at all that matches fails the run."""
+        return (Severity.ERROR,) if self.answer.negative or not self.answer.rows else ()
 
     def document(self) -> dict[str, Any]:
         return {**header(self.kind), **self.answer.to_json()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -23,6 +24,11 @@ def _plain(render: Callable[[Fleet], str]) -> Callable[[FleetResult, RenderOptio
     return lambda result, options: render(result.found)
 
 
+def _github(result: FleetResult, options: RenderOptions) -> str:
+    """Annotations are read by everyone who can see the run: the names the job summary gives (pseudonyms)."""
+    return fleet_render.fleet_github(result.shared)
+
+
 @dataclass(frozen=True)
 class FleetResult(Result):
     """The fleet as shown (``found``: pseudonyms when hidden) and as gathered (real names)."""
@@ -39,7 +45,7 @@ class FleetResult(Result):
         OutputFormat.MARKDOWN: _plain(fleet_render.fleet_markdown),
         OutputFormat.HTML: _plain(fleet_render.fleet_html),
         OutputFormat.JUNIT: _plain(fleet_render.fleet_junit),
-        OutputFormat.GITHUB: _plain(fleet_render.fleet_github),
+        OutputFormat.GITHUB: _github,
     }
     github_extras: ClassVar[bool] = True
 
@@ -60,13 +66,17 @@ class FleetResult(Result):
     def document(self) -> dict[str, Any]:
         return fleet_render.fleet_dict(self.found)
 
-    def job_summary(self) -> str:
-        """Read by others: pseudonyms, as markdown has them by default."""
+    @functools.cached_property
+    def shared(self) -> Fleet:
+        """The fleet as others read it (job summary, annotations): pseudonyms, as markdown has them by default."""
         if self.hidden or not self.redact:
-            return fleet_render.fleet_markdown(self.found)
+            return self.found
         view = self.gathered.shared()
         judge_requirements(view, self.fleet_requirements)
-        return fleet_render.fleet_markdown(view)
+        return view
+
+    def job_summary(self) -> str:
+        return fleet_render.fleet_markdown(self.shared)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from torchdoctor.compat.recommend import Machine, NoFit, Recommendation
+from torchdoctor.compat.recommend import Machine, NoFit, Recommendation, gpu_list
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Severity
 from torchdoctor.render import RenderOptions
@@ -118,5 +118,5 @@ def described(machine: Machine) -> str:
         + f"Python {machine.python}"
         + (f", macOS {machine.macos}" if machine.macos else "")
         + (f", driver {machine.driver}" if machine.driver else ", no NVIDIA driver")
-        + ("".join(f", {g.label} (sm_{g.cc})" for g in machine.gpus))
+        + (f", {gpu_list(machine.gpus)}" if machine.gpus else "")  # identical GPUs once: "8 × ..."
     )

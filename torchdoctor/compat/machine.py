@@ -10,7 +10,7 @@ from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int, cuda_of_variant
 from torchdoctor.derived import torch_version
 from torchdoctor.model import Facts, HostFacts, PackagesFacts, PythonFacts, TorchRuntime
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
-from torchdoctor.rules.versions import local_tag
+from torchdoctor.rules.versions import cuda_variant, local_tag
 
 
 def platform_key(system: str, machine: str) -> str:
@@ -88,7 +88,7 @@ def installed_variant(facts: Facts) -> str:
     """
     if isinstance(facts.torch, TorchRuntime):
         t = facts.torch
-        return f"cu{t.cuda.replace('.', '')}" if t.cuda else (f"rocm{t.hip}" if t.hip else "cpu")
+        return cuda_variant(t.cuda) if t.cuda else (f"rocm{t.hip}" if t.hip else "cpu")
     version = torch_version(facts)
     tag = local_tag(version)
     if tag:

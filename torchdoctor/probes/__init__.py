@@ -15,14 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from torchdoctor.model import Facts, LoaderFacts, Maybe, NvmlFacts, ProbeTiming, SmiFacts, TorchState, Unavailable
-from torchdoctor.probes.environment import probe_env
-from torchdoctor.probes.host import probe_host
-from torchdoctor.probes.interpreter import probe_interpreter
-from torchdoctor.probes.kernel import probe_kernel
-from torchdoctor.probes.loader import probe_loader, with_lookups
-from torchdoctor.probes.nvml import probe_nvml
-from torchdoctor.probes.smi import probe_smi
 from torchdoctor.rules import timeouts
+
+# The probes themselves are imported where they run: NVML's child imports torchdoctor.probes.nvml, and so this
+# package, and must not pay for every other probe's imports on the way (it is on `check --quick`'s critical path).
 
 
 @dataclass(frozen=True)
@@ -47,6 +43,9 @@ MIN_SMI_SECONDS = 2.0
 
 def probe_driver(timeout: float) -> tuple[Maybe[NvmlFacts], Maybe[SmiFacts]]:
     """NVML; and when it cannot tell the driver's version, nvidia-smi, within what is left of ``timeout``."""
+    from torchdoctor.probes.nvml import probe_nvml
+    from torchdoctor.probes.smi import probe_smi
+
     started = time.monotonic()
     nvml = probe_nvml(timeout)
     if isinstance(nvml, NvmlFacts) and isinstance(nvml.driver_version, str):
@@ -75,6 +74,12 @@ def gather(
     ``torch_extra_seconds`` beyond the import timeout. ``on_message`` hears ``{"probe_done": name}``
     as each probe ends (the progress line says what is still awaited).
     """
+    from torchdoctor.probes.environment import probe_env
+    from torchdoctor.probes.host import probe_host
+    from torchdoctor.probes.interpreter import probe_interpreter
+    from torchdoctor.probes.kernel import probe_kernel
+    from torchdoctor.probes.loader import probe_loader, with_lookups
+
     torch_probe = torch_probe or _torch_default
     interpreted = threading.Event()
 

@@ -19,6 +19,14 @@ def bar(ratio: float, unicode: bool) -> str:
     return full * filled + empty * (BAR - filled)
 
 
+def figure(value: float, unit: str) -> str:
+    """One unit rule for every bench line, headline and detail alike: below 1 TFLOP/s a figure is in GFLOP/s
+    (a CPU's "38.0 GFLOP/s", never "0.0 TFLOP/s"); three digits or more without decimals, fewer with one."""
+    if unit == "TFLOP/s" and abs(value) < 1:
+        value, unit = value * 1000, "GFLOP/s"
+    return f"{value:,.{0 if abs(value) >= 100 else 1}f} {unit}"
+
+
 def summary(bench: BenchFacts) -> str:
     """The Performance area's line: each device's headline figures."""
     return "; ".join(device_summary(d) for d in bench.devices) or "no device measured"
@@ -28,25 +36,25 @@ def device_summary(device: DeviceBench) -> str:
     if device.died:
         return f"{device.device}: {device.died}"
     if device.device == "p2p":
-        pairs = [f"{m.dtype} {m.value:,.0f} GB/s" for m in device.metrics if not m.error]
+        pairs = [f"{m.dtype} {figure(m.value, m.unit)}" for m in device.metrics if not m.error]
         return f"p2p: {', '.join(pairs) or 'not measured'}"
     peak = load_peaks().find(device.name) if device.device.startswith("cuda") else None
     parts = []
     matmul = matmul_ratio(device, peak) if peak else None
     memory = memory_ratio(device, peak) if peak else None
     if matmul:
-        parts.append(f"{matmul.label} {matmul.measured:,.0f} TFLOP/s ({matmul.value:.0%})")
+        parts.append(f"{matmul.label} {figure(matmul.measured, 'TFLOP/s')} ({matmul.value:.0%})")
     else:
         best = max(
             (m for m in device.metrics if m.metric == "matmul" and not m.error), key=lambda m: m.value, default=None
         )
         if best:
-            parts.append(f"{best.dtype} matmul {best.value * 1000:,.0f} GFLOP/s")
+            parts.append(f"{best.dtype} matmul {figure(best.value, best.unit)}")
     copy = device.metric("memory")
     if memory:
-        parts.append(f"copy {memory.measured:,.0f} GB/s ({memory.value:.0%})")
+        parts.append(f"copy {figure(memory.measured, 'GB/s')} ({memory.value:.0%})")
     elif copy:
-        parts.append(f"copy {copy.value:,.1f} GB/s")
+        parts.append(f"copy {figure(copy.value, copy.unit)}")
     reference = "" if peak or not device.device.startswith("cuda") else " (no datasheet reference)"
     return f"{device.device}: {', '.join(parts)}{reference}"
 
@@ -83,7 +91,7 @@ def metric_line(m: BenchMetric, peak: object, unicode: bool) -> str:
             reference = getattr(peak, "tflops", {}).get(m.dtype)
         elif m.metric == "memory":
             reference = getattr(peak, "mem_gbs", None)
-    value = f"{m.value:,.1f} {m.unit}"
+    value = figure(m.value, m.unit)
     if reference:
         ratio = m.value / reference
         return f"{escape(label):<16} {value:>16}  {bar(ratio, unicode)} {ratio:>4.0%} of {reference:,.0f}"

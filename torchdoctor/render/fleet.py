@@ -19,7 +19,7 @@ from torchdoctor.fleet import SLOW, Fleet, NodeFinding, Slow
 from torchdoctor.model import Severity
 from torchdoctor.render.console import hanging, string_console
 from torchdoctor.render.github import escape_data, escape_property
-from torchdoctor.render.html import CSS
+from torchdoctor.render.html import CSS, command_html
 from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark
 from torchdoctor.reportfile import header
@@ -73,9 +73,9 @@ def render_fleet(fleet: Fleet, color: bool = False, width: int = 100) -> str:
             + f"  [dim]{f.code} {f.slug}[/]",
         )
         fixes = fleet.fixes(f)
-        for command, count in fixes[:FIXES]:
-            if len(fixes) > 1:
-                console.print(f"      fix on {plural(count, 'node')}:")
+        for command, which in fixes[:FIXES]:
+            if which != members:  # which nodes this command is for: another node's fix can break this one
+                hanging(console, "      ", escape(f"fix on {_who(which)}:"))
             # A command is never broken: a pasted first line would run a different install.
             console.print(f"      [bold cyan]$ {escape(command)}[/]", soft_wrap=True)
         if len(fixes) > FIXES:
@@ -113,7 +113,7 @@ def fleet_dict(fleet: Fleet) -> dict[str, Any]:
                 "title": f.title,
                 "count": len(m),
                 "nodes": m,
-                "fixes": [{"command": c, "nodes": n} for c, n in fleet.fixes(f)],
+                "fixes": [{"command": c, "nodes": len(which), "which": which} for c, which in fleet.fixes(f)],
             }
             for f, m in fleet.findings()
         ],
@@ -152,13 +152,13 @@ def fleet_markdown(fleet: Fleet) -> str:
             f"{cell(some_of(m, NAMED))} |"
             for f, m in findings
         ]
-        for f, _ in findings:
+        for f, members in findings:
             fixes = fleet.fixes(f)
             if not fixes:
                 continue
             lines += ["", f"Fix for {cell(f.title)} (`{f.code}`):"]
-            for command, count in fixes[:FIXES]:
-                lines += ([f"on {plural(count, 'node')}:"] if len(fixes) > 1 else []) + ["", "```bash", command, "```"]
+            for command, which in fixes[:FIXES]:
+                lines += ([f"on {cell(_who(which))}:"] if which != members else []) + ["", "```bash", command, "```"]
     else:
         lines.append("None.")
     if fleet.requirements:
@@ -198,18 +198,16 @@ def fleet_html(fleet: Fleet) -> str:
     findings = fleet.findings()
     parts.append("<h2>Findings across the fleet</h2>")
 
-    def commands(f: NodeFinding) -> str:
-        fixes = fleet.fixes(f)
+    def commands(f: NodeFinding, members: list[str]) -> str:
         return "".join(
-            (f"<div>fix on {plural(n, 'node')}:</div>" if len(fixes) > 1 else "")
-            + f"<pre class='command'>$ {e(c)}</pre>"
-            for c, n in fixes[:FIXES]
+            (f"<div>fix on {e(_who(which))}:</div>" if which != members else "") + command_html(c)
+            for c, which in fleet.fixes(f)[:FIXES]
         )
 
     parts += [
         f"<section class='finding {e(f.severity)}' data-code='{e(f.code)}'><h3><span class='badge {e(f.severity)}'>"
         f"{e(f.severity)}</span>{e(f.title)} <span class='code'>{e(f.code)} {e(f.slug)}</span></h3>"
-        f"<div>on {plural(len(m), 'node')}: {e(', '.join(m))}</div>{commands(f)}</section>"
+        f"<div>on {plural(len(m), 'node')}: {e(', '.join(m))}</div>{commands(f, m)}</section>"
         for f, m in findings
     ] or ["<p>None.</p>"]
     if fleet.requirements:
@@ -287,26 +285,55 @@ def fleet_junit(fleet: Fleet) -> str:
 
 
 LEVEL = {Severity.ERROR.value: "error", Severity.WARNING.value: "warning", Severity.INFO.value: "notice"}
+ANNOTATIONS = 10
+"""GitHub shows about ten annotations of each level per step: at most this many of each, the rest in the job summary."""
 
 
 def fleet_github(fleet: Fleet) -> str:
-    """One workflow annotation per fleet finding, outlier, unmet requirement and unreadable report."""
-
-    def line(level: str, title: str, message: str) -> str:
-        return f"::{level} title={escape_property(title)}::{escape_data(message)}"
-
-    lines = []
+    """Workflow annotations, grouped: one per finding code (with its node count), per kind of outlier, one for
+    slow nodes, one for unread reports, one per unmet requirement; at most ``ANNOTATIONS`` of each level, the
+    last saying how many more the job summary has."""
+    found: dict[str, list[tuple[str, str]]] = {"error": [], "warning": [], "notice": []}
+    by_code: dict[str, list[tuple[NodeFinding, list[str]]]] = {}
     for f, m in fleet.findings():
-        fixes = fleet.fixes(f)
-        fix = f"\nfix: {fixes[0][0]}" if len(fixes) == 1 else ""
-        text = f"{f.title} on {plural(len(m), 'node')}: {some_of(m, NAMED)}{fix}"
-        lines.append(line(LEVEL[f.severity], f"{f.code} {f.slug}", text))
-    lines += [
-        line("warning", "fleet outlier", f"{_who(m)}: {o.value} (the majority: {o.majority})")
-        for o, m in fleet.outlier_groups()
-    ]
-    lines += [line("warning", "fleet slow node", _slow(x)) for x in fleet.slow()]
+        by_code.setdefault(f.code, []).append((f, m))
+    order = {node.name: i for i, node in enumerate(fleet.nodes)}
+    for same in by_code.values():
+        first = same[0][0]
+        nodes = sorted({name for _, m in same for name in m}, key=lambda name: order.get(name, 0))
+        fixes: dict[str, set[str]] = {}
+        for f, _ in same:
+            for command, which in fleet.fixes(f):
+                fixes.setdefault(command, set()).update(which)
+        if len(fixes) == 1 and next(iter(fixes.values())) == set(nodes):
+            fix = f"\nfix: {next(iter(fixes))}"
+        else:  # one node's fix can break another: the job summary names the nodes of each
+            fix = "\nthe fix differs between nodes: see the job summary" if fixes else ""
+        also = f" (and {plural(len(same) - 1, 'similar finding')})" if len(same) > 1 else ""
+        text = f"{first.title}{also} on {plural(len(nodes), 'node')}: {some_of(nodes, NAMED)}{fix}"
+        found[LEVEL[first.severity]].append((f"{first.code} {first.slug}", text))
+    by_key: dict[str, list[tuple[str, str]]] = {}
+    for o, m in fleet.outlier_groups():
+        by_key.setdefault(o.key, []).append((f"{_who(m)}: {o.value}", o.majority))
+    for key, groups in by_key.items():
+        said = "; ".join(text for text, _ in groups[:3]) + (f"; and {len(groups) - 3} more" if len(groups) > 3 else "")
+        found["warning"].append((f"fleet outlier: {key}", f"{said} (the majority: {groups[0][1]})"))
+    slow = fleet.slow()
+    if slow:
+        names = list(dict.fromkeys(x.node for x in slow))
+        detail = "; ".join(_slow(x) for x in slow[:3]) + ("; ..." if len(slow) > 3 else "")
+        found["warning"].append(("fleet slow nodes", f"{_who(names)} slower than the fleet: {detail}"))
     unmet = [r for r in fleet.requirements if not r.met]
-    lines += [line("error", "fleet requirement", f"{r.requirement} not met ({r.saw})") for r in unmet]
-    lines += [line("error", "unreadable report", _unreadable(u.where, u.reason)) for u in fleet.unreadable]
+    found["error"] += [("fleet requirement", f"{r.requirement} not met ({r.saw})") for r in unmet]
+    if fleet.unreadable:
+        unread = fleet.unreadable[0]
+        more = f" (and {len(fleet.unreadable) - 1} more: see the job summary)" if len(fleet.unreadable) > 1 else ""
+        title = f"{plural(len(fleet.unreadable), 'report')} could not be read"
+        found["error"].append((title, _unreadable(unread.where, unread.reason) + more))
+    lines = []
+    for level, items in found.items():
+        if len(items) > ANNOTATIONS:
+            rest = len(items) - ANNOTATIONS + 1
+            items = [*items[: ANNOTATIONS - 1], (f"{plural(rest, 'more ' + level)}", "see the job summary")]
+        lines += [f"::{level} title={escape_property(title)}::{escape_data(text)}" for title, text in items]
     return "\n".join(lines) + ("\n" if lines else "")

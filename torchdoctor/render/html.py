@@ -39,6 +39,7 @@ ul.evidence { margin: 6px 0; padding-left: 20px; }
 .why { color: #3c4043; }
 .fix { margin-top: 6px; }
 pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
+pre.command::before { content: "$ "; color: var(--muted); user-select: none; -webkit-user-select: none; }
 pre { background: var(--code); padding: 10px 12px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap;
       word-break: break-all; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
@@ -62,6 +63,11 @@ def prose(text: str) -> str:
     return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
 
 
+def command_html(command: str) -> str:
+    """A command to copy: the ``$`` prompt is drawn by CSS (pre.command::before), so it is never in the selection."""
+    return f"<pre class='command'>{escape(command)}</pre>"
+
+
 def finding_html(f: Finding) -> str:
     sev = f.severity.value
     evidence = "".join(
@@ -70,7 +76,7 @@ def finding_html(f: Finding) -> str:
         for e in f.evidence
     )
     fix = f.fix[: -len(f.fix_command)].rstrip() if f.fix_command and f.fix.endswith(f.fix_command) else f.fix
-    command = f"<pre class='command'>$ {escape(f.fix_command)}</pre>" if f.fix_command else ""
+    command = command_html(f.fix_command) if f.fix_command else ""
     if f.fix_command and not pasteable(f.fix_command):
         command = f"<div class='fix'>({escape(LEFT_OUT)})</div>"
     return (

@@ -18,7 +18,7 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import driver_line
-from torchdoctor.words import counts
+from torchdoctor.words import counts, gpu_indices
 
 
 def python_kind(python: PythonFacts) -> str:
@@ -77,9 +77,11 @@ def key_facts(report: Report) -> list[tuple[str, str]]:
     rows.append(("NVIDIA driver", driver_line(facts)))
     nvml = facts.nvml
     if isinstance(nvml, NvmlFacts):
+        same: dict[str, list[int]] = {}  # identical GPUs are one row: "GPUs 0-7"
         for gpu in nvml.gpus:
             mem = f", {gpu.memory_total / 1024**3:.0f} GiB" if isinstance(gpu.memory_total, int) else ""
-            rows.append((f"GPU {gpu.index}", f"{_maybe(gpu.name)} (sm {_maybe(gpu.compute_capability)}{mem})"))
+            same.setdefault(f"{_maybe(gpu.name)} (sm {_maybe(gpu.compute_capability)}{mem})", []).append(gpu.index)
+        rows += [(gpu_indices(indices), what) for what, indices in same.items()]
     nvcc = facts.env.nvcc if isinstance(facts.env, EnvFacts) else None
     if isinstance(nvcc, Nvcc):
         rows.append(

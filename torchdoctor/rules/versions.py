@@ -14,6 +14,8 @@ __all__ = [
     "InvalidVersion",
     "at_least",
     "base_version",
+    "cuda_series",
+    "cuda_variant",
     "driver_version_key",
     "local_tag",
     "older",
@@ -74,3 +76,19 @@ def driver_version_key(version: str) -> tuple[int, ...]:
     Driver versions are not PEP 440 ("535.104.05" keeps its zero), so they compare by their numbers.
     """
     return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+def cuda_series(cuda: str) -> str:
+    """A CUDA version as the major.minor a wheel is built for: "10.0.130" -> "10.0", "12.6" -> "12.6".
+
+    ``torch.version.cuda`` carries the toolkit's patch level in old builds ("9.0.176", "10.0.130"); a
+    build's variant and every table name the series. "" when ``cuda`` is not a version.
+    """
+    match = re.fullmatch(r"\s*(\d+)\.(\d+)(?:\.\d+)*\s*", cuda)
+    return f"{int(match.group(1))}.{int(match.group(2))}" if match else ""
+
+
+def cuda_variant(cuda: str) -> str:
+    """The wheel variant of a CUDA version: "12.6" -> "cu126", "10.0.130" -> "cu100"; "" when not a version."""
+    found = cuda_series(cuda)
+    return "cu" + found.replace(".", "") if found else ""
