@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from torchdoctor.model import EnvFacts, EnvVar, Maybe, Nvcc, Unavailable
 from torchdoctor.probes.subproc import run_command
 from torchdoctor.redact import env_value
-from torchdoctor.rules import timeouts
+from torchdoctor.rules import envvars, timeouts
 
 EXACT = {
     "CUDA_VISIBLE_DEVICES",
@@ -62,7 +62,7 @@ PREFIXES = ("PYTORCH_", "TORCH_", "NCCL_", "GLOO_", "CUBLAS_", "CUDNN_", "MIOPEN
 
 def allowed(name: str) -> bool:
     """Whether the doctor looks at this variable (its value is recorded only if ``env_value`` gives one)."""
-    return name in EXACT or name.startswith(PREFIXES)
+    return name in EXACT or name in envvars.KNOWN or name.startswith(PREFIXES)
 
 
 def env_var(name: str, value: str) -> EnvVar:
