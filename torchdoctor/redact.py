@@ -40,12 +40,12 @@ PRIVATE_KEY = re.compile(
 )
 """gitleaks private-key; detect-secrets private_key.py (PuTTY too). A block cut short is hidden to its end."""
 
-URL_WITH_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^\s'\"<>]*)@")
+URL_WITH_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<cred>[^\s'\"<>]{0,512})@")
 """scheme://user:password@host; the password may hold '@', '/' or '+' (detect-secrets basic_auth.py)."""
 PLAIN_USER = re.compile(r"[a-z][a-z0-9._-]{0,31}")
 
 USER_PASSWORD_AT_HOST = re.compile(
-    r"(?<![\w./:@%+-])[\w.%+-]{1,128}:(?!//)\S*?[^\s@]@(?=[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"
+    r"(?<![\w./:@%+-])[\w.%+-]{1,128}:(?!//)\S{0,256}?[^\s@]@(?=[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*"
     r"(?::\d+)?(?![\w@]))"
 )
 """user:password@proxy without a scheme (HTTPS_PROXY=alice:pw@proxy:3128)."""
@@ -94,10 +94,10 @@ SECRET_WORD = (
     r"(?:password|passwd|passphrase|pass|pwd|pw|token|secret|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|"
     r"key|auth|credentials?|creds|session[_-]?id|cookie|pat|sig|signature|sas|sg)"
 )
-SECRET_NAME = rf"(?:[A-Za-z0-9]+[_.-])*{SECRET_WORD}"
+SECRET_NAME = rf"(?:[A-Za-z0-9]{{1,64}}[_.-]){{0,8}}{SECRET_WORD}"
 """A key that names a secret, with or without a prefix: password, X_PASSWORD, AWS_SECRET_ACCESS_KEY, GH_PAT, api-key
 (detect-secrets keyword.py's denylist, gitleaks generic-api-key's keywords)."""
-CAMEL_NAME = r"[a-z][a-zA-Z0-9]*(?:Key|Token|Secret|Password|Passwd|Pwd|Pass|Auth|Credentials?|Cookie|Signature)"
+CAMEL_NAME = r"[a-z][a-zA-Z0-9]{0,64}(?:Key|Token|Secret|Password|Passwd|Pwd|Pass|Auth|Credentials?|Cookie|Signature)"
 """apiKey, accessToken, clientSecret, AccountKey-less camelCase keys in JSON and code."""
 _VALUE = r"(?:\"(?P<dq>[^\"\n]*)\"|'(?P<sq>[^'\n]*)'|(?P<bare>(?!<redacted>)[^\s&;,'\"]+))"
 KEY_VALUE_SECRET = re.compile(

@@ -26,8 +26,9 @@ _BOOL = r"(?i:0|1|true|false|yes|no|on|off|y|n|t|f)"
 _INT = r"[+-]?\d{1,19}"
 _NUMBER = r"[+-]?\d{1,19}(?:\.\d{1,19})?(?:[eE][+-]?\d{1,3})?"
 _WORD = r"[A-Za-z][A-Za-z0-9_]{0,31}"
-_PATH_ITEM = r"[\w .,+@%~()\[\]{}\\/-]{1,4096}"
-"""One path: letters, digits and the punctuation of real paths (a Windows drive's colon is added where it fits)."""
+_PATH_ITEM = r"[\w .,+@%~()\[\]{}\\/\ufffd-]{1,4096}"
+"""One path: letters (any script), digits, the punctuation of real paths, and U+FFFD (bytes that are not UTF-8, as
+the probe makes them readable); a Windows drive's colon is added where it fits."""
 
 
 def _list(item: str, sep: str = ",") -> str:
