@@ -412,7 +412,7 @@ def test_a_stream_of_whole_pretty_printed_reports_is_read_like_json_lines(
         t.value if isinstance(t, Parsed) else t if isinstance(t, str) else f"{type(t).__name__}: {t}" for _, t in found
     ]
     assert texts[0] == json.loads(first)
-    assert texts[1] == "ValueError: not JSON: 'hello'"
+    assert texts[1] == "ValueError: not JSON: a line of 5 characters that starts no JSON document (not quoted here)"
     assert texts[2].startswith('{"tool"') and texts[2].endswith("schema_ver\n")  # handed on: its reader says why
     assert texts[3] == "ValueError: nested too deeply to be a torchdoctor report"
     assert texts[4] == json.loads(last)

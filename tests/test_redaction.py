@@ -178,3 +178,62 @@ def test_a_shared_fix_command_is_printed_only_when_it_still_pastes(fmt: OutputFo
     )
     assert "/opt/&lt;user&gt;/bin/python -m pip" not in elsewhere and "/opt/<user>/bin/python -m pip" not in elsewhere
     assert LEFT_OUT.split(":")[0] in elsewhere
+
+
+def test_an_environment_value_is_recorded_only_for_a_known_variable_of_its_grammar() -> None:
+    from torchdoctor.model import EnvVar
+    from torchdoctor.probes.environment import env_var
+
+    assert env_var("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True") == EnvVar(
+        "PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True"
+    )
+    assert env_var("NCCL_DEBUG", "INFO").value == "INFO"
+    assert env_var("CUDA_VISIBLE_DEVICES", "").value == "", "set but empty is a fact"
+    withheld = EnvVar("TORCH_MY_ACCESS_KEY", "", withheld=True)
+    assert env_var("TORCH_MY_ACCESS_KEY", "short") == withheld, "an unknown variable: set, value withheld"
+    assert env_var("NCCL_DEBUG", "hunter2").withheld, "a known variable whose value does not fit its grammar"
+    assert env_var("CUDA_HOME", f"/opt/{GH_TOKEN}").withheld, "fits the grammar, but a secret rule fires"
+
+
+def test_withheld_values_read_as_unknown() -> None:
+    from torchdoctor.model import EnvFacts, EnvVar, Unavailable
+
+    env = EnvFacts((EnvVar("CUDA_VISIBLE_DEVICES", "", withheld=True),), Unavailable("nvcc", "no"))
+    assert env.get("CUDA_VISIBLE_DEVICES") is None
+
+
+def test_nccl_conf_copies_only_known_settings(tmp_path: Path) -> None:
+    """A .netrc given as NCCL_CONF_FILE: no line of it is copied; known NCCL settings are."""
+    from torchdoctor.distributed.rank import nccl_conf
+
+    conf = tmp_path / "netrc"
+    netrc = f"machine pypi.org login alice password {PLAIN}\n"
+    conf.write_text(netrc + f"NCCL_DEBUG = WARN\nNCCL_IB_HCA=alice:{PLAIN}@proxy\n")
+    assert nccl_conf({"NCCL_CONF_FILE": str(conf)})[-1:] == (f"{conf}: NCCL_DEBUG=WARN",)
+    assert not any(PLAIN in line for line in nccl_conf({"NCCL_CONF_FILE": str(conf)}))
+
+
+def test_the_dist_environment_is_an_allowlist_too() -> None:
+    from torchdoctor.distributed.rank import dist_env
+
+    env, withheld = dist_env({"NCCL_P2P_DISABLE": "1", "MASTER_ADDR": "10.0.0.1", "NCCL_SECRET": PLAIN, "HOME": "/x"})
+    assert env == (("MASTER_ADDR", "10.0.0.1"), ("NCCL_P2P_DISABLE", "1"))
+    assert withheld == ("NCCL_SECRET",)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "git+https://github.com/pytorch/vision@v0.20.0",
+        "ssh://git@github.com/org/repo",
+        "a8d6afb511a69687bbb2b7e88a3cf67917e1697e",
+        "undefined symbol: _ZNK3c1010TensorImpl36is_contiguous_nondefault_policy_implENS_12MemoryFormatE",
+        "/nix/store/7x9kq3a5w0lzfmb8c1yhd6a2i0r4s3vn-python3-3.11.6/bin/python3",
+        "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl",
+        "KeyError: 'weight'",
+        "cudaErrorNoKernelImageForDevice",
+    ],
+)
+def test_what_a_report_needs_is_not_taken_for_a_secret(value: str) -> None:
+    assert redact_value(value) == value

@@ -482,7 +482,7 @@ def stream_documents(stream: Any) -> Iterator[tuple[str, str | Parsed | Exceptio
             end = text.find("\n", pos)
             end = len(text) if end < 0 else end
             junk = text[pos:end]
-            yield where, ValueError("not a UTF-8 text file" if NOT_UTF8.search(junk) else f"not JSON: {junk[:40]!r}")
+            yield where, ValueError("not a UTF-8 text file" if NOT_UTF8.search(junk) else _not_json(junk))
             pos = end
             continue
         try:
@@ -500,6 +500,12 @@ def stream_documents(stream: Any) -> Iterator[tuple[str, str | Parsed | Exceptio
             yield where, (ValueError("not a UTF-8 text file") if NOT_UTF8.search(text, pos, end) else Parsed(value))
         line += text.count("\n", pos, end)
         pos = end
+
+
+def _not_json(line: str) -> str:
+    """What is wrong with a line that is no JSON document, without quoting it (`env | torchdoctor fleet -`: the
+    line may be a secret, and the reason goes into reports made to be shared)."""
+    return f"not JSON: a line of {len(line)} characters that starts no JSON document (not quoted here)"
 
 
 DOCUMENT_START = re.compile(r"\n(?=[{\[])")
@@ -554,5 +560,5 @@ def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
             else:
                 fleet.add(node_of(facts_from_document(doc, where), where, how))
         except ReportFileError as exc:
-            fleet.unreadable.append(Unreadable(where, str(exc)))
+            fleet.unreadable.append(Unreadable(where, redact_value(str(exc))))
     return fleet

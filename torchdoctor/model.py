@@ -545,6 +545,9 @@ class LoaderFacts:
 class EnvVar:
     name: str
     value: str
+    """The value when the doctor knows the variable and the value fits its grammar (``rules.envvars``), else ""."""
+    withheld: bool = False
+    """Set, but its value is not recorded: an unknown variable, or a value that does not fit its grammar."""
 
 
 @dataclass(frozen=True)
@@ -559,9 +562,10 @@ class EnvFacts:
     nvcc: Maybe[Nvcc]
 
     def get(self, name: str) -> str | None:
+        """The variable's value; None when it is unset or its value was withheld."""
         for var in self.variables:
             if var.name == name:
-                return var.value
+                return None if var.withheld else var.value
         return None
 
 

@@ -56,15 +56,18 @@ class RankFacts:
     cuda_visible_devices: str
     """"<unset>" when not set."""
     env: tuple[tuple[str, str], ...]
-    """NCCL_* / GLOO_* / TORCH_NCCL_* / TORCH_DISTRIBUTED_* variables, redacted."""
+    """NCCL_* / GLOO_* / TORCH_NCCL_* / TORCH_DISTRIBUTED_* / MASTER_* variables whose values the doctor records: known
+    variables whose values fit their grammar (``rules.envvars``); the others are in ``env_withheld``."""
     nccl_conf: tuple[str, ...]
-    """Lines of /etc/nccl.conf or NCCL_CONF_FILE."""
+    """"PATH: KEY=VALUE" settings of /etc/nccl.conf or NCCL_CONF_FILE, known NCCL variables only (no other line)."""
     interfaces: tuple[Interface, ...]
     shm_bytes: int
     """-1 when unknown."""
     platform: str
     world_size: int = 0
     """The WORLD_SIZE this rank was started with (0: not recorded)."""
+    env_withheld: tuple[str, ...] = ()
+    """Names of such variables that are set but whose values are not recorded (unknown, or not fitting the grammar)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor.distributed.model import Interface, Launch, RankFacts
-from torchdoctor.redact import redact_value
+from torchdoctor.redact import env_value
 
 DIST_ENV = re.compile(r"^(NCCL_|GLOO_|TORCH_NCCL_|TORCH_DISTRIBUTED_|TORCH_GLOO_|MASTER_|CUDA_VISIBLE_DEVICES$)")
 
@@ -107,15 +107,40 @@ def interfaces() -> tuple[Interface, ...]:
             return ()
 
 
+NCCL_CONF_LINE = re.compile(r"\s*(NCCL_[A-Z0-9_]+)\s*=\s*(.*?)\s*")
+MAX_NCCL_CONF = 1 << 16
+"""An nccl.conf is a few lines; more than this is not one."""
+
+
 def nccl_conf(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The KEY=VALUE lines of /etc/nccl.conf and NCCL_CONF_FILE that set a known NCCL variable to a value of its
+    grammar, as "PATH: KEY=VALUE". No other line is copied: the file may be anything (a .netrc)."""
+    from torchdoctor.files import FileProblem, read_text
+
     lines: list[str] = []
     for path in filter(None, ["/etc/nccl.conf", environ.get("NCCL_CONF_FILE")]):
         try:
-            text = Path(path).read_text(errors="replace")
-        except OSError:
+            text = read_text(Path(path), MAX_NCCL_CONF)
+        except FileProblem:
             continue
-        lines += [f"{path}: {line.strip()}" for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return tuple(redact_value(line) for line in lines)
+        for line in text.splitlines():
+            setting = NCCL_CONF_LINE.fullmatch(line)
+            if setting and env_value(setting.group(1), setting.group(2)) is not None:
+                lines.append(f"{path}: {setting.group(1)}={setting.group(2)}")
+    return tuple(lines)
+
+
+def dist_env(environ: Mapping[str, str]) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """(recorded, withheld): the distributed variables with values the doctor records, and the names of the rest."""
+    recorded, withheld = [], []
+    for name, value in sorted(environ.items()):
+        if DIST_ENV.match(name):
+            known = env_value(name, value)
+            if known is None:
+                withheld.append(name)
+            else:
+                recorded.append((name, known))
+    return tuple(recorded), tuple(withheld)
 
 
 def shm_bytes() -> int:
@@ -181,7 +206,7 @@ def gather(torch: Any, launch: Launch, view: NodeView, environ: Mapping[str, str
             nccl = ".".join(str(p) for p in torch.cuda.nccl.version())
         except Exception:
             nccl = ""
-    env = tuple(sorted((k, redact_value(v)) for k, v in environ.items() if DIST_ENV.match(k)))
+    env, withheld = dist_env(environ)
     return RankFacts(
         rank=launch.rank,
         local_rank=launch.local_rank,
@@ -201,14 +226,23 @@ def gather(torch: Any, launch: Launch, view: NodeView, environ: Mapping[str, str
         gpu_bus_id=bus,
         mig=bool(bus and norm_bus(bus) in view.mig),
         pcie=_pcie(view.links.get(norm_bus(bus)) if bus else None),
-        cuda_visible_devices=environ.get("CUDA_VISIBLE_DEVICES", "<unset>"),
+        cuda_visible_devices=_visible(environ),
         env=env,
         nccl_conf=nccl_conf(environ),
         interfaces=interfaces(),
         shm_bytes=shm_bytes(),
         platform=sys.platform,
         world_size=launch.world_size,
+        env_withheld=withheld,
     )
+
+
+def _visible(environ: Mapping[str, str]) -> str:
+    raw = environ.get("CUDA_VISIBLE_DEVICES")
+    if raw is None:
+        return "<unset>"
+    known = env_value("CUDA_VISIBLE_DEVICES", raw)
+    return "<withheld>" if known is None else known
 
 
 def norm_bus(bus_id: str) -> str:

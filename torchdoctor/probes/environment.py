@@ -1,4 +1,9 @@
-"""Environment variables from an allowlist, and nvcc (a toolkit for building extensions)."""
+"""Environment variables from an allowlist, and nvcc (a toolkit for building extensions).
+
+The variables the doctor looks at are ``EXACT`` and ``PREFIXES``; of those, a value is recorded only when
+``rules.envvars`` knows the variable's grammar and the value fits it (``redact.env_value``). Any other is
+recorded as set, its value withheld.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from collections.abc import Mapping
 
 from torchdoctor.model import EnvFacts, EnvVar, Maybe, Nvcc, Unavailable
 from torchdoctor.probes.subproc import run_command
-from torchdoctor.redact import redact_value
-from torchdoctor.rules import timeouts
+from torchdoctor.redact import env_value
+from torchdoctor.rules import envvars, timeouts
 
 EXACT = {
     "CUDA_VISIBLE_DEVICES",
@@ -53,13 +58,16 @@ EXACT = {
     "TRITON_CACHE_DIR",
 }
 PREFIXES = ("PYTORCH_", "TORCH_", "NCCL_", "GLOO_", "CUBLAS_", "CUDNN_", "MIOPEN_")
-SECRETISH = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|AUTH|PRIVATE)", re.I)
 
 
 def allowed(name: str) -> bool:
-    if SECRETISH.search(name):
-        return False
-    return name in EXACT or name.startswith(PREFIXES)
+    """Whether the doctor looks at this variable (its value is recorded only if ``env_value`` gives one)."""
+    return name in EXACT or name in envvars.KNOWN or name.startswith(PREFIXES)
+
+
+def env_var(name: str, value: str) -> EnvVar:
+    known = env_value(name, readable(value))
+    return EnvVar(readable(name), "", withheld=True) if known is None else EnvVar(readable(name), known)
 
 
 def readable(text: str) -> str:
@@ -69,11 +77,7 @@ def readable(text: str) -> str:
 
 def probe_env(environ: Mapping[str, str] | None = None) -> EnvFacts:
     environ = os.environ if environ is None else environ
-    variables = tuple(
-        EnvVar(readable(name), redact_value(readable(value)))
-        for name, value in sorted(environ.items())
-        if allowed(name)
-    )
+    variables = tuple(env_var(name, value) for name, value in sorted(environ.items()) if allowed(name))
     return EnvFacts(variables, probe_nvcc(environ))
 
 
