@@ -251,7 +251,7 @@ CASES: dict[str, tuple[Facts, Facts]] = {
         f.facts(torch=f.runtime(version="2.6.0a0+ecf3bae40a.nv25.01")),
         f.facts(),
     ),
-    **catalogue_cases(),  # TD040-TD044, the other loaders
+    **catalogue_cases(),  # TD041-TD045, the other loaders
 }
 
 

@@ -1,7 +1,7 @@
 """The other loaders' facts (torchdoctor.model.OtherLoaderFacts) for a corpus case, for replay.py to call.
 
 ``facts_for(case)`` in replay.py leaves ``other_loaders`` at its default; ``replace(facts, other_loaders=
-other_loader_facts(case))`` gives TD040-TD044 what the thread shows: the platform (wsl2, jetson, windows), the
+other_loader_facts(case))`` gives TD041-TD045 what the thread shows: the platform (wsl2, jetson, windows), the
 GPU's gfx target (``machine.gfx``), L4T (``machine.l4t``), and the loader entries (a Windows DLL named as the
 culprit is what its ``needed-by`` DLL imports and the machine lacks; a libcuda.so.1 entry is a WSL copy).
 """

@@ -56,7 +56,7 @@ def _applies(facts: Facts, name: str) -> object | None:
 
 
 @check(
-    "TD040",
+    "TD041",
     "wsl-libcuda-shadowed",
     "WSL 2: the loader takes a libcuda that is not the Windows driver's",
     Severity.ERROR,
@@ -124,7 +124,7 @@ def _jetson_fix(tegra: TegraFacts, data: LoaderKnowledge) -> str:
 
 
 @check(
-    "TD041",
+    "TD042",
     "jetson-wrong-torch",
     "a torch that is not built for this Jetson",
     Severity.ERROR,
@@ -195,7 +195,7 @@ def _rocm_fix(gfx: tuple[str, ...], data: LoaderKnowledge) -> tuple[str, str]:
 
 
 @check(
-    "TD042",
+    "TD043",
     "rocm-gfx-not-in-build",
     "the AMD GPU's gfx target is not in this ROCm build",
     Severity.ERROR,
@@ -234,7 +234,7 @@ VISIBLE = ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")
 
 
 @check(
-    "TD043",
+    "TD044",
     "rocm-visible-devices-hide",
     "HIP_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES hide the AMD GPUs",
     Severity.WARNING,
@@ -292,7 +292,7 @@ def _dll_fix(facts: Facts, dll: str, needed_by: str, data: LoaderKnowledge) -> t
 
 
 @check(
-    "TD044",
+    "TD045",
     "windows-dll-import-missing",
     "a DLL torch's DLLs import is nowhere Windows looks",
     Severity.ERROR,
@@ -316,5 +316,5 @@ def windows_dll_import_missing(facts: Facts) -> Iterator[Fire]:
 
 
 def import_failed_on_dll(facts: Facts) -> bool:
-    """torch's import failed with a Windows DLL error (what TD044's facts explain)."""
+    """torch's import failed with a Windows DLL error (what TD045's facts explain)."""
     return isinstance(facts.torch, TorchImportFailure) and facts.torch.kind is ImportFailureKind.DLL_LOAD
