@@ -21,6 +21,7 @@ from torchdoctor.model import (
     KernelFacts,
     LoadedLibrary,
     NvmlFacts,
+    OtherLoaderFacts,
     PackagesFacts,
     PciDevice,
     PythonFacts,
@@ -223,8 +224,15 @@ def facts(**kw: Any) -> Facts:
         torch=runtime(),
         env=env(),
         smoke=smoke(),
+        other_loaders=plain_linux_loaders(),
     )
     return replace(base, **kw)
+
+
+def plain_linux_loaders() -> OtherLoaderFacts:
+    """A Linux machine with a PCI GPU: not WSL, not a Jetson, no AMD KFD, no Windows DLLs."""
+    na = Unavailable("loaders", "does not apply here", "not_applicable")
+    return OtherLoaderFacts(wsl=na, tegra=na, rocm=na, dlls=na)
 
 
 def no_gpu(**kw: Any) -> Facts:

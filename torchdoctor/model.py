@@ -369,6 +369,8 @@ class TorchDevice:
     name: str
     capability: str
     total_memory: int
+    arch: str = ""
+    """ROCm: the gfx target torch sees (``gcnArchName`` without its feature flags, "gfx1030"); "" on CUDA."""
 
 
 @dataclass(frozen=True)
@@ -538,6 +540,70 @@ class LoaderFacts:
         return next((r for r in self.resolutions if r.requester == requester and r.needed == needed), None)
 
 
+# --------------------------------------------------------------------------- other loaders: WSL, Tegra, ROCm, Windows
+
+
+@dataclass(frozen=True)
+class WslFacts:
+    """WSL: which one, and which libcuda the loader takes (WSL 2's comes from the Windows driver, in lib_dir)."""
+
+    version: str
+    """"wsl1" (no GPU at all) or "wsl2"."""
+    kernel: str
+    lib_dir: str
+    """/usr/lib/wsl/lib when the Windows driver's libraries are mounted there, else ""."""
+    dxg: bool
+    """/dev/dxg exists: the paravirtual GPU device WSL 2's CUDA talks to."""
+    libcuda: tuple[str, ...]
+    """Every libcuda.so.1 the loader could take, in its order (LD_LIBRARY_PATH, ld.so.cache, default dirs)."""
+    owners: tuple[str, ...] = ()
+    """Who installed each entry of ``libcuda`` ("" when nobody is known), in the same order."""
+
+
+@dataclass(frozen=True)
+class TegraFacts:
+    """An NVIDIA Jetson: an integrated GPU on the SoC, no PCI device and no NVML."""
+
+    l4t: str
+    """The L4T release from /etc/nv_tegra_release ("35.4.1"), or ""."""
+    model: str
+    """/proc/device-tree/model ("NVIDIA Jetson AGX Orin Developer Kit"), or ""."""
+
+
+@dataclass(frozen=True)
+class RocmFacts:
+    """AMD GPUs as the kernel's KFD driver lists them (/sys/class/kfd/kfd/topology), without ROCm or torch."""
+
+    gfx: tuple[str, ...]
+    """Each GPU's gfx target ("gfx1032"), from its gfx_target_version."""
+
+
+@dataclass(frozen=True)
+class DllImports:
+    """One of torch's DLLs and the DLLs its PE import table names that Windows' search does not find."""
+
+    path: str
+    imports: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DllFacts:
+    torch_lib: str
+    dlls: tuple[DllImports, ...]
+
+
+@dataclass(frozen=True)
+class OtherLoaderFacts:
+    """The loaders torch meets besides Linux's ld.so on a PCI GPU; a group is "could not check" where it does not
+    apply."""
+
+    wsl: Maybe[WslFacts]
+    tegra: Maybe[TegraFacts]
+    rocm: Maybe[RocmFacts]
+    dlls: Maybe[DllFacts]
+
+
 # --------------------------------------------------------------------------- environment
 
 
@@ -686,6 +752,9 @@ class Facts:
     smi: Maybe[SmiFacts] = Unavailable("nvidia-smi", "not asked: NVML answered", "not_needed")
     bench: Maybe[BenchFacts] = Unavailable("bench", "`torchdoctor bench` measures it", "skipped")
     loader: Maybe[LoaderFacts] = Unavailable("loader", "not recorded by this report's torchdoctor", "not_recorded")
+    other_loaders: Maybe[OtherLoaderFacts] = Unavailable(
+        "loaders", "not recorded by this report's torchdoctor", "not_recorded"
+    )
 
 
 # --------------------------------------------------------------------------- findings

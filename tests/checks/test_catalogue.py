@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories as f
+from tests.checks.test_other_loaders import catalogue_cases
 from torchdoctor.checks import all_checks, find
 from torchdoctor.checks.base import run_checks
 from torchdoctor.model import (
@@ -271,6 +272,7 @@ CASES: dict[str, tuple[Facts, Facts]] = {
         f.facts(torch=f.runtime(version="2.6.0a0+ecf3bae40a.nv25.01")),
         f.facts(),
     ),
+    **catalogue_cases(),  # TD041-TD045, the other loaders
 }
 
 

@@ -115,6 +115,14 @@ def guarded(fn, default=None):
         return unavailable("%s: %s" % (type(exc).__name__, exc))
 
 
+def gfx_arch(props):
+    """A ROCm device's gfx target ("gfx1030") from gcnArchName ("gfx1030:sramecc+:xnack-"); "" when absent."""
+    try:
+        return str(getattr(props, "gcnArchName", "") or "").split(":")[0]
+    except Exception:
+        return ""
+
+
 class Broken(Exception):
     """torch imported, but a basic call every program makes fails."""
 
@@ -167,6 +175,7 @@ def runtime_facts(torch, caught):
                     "name": props.name,
                     "capability": "%d.%d" % (props.major, props.minor),
                     "total_memory": int(props.total_memory),
+                    "arch": gfx_arch(props) if hip else "",
                 }
             )
         except Exception as exc:

@@ -180,6 +180,21 @@ SCHEMAS: Mapping[str, FileSchema] = {
             }
         },
     ),
+    "loaders": FileSchema(  # ROCm gfx overrides, Windows DLL providers, Jetson wheels (compat/loaders.py)
+        top={},
+        tables={"jetson": {"index": _req(_TEXT), "guide": _req(_TEXT), **_SOURCED}},
+        rows={
+            "hsa_override": {"gfx": _req(_TEXTS), "value": _req(_TEXT), "works": _req(Kind.BOOL), **_SOURCED},
+            "dll_provider": {"dlls": _req(_TEXTS), "provider": _req(_TEXT), **_SOURCED},
+            "broken_windows": {
+                "torch": _req(_TEXT),
+                "dll": _req(_TEXT),
+                "needed_by": _req(_TEXT),
+                "fixed_in": _req(_TEXT),
+                **_SOURCED,
+            },
+        },
+    ),
 }
 
 # ---------------------------------------------------------------------- sources

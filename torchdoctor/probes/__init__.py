@@ -79,6 +79,7 @@ def gather(
     from torchdoctor.probes.interpreter import probe_interpreter
     from torchdoctor.probes.kernel import probe_kernel
     from torchdoctor.probes.loader import probe_loader, with_lookups
+    from torchdoctor.probes.other_loaders import probe_other_loaders
 
     torch_probe = torch_probe or _torch_default
     interpreted = threading.Event()
@@ -95,9 +96,15 @@ def gather(
         interp = results.get("interpreter", Unavailable("loader", "the interpreter probe gave nothing", "bug"))
         return probe_loader(interp[1] if isinstance(interp, tuple) else interp, options.python)
 
+    def other_loaders() -> Any:  # WSL, Tegra, KFD, and on Windows torch's DLLs (which need torch's folder)
+        interpreted.wait(options.fast_timeout + options.guard_seconds)
+        interp = results.get("interpreter", Unavailable("loaders", "the interpreter probe gave nothing", "bug"))
+        return probe_other_loaders(interp[1] if isinstance(interp, tuple) else interp)
+
     jobs: dict[str, Callable[[], Any]] = {
         "interpreter": interpreter,
         "loader": loader,
+        "loaders": other_loaders,
         "nvml": lambda: probe_driver(options.nvml_timeout),
         "host": probe_host,
         "kernel": probe_kernel,
@@ -153,6 +160,7 @@ def gather(
         env=results["env"],
         smi=smi,
         loader=loader_facts,
+        other_loaders=results["loaders"],
     )
     order = [*jobs]
     return facts, tuple(timings[n] for n in order if n in timings)

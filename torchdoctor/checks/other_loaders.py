@@ -1,0 +1,320 @@
+"""The loaders torch meets besides Linux's ld.so on a PCI GPU: WSL 2's libcuda, Jetson's wheels, ROCm's gfx code
+objects and visible devices, Windows DLL imports. Facts in (torchdoctor.probes.other_loaders), findings out; what is
+known about overrides, DLL providers and broken releases is data (compat/loaders.toml).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+from torchdoctor.checks.base import Area, Fire, Skip, check, ev
+from torchdoctor.compat.loaders import LoaderKnowledge, knowledge
+from torchdoctor.derived import torch_version
+from torchdoctor.model import (
+    DllFacts,
+    EnvFacts,
+    Evidence,
+    Facts,
+    ImportFailureKind,
+    OtherLoaderFacts,
+    RocmFacts,
+    Severity,
+    Source,
+    TegraFacts,
+    TorchImportFailure,
+    TorchRuntime,
+    Unavailable,
+    WslFacts,
+)
+from torchdoctor.rules import dlerror
+from torchdoctor.rules.index import pip
+
+HIP_NO_BINARY = "hipErrorNoBinaryForGpu"
+"""The HIP runtime's own error name for "no code object for this GPU" (hip_code_object.cpp), not a user's words."""
+CUDA_LIBRARY = re.compile(r"^lib(cudart|cufft|curand|cublas\w*|cudnn\w*|cusparse|cusolver|nvToolsExt)\.so")
+
+
+def _group(facts: Facts, name: str) -> object:
+    other = facts.other_loaders
+    if not isinstance(other, OtherLoaderFacts):
+        raise Skip(f"needs the other loaders' facts: {other.reason}")
+    value = getattr(other, name)
+    if isinstance(value, Unavailable) and value.code != "not_applicable":
+        raise Skip(f"needs {name} facts: {value.reason}")
+    return value
+
+
+def _applies(facts: Facts, name: str) -> object | None:
+    """The fact group, or None where it does not apply (not WSL, not a Jetson): the check then passes."""
+    value = _group(facts, name)
+    return None if isinstance(value, Unavailable) else value
+
+
+# ----------------------------------------------------------------------------- WSL 2
+
+
+@check(
+    "TD041",
+    "wsl-libcuda-shadowed",
+    "WSL 2: the loader takes a libcuda that is not the Windows driver's",
+    Severity.ERROR,
+    Area.PLATFORM,
+    "Under WSL 2 the GPU is reached through the Windows NVIDIA driver, whose libcuda.so.1 WSL mounts in "
+    "/usr/lib/wsl/lib. A Linux NVIDIA driver installed inside the distribution puts its own libcuda.so.1 where the "
+    "loader looks first, and that one cannot talk to /dev/dxg: CUDA then finds no device.",
+)
+def wsl_libcuda_shadowed(facts: Facts) -> Iterator[Fire]:
+    wsl = _applies(facts, "wsl")
+    if not isinstance(wsl, WslFacts):
+        return
+    if wsl.version != "wsl2":
+        return
+    if not wsl.lib_dir:
+        yield Fire(
+            (
+                ev(Source.PROCFS, "WSL", f"{wsl.version}, kernel {wsl.kernel}"),
+                ev(Source.ENV, "/usr/lib/wsl/lib", "absent"),
+            ),
+            "The Windows driver's libraries are not mounted in this distribution: install the NVIDIA driver on "
+            "Windows (never a Linux driver inside WSL), then update WSL and restart it (in PowerShell).",
+            "wsl --update",
+            title="WSL 2: the Windows NVIDIA driver's libraries (/usr/lib/wsl/lib) are missing",
+            severity=Severity.WARNING,
+        )
+        return
+    if not wsl.libcuda or os.path.dirname(wsl.libcuda[0]) == wsl.lib_dir:
+        return
+    first = wsl.libcuda[0]
+    good = next((p for p in wsl.libcuda if os.path.dirname(p) == wsl.lib_dir), "")
+    evidence = [
+        ev(Source.ENV, "loader takes", first),
+        ev(Source.ENV, "libcuda.so.1 in search order", ", ".join(wsl.libcuda)),
+    ]
+    if good:
+        evidence.append(ev(Source.ENV, "shadowed: the Windows driver's", good))
+    env = facts.env if isinstance(facts.env, EnvFacts) else None
+    ld_path = tuple(p for p in ((env.get("LD_LIBRARY_PATH") or "") if env else "").split(os.pathsep) if p)
+    folder = os.path.dirname(first)
+    if folder in ld_path:
+        kept = [p for p in ld_path if p != folder]
+        command = f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH"
+        fix = f"The LD_LIBRARY_PATH entry {folder} puts a Linux libcuda.so.1 ahead of WSL's. Take that entry out."
+        yield Fire(tuple(evidence), fix, command)
+        return
+    yield Fire(
+        tuple(evidence),
+        f"{first} belongs to a Linux NVIDIA driver installed inside WSL; under WSL 2 only the Windows driver works. "
+        "Uninstall the Linux driver packages from this distribution (keep a CUDA toolkit if you need nvcc), then "
+        "run `sudo ldconfig` so the cache points at /usr/lib/wsl/lib again.",
+    )
+
+
+# ----------------------------------------------------------------------------- Jetson
+
+
+def _jetson_fix(tegra: TegraFacts, data: LoaderKnowledge) -> str:
+    where = f" L4T {tegra.l4t}" if tegra.l4t else ""
+    return (
+        f"This is a Jetson ({tegra.model or 'Tegra'}{where}): its GPU is on the SoC, and PyPI's aarch64 torch is "
+        f"not built for it. Install the torch NVIDIA builds for this JetPack release ({data.jetson_guide}; wheels "
+        f"under {data.jetson_index})."
+    )
+
+
+@check(
+    "TD042",
+    "jetson-wrong-torch",
+    "a torch that is not built for this Jetson",
+    Severity.ERROR,
+    Area.TORCH,
+    "A Jetson's GPU is part of the Tegra SoC: no PCI device, no NVML. Only a torch built for its JetPack (L4T) "
+    "release uses it; a generic aarch64 wheel is CPU-only, and a Jetson wheel for another JetPack needs CUDA "
+    "libraries of another version.",
+)
+def jetson_wrong_torch(facts: Facts) -> Iterator[Fire]:
+    tegra = _applies(facts, "tegra")
+    if not isinstance(tegra, TegraFacts):
+        return
+    torch = facts.torch
+    evidence = [ev(Source.PROCFS, "Jetson", f"{tegra.model or 'Tegra'}, L4T {tegra.l4t or 'unknown'}")]
+    if isinstance(torch, TorchRuntime):
+        if not torch.is_cpu_build:
+            return
+        evidence.append(ev(Source.TORCH, "torch", f"{torch.version} (CPU-only)"))
+    elif isinstance(torch, TorchImportFailure):
+        error = dlerror.parse(torch.message)
+        missing = (
+            os.path.basename(error.library) if error and error.kind is dlerror.LoaderErrorKind.MISSING_LIBRARY else ""
+        )
+        if not CUDA_LIBRARY.match(missing):
+            return
+        evidence.append(ev(Source.TORCH, "`import torch` needs", f"{missing}, which this JetPack does not have"))
+    else:
+        return
+    yield Fire(tuple(evidence), _jetson_fix(tegra, knowledge()), title="torch here is not a build for this Jetson")
+
+
+# ----------------------------------------------------------------------------- ROCm
+
+
+def _gfx_seen(facts: Facts) -> tuple[str, ...]:
+    torch = facts.torch
+    if isinstance(torch, TorchRuntime) and torch.hip and any(d.arch for d in torch.devices):
+        return tuple(d.arch for d in torch.devices if d.arch)
+    other = facts.other_loaders
+    rocm = other.rocm if isinstance(other, OtherLoaderFacts) else None
+    return rocm.gfx if isinstance(rocm, RocmFacts) else ()
+
+
+def _rocm_fix(gfx: tuple[str, ...], data: LoaderKnowledge) -> tuple[str, str]:
+    known = [(g, data.override(g)) for g in gfx]
+    working = {o.value for _, o in known if o is not None and o.works}
+    if gfx and len(working) == 1 and all(o is not None and o.works for _, o in known):
+        value = working.pop()
+        return (
+            f"No code object for {', '.join(gfx)} is in this build; its ISA matches what the build has for "
+            f"HSA_OVERRIDE_GFX_VERSION={value}, which is known to work for this family. Set it for the program.",
+            f"export HSA_OVERRIDE_GFX_VERSION={value}",
+        )
+    listed = "; ".join(sorted({f"{v.value} for {g}" for g, v in data.overrides.items() if v.works}))
+    if gfx:
+        return (
+            f"No code object for {', '.join(gfx)} is in this build, and no HSA_OVERRIDE_GFX_VERSION is known to work "
+            f"for it. Build torch from source for it (PYTORCH_ROCM_ARCH={';'.join(gfx)}), or use a ROCm release "
+            "whose wheels list it.",
+            "",
+        )
+    return (
+        "The ROCm runtime found no code object for this GPU in torch's build. Find its gfx target "
+        f"(`rocminfo | grep gfx`); HSA_OVERRIDE_GFX_VERSION is known to work only for: {listed}. Otherwise build "
+        "torch from source for it (PYTORCH_ROCM_ARCH).",
+        "",
+    )
+
+
+@check(
+    "TD043",
+    "rocm-gfx-not-in-build",
+    "the AMD GPU's gfx target is not in this ROCm build",
+    Severity.ERROR,
+    Area.COMPAT,
+    "A ROCm build of torch carries code objects for a list of gfx targets (torch.cuda.get_arch_list()); a GPU whose "
+    "target is not among them aborts with hipErrorNoBinaryForGpu or fails each kernel with 'invalid device "
+    "function'. HSA_OVERRIDE_GFX_VERSION makes the runtime treat it as another target, which works only where the "
+    "ISA is the same.",
+)
+def rocm_gfx_not_in_build(facts: Facts) -> Iterator[Fire]:
+    torch = facts.torch
+    gfx = _gfx_seen(facts)
+    evidence: tuple[Evidence, ...]
+    if isinstance(torch, TorchRuntime):
+        if not torch.hip or not torch.arch_list or not gfx:
+            return
+        outside = tuple(g for g in gfx if g not in torch.arch_list)
+        if not outside:
+            return
+        evidence = (
+            ev(Source.TORCH, "GPU gfx", ", ".join(gfx)),
+            ev(Source.TORCH, "build's gfx list", " ".join(torch.arch_list)),
+        )
+    elif isinstance(torch, TorchImportFailure) and HIP_NO_BINARY in f"{torch.message}\n{torch.detail}":
+        outside = gfx
+        evidence = (ev(Source.TORCH, "the HIP runtime says", HIP_NO_BINARY),) + (
+            (ev(Source.PROCFS, "GPU gfx (KFD)", ", ".join(gfx)),) if gfx else ()
+        )
+    else:
+        return
+    fix, command = _rocm_fix(outside, knowledge())
+    yield Fire(evidence, fix, command)
+
+
+VISIBLE = ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")
+
+
+@check(
+    "TD044",
+    "rocm-visible-devices-hide",
+    "HIP_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES hide the AMD GPUs",
+    Severity.WARNING,
+    Area.VISIBILITY,
+    "ROCm shows a process only the GPUs these variables list (by index or UUID, ROCR first, then HIP); an empty "
+    "value, -1 or an index past the last GPU leaves torch with fewer devices, or none.",
+)
+def rocm_visible_devices_hide(facts: Facts, env: EnvFacts) -> Iterator[Fire]:
+    rocm = _applies(facts, "rocm")
+    if not isinstance(rocm, RocmFacts):
+        return
+    for name in VISIBLE:
+        value = env.get(name)
+        if value is None:
+            continue
+        items = [v.strip() for v in value.split(",")]
+        bad = [v for v in items if v == "" or v == "-1" or (v.isdigit() and int(v) >= len(rocm.gfx))]
+        if bad:
+            yield Fire(
+                (
+                    ev(Source.ENV, name, value),
+                    ev(Source.PROCFS, "AMD GPUs (KFD)", f"{len(rocm.gfx)}: {', '.join(rocm.gfx)}"),
+                ),
+                f"{name}={value!r} names no GPU for {', '.join(bad) or 'an empty entry'}. Unset it, or list indexes "
+                f"below {len(rocm.gfx)}.",
+                f"unset {name}",
+            )
+
+
+# ----------------------------------------------------------------------------- Windows DLLs
+
+
+def _dll_fix(facts: Facts, dll: str, needed_by: str, data: LoaderKnowledge) -> tuple[str, str]:
+    provider = data.provider(dll)
+    broken = data.broken_release(torch_version(facts), dll)
+    if broken is not None:
+        return (
+            f"torch {torch_version(facts)}'s Windows wheels ship {needed_by} without {dll} (a known regression of "
+            f"that release, fixed in {broken.fixed_in}). Upgrade torch.",
+            pip(facts, f'install --upgrade "torch>={broken.fixed_in}"'),
+        )
+    if provider == "vc-redist":
+        return (
+            f"{dll} is the Microsoft Visual C++ runtime. Install the latest Visual C++ Redistributable (x64): "
+            "https://aka.ms/vs/17/release/vc_redist.x64.exe",
+            "",
+        )
+    if provider == "vs-openmp":
+        return (
+            f"{dll} is LLVM's OpenMP runtime for MSVC; the VC++ Redistributable does not ship it. Install Visual "
+            "Studio's 'Desktop development with C++' workload (or its Build Tools), which provides it.",
+            "",
+        )
+    return f"Nothing on this machine provides {dll}, which {needed_by} imports. Install what ships it.", ""
+
+
+@check(
+    "TD045",
+    "windows-dll-import-missing",
+    "a DLL torch's DLLs import is nowhere Windows looks",
+    Severity.ERROR,
+    Area.TORCH,
+    "Windows loads a DLL only when every DLL in its import table is found (torch's lib folder, System32, PATH); one "
+    "missing gives 'WinError 126 ... Error loading \"...\\fbgemm.dll\" or one of its dependencies'.",
+)
+def windows_dll_import_missing(facts: Facts) -> Iterator[Fire]:
+    dlls = _applies(facts, "dlls")
+    if not isinstance(dlls, DllFacts):
+        return
+    seen: set[str] = set()
+    for dll in dlls.dlls:
+        for name in dll.missing:
+            if name.lower() in seen:
+                continue
+            seen.add(name.lower())
+            fix, command = _dll_fix(facts, name, os.path.basename(dll.path.replace("\\", "/")), knowledge())
+            evidence = (ev(Source.ENV, "DLL", dll.path), ev(Source.ENV, "imports, not found", name))
+            yield Fire(evidence, fix, command, title=f"`import torch` fails on Windows: {name} is missing")
+
+
+def import_failed_on_dll(facts: Facts) -> bool:
+    """torch's import failed with a Windows DLL error (what TD045's facts explain)."""
+    return isinstance(facts.torch, TorchImportFailure) and facts.torch.kind is ImportFailureKind.DLL_LOAD
