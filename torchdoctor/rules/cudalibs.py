@@ -102,3 +102,27 @@ def conda_package(soname: str) -> str:
     if not cuda:
         return ""
     return "cudatoolkit" if int(cuda.split(".")[0]) < 12 else CONDA_SPLIT.get(name, "")
+
+
+CUDNN_MISMATCH = re.compile(
+    r"cuDNN version (?:incompatibility|mismatch): PyTorch was compiled\s+against (?P<compiled>\([\d, ]+\)|\d+) "
+    r"but (?:found runtime version|linked against) (?P<found>\([\d, ]+\)|\d+)"
+)
+"""torch's own check (torch/backends/cudnn/__init__.py ``_init``): "cuDNN version incompatibility: PyTorch was
+compiled  against (8, 5, 0) but found runtime version (8, 4, 1)"; before 1.13 "... but linked against (8, 0, 3)"
+or, with integers, "cuDNN version mismatch: PyTorch was compiled against 7102 but linked against 7605"."""
+
+
+def cudnn_version(text: str) -> str:
+    """ "(8, 3, 2)" or 8302 -> "8.3.2" (cuDNN < 9 encodes major*1000 + minor*100 + patch, 9 and later *10000)."""
+    if text.startswith("("):
+        return ".".join(p.strip() for p in text.strip("()").split(","))
+    n = int(text)
+    major, rest = (n // 10000, n % 10000) if n >= 90000 else (n // 1000, n % 1000)
+    return f"{major}.{rest // 100}.{rest % 100}"
+
+
+def cudnn_mismatch(text: str) -> tuple[str, str] | None:
+    """(compiled against, found) from torch's message, or None when it holds none."""
+    match = CUDNN_MISMATCH.search(text or "")
+    return (cudnn_version(match["compiled"]), cudnn_version(match["found"])) if match else None
