@@ -10,6 +10,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from torchdoctor.model import (
+    Candidate,
     DeviceSmoke,
     Distribution,
     EnvFacts,
@@ -20,17 +21,25 @@ from torchdoctor.model import (
     HostFacts,
     KernelFacts,
     LoadedLibrary,
+    LoaderFacts,
     NvmlFacts,
     OtherLoaderFacts,
+    Owner,
+    OwnerKind,
     PackagesFacts,
     PciDevice,
     PythonFacts,
+    Resolution,
+    SharedObject,
     SmokeFacts,
     SmokeStep,
     StepStatus,
+    SymbolLookup,
     TorchDevice,
     TorchRuntime,
     Unavailable,
+    VersionNeed,
+    Via,
 )
 
 SITE = "/home/ada/venv/lib/python3.11/site-packages"
@@ -294,3 +303,68 @@ def cpu_container(**kw: Any) -> Facts:
     )
     values.update(kw)
     return facts(**values)
+
+
+# --------------------------------------------------------------------------- the dynamic loader's facts
+# What probes/loader.py records (objects read with pyelftools, each needed library resolved in ld.so's order,
+# the owner of each file), built by hand: "on a machine whose loader takes X from Y".
+
+
+def owner(kind: str | OwnerKind = "pip", package: str = "", version: str = "", record: str = "") -> Owner:
+    """Who installed a file: ``owner("conda", "cudatoolkit", "11.3.1", "/env/conda-meta/cudatoolkit.json")``."""
+    return Owner(kind if isinstance(kind, OwnerKind) else OwnerKind(kind), package, version, record)
+
+
+def shared_object(
+    path: str,
+    soname: str = "",
+    needed: tuple[str, ...] = (),
+    requires: dict[str, tuple[str, ...]] | None = None,
+    defines: tuple[str, ...] = (),
+    owned_by: Owner | Unavailable | None = None,
+    **kw: Any,
+) -> SharedObject:
+    """One ELF object as the probe reads it; ``requires`` maps a needed library to the versions asked of it."""
+    needs = tuple(VersionNeed(lib, versions) for lib, versions in (requires or {}).items())
+    return SharedObject(
+        path=path,
+        soname=soname,
+        needed=needed or tuple(n.library for n in needs),
+        rpath=kw.pop("rpath", ()),
+        runpath=kw.pop("runpath", ()),
+        requires=needs,
+        defines=defines,
+        size=kw.pop("size", 1 << 20),
+        mtime=kw.pop("mtime", 1.7e9),
+        owner=owned_by if owned_by is not None else Owner(OwnerKind.NOBODY),
+        **kw,
+    )
+
+
+def candidate(path: str, via: Via = Via.LD_LIBRARY_PATH, entry: str | None = None) -> Candidate:
+    """A copy the loader finds; ``entry`` defaults to the file's directory (the search entry as written)."""
+    return Candidate(path, via, entry if entry is not None else path.rsplit("/", 1)[0])
+
+
+def loader(
+    *objects: SharedObject,
+    resolutions: tuple[Resolution, ...] = (),
+    ld_library_path: str = "",
+    ld_preload: str = "",
+    lookups: tuple[SymbolLookup, ...] = (),
+    torch_dir: str = f"{SITE}/torch",
+) -> LoaderFacts:
+    """Loader facts; ``ld_library_path`` as the variable is written (entries kept in order, empty ones too)."""
+    return LoaderFacts(
+        torch_dir=torch_dir,
+        ld_library_path=tuple(ld_library_path.replace(";", ":").split(":")) if ld_library_path else (),
+        ld_preload=tuple(ld_preload.split()),
+        objects=objects,
+        resolutions=resolutions,
+        lookups=lookups,
+    )
+
+
+def resolved(requester: str, needed: str, *candidates: Candidate) -> Resolution:
+    """Where the loader finds ``needed`` for ``requester``: the first candidate is the copy it takes."""
+    return Resolution(requester, needed, candidates)

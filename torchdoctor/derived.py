@@ -19,7 +19,7 @@ from torchdoctor.model import (
     Source,
     TorchRuntime,
 )
-from torchdoctor.nvidia import driver_version_seen, gpu_names
+from torchdoctor.nvidia import driver_version_seen, gpu_names, gpus_seen
 from torchdoctor.words import plural
 
 
@@ -41,6 +41,19 @@ def nvidia_gpu_evidence(facts: Facts) -> tuple[Evidence, ...]:
     if isinstance(pci, tuple) and pci:
         return (Evidence(Source.PROCFS, "NVIDIA GPUs on the PCI bus", ", ".join(d.bus_id for d in pci)),)
     return ()
+
+
+CAPABILITY = re.compile(r"\d+\.\d+")
+"""A compute capability as NVML, nvidia-smi and torch write it: major.minor."""
+
+
+def odd_capability(facts: Facts) -> str:
+    """Why a GPU's compute capability cannot be read ("" when every one can): an empty or odd value in the facts."""
+    seen = [(f"GPU {g.index} ({g.name})", g.compute_capability) for g in gpus_seen(facts)]
+    if isinstance(facts.torch, TorchRuntime):
+        seen += [(f"torch's cuda:{d.index} ({d.name})", d.capability) for d in facts.torch.devices]
+    odd = [f"{label} has compute capability {value!r}" for label, value in seen if not CAPABILITY.fullmatch(value)]
+    return "; ".join(odd)
 
 
 def python_exe(facts: Facts) -> str:

@@ -55,8 +55,29 @@ CONDA_ENV = EnvironmentFacts(
     conda_packages=(CondaPackage("pytorch", "2.5.1", "py3.11_cpu_0", "/home/ada/venv/conda-meta/pytorch.json"),),
 )
 
+CUDNN_TOO_OLD = Unavailable(
+    "torch",
+    "RuntimeError: cuDNN version incompatibility: PyTorch was compiled  against (9, 1, 0) but found runtime "
+    "version (8, 9, 2). PyTorch already comes bundled with cuDNN.",
+)
+
 # slug: (facts where it fires, facts where it stays quiet)
 CASES: dict[str, tuple[Facts, Facts]] = {
+    "mixed-cuda-major-wheels": (
+        f.facts(
+            packages=f.packages(
+                f.dist("torch", "2.9.0", requires=("nvidia-nccl-cu12==2.27.5",)),
+                f.dist("nvidia-nccl-cu12", "2.27.5"),
+                f.dist("nvidia-nccl-cu13", "2.28.3"),
+            )
+        ),
+        f.facts(
+            packages=f.packages(
+                f.dist("torch", "2.9.0"), f.dist("nvidia-nccl-cu12", "2.27.5"), f.dist("nvidia-cudnn-cu12", "9.10.2.21")
+            )
+        ),
+    ),
+    "cudnn-version-mismatch": (f.facts(torch=f.runtime(cudnn=CUDNN_TOO_OLD)), f.facts()),
     "two-installers-one-package": (
         f.facts(
             python=f.python(environment=CONDA_ENV),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import enum
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -38,13 +39,18 @@ from torchdoctor.model import (
     ImportFailureKind,
     LoadedLibrary,
     NvmlFacts,
+    OwnerKind,
     Report,
     Severity,
+    SymbolLookup,
     TorchDevice,
     TorchImportFailure,
     TorchRuntime,
     Unavailable,
+    Via,
 )
+from torchdoctor.probes.loader import DEFAULT_DIRS, split_path
+from torchdoctor.rules import dlerror
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 NOT_STATED = "not stated in the thread"
@@ -300,6 +306,9 @@ def _runtime(case: Case) -> TorchRuntime:
     )
     if "cudnn_error" in state:
         values["cudnn"] = Unavailable("torch", state["cudnn_error"])
+    values["mapped"] = tuple(  # what the thread shows was loaded: the process's maps would list it
+        _file(e) for e in case.data.get("loader", []) if e.get("role") == "culprit" and _file(e)
+    )
     return f.runtime(**values) if cuda else f.cpu_runtime(**values)
 
 
@@ -319,6 +328,128 @@ LIB_NAMES = {
 def _lib_name(soname: str) -> str:
     stem = re.sub(r"(_\w+)?\.so.*$", "", soname)
     return LIB_NAMES.get(stem, "")
+
+
+# ----------------------------------------------------------------------------- case -> loader facts
+# A case's ``loader`` list is what the thread shows of the loader: the copy it took ("culprit"), a copy that
+# has what was missing ("good-copy"), the object that asked ("needed-by"), each with who installed it. These
+# become the facts probes/loader.py records. How the loader reached a copy is a fact only where the thread
+# shows it: its directory is an LD_LIBRARY_PATH entry, a default directory, or the loader's message names
+# it through torch's own $ORIGIN-relative search path; a copy reached otherwise is an object, not a candidate.
+
+CONDA_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "libstdc++": ("libstdcxx-ng", "libstdcxx"),
+    "libgcc_s": ("libgcc-ng", "libgcc"),
+    "libcublas": ("cudatoolkit", "libcublas"),
+    "libcublasLt": ("cudatoolkit", "libcublas"),
+    "libcudart": ("cudatoolkit", "cuda-cudart"),
+    "libcudnn": ("cudnn", "cudatoolkit"),
+    "libnccl": ("nccl",),
+    "libnvJitLink": ("cudatoolkit", "libnvjitlink"),
+    "libcusparse": ("cudatoolkit", "libcusparse"),
+}
+"""A library's stem -> the conda packages that ship it (conda-forge and defaults): the case's listed one owns it."""
+
+ORIGIN_PATH = re.compile(r"^(?P<origin>.*/torch/lib)/(?P<rest>(?:\.\.?/)+)[^/]+$")
+"""A path the loader printed as built from torch/lib's $ORIGIN-relative RUNPATH (``torch/lib/../../../../libX``)."""
+
+
+def _stem(soname: str) -> str:
+    return re.sub(r"\.so.*$", "", soname)
+
+
+def _file(entry: dict[str, Any]) -> str:
+    """The entry's file; a case that gives the directory only names the file by its soname."""
+    path, soname = entry.get("path") or "", entry.get("soname") or ""
+    if path and soname and not os.path.basename(path).startswith(_stem(soname)):
+        return os.path.join(path, soname)
+    return path
+
+
+def _conda_prefix(path: str) -> str:
+    head, sep, _ = os.path.normpath(path).rpartition("/lib/")
+    return head if sep else os.path.dirname(path)
+
+
+def _owner(entry: dict[str, Any], machine: dict[str, Any]) -> Any:
+    kind, path, listed = entry.get("installed_by"), _file(entry), machine.get("packages", {})
+    stem = _stem(entry.get("soname") or os.path.basename(path))
+    if kind == "conda":
+        prefix = _conda_prefix(path)
+        package = next((p for p in CONDA_PROVIDERS.get(stem, ()) if p in listed), "")
+        record = f"{prefix}/conda-meta/{package}-{listed[package]}.json" if package else f"{prefix}/conda-meta/"
+        return f.owner("conda", package, listed.get(package, ""), record)
+    if kind == "pip":
+        folder = re.search(r"/nvidia/([^/]+)/lib/", path)
+        wheel = next((d for d in listed if folder and d.startswith(f"nvidia-{folder.group(1)}")), "")
+        return f.owner("pip", wheel, listed.get(wheel, ""))
+    if kind == "system":
+        return f.owner(OwnerKind.SYSTEM)
+    if kind == "none":
+        return f.owner(OwnerKind.NOBODY)
+    return Unavailable("provenance", NOT_STATED, "not_stated")
+
+
+def _via(path: str, said: str, ld_library_path: tuple[str, ...]) -> tuple[Via, str] | None:
+    """How the loader reached ``path`` (``said``: the path as its message prints it), where the thread shows it."""
+    folder = os.path.normpath(os.path.dirname(path))
+    entry = next((e for e in ld_library_path if e and os.path.normpath(e) == folder), None)
+    if entry is not None:
+        return Via.LD_LIBRARY_PATH, entry
+    origin = ORIGIN_PATH.match(said)
+    if origin:
+        return Via.RUNPATH, "$ORIGIN/" + origin["rest"]
+    if folder in DEFAULT_DIRS:
+        return Via.DEFAULT, folder
+    return None
+
+
+def _loader_message(case: Case) -> str:
+    error, state = case.data.get("import_error") or {}, case.data.get("runtime") or {}
+    return error.get("message") or state.get("warning") or state.get("cudnn_error") or ""
+
+
+def loader_for(case: Case) -> Any:
+    """The loader facts the thread shows (``Unavailable`` when it shows none)."""
+    machine = case.data["machine"]
+    entries = [e for e in case.data.get("loader") or [] if e.get("soname") and _file(e)]
+    if not entries:
+        return Unavailable("loader", NOT_STATED, "not_stated")
+    error = dlerror.parse(_loader_message(case))
+    ld_library_path = split_path(machine.get("env", {}).get("LD_LIBRARY_PATH", ""))
+    version = error.version if error else ""
+    objects: dict[str, Any] = {}
+    requester = next((_file(e) for e in entries if e["role"] == "needed-by"), "")
+    requester = (error.requester if error else "") or requester
+    culprits = [e for e in entries if e["role"] == "culprit"]
+    goods = [e for e in entries if e["role"] == "good-copy"]
+    needed = version if ".so" in version else next((e["soname"] for e in culprits + goods), "")
+    candidates, lookups = [], []
+    for entry in culprits + goods:
+        path, good = _file(entry), entry["role"] == "good-copy"
+        said = error.library if error and error.kind is dlerror.LoaderErrorKind.MISSING_VERSION and not good else path
+        if requester and os.path.normpath(path) == os.path.normpath(requester):
+            continue  # the culprit is the object that asked (its own version needs are not met)
+        how = _via(path, said, ld_library_path) if os.path.basename(said) == needed else None
+        at = said if how is not None and how[0] is Via.RUNPATH else path
+        defines = (version,) if good and version and ".so" not in version else ()
+        objects[at] = f.shared_object(at, entry["soname"], defines=defines, owned_by=_owner(entry, machine))
+        if how is not None:
+            candidates.append(f.candidate(at, *how))
+        if error and error.kind is dlerror.LoaderErrorKind.UNDEFINED_SYMBOL and version:
+            lookups.append(SymbolLookup(error.symbol, version, at, good))
+    if requester:
+        culprit_asks = next((e for e in culprits if os.path.normpath(_file(e)) == os.path.normpath(requester)), None)
+        owned = _owner(culprit_asks, machine) if culprit_asks else f.owner("pip")
+        requires = {needed: (version,)} if needed and version else {}
+        objects[requester] = f.shared_object(requester, requires=requires, needed=(needed,), owned_by=owned)
+    resolutions = (f.resolved(requester, needed, *candidates),) if requester and needed else ()
+    return f.loader(
+        *objects.values(),
+        resolutions=resolutions,
+        ld_library_path=machine.get("env", {}).get("LD_LIBRARY_PATH", ""),
+        lookups=tuple(lookups),
+    )
 
 
 def facts_for(case: Case) -> Facts:
@@ -348,6 +479,7 @@ def facts_for(case: Case) -> Facts:
         torch=torch,
         env=f.env(**machine.get("env", {})),
         smoke=smoke,
+        loader=loader_for(case),
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from torchdoctor.checks import (
     compat,
+    cuda_libraries,
     driver,
     gpu_health,
     other_loaders,
@@ -17,7 +18,7 @@ from torchdoctor.checks import (
 )
 from torchdoctor.checks.base import REGISTRY, Check, match, run_checks
 
-del compat, driver, gpu_health, other_loaders, packages, platform, smoke, torch_install, visibility
+del compat, cuda_libraries, driver, gpu_health, other_loaders, packages, platform, smoke, torch_install, visibility
 
 
 def all_checks() -> tuple[Check, ...]:

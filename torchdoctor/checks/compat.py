@@ -23,7 +23,7 @@ from torchdoctor.compat.tables import (
     cc_str,
     load_tables,
 )
-from torchdoctor.derived import torch_version
+from torchdoctor.derived import CAPABILITY, odd_capability, torch_version
 from torchdoctor.model import (
     Facts,
     HostFacts,
@@ -73,7 +73,7 @@ def driver_too_old(facts: Facts) -> Iterator[Fire]:
         nvml = facts.nvml
         raise Skip(f"needs the driver's version: {nvml.reason if isinstance(nvml, Unavailable) else 'unknown'}")
     tables = load_tables()
-    by_label = {f"GPU {g.index} {g.name}": g for g in gpus}
+    by_label = {f"GPU {g.index} {g.name}": g for g in gpus if CAPABILITY.fullmatch(g.compute_capability)}
     machine = replace(
         machine_from_facts(facts),
         driver=seen.version,
@@ -134,6 +134,9 @@ def _gpu_ccs(facts: Facts) -> list[tuple[int, str]]:
     "for execution on the device', even though torch.cuda.is_available() is True.",
 )
 def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
+    odd = odd_capability(facts)
+    if odd:
+        raise Skip(f"could not check: {odd}")
     gpus = _gpu_ccs(facts)
     if not gpus:
         return

@@ -10,22 +10,27 @@ package that owns it. Pure: facts in, a diagnosis out; no file is read here.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from torchdoctor.checks.base import ev
 from torchdoctor.model import (
     Candidate,
     Evidence,
+    Facts,
     LoaderFacts,
     Owner,
     OwnerKind,
+    PackagesFacts,
+    PythonFacts,
     Resolution,
     SharedObject,
     Source,
     Via,
 )
-from torchdoctor.rules import dlerror
+from torchdoctor.rules import cudalibs, dlerror
 from torchdoctor.rules.dlerror import LoaderError, LoaderErrorKind, VersionFamily
+from torchdoctor.rules.index import pip
 
 CONDA_PACKAGE = {VersionFamily.LIBSTDCXX: "libstdcxx-ng", VersionFamily.LIBGCC: "libgcc-ng"}
 """The conda-forge package of a GCC runtime library, when conda-meta names no owner (the -ng names are kept as
@@ -92,7 +97,7 @@ def _picked(res: Resolution, error: LoaderError) -> Candidate | None:
     return res.candidates[0] if res.candidates else None
 
 
-def diagnose(message: str, loader: LoaderFacts) -> Diagnosis | None:
+def diagnose(message: str, loader: LoaderFacts, facts: Facts | None = None) -> Diagnosis | None:
     """The cause of a loader error in ``message``, when the loader facts decide it; None when they do not."""
     error = dlerror.parse(message)
     if error is None or error.kind is LoaderErrorKind.MISSING_LIBRARY or not error.version:
@@ -102,10 +107,11 @@ def diagnose(message: str, loader: LoaderFacts) -> Diagnosis | None:
         return None
     needed = _needed_for(requester, error)
     res = loader.resolution(requester.path, needed)
-    if res is None or not res.candidates:
-        return None
-    picked = _picked(res, error)
-    if picked is None:
+    picked = _picked(res, error) if res is not None else None
+    stray = _conda_cuda(loader, requester.path, facts) or (_conda_cuda(loader, picked.path, facts) if picked else None)
+    if error.kind is LoaderErrorKind.UNDEFINED_SYMBOL and stray is not None and not _via_environment(picked):
+        return _conda_cuda_remedy(message, error, requester.path, needed, stray)
+    if picked is None or res is None:
         return None
     good = next((c for c in res.candidates if c is not picked and _good(loader, c, needed, error)), None)
     family = dlerror.version_family(error.version)
@@ -122,6 +128,52 @@ def diagnose(message: str, loader: LoaderFacts) -> Diagnosis | None:
     if good is not None:
         evidence.append(ev(Source.ENV, "shadowed copy that has it", f"{good.path} ({_via_text(good)})"))
     return _remedy(loader, needed, picked, good, family, owner, tuple(evidence), lacks)
+
+
+def _via_environment(picked: Candidate | None) -> bool:
+    """The copy was put first by the environment (LD_LIBRARY_PATH, LD_PRELOAD): that entry is the culprit."""
+    return picked is not None and picked.via in (Via.LD_LIBRARY_PATH, Via.PRELOAD)
+
+
+def _torch_is_condas(facts: Facts | None) -> bool:
+    if facts is None or not isinstance(facts.packages, PackagesFacts):
+        return False
+    return any(d.installer == "conda" for d in facts.packages.named("torch"))
+
+
+def _conda_cuda(loader: LoaderFacts, path: str, facts: Facts | None) -> tuple[str, Owner] | None:
+    """(the file, its conda owner) when ``path`` is a CUDA library a conda package ships beside a torch conda did
+    not install (whose own CUDA libraries come from its wheels): the package is a second, older provider."""
+    obj = loader.object_at(path)
+    if obj is None or not isinstance(obj.owner, Owner) or obj.owner.kind is not OwnerKind.CONDA:
+        return None
+    if not cudalibs.is_cuda_library(obj.soname or path) or _torch_is_condas(facts):
+        return None
+    return path, obj.owner
+
+
+def _conda_cuda_remedy(
+    message: str, error: LoaderError, requester: str, needed: str, stray: tuple[str, Owner]
+) -> Diagnosis:
+    path, owner = stray
+    prefix = os.path.dirname(os.path.dirname(owner.record)) if owner.record else ""
+    package = owner.package or cudalibs.conda_package(os.path.basename(path))
+    evidence = (
+        ev(Source.TORCH, "the loader says", message.strip().splitlines()[0][:400]),
+        ev(Source.ENV, "needs", f"{requester} needs {needed} {error.version}".rstrip()),
+        ev(Source.ENV, "from a conda package", f"{path} ({owner})"),
+    )
+    title = (
+        f"`import torch` fails: the conda package {package or 'in ' + prefix} ships an older {os.path.basename(path)}"
+    )
+    fix = (
+        f"torch loaded {path} from outside torch's wheels: the conda package "
+        f"{package or '(not named in conda-meta)'} in {prefix} ships it, and it lacks {error.symbol or error.version} "
+        "that the rest of torch's CUDA libraries need. torch brings its own CUDA libraries: remove that conda "
+        "package from the environment (if conda installed torch too, update them together instead)."
+    )
+    command = f"conda remove -p {prefix} {package}" if package and prefix else ""
+    return Diagnosis(title, evidence, fix, command)
 
 
 def _via_text(cand: Candidate) -> str:
@@ -183,7 +235,7 @@ def _conda_remedy(
     needed: str, picked: Candidate, owner: Owner, family: VersionFamily, evidence: tuple[Evidence, ...], lacks: str
 ) -> Diagnosis:
     prefix = os.path.dirname(os.path.dirname(owner.record)) if owner.kind is OwnerKind.CONDA else owner.record
-    package = owner.package if owner.kind is OwnerKind.CONDA else CONDA_PACKAGE.get(family, "")
+    package = (owner.package if owner.kind is OwnerKind.CONDA else "") or CONDA_PACKAGE.get(family, "")
     title = f"`import torch` fails: the conda environment's {needed} lacks {lacks}"
     fix = (
         f"The conda environment {prefix} ships {picked.path}, older than this torch needs, and the loader takes it "
@@ -191,3 +243,88 @@ def _conda_remedy(
     )
     command = f"conda install -p {prefix} -c conda-forge {package}" if package else ""
     return Diagnosis(title, evidence, fix, command)
+
+
+# --------------------------------------------------------------------------- a library nothing provides
+
+
+def _searched(loader: LoaderFacts | None, name: str) -> tuple[list[str], list[Evidence]]:
+    """Who needs ``name`` and where the loader looked (its search for those objects), from the loader facts."""
+    if loader is None:
+        return [], []
+    missing = [r for r in loader.resolutions if r.needed == name and not r.candidates]
+    requesters = list(dict.fromkeys(r.requester for r in missing))
+    evidence: list[Evidence] = []
+    if requesters:
+        evidence.append(ev(Source.ENV, "needed by", ", ".join(requesters[:3])))
+        obj = loader.object_at(requesters[0])
+        where = [*(f"LD_LIBRARY_PATH {e}" for e in loader.ld_library_path if e)]
+        where += [f"RUNPATH {e}" for e in (obj.runpath if obj else ())]
+        where += ["ld.so.cache", "the default directories"]
+        evidence.append(ev(Source.ENV, "searched, in order", "; ".join(where)))
+    return requesters, evidence
+
+
+def _torch_pin(facts: Facts, base: str) -> str:
+    """The requirement torch's Requires-Dist states for the wheel ``base`` (``nvidia-cudnn-cu12==9.1.0.70``)."""
+    if not isinstance(facts.packages, PackagesFacts):
+        return ""
+    for dist in facts.packages.named("torch"):
+        for req in dist.requires:
+            name = re.split(r"[\s;<>=!~\[(]", req.strip(), maxsplit=1)[0]
+            if name.lower().startswith(base + "-cu") or name.lower() == base:
+                spec = re.match(r"[^;]*", req).group(0)  # type: ignore[union-attr]
+                return re.sub(r"\s+", "", spec)
+    return ""
+
+
+def _conda_prefix(facts: Facts) -> str:
+    python = facts.python
+    return python.conda_prefix if isinstance(python, PythonFacts) and python.conda_prefix else ""
+
+
+def missing_library(message: str, loader: LoaderFacts | None, facts: Facts) -> Diagnosis | None:
+    """A library nothing on the search path provides: which object needs it, where the loader looked, and the
+    one installer that should ship it (the nvidia wheel torch's Requires-Dist pins, or the conda package)."""
+    error = dlerror.parse(message)
+    if error is None or error.kind is not LoaderErrorKind.MISSING_LIBRARY:
+        return None
+    name = os.path.basename(error.library)
+    base = cudalibs.wheel_base(name)
+    if not base:
+        return None
+    _, evidence = _searched(loader, name)
+    evidence.insert(0, ev(Source.TORCH, "the loader says", message.strip().splitlines()[0][:400]))
+    title = f"`import torch` fails: {name} is missing (no copy on the loader's search path)"
+    pin = _torch_pin(facts, base)
+    if pin:
+        wheel = re.split(r"[<>=!~]", pin, maxsplit=1)[0]
+        installed = isinstance(facts.packages, PackagesFacts) and bool(facts.packages.named(wheel))
+        evidence.append(ev(Source.METADATA, "torch requires", pin))
+        evidence.append(
+            ev(Source.METADATA, wheel, "installed, but without this file" if installed else "not installed")
+        )
+        verb = "install --force-reinstall --no-deps" if installed else "install"
+        fix = (
+            f"torch's metadata pins {pin}, the wheel that ships {name}, and "
+            + ("its files are incomplete" if installed else "it is not installed")
+            + ". Install exactly that pin (never a reinstall of torch, which keeps whatever removed it)."
+        )
+        return Diagnosis(title, tuple(evidence), fix, pip(facts, f'{verb} "{pin}"'))
+    package, prefix = cudalibs.conda_package(name), _conda_prefix(facts)
+    cuda = cudalibs.cuda_of_soname(name)
+    if package and prefix:
+        spec = f"{package}={cuda}" if package == "cudatoolkit" and cuda else package
+        evidence.append(ev(Source.PYTHON, "conda environment", prefix))
+        fix = (
+            f"This torch was built to find {name} in its environment and nothing provides it: in a conda environment "
+            f"it comes from the conda package {package}"
+            + (f" for CUDA {cuda}" if cuda else "")
+            + ". Install that package at the version this torch was built for."
+        )
+        return Diagnosis(title, tuple(evidence), fix, f"conda install -p {prefix} {spec}")
+    fix = (
+        f"Nothing on the loader's search path provides {name}, and torch's metadata names no wheel for it. Install "
+        f"the {base} library of CUDA {cuda or 'the version this torch was built for'} where the loader looks."
+    )
+    return Diagnosis(title, tuple(evidence), fix)

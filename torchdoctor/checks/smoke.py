@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, check, ev
+from torchdoctor.checks.base import Area, Fire, Skip, check, ev
 from torchdoctor.checks.fixes import install_torch_fix
-from torchdoctor.derived import nvml_gpus
+from torchdoctor.derived import nvml_gpus, odd_capability
 from torchdoctor.model import (
     DeviceSmoke,
     Evidence,
@@ -103,6 +103,9 @@ def smoke_failed(smoke: SmokeFacts) -> Iterator[Fire]:
 )
 def smoke_no_kernel_image(smoke: SmokeFacts, facts: Facts) -> Iterator[Fire]:
     for device, step in failures(smoke, "no-kernel-image"):
+        odd = odd_capability(facts)
+        if odd:  # which build has kernels for it cannot be told
+            raise Skip(f"could not check: {odd}")
         evidence = step_evidence(device, step)
         torch = facts.torch
         if isinstance(torch, TorchRuntime):

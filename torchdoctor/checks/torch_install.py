@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
 from torchdoctor.checks.fixes import install_torch_fix
-from torchdoctor.checks.loader import diagnose
+from torchdoctor.checks.loader import diagnose, missing_library
 from torchdoctor.compat.machine import installed_variant
 from torchdoctor.derived import (
     cuda_cause,
@@ -222,7 +222,9 @@ def torch_import_failed(torch: TorchSeen, facts: Facts) -> Iterator[Fire]:
         evidence.append(ev(Source.PYTHON, "`import torch` loads", shadow))
         yield Fire(tuple(evidence), SHADOW_FIX, title="`import torch` fails: a ./torch folder shadows torch")
         return
-    found = diagnose(failure.message, facts.loader) if isinstance(facts.loader, LoaderFacts) else None
+    loader = facts.loader if isinstance(facts.loader, LoaderFacts) else None
+    found = diagnose(failure.message, loader, facts) if loader is not None else None
+    found = found or missing_library(failure.message, loader, facts)
     if found is not None:  # the loader's facts decide: the file, its directory, why it was taken, who put it
         yield Fire((*found.evidence, *evidence[2:]), found.fix, found.command, title=found.title)
         return

@@ -7,7 +7,7 @@ import re
 
 from torchdoctor.compat.recommend import Gpu, Machine
 from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int, cuda_of_variant, load_tables
-from torchdoctor.derived import torch_version
+from torchdoctor.derived import CAPABILITY, torch_version
 from torchdoctor.model import Facts, HostFacts, PackagesFacts, PythonFacts, TorchRuntime
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
 from torchdoctor.rules.versions import cuda_variant, local_tag
@@ -24,6 +24,10 @@ def platform_key(system: str, machine: str) -> str:
     return "linux-aarch64" if arch in ("arm64", "aarch64") else f"linux-{arch}"
 
 
+def _cc(capability: str) -> bool:
+    return bool(CAPABILITY.fullmatch(capability))
+
+
 def machine_from_facts(facts: Facts) -> Machine:
     python = facts.python
     host = facts.host
@@ -33,9 +37,11 @@ def machine_from_facts(facts: Facts) -> Machine:
     free = python.free_threaded if isinstance(python, PythonFacts) else False
     seen = driver_version_seen(facts)
     driver = seen.version if seen else ""
-    gpus = [Gpu(cc_int(g.compute_capability), f"GPU {g.index} {g.name}") for g in gpus_seen(facts)]
+    # a GPU whose capability is empty or odd is left out: nothing can be said of its architecture
+    seen_gpus = [g for g in gpus_seen(facts) if _cc(g.compute_capability)]
+    gpus = [Gpu(cc_int(g.compute_capability), f"GPU {g.index} {g.name}") for g in seen_gpus]
     if not gpus and isinstance(facts.torch, TorchRuntime):
-        gpus = [Gpu(cc_int(d.capability), f"GPU {d.index} {d.name}") for d in facts.torch.devices]
+        gpus = [Gpu(cc_int(d.capability), f"GPU {d.index} {d.name}") for d in facts.torch.devices if _cc(d.capability)]
     glibc = host.glibc if isinstance(host, HostFacts) and isinstance(host.glibc, str) else ""
     macos = host.macos_version if isinstance(host, HostFacts) and isinstance(host.macos_version, str) else ""
     return Machine(platform_key(system, arch), version, free, driver, tuple(gpus), glibc, macos)

@@ -4,7 +4,8 @@ glibc's ``dlerror()`` text is what Python puts in the ImportError of an extensio
 (glibc ``elf/dl-version.c``, ``elf/dl-lookup.c``, ``elf/dl-load.c``):
 
 - ``LIB: version `VER' not found (required by OBJ)``: OBJ needs version VER of a library and the copy
-  that was loaded, LIB, does not define it. glibc < 2.37 quotes with a backquote, newer ones with ``'``.
+  that was loaded, LIB, does not define it. glibc < 2.37 quotes with a backquote, newer ones with ``'``;
+  a message pasted into Markdown may have lost its backquotes, so the quotes are optional.
 - ``OBJ: undefined symbol: SYM, version VER``: a relocation of OBJ names SYM@VER and nothing loaded
   defines it (``, version VER`` is absent for an unversioned symbol).
 - ``NAME: cannot open shared object file: No such file or directory``: nothing on the search path is NAME.
@@ -38,7 +39,7 @@ class LoaderError:
 
 _QUOTE = "[`'\u2018\u2019\"]"
 MISSING_VERSION = re.compile(
-    rf"(?P<library>[^\s:'\"]+): version {_QUOTE}(?P<version>[^`'\u2018\u2019\"]+){_QUOTE} not found "
+    rf"(?P<library>[^\s:'\"]+): version {_QUOTE}?(?P<version>[^\s`'\u2018\u2019\"]+){_QUOTE}? not found "
     r"\(required by (?P<requester>[^)]+)\)"
 )
 UNDEFINED = re.compile(
