@@ -26,7 +26,16 @@ def test_check_on_this_machine(doctor: Doctor) -> None:
     assert failed == [], failed
     assert {s["name"] for s in cpu["steps"]} >= {"tensors", "autograd", "model", "train", "modes", "data", "save_load"}
     assert not [c for c in report["checks"] if "internal error" in c["reason"]]
-    assert {t["name"] for t in report["timings"]} == {"interpreter", "nvml", "host", "kernel", "env", "torch", "loader"}
+    assert {t["name"] for t in report["timings"]} == {
+        "interpreter",
+        "nvml",
+        "host",
+        "kernel",
+        "env",
+        "torch",
+        "loader",
+        "loaders",
+    }
     jsonschema.Draft202012Validator(SCHEMA).validate(report)
 
 
