@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from torchdoctor.checks import compat, driver, gpu_health, packages, platform, smoke, torch_install, visibility
+from torchdoctor.checks import (
+    compat,
+    driver,
+    gpu_health,
+    packages,
+    platform,
+    smoke,
+    torch_install,
+    unexamined,
+    visibility,
+)
 from torchdoctor.checks.base import REGISTRY, Check, match, run_checks
 
-del compat, driver, gpu_health, packages, platform, smoke, torch_install, visibility
+del compat, driver, gpu_health, packages, platform, smoke, torch_install, unexamined, visibility
 
 
 def all_checks() -> tuple[Check, ...]:

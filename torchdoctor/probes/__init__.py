@@ -22,7 +22,7 @@ from torchdoctor.probes.kernel import probe_kernel
 from torchdoctor.probes.loader import probe_loader, with_lookups
 from torchdoctor.probes.nvml import probe_nvml
 from torchdoctor.probes.smi import probe_smi
-from torchdoctor.rules import timeouts
+from torchdoctor.rules import limits, timeouts
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,9 @@ def gather(
         try:
             results[name] = job()
             ok = True
-        except Exception as exc:  # a probe bug must not take the doctor down
-            results[name] = Unavailable(name, f"the {name} probe failed: {type(exc).__name__}: {exc}", "bug")
+        except Exception as exc:  # a probe bug (or a limit of the doctor's own) must not take the doctor down
+            code = limits.LIMIT if limits.is_limit(exc) else limits.BUG
+            results[name] = Unavailable(name, f"the {name} probe failed: {type(exc).__name__}: {exc}", code)
             ok = False
         timings[name] = ProbeTiming(name, round(time.monotonic() - started, 4), ok)
         if on_message is not None:
@@ -117,13 +118,17 @@ def gather(
                 on_message({"probe_done": name})
 
     threads = [threading.Thread(target=run, args=item, daemon=True, name=f"probe-{item[0]}") for item in jobs.items()]
-    for t in threads:
-        t.start()
+    for t, item in zip(threads, jobs.items(), strict=True):
+        try:
+            t.start()
+        except RuntimeError:  # no thread left (ulimit -u): run it here, in turn; its children keep their timeouts
+            run(*item)
     # Every child has its own timeout; this outer bound only guards against a probe bug.
     slowest_other = max(options.fast_timeout, options.nvml_timeout)
     deadline = time.monotonic() + options.timeout + torch_extra_seconds + slowest_other + options.guard_seconds
     for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
+        if t.ident is not None:
+            t.join(max(0.0, deadline - time.monotonic()))
     for name in jobs:
         results.setdefault(name, Unavailable(name, f"the {name} probe did not finish", "timeout"))
 
