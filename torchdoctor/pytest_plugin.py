@@ -65,8 +65,27 @@ def _facts() -> Any:
     if "facts" not in _CACHE:
         from torchdoctor.probes import ProbeOptions, gather
 
-        _CACHE["facts"] = gather(ProbeOptions(python=sys.executable))[0]
+        seconds = _configured_timeouts()
+        options = ProbeOptions(python=sys.executable)
+        options = ProbeOptions(
+            python=sys.executable,
+            timeout=seconds.get("timeout", options.timeout),
+            nvml_timeout=seconds.get("nvml_timeout", options.nvml_timeout),
+        )
+        _CACHE["facts"] = gather(options)[0]
     return _CACHE["facts"]
+
+
+def _configured_timeouts() -> dict[str, float]:
+    """``timeout`` and ``nvml-timeout`` from ``[tool.torchdoctor]``, as `torchdoctor check` reads them."""
+    from torchdoctor import config
+
+    try:
+        conf = config.load()
+    except config.ConfigError:
+        return {}  # `torchdoctor check` says what is wrong with the file; the tests run with the defaults
+    names = {"timeout": "timeout", "nvml-timeout": "nvml_timeout"}
+    return {names[key]: float(conf.get(key)) for key in names if conf.get(key) is not None}
 
 
 def summary(facts: Any) -> str:

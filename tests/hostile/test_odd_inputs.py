@@ -68,7 +68,11 @@ def test_a_1500_level_folder_tree_in_fleet(doctor: Doctor, tmp_path: Path) -> No
         os.close(fd)
         fd = deeper
     os.close(fd)
-    proc = doctor.run("fleet", str(root))
+    try:
+        proc = doctor.run("fleet", str(root))
+    finally:  # bottom up, by path: pytest's own tmp cleanup (shutil.rmtree) recurses too deep for it
+        for depth in range(1500, 0, -1):
+            os.rmdir(os.path.join(root, *["d"] * depth))
     no_traceback(proc)
     assert "1 node from 2 reports" in proc.stdout and "folders deeper than" in proc.stdout
 
