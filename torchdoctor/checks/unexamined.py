@@ -32,7 +32,7 @@ def own_failures(facts: Facts) -> list[tuple[str, Unavailable]]:
 
 
 @check(
-    "TD033",
+    "TD035",
     "could-not-examine",
     "torchdoctor could not examine part of this machine",
     Severity.ERROR,
