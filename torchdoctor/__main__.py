@@ -7,7 +7,33 @@ the handlers go in before typer, rich or any probe is imported.
 from __future__ import annotations
 
 
+def own_imports_first() -> None:
+    """Look for the doctor's own dependencies (typer, rich, packaging, ...) where they are installed first.
+
+    PYTHONPATH and the working directory are the examined environment's, not the doctor's: a `rich/`
+    folder there must not replace the rich it runs on. They move to the end of this process's sys.path
+    (still there for anything only they hold); the children that examine the environment keep them.
+    torchdoctor itself is already imported, and its own modules are found from its package folder.
+    """
+    import contextlib
+    import os
+    import sys
+
+    theirs = {os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    with contextlib.suppress(OSError):  # a deleted working directory
+        theirs.add(os.getcwd())
+
+    def is_theirs(entry: str) -> bool:
+        try:
+            return os.path.abspath(entry or os.curdir) in theirs
+        except OSError:  # a deleted working directory: '' cannot be made absolute
+            return entry == ""
+
+    sys.path[:] = [p for p in sys.path if not is_theirs(p)] + [p for p in sys.path if is_theirs(p)]
+
+
 def main() -> None:
+    own_imports_first()
     from torchdoctor.signals import install_signal_handlers
 
     install_signal_handlers()

@@ -68,7 +68,10 @@ def load(start: Path | None = None) -> Config:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it as TOML ({exc})") from None
-    table = doc.get("tool", {}).get("torchdoctor")
+    tools = doc.get("tool", {})
+    if not isinstance(tools, dict):  # `tool = "x"`: not a table, so it holds no [tool.torchdoctor] (not ours to judge)
+        return Config(path)
+    table = tools.get("torchdoctor")
     if table is None:
         return Config(path)
     if not isinstance(table, dict):

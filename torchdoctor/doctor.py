@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -42,7 +43,8 @@ def diagnose(
 ) -> Report:
     """Probe this machine, run the smoke tests unless ``smoke`` is None, and judge."""
     # The checks need the compat tables; parse them while the probes wait on their children.
-    threading.Thread(target=load_tables, daemon=True, name="load-compat-tables").start()
+    with contextlib.suppress(RuntimeError):  # no thread left (ulimit -u): the checks load them when needed
+        threading.Thread(target=load_tables, daemon=True, name="load-compat-tables").start()
     if smoke is None or options.quick:
         facts, timings = gather(options, on_message=on_message)
         if smoke is not None:

@@ -11,6 +11,7 @@ import codecs
 import functools
 import hashlib
 import json
+import os
 import re
 import statistics
 import sys
@@ -428,12 +429,47 @@ def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Parsed | Except
             yield from stream_documents(stream)
             continue
         path = Path(given)
-        files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        files: list[Path] = [path]
+        if path.is_dir():
+            files, too_deep = json_files(path)
+            if too_deep:
+                yield str(path), OSError(f"not read: folders deeper than {MAX_DEPTH} levels ({too_deep[0]}, ...)")
         for file in files:
             try:
                 yield str(file), read_text(file, MAX_REPORT)
             except FileProblem as exc:
                 yield str(file), exc
+
+
+MAX_DEPTH = 32
+"""How deep under a folder given to `fleet` reports are looked for (a job's tree is a few levels)."""
+
+
+def json_files(root: Path) -> tuple[list[Path], list[str]]:
+    """The ``*.json`` files under ``root`` (sorted), walked without recursion and without following links
+    into folders (a loop, a 1500-level tree); and the folders left out for being deeper than MAX_DEPTH."""
+    found: list[Path] = []
+    too_deep: list[str] = []
+    pending: list[tuple[Path, int]] = [(root, 0)]
+    while pending:
+        folder, depth = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError:
+            continue  # unreadable: as rglob did, it holds no report we can read
+        for entry in listed:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir and depth + 1 > MAX_DEPTH:
+                too_deep.append(entry.path)
+            elif is_dir:
+                pending.append((Path(entry.path), depth + 1))
+            elif entry.name.endswith(".json"):
+                found.append(Path(entry.path))
+    return sorted(found), too_deep
 
 
 CHUNK = 1 << 20

@@ -32,7 +32,7 @@ def active_python() -> PythonChoice:
         )
         for candidate in candidates:
             if candidate.exists():
-                return PythonChoice(str(candidate))
+                return _checked(var, prefix, str(candidate))
         return PythonChoice(
             sys.executable,
             f"{var}={prefix} has no Python interpreter (a deleted environment?); examining {sys.executable} "
@@ -48,6 +48,17 @@ def active_python() -> PythonChoice:
                 "activate the environment you train in, or pass --python PATH",
             )
     return PythonChoice(sys.executable)
+
+
+def _checked(var: str, prefix: str, candidate: str) -> PythonChoice:
+    """The environment's interpreter if it runs like one; else the running one, saying why (not torch's fault)."""
+    why = not_python(candidate, timeouts.INTERPRETER_CHECK)
+    if not why:
+        return PythonChoice(candidate)
+    return PythonChoice(
+        sys.executable,
+        f"{var}={prefix}: its {candidate} {why}; examining {sys.executable} instead. Deactivate it, or pass --python.",
+    )
 
 
 def own_tool_environment(prefix: str) -> bool:
@@ -80,16 +91,24 @@ def interpreter_problem(python: str, seconds: float = timeouts.INTERPRETER_CHECK
 
 def answers_as_python(given: str, path: str, seconds: float) -> str:
     """ "" if ``path`` runs ``-c`` like a Python interpreter, else why not (it is pasted by a person)."""
+    why = not_python(path, seconds)
+    if why.startswith("cannot run it"):
+        return f"--python {given}: {why}"
+    return f"--python {given} {why}" if why else ""
+
+
+def not_python(path: str, seconds: float) -> str:
+    """ "" if ``path`` runs ``-c`` like a Python interpreter, else why not, as a phrase after its name."""
     from torchdoctor.probes.subproc import run_command
 
     said = "torchdoctor-python-ok"
     result = run_command([path, "-c", f"print('{said}')"], seconds)
     if result.start_error:
-        return f"--python {given}: cannot run it ({result.start_error})"
+        return f"cannot run it ({result.start_error})"
     if result.timed_out:
-        return f"--python {given} did not answer within {seconds:g} s (is it a Python interpreter?)"
+        return f"did not answer within {seconds:g} s (is it a Python interpreter?)"
     if said not in result.stdout:
-        return f"--python {given} is not a Python interpreter (it did not run `-c`)"
+        return "is not a Python interpreter (it did not run `-c`)"
     return ""
 
 

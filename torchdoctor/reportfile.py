@@ -68,7 +68,9 @@ def load_facts(path: Path) -> Facts:
 def report_document(text: str, where: str) -> dict[str, Any]:
     """One JSON report's document (from `check`, `bench` or `dist`), or why it is not one."""
     try:
-        doc = json.loads(text)
+        doc = serde.loads(text)
+    except serde.SnapshotError as exc:
+        raise ReportFileError(f"{where} is not a torchdoctor report: {exc}") from None
     except RecursionError:
         raise ReportFileError(f"{where} is nested too deeply to be a torchdoctor report") from None
     except json.JSONDecodeError as exc:

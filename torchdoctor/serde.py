@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import json
 import types
 import typing
 from typing import Any, Union
@@ -18,6 +19,22 @@ from torchdoctor.model import Unavailable
 
 class SnapshotError(ValueError):
     """A document that is not a torchdoctor report (or not this version's)."""
+
+
+MAX_INT_DIGITS = 64
+"""The longest integer a report holds (bytes, clocks, PIDs need 20 digits); Python refuses over 4300 anyway."""
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise SnapshotError(f"it holds an integer of {digits} digits (a report's have at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def loads(text: str) -> Any:
+    """Parse JSON whose integers a report could hold; longer ones raise SnapshotError (not Python's limit)."""
+    return json.loads(text, parse_int=_bounded_int)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -289,6 +289,10 @@ CASES: dict[str, tuple[Facts, Facts]] = {
         ),
         f.facts(),
     ),
+    "could-not-examine": (
+        f.facts(torch=Unavailable("torch", "the doctor could not run its torch child: [Errno 24] Too many", "limit")),
+        f.facts(torch=Unavailable("torch", "could not start the target interpreter: No such file", "start")),
+    ),
     "torch-unknown-version": (
         f.facts(torch=f.runtime(version="2.6.0a0+ecf3bae40a.nv25.01")),
         f.facts(),

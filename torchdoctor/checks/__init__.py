@@ -14,11 +14,24 @@ from torchdoctor.checks import (
     platform,
     smoke,
     torch_install,
+    unexamined,
     visibility,
 )
 from torchdoctor.checks.base import REGISTRY, Check, match, run_checks
 
-del compat, cuda_libraries, driver, gpu_health, other_loaders, packages, platform, smoke, torch_install, visibility
+del (
+    compat,
+    cuda_libraries,
+    driver,
+    gpu_health,
+    other_loaders,
+    packages,
+    platform,
+    smoke,
+    torch_install,
+    unexamined,
+    visibility,
+)
 
 
 def all_checks() -> tuple[Check, ...]:

@@ -21,6 +21,7 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import HUNG, NO_LIBRARY, no_nvidia_at_all, presence
+from torchdoctor.rules import limits
 
 NOT_LOADED = {"DriverNotLoaded", "LibraryNotFound"}
 
@@ -164,7 +165,7 @@ def _gpu_intent(facts: Facts) -> list[Evidence]:
     if cuda_visible not in (None, "", "-1"):
         found.append(ev(Source.ENV, "CUDA_VISIBLE_DEVICES", cuda_visible))
     nvml = facts.nvml
-    if isinstance(nvml, Unavailable) and nvml.code not in NO_LIBRARY:
+    if isinstance(nvml, Unavailable) and nvml.code not in NO_LIBRARY and not limits.own_failure(nvml):
         found.append(ev(Source.NVML, "the NVIDIA driver library is mounted in, and says", nvml.reason))
     if isinstance(facts.smi, SmiFacts):
         found.append(ev(Source.SMI, "nvidia-smi", facts.smi.path))
@@ -278,8 +279,8 @@ def nvml_unusable(facts: Facts) -> Iterator[Fire]:
     if not isinstance(nvml, Unavailable):
         return
     handled = HUNG | {"DriverNotLoaded", "LibRmVersionMismatch"}
-    if nvml.code in handled or no_nvidia_at_all(facts):
-        return
+    if nvml.code in handled or limits.own_failure(nvml) or no_nvidia_at_all(facts):
+        return  # the doctor's own failure is could-not-examine's
     seen = [*driver_evidence(facts), *presence(facts)]
     evidence = (ev(Source.NVML, "NVML", nvml.reason), *seen)
     if nvml.code in NO_LIBRARY:

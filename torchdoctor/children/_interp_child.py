@@ -9,7 +9,11 @@ import struct
 import sys
 import sysconfig
 
-import _channel_child  # from this script's folder, before sys.path[0] becomes the cwd
+# This folder, named explicitly: under PYTHONSAFEPATH=1 (or -P) the script's folder is not on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _channel_child
+
+del sys.path[0]  # the examined interpreter's own sys.path, as the user's scripts see it
 
 _channel_child.open_channel()
 

@@ -11,7 +11,11 @@ import sys
 import traceback
 import warnings
 
+# This folder, named explicitly: under PYTHONSAFEPATH=1 (or -P) the script's folder is not on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _channel_child
+
+del sys.path[0]  # the examined interpreter's own sys.path, as the user's scripts see it
 
 _channel_child.open_channel()  # before torch runs: it must not see (or inherit) the channel
 emit = _channel_child.emit

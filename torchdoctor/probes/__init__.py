@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from torchdoctor.model import Facts, LoaderFacts, Maybe, NvmlFacts, ProbeTiming, SmiFacts, TorchState, Unavailable
-from torchdoctor.rules import timeouts
+from torchdoctor.rules import limits, timeouts
 
 # The probes themselves are imported where they run: NVML's child imports torchdoctor.probes.nvml, and so this
 # package, and must not pay for every other probe's imports on the way (it is on `check --quick`'s critical path).
@@ -120,8 +120,9 @@ def gather(
         try:
             results[name] = job()
             ok = True
-        except Exception as exc:  # a probe bug must not take the doctor down
-            results[name] = Unavailable(name, f"the {name} probe failed: {type(exc).__name__}: {exc}", "bug")
+        except Exception as exc:  # a probe bug (or a limit of the doctor's own) must not take the doctor down
+            code = limits.LIMIT if limits.is_limit(exc) else limits.BUG
+            results[name] = Unavailable(name, f"the {name} probe failed: {type(exc).__name__}: {exc}", code)
             ok = False
         timings[name] = ProbeTiming(name, round(time.monotonic() - started, 4), ok)
         if on_message is not None:
@@ -129,13 +130,17 @@ def gather(
                 on_message({"probe_done": name})
 
     threads = [threading.Thread(target=run, args=item, daemon=True, name=f"probe-{item[0]}") for item in jobs.items()]
-    for t in threads:
-        t.start()
+    for t, item in zip(threads, jobs.items(), strict=True):
+        try:
+            t.start()
+        except RuntimeError:  # no thread left (ulimit -u): run it here, in turn; its children keep their timeouts
+            run(*item)
     # Every child has its own timeout; this outer bound only guards against a probe bug.
     slowest_other = max(options.fast_timeout, options.nvml_timeout)
     deadline = time.monotonic() + options.timeout + torch_extra_seconds + slowest_other + options.guard_seconds
     for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
+        if t.ident is not None:
+            t.join(max(0.0, deadline - time.monotonic()))
     for name in jobs:
         results.setdefault(name, Unavailable(name, f"the {name} probe did not finish", "timeout"))
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from torchdoctor.model import EnvFacts, EnvVar, Maybe, Nvcc, Unavailable
 from torchdoctor.probes.subproc import run_command
 from torchdoctor.redact import env_value
-from torchdoctor.rules import envvars, timeouts
+from torchdoctor.rules import envvars, limits, timeouts
 
 EXACT = {
     "CUDA_VISIBLE_DEVICES",
@@ -97,7 +97,9 @@ def probe_nvcc(environ: Mapping[str, str], timeout: float = timeouts.NVCC) -> Ma
         return Unavailable("nvcc", "nvcc is not on PATH, CUDA_HOME or CUDA_PATH", "not_found")
     result = run_command([path, "--version"], timeout)
     if result.start_error:
-        return Unavailable("nvcc", f"{path} --version could not start: {result.start_error}")
+        return Unavailable(
+            "nvcc", f"{path} --version could not start: {result.start_error}", limits.LIMIT if result.own_limit else ""
+        )
     if result.timed_out:
         return Unavailable("nvcc", f"{path} --version did not finish within {timeout:g} s", "timeout")
     out = result.stdout

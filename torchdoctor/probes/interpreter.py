@@ -9,12 +9,14 @@ from torchdoctor import serde
 from torchdoctor.children import INTERP_CHILD
 from torchdoctor.model import Maybe, PackagesFacts, PythonFacts, Unavailable
 from torchdoctor.probes.subproc import run_child, working_dir
+from torchdoctor.rules import limits
 
 
 def probe_interpreter(python: str, timeout: float) -> tuple[Maybe[PythonFacts], Maybe[PackagesFacts]]:
     result = run_child([python, str(INTERP_CHILD)], timeout, env=dict(os.environ), cwd=working_dir())
     if result.start_error:
-        gone = Unavailable("python", f"could not run {python}: {result.start_error}", "start")
+        code = limits.LIMIT if result.own_limit else "start"
+        gone = Unavailable("python", f"could not run {python}: {result.start_error}", code)
         return gone, gone
     message = result.first("python")
     if message is None:

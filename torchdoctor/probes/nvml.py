@@ -30,7 +30,7 @@ from typing import Any, TypeVar, Union
 from torchdoctor import serde
 from torchdoctor.model import NOT_SUPPORTED, GPUFacts, GPUProcess, Maybe, NvmlFacts, Unavailable, field_label
 from torchdoctor.probes.subproc import ChildResult, run_child
-from torchdoctor.rules import timeouts
+from torchdoctor.rules import limits, timeouts
 
 T = TypeVar("T")
 
@@ -416,6 +416,8 @@ def interpret(result: ChildResult, timeout: float, waited: float) -> Maybe[NvmlF
         why = Unavailable("NVML", f"NVML did not answer within {timeout:g} s (a hung GPU or driver)", "timeout")
     elif result.signal_name:
         why = Unavailable("NVML", f"the NVML child was killed by {result.signal_name} after {waited:.1f} s", "crash")
+    elif result.own_limit:
+        why = Unavailable("NVML", f"the doctor could not run its NVML child: {result.start_error}", limits.LIMIT)
     else:
         detail = result.start_error or result.stderr_tail(3) or f"exit status {result.returncode}"
         why = Unavailable("NVML", f"the NVML child failed: {detail}", "crash")

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from torchdoctor.rules import limits
+
 CHANNEL_ENV = "TORCHDOCTOR_CHANNEL"
 MAX_LINE = 8 * 1024 * 1024
 """The longest message line read; a longer one is recorded as malformed."""
@@ -105,6 +107,9 @@ class ChildResult:
     """Messages that could not be read, each said in a few words."""
     stdout: str = ""
     """The tail of what the child printed on stdout (not part of the conversation)."""
+    own_limit: bool = False
+    """The doctor could not run it for a limit of its own (no thread, process or descriptor left):
+    ``start_error`` says which, and nothing is known about the examined environment."""
 
     @property
     def signal_name(self) -> str:
@@ -219,17 +224,17 @@ def run_child(
     child_env = dict(os.environ if env is None else env)
     popen_kwargs: dict[str, Any] = {}
     read_fd = write_fd = life_read = life_write = -1
-    if sys.platform != "win32":
-        popen_kwargs["start_new_session"] = True
-        read_fd, write_fd = os.pipe()
-        life_read, life_write = os.pipe()  # the lifeline: held here, never written; closed when we die
-        os.set_inheritable(life_write, False)
-        popen_kwargs["pass_fds"] = (write_fd, life_read)
-        child_env[CHANNEL_ENV] = f"{write_fd} {nonce} {life_read}"
-    else:  # pragma: no cover - Windows only
-        popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        child_env[CHANNEL_ENV] = f"stdout {nonce}"
     try:
+        if sys.platform != "win32":
+            popen_kwargs["start_new_session"] = True
+            read_fd, write_fd = os.pipe()
+            life_read, life_write = os.pipe()  # the lifeline: held here, never written; closed when we die
+            os.set_inheritable(life_write, False)
+            popen_kwargs["pass_fds"] = (write_fd, life_read)
+            child_env[CHANNEL_ENV] = f"{write_fd} {nonce} {life_read}"
+        else:  # pragma: no cover - Windows only
+            popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+            child_env[CHANNEL_ENV] = f"stdout {nonce}"
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -240,10 +245,8 @@ def run_child(
             **popen_kwargs,
         )
     except (OSError, ValueError) as exc:
-        for fd in (read_fd, write_fd, life_read, life_write):
-            if fd >= 0:
-                os.close(fd)
-        return ChildResult(None, (), "", False, time.monotonic() - started, start_error=str(exc))
+        _close_fds(read_fd, write_fd, life_read, life_write)
+        return _not_started(started, str(exc), limits.is_limit(exc))
     if life_read >= 0:
         os.close(life_read)
     track(proc)
@@ -252,6 +255,7 @@ def run_child(
     err_tail: list[bytes] = []
     assert proc.stdout is not None and proc.stderr is not None
     readers = [threading.Thread(target=_tail, args=(proc.stderr, err_tail), daemon=True)]
+    channel: IO[bytes] | None = None
     if write_fd >= 0:
         os.close(write_fd)
         channel = os.fdopen(read_fd, "rb")
@@ -259,8 +263,11 @@ def run_child(
         readers.append(threading.Thread(target=_tail, args=(proc.stdout, out_tail), daemon=True))
     else:  # pragma: no cover - Windows only
         readers.append(threading.Thread(target=conversation.read, args=(proc.stdout, True), daemon=True))
-    for reader in readers:
-        reader.start()
+    try:
+        for reader in readers:
+            reader.start()
+    except RuntimeError as exc:  # Thread.start: no thread left to read the child (ulimit -u)
+        return _abandon(proc, readers, channel, life_write, started, exc)
     timed_out = _wait(proc, started, timeout, conversation, first, after_first)
     if timed_out:
         _kill_group(proc)
@@ -274,6 +281,7 @@ def run_child(
         os.close(life_write)
     for reader in readers:
         reader.join(timeout=2)  # a daemon that escaped the group may hold a pipe: do not wait for it
+    _close_streams(proc, readers, channel)
     return ChildResult(
         proc.returncode,
         tuple(conversation.messages),
@@ -283,6 +291,52 @@ def run_child(
         malformed=tuple(conversation.malformed),
         stdout=b"".join(out_tail).decode("utf-8", errors="replace"),
     )
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _not_started(started: float, why: str, own_limit: bool) -> ChildResult:
+    return ChildResult(None, (), "", False, time.monotonic() - started, start_error=why, own_limit=own_limit)
+
+
+def _close_streams(proc: subprocess.Popen[Any], readers: list[threading.Thread], channel: IO[bytes] | None) -> None:
+    """Close the pipes whose reader is done (unclosed ones are a ResourceWarning under ``-W error``).
+
+    A pipe still held by a grandchild that escaped the group stays open: closing a stream another
+    thread is reading would wait for that read.
+    """
+    if any(reader.is_alive() for reader in readers):
+        return
+    for stream in (proc.stdout, proc.stderr, channel):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def _abandon(
+    proc: subprocess.Popen[Any],
+    readers: list[threading.Thread],
+    channel: IO[bytes] | None,
+    life_write: int,
+    started: float,
+    exc: Exception,
+) -> ChildResult:
+    """The child started but no thread could be started to read it: kill it and say why."""
+    _kill_group(proc)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    untrack(proc)
+    _close_fds(life_write)
+    for reader in readers:
+        if reader.ident is not None:  # the ones that did start end at EOF, now the child is dead
+            reader.join(timeout=2)
+    _close_streams(proc, readers, channel)
+    return _not_started(started, f"no thread could be started to read it ({exc})", own_limit=True)
 
 
 def _wait(
@@ -330,6 +384,8 @@ class CommandResult:
     stderr: str
     timed_out: bool
     start_error: str = ""
+    own_limit: bool = False
+    """It could not start for a limit of the doctor's own (see :attr:`ChildResult.own_limit`)."""
 
 
 def run_command(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> CommandResult:
@@ -353,7 +409,7 @@ def run_command(argv: list[str], timeout: float, env: dict[str, str] | None = No
             **popen_kwargs,
         )
     except OSError as exc:
-        return CommandResult(None, "", "", False, start_error=str(exc))
+        return CommandResult(None, "", "", False, start_error=str(exc), own_limit=limits.is_limit(exc))
     track(proc)
     try:
         out, err = proc.communicate(timeout=timeout)

@@ -13,6 +13,7 @@ from torchdoctor import serde
 from torchdoctor.children import CHILDREN_DIR, TORCH_CHILD
 from torchdoctor.model import ImportFailureKind, TorchImportFailure, TorchState, Unavailable
 from torchdoctor.probes.subproc import ChildResult, OnMessage, run_child, working_dir
+from torchdoctor.rules import limits
 
 EXIT_GRACE = 2.0
 
@@ -33,6 +34,8 @@ def child_env() -> dict[str, str]:
 
 def interpret(result: ChildResult, timeout: float) -> TorchState:
     """Turn what the child printed (or how it died) into torch facts."""
+    if result.own_limit:
+        return Unavailable("torch", f"the doctor could not run its torch child: {result.start_error}", limits.LIMIT)
     if result.start_error:
         return Unavailable("torch", f"could not start the target interpreter: {result.start_error}", "start")
     message = result.first("torch")

@@ -7,6 +7,7 @@ removed even when a child is killed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -123,6 +124,8 @@ class SmokeSession:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):  # under umask 0777 it was made mode 000: rmtree could not enter it
+            os.chmod(self.tmp, 0o700)
         shutil.rmtree(self.tmp, ignore_errors=True)
         untrack_dir(self.tmp)
 
