@@ -558,6 +558,8 @@ class WslFacts:
     """Every libcuda.so.1 the loader could take, in its order (LD_LIBRARY_PATH, ld.so.cache, default dirs)."""
     owners: tuple[str, ...] = ()
     """Who installed each entry of ``libcuda`` ("" when nobody is known), in the same order."""
+    driver_libcuda: str = ""
+    """lib_dir's own libcuda.so.1 (the Windows driver's) when the file is there, else ""."""
 
 
 @dataclass(frozen=True)

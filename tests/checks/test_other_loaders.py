@@ -160,8 +160,29 @@ def catalogue_cases() -> dict[str, tuple[Facts, Facts]]:
             with_loaders(f.facts(env=env), rocm=RocmFacts(("gfx1030",))),
             with_loaders(f.facts(env=env), rocm=RocmFacts(("gfx1030", "gfx1030"))),
         ),
+        "wsl-kernel-too-old": (
+            with_loaders(wsl=replace(wsl(f"{WSL_LIB}/libcuda.so.1"), kernel="5.10.16.3-microsoft-standard-WSL2")),
+            with_loaders(wsl=wsl(f"{WSL_LIB}/libcuda.so.1")),
+        ),
         "windows-dll-import-missing": (
             with_loaders(dlls=dlls("VCRUNTIME140_1.dll")),
             with_loaders(dlls=dlls()),
         ),
     }
+
+
+def test_td041_the_windows_libcuda_off_the_search_path_is_put_on_it() -> None:
+    facts = f.facts(env=f.env(LD_LIBRARY_PATH="/opt/x"))
+    lost = replace(wsl(), driver_libcuda=f"{WSL_LIB}/libcuda.so.1")
+    (finding,) = fired("TD041", with_loaders(facts, wsl=lost))
+    assert finding.fix_command == f"export LD_LIBRARY_PATH={WSL_LIB}:/opt/x"
+    found = replace(wsl(f"{WSL_LIB}/libcuda.so.1"), driver_libcuda=f"{WSL_LIB}/libcuda.so.1")
+    assert fired("TD041", with_loaders(facts, wsl=found)) == ()
+
+
+def test_td046_reads_the_kernel_release_and_is_quiet_from_5_10_43_3() -> None:
+    old = replace(wsl(), kernel="Linux version 5.10.16.3-microsoft-standard-WSL2")
+    (finding,) = fired("TD046", with_loaders(wsl=old))
+    assert finding.fix_command == "wsl --update" and "5.10.16.3" in finding.title
+    enough = replace(wsl(), kernel="5.10.43.3-microsoft-standard-WSL2")
+    assert fired("TD046", with_loaders(wsl=enough)) == ()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import factories as f
+from tests.corpus.other_loaders import other_loader_facts
 from torchdoctor.children import TORCH_CHILD
 from torchdoctor.doctor import judge
 from torchdoctor.model import (
@@ -73,7 +74,7 @@ CLASSES = (
 )
 """The fixed list of classes (the symptom family a case belongs to); tests/corpus/README.md describes each."""
 
-PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "wsl2", "jetson")
+PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64", "wsl1", "wsl2", "jetson")
 INSTALLERS = ("pip", "conda", "uv", "poetry", "system", "unknown")
 ROLES = ("culprit", "good-copy", "needed-by")
 
@@ -96,6 +97,9 @@ CAUSE_SIGNS: dict[str, str] = {
     "driver-too-old": r"driver[^.]*(too old|older|update)",
     "gpu-arch-unsupported": r"sm_\d+|compute capability|GPU architecture",
     "cpu-only-build": r"CPU-only|built without CUDA",
+    "wsl1-no-gpu": r"WSL 1",
+    "wsl-kernel-too-old": r"WSL[^.]*kernel[^.]*too old",
+    "wsl-libcuda-not-found": r"libcuda(\.so[.\d]*)?[^.]*not on the loader's (search )?path",
 }
 """Verdict cause key -> what a finding must say to name it."""
 
@@ -115,6 +119,9 @@ FIX_SIGNS: dict[str, str] = {
     "build-from-source": r"from source",
     "downgrade-numpy": r"numpy<2|numpy==1",
     "update-driver": r"(update|upgrade|install)[^.]*driver",
+    "convert-to-wsl2": r"wsl(\.exe)? --set-(default-)?version\b[^|;]*\b2\b",
+    "update-wsl": r"wsl(\.exe)? --update",
+    "add-wsl-lib-dir": r"LD_LIBRARY_PATH=\S*/lib/wsl/lib",
 }
 """Verdict fix kind -> what a finding's fix (text or command) must say to be of that kind."""
 
@@ -217,6 +224,8 @@ def _host(machine: dict[str, Any]) -> Any:
         values["release"] = machine.get("kernel", "5.10.120-tegra")
     if platform == "wsl2":
         values.update(wsl="wsl2", release=machine.get("kernel", "5.15.153.1-microsoft-standard-WSL2"))
+    if platform == "wsl1":
+        values.update(wsl="wsl1", release=machine.get("kernel", "4.4.0-19041-Microsoft"))
     return f.host(**values)
 
 
@@ -248,7 +257,7 @@ def _gpus(case: Case) -> tuple[Any, Any]:
     something else, and "NVML could not tell" would raise a driver error the thread never had.
     """
     machine = case.data["machine"]
-    if _is_rocm(case) or machine["platform"] in ("jetson", "macos-arm64"):
+    if _is_rocm(case) or machine["platform"] in ("jetson", "macos-arm64", "wsl1"):  # WSL 1: no GPU reaches Linux
         gone = Unavailable("NVML", "NVML Shared Library Not Found", "LibraryNotFound")
         none = Unavailable("/proc", "no NVIDIA kernel module", "not_found")
         return gone, f.kernel(module_version=none, dev_nodes=(), nvidia_loaded=False, pci_gpus=())
@@ -276,7 +285,8 @@ def _runtime(case: Case) -> TorchRuntime:
     machine, state = case.data["machine"], case.data["runtime"]
     version = machine.get("torch", "")
     cuda = "" if _is_rocm(case) else _cuda_of(version, state.get("cuda", ""))
-    if not cuda and not _is_rocm(case) and (state.get("cuda_available") or "cudnn_error" in state):
+    did_cuda = state.get("cuda_available") or "cudnn_error" in state or "cuda_error" in state  # a CPU build has none
+    if not cuda and not _is_rocm(case) and did_cuda:
         cuda = f.runtime().cuda  # a CUDA build, by what it did; its CUDA version is not stated
     available = bool(state.get("cuda_available", False))
     gpus = machine.get("gpus", [])
@@ -480,6 +490,7 @@ def facts_for(case: Case) -> Facts:
         env=f.env(**machine.get("env", {})),
         smoke=smoke,
         loader=loader_for(case),
+        other_loaders=other_loader_facts(case),
     )
 
 

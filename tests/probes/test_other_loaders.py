@@ -34,6 +34,13 @@ def test_ld_library_path_comes_first(tmp_path: Path) -> None:
     assert isinstance(facts, WslFacts) and facts.libcuda == (wsl_copy,)
 
 
+def test_the_windows_libcuda_is_recorded_when_the_loader_cannot_reach_it(tmp_path: Path) -> None:
+    put(tmp_path, "proc/version", WSL2)
+    wsl_copy = put(tmp_path, "usr/lib/wsl/lib/libcuda.so.1")
+    facts = probe_wsl(tmp_path, {}, {})
+    assert isinstance(facts, WslFacts) and (facts.libcuda, facts.driver_libcuda) == ((), wsl_copy)
+
+
 def test_not_wsl_is_not_applicable(tmp_path: Path) -> None:
     put(tmp_path, "proc/version", "Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org)")
     assert isinstance(probe_wsl(tmp_path, {}, {}), Unavailable)

@@ -15,16 +15,18 @@ from torchdoctor.model import (
     Distribution,
     Evidence,
     Facts,
+    ImportFailureKind,
     LoaderFacts,
     Owner,
     OwnerKind,
     PackagesFacts,
     Severity,
     Source,
+    TorchImportFailure,
     TorchRuntime,
     Via,
 )
-from torchdoctor.rules import cudalibs
+from torchdoctor.rules import cudalibs, dlerror
 from torchdoctor.rules.index import pip
 
 
@@ -70,14 +72,7 @@ def _kept(facts: Facts, packages: PackagesFacts, wheels: list[tuple[int, Distrib
     "with an undefined symbol (ncclCommRegister, ...) or at the first collective.",
 )
 def mixed_cuda_major_wheels(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
-    groups: dict[str, list[tuple[int, Distribution]]] = defaultdict(list)
-    for dist in packages.distributions:
-        split = cudalibs.split_wheel(dist.name)
-        if split is not None:
-            groups[split[0]].append((split[1], dist))
-    for base, wheels in sorted(groups.items()):
-        if len({major for major, _ in wheels}) < 2:
-            continue
+    for base, wheels in mixed_majors(packages).items():
         evidence = [ev(Source.METADATA, d.name, f"{d.version} in {d.location}") for _, d in wheels]
         loaded = _loaded(facts, base)
         if loaded is not None:
@@ -86,9 +81,14 @@ def mixed_cuda_major_wheels(packages: PackagesFacts, facts: Facts) -> Iterator[F
         keep = _kept(facts, packages, wheels)
         names = " and ".join(d.name for _, d in wheels)
         if keep is None:
+            either = "; or ".join(
+                f"uninstall {d.name} if torch is built for CUDA {other}"
+                for m, d in wheels
+                for other in sorted({o for o, _ in wheels} - {m})[:1]
+            )
             fix = (
-                f"{names} are both installed. Keep the one of the CUDA major your torch is built for and uninstall "
-                "the other; then reinstall the kept one, whose files the uninstall may have removed."
+                f"{names} are both installed, and which one torch asks for is not known here: {either}. Then "
+                "reinstall the kept one, whose files the uninstall may have removed."
             )
             yield Fire(tuple(evidence), fix, title=f"two CUDA majors of {base}: {names}")
             continue
@@ -104,6 +104,33 @@ def mixed_cuda_major_wheels(packages: PackagesFacts, facts: Facts) -> Iterator[F
         ]
         command = " && ".join(steps) if all(steps) else ""  # an installer that cannot uninstall: the prose says it
         yield Fire(tuple(evidence), fix, command, title=f"two CUDA majors of {base}: {names}")
+
+
+def mixed_majors(packages: PackagesFacts) -> dict[str, list[tuple[int, Distribution]]]:
+    """Each nvidia-* library installed for more than one CUDA major -> its wheels, with their majors."""
+    groups: dict[str, list[tuple[int, Distribution]]] = defaultdict(list)
+    for dist in packages.distributions:
+        split = cudalibs.split_wheel(dist.name)
+        if split is not None:
+            groups[split[0]].append((split[1], dist))
+    return {b: w for b, w in sorted(groups.items()) if len({m for m, _ in w}) > 1}
+
+
+def explains_import_failure(facts: Facts) -> tuple[str, str] | None:
+    """("TD033", what) when `import torch` fails on an undefined symbol and one library's nvidia-* wheels of two CUDA
+    majors are installed (what TD033 reports): the loader took one major's copy, torch was built against the other."""
+    torch, packages = facts.torch, facts.packages
+    if not isinstance(torch, TorchImportFailure) or not isinstance(packages, PackagesFacts):
+        return None
+    error = dlerror.parse(torch.message)
+    undefined = error.kind is dlerror.LoaderErrorKind.UNDEFINED_SYMBOL if error else False
+    if not (undefined or torch.kind is ImportFailureKind.UNDEFINED_SYMBOL):
+        return None
+    mixed = mixed_majors(packages)
+    if not mixed:
+        return None
+    names = "; ".join(" and ".join(d.name for _, d in wheels) for wheels in mixed.values())
+    return "TD033", f"nvidia-* wheels of two CUDA majors ({names})"
 
 
 def _mismatch_texts(torch: TorchRuntime) -> list[str]:

@@ -14,6 +14,7 @@ from torchdoctor.compat.loaders import LoaderKnowledge, knowledge
 from torchdoctor.derived import torch_version
 from torchdoctor.model import (
     DllFacts,
+    DllImports,
     EnvFacts,
     Evidence,
     Facts,
@@ -84,6 +85,9 @@ def wsl_libcuda_shadowed(facts: Facts) -> Iterator[Fire]:
             severity=Severity.WARNING,
         )
         return
+    if not wsl.libcuda and wsl.driver_libcuda:
+        yield _libcuda_not_found(facts, wsl)
+        return
     if not wsl.libcuda or os.path.dirname(wsl.libcuda[0]) == wsl.lib_dir:
         return
     first = wsl.libcuda[0]
@@ -111,7 +115,69 @@ def wsl_libcuda_shadowed(facts: Facts) -> Iterator[Fire]:
     )
 
 
+def _libcuda_not_found(facts: Facts, wsl: WslFacts) -> Fire:
+    """The Windows driver's libcuda.so.1 is in lib_dir, but nowhere the loader looks (no ld.so.cache entry for it)."""
+    env = facts.env if isinstance(facts.env, EnvFacts) else None
+    entries = [p for p in ((env.get("LD_LIBRARY_PATH") or "") if env else "").split(os.pathsep) if p]
+    return Fire(
+        (
+            ev(Source.ENV, "the Windows driver's libcuda", wsl.driver_libcuda),
+            ev(Source.ENV, "libcuda.so.1 in the loader's order", "none (LD_LIBRARY_PATH, ld.so.cache, default dirs)"),
+        ),
+        f"WSL mounts the Windows driver's libcuda.so.1 in {wsl.lib_dir}, but the loader's search path does not "
+        f"reach it (ld.so.cache has no entry for it), so CUDA finds no driver. Put {wsl.lib_dir} on LD_LIBRARY_PATH "
+        "for this shell; for good, make sure /etc/ld.so.conf.d/ld.wsl.conf lists it and run `sudo ldconfig`.",
+        f"export LD_LIBRARY_PATH={os.pathsep.join([wsl.lib_dir, *entries])}",
+        title=f"WSL 2: the Windows driver's libcuda.so.1 is not on the loader's search path ({wsl.lib_dir})",
+    )
+
+
+WSL_GPU_KERNEL = (5, 10, 43, 3)
+"""The oldest WSL 2 kernel with GPU (CUDA) support: Microsoft, "you need a kernel version of 5.10.43.3 or higher"
+(https://learn.microsoft.com/en-us/windows/ai/directml/gpu-cuda-in-wsl; quoted in vllm-project/vllm#6184)."""
+
+
+def kernel_version(release: str) -> tuple[int, ...]:
+    """The leading dotted number of a kernel release ("5.10.16.3-microsoft-standard-WSL2" -> (5, 10, 16, 3))."""
+    match = re.search(r"\d+(?:\.\d+)+", release)
+    return tuple(int(n) for n in match.group(0).split(".")) if match else ()
+
+
+@check(
+    "TD046",
+    "wsl-kernel-too-old",
+    "WSL 2's kernel is older than GPU support needs",
+    Severity.ERROR,
+    Area.PLATFORM,
+    "Under WSL 2, CUDA reaches the GPU through the kernel's dxgkrnl driver (/dev/dxg); Microsoft names 5.10.43.3 as "
+    "the oldest kernel with GPU compute support, and under an older one torch finds no NVIDIA driver. `wsl --update` "
+    "installs the current kernel.",
+)
+def wsl_kernel_too_old(facts: Facts) -> Iterator[Fire]:
+    wsl = _applies(facts, "wsl")
+    if not isinstance(wsl, WslFacts) or wsl.version != "wsl2":
+        return
+    version = kernel_version(wsl.kernel)
+    if not version or version >= WSL_GPU_KERNEL:
+        return
+    needed = ".".join(map(str, WSL_GPU_KERNEL))
+    yield Fire(
+        (ev(Source.PROCFS, "WSL 2 kernel", wsl.kernel), ev(Source.PROCFS, "GPU support needs", f">= {needed}")),
+        f"This WSL kernel is too old for the GPU (it needs {needed} or newer). Update WSL from Windows (in "
+        "PowerShell), then restart it with `wsl --shutdown`.",
+        "wsl --update",
+        title=f"WSL 2's kernel {'.'.join(map(str, version))} is too old for the GPU (needs {needed})",
+    )
+
+
 # ----------------------------------------------------------------------------- Jetson
+
+
+def _missing_cuda_library(torch: TorchImportFailure) -> str:
+    """The CUDA library the loader could not find for `import torch` (``libcudart.so.10.0``), or ""."""
+    error = dlerror.parse(torch.message)
+    missing = os.path.basename(error.library) if error and error.kind is dlerror.LoaderErrorKind.MISSING_LIBRARY else ""
+    return missing if CUDA_LIBRARY.match(missing) else ""
 
 
 def _jetson_fix(tegra: TegraFacts, data: LoaderKnowledge) -> str:
@@ -144,11 +210,8 @@ def jetson_wrong_torch(facts: Facts) -> Iterator[Fire]:
             return
         evidence.append(ev(Source.TORCH, "torch", f"{torch.version} (CPU-only)"))
     elif isinstance(torch, TorchImportFailure):
-        error = dlerror.parse(torch.message)
-        missing = (
-            os.path.basename(error.library) if error and error.kind is dlerror.LoaderErrorKind.MISSING_LIBRARY else ""
-        )
-        if not CUDA_LIBRARY.match(missing):
+        missing = _missing_cuda_library(torch)
+        if not missing:
             return
         evidence.append(ev(Source.TORCH, "`import torch` needs", f"{missing}, which this JetPack does not have"))
     else:
@@ -166,6 +229,10 @@ def _gfx_seen(facts: Facts) -> tuple[str, ...]:
     other = facts.other_loaders
     rocm = other.rocm if isinstance(other, OtherLoaderFacts) else None
     return rocm.gfx if isinstance(rocm, RocmFacts) else ()
+
+
+def _hip_no_binary(torch: TorchImportFailure) -> bool:
+    return HIP_NO_BINARY in f"{torch.message}\n{torch.detail}"
 
 
 def _rocm_fix(gfx: tuple[str, ...], data: LoaderKnowledge) -> tuple[str, str]:
@@ -219,7 +286,7 @@ def rocm_gfx_not_in_build(facts: Facts) -> Iterator[Fire]:
             ev(Source.TORCH, "GPU gfx", ", ".join(gfx)),
             ev(Source.TORCH, "build's gfx list", " ".join(torch.arch_list)),
         )
-    elif isinstance(torch, TorchImportFailure) and HIP_NO_BINARY in f"{torch.message}\n{torch.detail}":
+    elif isinstance(torch, TorchImportFailure) and _hip_no_binary(torch):
         outside = gfx
         evidence = (ev(Source.TORCH, "the HIP runtime says", HIP_NO_BINARY),) + (
             (ev(Source.PROCFS, "GPU gfx (KFD)", ", ".join(gfx)),) if gfx else ()
@@ -304,17 +371,48 @@ def windows_dll_import_missing(facts: Facts) -> Iterator[Fire]:
     dlls = _applies(facts, "dlls")
     if not isinstance(dlls, DllFacts):
         return
-    seen: set[str] = set()
+    for dll, name in _missing_dlls(dlls):
+        fix, command = _dll_fix(facts, name, os.path.basename(dll.path.replace("\\", "/")), knowledge())
+        evidence = (ev(Source.ENV, "DLL", dll.path), ev(Source.ENV, "imports, not found", name))
+        yield Fire(evidence, fix, command, title=f"`import torch` fails on Windows: {name} is missing")
+
+
+def _missing_dlls(dlls: DllFacts) -> list[tuple[DllImports, str]]:
+    """Each DLL an import table names that Windows does not find, once, with the first DLL that imports it."""
+    seen: dict[str, tuple[DllImports, str]] = {}
     for dll in dlls.dlls:
         for name in dll.missing:
-            if name.lower() in seen:
-                continue
-            seen.add(name.lower())
-            fix, command = _dll_fix(facts, name, os.path.basename(dll.path.replace("\\", "/")), knowledge())
-            evidence = (ev(Source.ENV, "DLL", dll.path), ev(Source.ENV, "imports, not found", name))
-            yield Fire(evidence, fix, command, title=f"`import torch` fails on Windows: {name} is missing")
+            seen.setdefault(name.lower(), (dll, name))
+    return list(seen.values())
 
 
 def import_failed_on_dll(facts: Facts) -> bool:
     """torch's import failed with a Windows DLL error (what TD045's facts explain)."""
     return isinstance(facts.torch, TorchImportFailure) and facts.torch.kind is ImportFailureKind.DLL_LOAD
+
+
+def _present(facts: Facts, name: str) -> object | None:
+    """A fact group that applies and was read, or None (TD002 then decides alone)."""
+    other = facts.other_loaders
+    value = getattr(other, name) if isinstance(other, OtherLoaderFacts) else None
+    return None if value is None or isinstance(value, Unavailable) else value
+
+
+def explains_import_failure(facts: Facts) -> tuple[str, str] | None:
+    """(the check, what it found) when the other loaders' facts decide why `import torch` failed, else None.
+
+    The same facts that make that check fire: a DLL torch's DLLs import that Windows does not find (TD045), a CUDA
+    library missing on a Jetson (TD042), the HIP runtime's "no code object for this GPU" (TD043).
+    """
+    torch = facts.torch
+    if not isinstance(torch, TorchImportFailure):
+        return None
+    dlls = _present(facts, "dlls")
+    missing = _missing_dlls(dlls) if isinstance(dlls, DllFacts) else []
+    if missing:
+        return "TD045", f"{', '.join(name for _, name in missing)} missing on Windows"
+    if isinstance(_present(facts, "tegra"), TegraFacts) and _missing_cuda_library(torch):
+        return "TD042", "this torch is not a build for this Jetson"
+    if _hip_no_binary(torch):
+        return "TD043", "no code object for this AMD GPU in the ROCm build"
+    return None

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
+from torchdoctor.checks import cuda_libraries, other_loaders
 from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
 from torchdoctor.checks.fixes import install_torch_fix
 from torchdoctor.checks.loader import diagnose, missing_library
@@ -95,7 +96,8 @@ IMPORT_FIXES: dict[ImportFailureKind, str] = {
     ),
     ImportFailureKind.DLL_LOAD: (
         "Windows could not load one of torch's DLLs or its dependencies: install the latest Microsoft "
-        "Visual C++ x64 Redistributable (https://aka.ms/vs/17/release/vc_redist.x64.exe) and reinstall torch."
+        "Visual C++ x64 Redistributable (https://aka.ms/vs/17/release/vc_redist.x64.exe), which most of torch's DLLs "
+        "import, and open a new shell."
     ),
     ImportFailureKind.MISSING_MODULE: "A Python package torch imports is missing: install it.",
     ImportFailureKind.CRASH: (
@@ -221,6 +223,12 @@ def torch_import_failed(torch: TorchSeen, facts: Facts) -> Iterator[Fire]:
     if shadow:  # the torch that failed is a folder in the working directory, not the package
         evidence.append(ev(Source.PYTHON, "`import torch` loads", shadow))
         yield Fire(tuple(evidence), SHADOW_FIX, title="`import torch` fails: a ./torch folder shadows torch")
+        return
+    decided = other_loaders.explains_import_failure(facts) or cuda_libraries.explains_import_failure(facts)
+    if decided is not None:  # the facts that make a specific check fire decide the cause: point there
+        code, what = decided
+        fix = f"See {code}: {what}, and its fix. Reinstalling the same torch would bring the failure back."
+        yield Fire(tuple(evidence), fix, title=f"`import torch` fails: {what} (see {code})")
         return
     loader = facts.loader if isinstance(facts.loader, LoaderFacts) else None
     found = diagnose(failure.message, loader, facts) if loader is not None else None

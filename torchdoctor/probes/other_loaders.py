@@ -66,7 +66,9 @@ def probe_wsl(
     cache = elf.read_ld_cache(str(root / "etc/ld.so.cache")) if cache is None else cache
     kernel = (read_text(root / "proc/version") or "").split(" (")[0].strip()
     lib_dir = "/" + WSL_LIB if (root / WSL_LIB).is_dir() else ""
-    return WslFacts(version, kernel, lib_dir, (root / "dev/dxg").exists(), libcuda_order(root, environ, cache))
+    driver = f"{lib_dir}/{LIBCUDA}" if lib_dir and (root / WSL_LIB / LIBCUDA).exists() else ""
+    order = libcuda_order(root, environ, cache)
+    return WslFacts(version, kernel, lib_dir, (root / "dev/dxg").exists(), order, driver_libcuda=driver)
 
 
 L4T = re.compile(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)")
