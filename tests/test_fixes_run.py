@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -114,13 +115,14 @@ def slugs(report: dict[str, Any]) -> set[str]:
     return {f["slug"] for f in report["findings"]}
 
 
-def test_pip_venv(gpu_box: Doctor, shell: Shell, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    shell.ok(f"{sys.executable} -m venv {venv}", tmp_path)
+def test_pip_venv_at_a_path_with_a_space(gpu_box: Doctor, shell: Shell, tmp_path: Path) -> None:
+    venv = tmp_path / "my venv"
+    shell.ok(f"{sys.executable} -m venv {shlex.quote(str(venv))}", tmp_path)
     python = venv / "bin" / "python"
-    shell.ok(f"{python} -m pip install -q torch==2.13.0 --index-url {shell.wheels.index('cpu')}", tmp_path)
+    quoted = shlex.quote(str(python))
+    shell.ok(f"{quoted} -m pip install -q torch==2.13.0 --index-url {shell.wheels.index('cpu')}", tmp_path)
     commands, _ = run_every_fix(gpu_box, shell, python, tmp_path)
-    assert commands[0].startswith(f"{python} -m pip install --force-reinstall torch==2.13.0 --index-url "), commands
+    assert commands[0].startswith(f"{quoted} -m pip install --force-reinstall torch==2.13.0 --index-url "), commands
     assert not slugs(examine(gpu_box, python, tmp_path)) & INSTALL_FINDINGS
 
 

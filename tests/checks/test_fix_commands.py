@@ -9,6 +9,7 @@ for the examined interpreter, never pip where there is none, never pip past PEP 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import replace
 
 import pytest
@@ -68,8 +69,10 @@ def test_fix_commands_are_commands(slug: str, kind: str) -> None:
         assert not PLACEHOLDER.search(command), f"a placeholder belongs in the prose: {command}"
         for sections in re.findall(r"nvidia-smi\b[^&|;]*?\s-d\s+(\S+)", command):
             assert set(sections.split(",")) <= SMI_SECTIONS, command
-        for before in re.findall(r"(\S+) -c [\"']", command):
-            assert before == python, f"`-c` for another interpreter than {python}: {command}"
+        words = shlex.split(command, comments=True)
+        for at, word in enumerate(words):
+            if word == "-c" and at and words[at - 1].endswith("python"):
+                assert words[at - 1] == python, f"`-c` for another interpreter than {python}: {command}"
         assert "--break-system-packages" not in command and "sudo pip" not in command, command
         if kind == "uv-venv":
             assert " -m pip " not in command, f"no pip in a uv venv: {command}"
@@ -144,3 +147,43 @@ def test_two_torch_dist_infos_in_one_folder_are_named_and_left_as_one() -> None:
         f"{python} -m pip uninstall -y torch && {python} -m pip uninstall -y torch && "
         f"{python} -m pip install --no-deps torch==2.5.1"
     )
+
+
+HOSTILE = {"space": "/home/ada/my env", "semicolon": "/tmp/x;touch pwned"}
+"""Venvs whose paths a shell would split (a space) or run a second command from (``;``)."""
+
+
+def at_prefix(facts: Facts, prefix: str, kind: str) -> Facts:
+    """``facts`` in ``kind``'s environment, its venv (and its project, if any) at ``prefix``."""
+    if isinstance(facts.python, PythonFacts):
+        facts = replace(facts, python=replace(facts.python, executable=f"{prefix}/bin/python", prefix=prefix))
+    facts = in_kind(facts, kind)
+    env = KINDS[kind]
+    if env is not None and env.project and isinstance(facts.python, PythonFacts):
+        facts = replace(facts, python=replace(facts.python, environment=replace(env, project=prefix)))
+    return facts
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("where", sorted(HOSTILE))
+def test_a_venv_path_is_one_shell_word(where: str, kind: str) -> None:
+    """Each printed command, split as a shell splits it, keeps the venv's python, prefix and project whole."""
+    prefix = HOSTILE[where]
+    whole = 0
+    for slug in sorted(CASES):
+        for finding in run_one(slug, at_prefix(CASES[slug][0], prefix, kind)).findings:
+            words = shlex.split(finding.fix_command, comments=True)
+            assert not {"touch", "pwned", "my", "env/bin/python", "env"} & set(words), finding.fix_command
+            for word in (w for w in words if prefix in w):
+                assert word.startswith(prefix), (word, finding.fix_command)
+                whole += 1
+    assert whole or kind == "pep668"  # PEP 668's commands name /usr/bin/python3 and ~/.venvs/torch only
+
+
+def test_the_pip_fix_for_a_venv_with_a_space_is_its_python_quoted() -> None:
+    facts = at_prefix(CASES["torch-cpu-only-build"][0], "/home/ada/my env", "as-is")
+    (finding,) = run_one("torch-cpu-only-build", facts).findings
+    assert finding.fix_command.startswith("'/home/ada/my env/bin/python' -m pip install --force-reinstall torch=="), (
+        finding.fix_command
+    )
+    assert shlex.split(finding.fix_command)[:4] == ["/home/ada/my env/bin/python", "-m", "pip", "install"]

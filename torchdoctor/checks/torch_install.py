@@ -37,6 +37,7 @@ from torchdoctor.model import (
 from torchdoctor.nvidia import gpus_seen
 from torchdoctor.rules import dlerror
 from torchdoctor.rules.index import pinned, pip
+from torchdoctor.rules.shell import quote
 from torchdoctor.rules.versions import local_tag
 
 
@@ -154,7 +155,7 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
         if not _cuda_in_chain(failure.message) or not _ld_library_path(facts):
             return ""
         kept = [p for p in _ld_library_path(facts).split(os.pathsep) if p and "cuda" not in p.lower()]
-        return f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH"
+        return f"export LD_LIBRARY_PATH={quote(os.pathsep.join(kept))}" if kept else "unset LD_LIBRARY_PATH"
     if kind == ImportFailureKind.NUMPY_ABI:
         return pip(facts, 'install "numpy<2"')
     if kind == ImportFailureKind.MISSING_MODULE:
@@ -194,7 +195,7 @@ def fallback_kind(failure: TorchImportFailure) -> ImportFailureKind:
 def _fallback_fix(facts: Facts, failure: TorchImportFailure) -> str:
     if failure.kind is ImportFailureKind.UNDEFINED_SYMBOL and _cuda_in_chain(failure.message):
         return UNDEFINED_CUDA
-    return IMPORT_FIXES[failure.kind].replace("{python}", python_exe(facts))
+    return IMPORT_FIXES[failure.kind].replace("{python}", quote(python_exe(facts)))
 
 
 @check(
@@ -304,7 +305,7 @@ def _cuda_fix(facts: Facts, key: str) -> tuple[str, str]:
         return "Install or load the NVIDIA driver (see the driver findings).", ""
     return (
         "Read torch's message below; run the command to see the full error.",
-        f'{python_exe(facts)} -c "import torch; torch.cuda.init()"',
+        f'{quote(python_exe(facts))} -c "import torch; torch.cuda.init()"',
     )
 
 
@@ -437,7 +438,9 @@ def foreign_cuda_libs(torch_runtime: TorchRuntime, packages: PackagesFacts, fact
     evidence = tuple(ev(Source.TORCH, f"{lib.name} loaded from", lib.path) for lib in foreign)
     if ld:
         evidence += (ev(Source.ENV, "LD_LIBRARY_PATH", ld),)
-    command = (f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH") if ld else ""
+    command = (
+        (f"export LD_LIBRARY_PATH={quote(os.pathsep.join(kept))}" if kept else "unset LD_LIBRARY_PATH") if ld else ""
+    )
     yield Fire(
         evidence,
         "Let torch load the libraries its wheel ships: remove the system CUDA from LD_LIBRARY_PATH.",
