@@ -187,3 +187,44 @@ def test_the_pip_fix_for_a_venv_with_a_space_is_its_python_quoted() -> None:
         finding.fix_command
     )
     assert shlex.split(finding.fix_command)[:4] == ["/home/ada/my env/bin/python", "-m", "pip", "install"]
+
+
+USER_SITE = "/home/ada/.local/lib/python3.11/site-packages"
+CONDA_ENV = "/home/ada/miniconda3/envs/train"
+
+
+def _user_and_env(**python: object) -> Facts:
+    """torch 2.3.0 in the user site, torch 2.5.1 in the env; the user site is first on sys.path and imports."""
+    site = f"{CONDA_ENV}/lib/python3.11/site-packages"
+    packages = f.packages(
+        f.dist("torch", "2.3.0", USER_SITE),
+        f.dist("torch", "2.5.1", site),
+        torch_origin=f"{USER_SITE}/torch/__init__.py",
+    )
+    kw = {"executable": f"{CONDA_ENV}/bin/python", "prefix": CONDA_ENV, "venv": False, "user_site": USER_SITE}
+    python_facts = f.python(**{**kw, "user_site_enabled": True, **python})
+    return f.facts(packages=packages, python=python_facts, torch=f.runtime(file=f"{USER_SITE}/torch/__init__.py"))
+
+
+def test_torch_in_the_user_site_and_the_env_names_both_and_removes_the_user_copy() -> None:
+    (finding,) = run_one("duplicate-torch", _user_and_env()).findings
+    assert [(e.label, e.value) for e in finding.evidence] == [
+        ("torch 2.3.0 (user site)", USER_SITE),
+        ("torch 2.5.1 (environment)", f"{CONDA_ENV}/lib/python3.11/site-packages"),
+        ("import torch loads", f"{USER_SITE}/torch/__init__.py"),
+    ]
+    assert "Python imports the user site's (torch 2.3.0)" in finding.fix
+    assert shlex.split(finding.fix_command) == [
+        f"PYTHONPATH={USER_SITE}", f"{CONDA_ENV}/bin/python", "-m", "pip", "uninstall", "-y", "torch"
+    ]  # fmt: skip
+
+
+def test_a_venv_that_sees_the_user_site_gets_prose_not_a_pip_that_refuses() -> None:
+    """pip in a venv will not uninstall outside sys.prefix ("Not uninstalling ..., outside environment")."""
+    (finding,) = run_one("duplicate-torch", _user_and_env(venv=True)).findings
+    assert not finding.fix_command and "base interpreter" in finding.fix
+
+
+def test_a_disabled_user_site_is_two_copies_as_before() -> None:
+    (finding,) = run_one("duplicate-torch", _user_and_env(user_site_enabled=False)).findings
+    assert "repeat until" in finding.fix_command

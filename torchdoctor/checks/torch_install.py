@@ -25,8 +25,10 @@ from torchdoctor.model import (
     Facts,
     ImportFailureKind,
     LoaderFacts,
+    Manager,
     Nvcc,
     PackagesFacts,
+    PythonFacts,
     Severity,
     Source,
     TorchImportFailure,
@@ -35,7 +37,7 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import gpus_seen
-from torchdoctor.rules import dlerror
+from torchdoctor.rules import dlerror, installers
 from torchdoctor.rules.index import pinned, pip
 from torchdoctor.rules.shell import quote
 from torchdoctor.rules.versions import local_tag
@@ -338,6 +340,49 @@ def cuda_unavailable(torch_runtime: TorchRuntime, facts: Facts) -> Iterator[Fire
     yield Fire(tuple(evidence), fix, command, title=title)
 
 
+def _user_site_copy(packages: PackagesFacts, facts: Facts) -> Fire | None:
+    """torch in the user site and in the environment: both named, the one Python imports (the user site comes
+    first on sys.path, and the distributions are listed in sys.path order), and the uninstall that removes the
+    user site's copy only."""
+    python = facts.python
+    dists = packages.named("torch")
+    if not isinstance(python, PythonFacts) or not python.user_site or not python.user_site_enabled:
+        return None
+    user = [d for d in dists if os.path.normpath(d.location) == os.path.normpath(python.user_site)]
+    env = [d for d in dists if d not in user]
+    if not user or not env:
+        return None
+    origin = packages.torch_origin if isinstance(packages.torch_origin, str) else ""
+    first = next((d for d in dists if origin.startswith(d.location)), dists[0])
+    evidence = (
+        *(ev(Source.METADATA, f"torch {d.version} (user site)", d.location) for d in user),
+        *(ev(Source.METADATA, f"torch {d.version} (environment)", d.location) for d in env),
+        ev(Source.PYTHON, "import torch loads", origin or f"{first.location} (first on sys.path)"),
+    )
+    where = "the user site" if first in user else "the environment"
+    fix = (
+        f"torch {user[0].version} in the user site ({python.user_site}) and torch {env[0].version} in "
+        f"{python.prefix}: Python imports {where}'s (torch {first.version}), and the user site's copy leaks into "
+        "every environment of this Python version. Remove the user site's copy; the environment's stays. "
+    )
+    manager = installers.environment(facts)
+    if python.venv or (manager is not None and manager.manager is Manager.EXTERNALLY_MANAGED):
+        return Fire(
+            evidence,
+            fix + "pip here refuses to touch the user site (outside this venv, or PEP 668): run "
+            "`python -m pip uninstall -y torch` with the base interpreter that owns that user site, or delete "
+            "its torch folders. PYTHONNOUSERSITE=1 hides the user site meanwhile.",
+            title="torch in the user site and in the environment",
+        )
+    command = f"PYTHONPATH={quote(python.user_site)} {quote(python.executable)} -m pip uninstall -y torch"
+    return Fire(
+        evidence,
+        fix + "With the user site first on PYTHONPATH, pip's uninstall finds that copy and removes only it.",
+        command,
+        title="torch in the user site and in the environment",
+    )
+
+
 @check(
     "TD013",
     "duplicate-torch",
@@ -350,7 +395,10 @@ def cuda_unavailable(torch_runtime: TorchRuntime, facts: Facts) -> Iterator[Fire
 def duplicate_torch(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     dists = packages.named("torch")
     locations = sorted({d.location for d in dists})
-    if len(locations) > 1:
+    user = _user_site_copy(packages, facts)
+    if user is not None:
+        yield user
+    elif len(locations) > 1:
         yield Fire(
             tuple(ev(Source.METADATA, f"torch {d.version}", d.location) for d in dists),
             "Uninstall until only one torch is left, then reinstall it once in this environment "
