@@ -40,6 +40,8 @@ KINDS: dict[str, EnvironmentFacts | None] = {
     "conda": environment(Manager.CONDA, conda_packages=CONDA_TORCH),
     "uv-project": environment(Manager.UV_PROJECT, project="/home/ada/project"),
     "poetry": environment(Manager.POETRY, project="/home/ada/project"),
+    "pipenv": environment(Manager.PIPENV, project="/home/ada/project"),
+    "pdm": environment(Manager.PDM, project="/home/ada/project"),
 }
 
 
@@ -78,7 +80,7 @@ def test_fix_commands_are_commands(slug: str, kind: str) -> None:
             assert " -m pip " not in command, f"no pip in a uv venv: {command}"
         if kind == "pep668" and "pip install" in command:
             assert command.startswith("/usr/bin/python3 -m venv ~/.venvs/torch && ~/.venvs/torch/bin/python"), command
-        if kind in ("uv-project", "poetry"):
+        if kind in ("uv-project", "poetry", "pipenv", "pdm"):
             assert " -m pip " not in command, f"a project's lock file would undo pip: {command}"
 
 
@@ -228,3 +230,18 @@ def test_a_venv_that_sees_the_user_site_gets_prose_not_a_pip_that_refuses() -> N
 def test_a_disabled_user_site_is_two_copies_as_before() -> None:
     (finding,) = run_one("duplicate-torch", _user_and_env(user_site_enabled=False)).findings
     assert "repeat until" in finding.fix_command
+
+
+def test_pipenv_installs_from_the_index_into_the_pipfile() -> None:
+    """`pipenv install --index URL` (pipenv install --help: "-i URL, --index URL") adds the URL as a [[source]]."""
+    _, printed = commands("torch-cpu-only-build", "pipenv")
+    words = shlex.split(printed[0])
+    assert words[:6] == ["cd", "/home/ada/project", "&&", "pipenv", "install", "--index"], printed
+    assert words[6].startswith("https://download.pytorch.org/whl/cu") and words[7].startswith("torch=="), printed
+
+
+def test_pdm_adds_with_the_source_table_in_the_note() -> None:
+    facts = in_kind(CASES["torch-cpu-only-build"][0], "pdm")
+    (finding,) = run_one("torch-cpu-only-build", facts).findings
+    assert finding.fix_command.startswith("pdm add -p /home/ada/project torch=="), finding.fix_command
+    assert "[[tool.pdm.source]]" in finding.fix and 'include_packages = ["torch"]' in finding.fix

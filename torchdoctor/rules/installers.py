@@ -128,6 +128,10 @@ def command(facts: Facts, args: str) -> Install:
         return _uv_project(env.project, parsed)
     if manager is Manager.POETRY and env is not None and env.project:
         return _poetry(env.project, parsed)
+    if manager is Manager.PIPENV and env is not None and env.project:
+        return _pipenv(env.project, parsed)
+    if manager is Manager.PDM and env is not None and env.project:
+        return _pdm(env.project, parsed)
     plain = pip_line(python, args)
     if manager is Manager.CONDA and env is not None:
         return _conda(_prefix(facts), plain, parsed, env)
@@ -189,6 +193,40 @@ def _poetry(project: str, parsed: PipArgs) -> Install:
         f"poetry -C {where} add --source {quote(name)} {_without_local(parsed)}",
         f"This is a Poetry project ({project}): the index goes into its pyproject.toml as an explicit source, so "
         "`poetry install` keeps this build.",
+    )
+
+
+def _pipenv(project: str, parsed: PipArgs) -> Install:
+    """``pipenv install --index URL``: pipenv adds the URL to the Pipfile's [[source]] and pins the package to it
+    (``index = "..."``), so ``pipenv sync`` keeps it. pipenv has no ``-C``: it works in the project's folder."""
+    where = f"cd {quote(project)} && "
+    if parsed.verb == "uninstall":
+        return Install(f"{where}pipenv uninstall {_names(parsed)}")
+    index = f" --index {quote(parsed.index_url)}" if parsed.index_url else ""
+    return Install(
+        f"{where}pipenv install{index} {_without_local(parsed) if index else parsed.quoted()}",
+        f"This is a Pipenv project ({project}): the command records the requirement"
+        + (" and its index in the Pipfile ([[source]], index = ...)" if index else " in the Pipfile")
+        + ", so `pipenv sync` keeps it.",
+    )
+
+
+def _pdm(project: str, parsed: PipArgs) -> Install:
+    """``pdm add -p DIR``; PDM has no command that adds a source: the note gives the [[tool.pdm.source]] table
+    (``include_packages``: pdm/_types.py RepositoryConfig, PDM 2.29)."""
+    where = quote(project)
+    if parsed.verb == "uninstall":
+        return Install(f"pdm remove -p {where} {_names(parsed)}")
+    if not parsed.index_url:
+        return Install(f"pdm add -p {where} {parsed.quoted()}")
+    name = index_name(parsed.index_url)
+    packages = ", ".join(f'"{p}"' for p in sorted(parsed.names() & TORCH_FAMILY) or sorted(parsed.names()))
+    return Install(
+        f"pdm add -p {where} {_without_local(parsed)}",
+        f"This is a PDM project ({project}): first add the index to its pyproject.toml, so that `pdm add` and "
+        f'`pdm sync` take these packages from it:\n[[tool.pdm.source]]\nname = "{name}"\n'
+        f'url = "{parsed.index_url}"\ninclude_packages = [{packages}]\n'
+        f"then run the command; without the table PDM resolves {packages} from PyPI.",
     )
 
 
