@@ -28,6 +28,7 @@ from tests.fakes.wheel_index import WheelIndex
 RTX3090 = {"name": "NVIDIA GeForce RTX 3090", "cc": "8.6", "memory": f"{24 * 1024**3} {1024**3}"}
 INSTALL_FINDINGS = {"torch-cpu-only-build", "torch-missing"}
 UV = shutil.which("uv", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+POETRY = shutil.which("poetry", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 
@@ -173,6 +174,58 @@ def test_uv_project_fix_survives_uv_sync(gpu_box: Doctor, shell: Shell, tmp_path
         commands
     )
     shell.ok("uv sync -q", project)  # the project's own next sync keeps the fix
+    assert not slugs(examine(gpu_box, python, project)) & INSTALL_FINDINGS
+
+
+POETRY_PROJECT = """\
+[project]
+name = "trainer"
+version = "0.1.0"
+requires-python = ">={major_minor},<{next_minor}"
+dependencies = ["torch==2.13.0"]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "pypi-local"
+url = "{pypi}"
+priority = "primary"
+
+[[tool.poetry.source]]
+name = "pytorch-cpu"
+url = "{cpu}"
+priority = "explicit"
+
+[tool.poetry.dependencies]
+torch = {{ source = "pytorch-cpu" }}
+"""
+
+
+def test_poetry_project_fix_survives_poetry_install(gpu_box: Doctor, shell: Shell, tmp_path: Path) -> None:
+    """A Poetry project whose lock file pins the CPU torch from an explicit source: the printed `poetry source add
+    --priority=explicit` and `poetry add --source` (flags as Poetry 2's own --help lists them) run, and the next
+    `poetry install` keeps the CUDA build."""
+    assert POETRY is not None, "poetry is a test dependency (pip install -e '.[test]')"
+    shell.env["PATH"] = f"{Path(POETRY).parent}{os.pathsep}{shell.env['PATH']}"
+    shell.env.update(POETRY_VIRTUALENVS_IN_PROJECT="true", POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"))
+    project = tmp_path / "trainer"
+    project.mkdir()
+    version = sys.version_info
+    (project / "pyproject.toml").write_text(
+        POETRY_PROJECT.format(
+            major_minor=f"{version.major}.{version.minor}",
+            next_minor=f"{version.major}.{version.minor + 1}",
+            pypi=shell.wheels.index("pypi"),
+            cpu=shell.wheels.index("cpu"),
+        )
+    )
+    shell.ok(f"poetry env use -q {sys.executable} && poetry install -q", project)
+    python = project / ".venv" / "bin" / "python"
+    commands, report = run_every_fix(gpu_box, shell, python, project)
+    assert report["facts"]["python"]["environment"]["manager"] == "Poetry"
+    assert commands[0].startswith(f"poetry -C {project} source add --priority=explicit pytorch-cu"), commands
+    shell.ok("poetry install -q", project)  # the project's own next install keeps the fix
     assert not slugs(examine(gpu_box, python, project)) & INSTALL_FINDINGS
 
 
