@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from tests.fakes.wheel_index import WheelIndex
 RTX3090 = {"name": "NVIDIA GeForce RTX 3090", "cc": "8.6", "memory": f"{24 * 1024**3} {1024**3}"}
 INSTALL_FINDINGS = {"torch-cpu-only-build", "torch-missing"}
 UV = shutil.which("uv", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+POETRY = shutil.which("poetry", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 
@@ -114,13 +116,14 @@ def slugs(report: dict[str, Any]) -> set[str]:
     return {f["slug"] for f in report["findings"]}
 
 
-def test_pip_venv(gpu_box: Doctor, shell: Shell, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    shell.ok(f"{sys.executable} -m venv {venv}", tmp_path)
+def test_pip_venv_at_a_path_with_a_space(gpu_box: Doctor, shell: Shell, tmp_path: Path) -> None:
+    venv = tmp_path / "my venv"
+    shell.ok(f"{sys.executable} -m venv {shlex.quote(str(venv))}", tmp_path)
     python = venv / "bin" / "python"
-    shell.ok(f"{python} -m pip install -q torch==2.13.0 --index-url {shell.wheels.index('cpu')}", tmp_path)
+    quoted = shlex.quote(str(python))
+    shell.ok(f"{quoted} -m pip install -q torch==2.13.0 --index-url {shell.wheels.index('cpu')}", tmp_path)
     commands, _ = run_every_fix(gpu_box, shell, python, tmp_path)
-    assert commands[0].startswith(f"{python} -m pip install --force-reinstall torch==2.13.0 --index-url "), commands
+    assert commands[0].startswith(f"{quoted} -m pip install --force-reinstall torch==2.13.0 --index-url "), commands
     assert not slugs(examine(gpu_box, python, tmp_path)) & INSTALL_FINDINGS
 
 
@@ -171,6 +174,58 @@ def test_uv_project_fix_survives_uv_sync(gpu_box: Doctor, shell: Shell, tmp_path
         commands
     )
     shell.ok("uv sync -q", project)  # the project's own next sync keeps the fix
+    assert not slugs(examine(gpu_box, python, project)) & INSTALL_FINDINGS
+
+
+POETRY_PROJECT = """\
+[project]
+name = "trainer"
+version = "0.1.0"
+requires-python = ">={major_minor},<{next_minor}"
+dependencies = ["torch==2.13.0"]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "pypi-local"
+url = "{pypi}"
+priority = "primary"
+
+[[tool.poetry.source]]
+name = "pytorch-cpu"
+url = "{cpu}"
+priority = "explicit"
+
+[tool.poetry.dependencies]
+torch = {{ source = "pytorch-cpu" }}
+"""
+
+
+def test_poetry_project_fix_survives_poetry_install(gpu_box: Doctor, shell: Shell, tmp_path: Path) -> None:
+    """A Poetry project whose lock file pins the CPU torch from an explicit source: the printed `poetry source add
+    --priority=explicit` and `poetry add --source` (flags as Poetry 2's own --help lists them) run, and the next
+    `poetry install` keeps the CUDA build."""
+    assert POETRY is not None, "poetry is a test dependency (pip install -e '.[test]')"
+    shell.env["PATH"] = f"{Path(POETRY).parent}{os.pathsep}{shell.env['PATH']}"
+    shell.env.update(POETRY_VIRTUALENVS_IN_PROJECT="true", POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"))
+    project = tmp_path / "trainer"
+    project.mkdir()
+    version = sys.version_info
+    (project / "pyproject.toml").write_text(
+        POETRY_PROJECT.format(
+            major_minor=f"{version.major}.{version.minor}",
+            next_minor=f"{version.major}.{version.minor + 1}",
+            pypi=shell.wheels.index("pypi"),
+            cpu=shell.wheels.index("cpu"),
+        )
+    )
+    shell.ok(f"poetry env use -q {sys.executable} && poetry install -q", project)
+    python = project / ".venv" / "bin" / "python"
+    commands, report = run_every_fix(gpu_box, shell, python, project)
+    assert report["facts"]["python"]["environment"]["manager"] == "Poetry"
+    assert commands[0].startswith(f"poetry -C {project} source add --priority=explicit pytorch-cu"), commands
+    shell.ok("poetry install -q", project)  # the project's own next install keeps the fix
     assert not slugs(examine(gpu_box, python, project)) & INSTALL_FINDINGS
 
 

@@ -9,6 +9,7 @@ for the examined interpreter, never pip where there is none, never pip past PEP 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import replace
 
 import pytest
@@ -39,6 +40,8 @@ KINDS: dict[str, EnvironmentFacts | None] = {
     "conda": environment(Manager.CONDA, conda_packages=CONDA_TORCH),
     "uv-project": environment(Manager.UV_PROJECT, project="/home/ada/project"),
     "poetry": environment(Manager.POETRY, project="/home/ada/project"),
+    "pipenv": environment(Manager.PIPENV, project="/home/ada/project"),
+    "pdm": environment(Manager.PDM, project="/home/ada/project"),
 }
 
 
@@ -68,14 +71,16 @@ def test_fix_commands_are_commands(slug: str, kind: str) -> None:
         assert not PLACEHOLDER.search(command), f"a placeholder belongs in the prose: {command}"
         for sections in re.findall(r"nvidia-smi\b[^&|;]*?\s-d\s+(\S+)", command):
             assert set(sections.split(",")) <= SMI_SECTIONS, command
-        for before in re.findall(r"(\S+) -c [\"']", command):
-            assert before == python, f"`-c` for another interpreter than {python}: {command}"
+        words = shlex.split(command, comments=True)
+        for at, word in enumerate(words):
+            if word == "-c" and at and words[at - 1].endswith("python"):
+                assert words[at - 1] == python, f"`-c` for another interpreter than {python}: {command}"
         assert "--break-system-packages" not in command and "sudo pip" not in command, command
         if kind == "uv-venv":
             assert " -m pip " not in command, f"no pip in a uv venv: {command}"
         if kind == "pep668" and "pip install" in command:
             assert command.startswith("/usr/bin/python3 -m venv ~/.venvs/torch && ~/.venvs/torch/bin/python"), command
-        if kind in ("uv-project", "poetry"):
+        if kind in ("uv-project", "poetry", "pipenv", "pdm"):
             assert " -m pip " not in command, f"a project's lock file would undo pip: {command}"
 
 
@@ -144,3 +149,99 @@ def test_two_torch_dist_infos_in_one_folder_are_named_and_left_as_one() -> None:
         f"{python} -m pip uninstall -y torch && {python} -m pip uninstall -y torch && "
         f"{python} -m pip install --no-deps torch==2.5.1"
     )
+
+
+HOSTILE = {"space": "/home/ada/my env", "semicolon": "/tmp/x;touch pwned"}
+"""Venvs whose paths a shell would split (a space) or run a second command from (``;``)."""
+
+
+def at_prefix(facts: Facts, prefix: str, kind: str) -> Facts:
+    """``facts`` in ``kind``'s environment, its venv (and its project, if any) at ``prefix``."""
+    if isinstance(facts.python, PythonFacts):
+        facts = replace(facts, python=replace(facts.python, executable=f"{prefix}/bin/python", prefix=prefix))
+    facts = in_kind(facts, kind)
+    env = KINDS[kind]
+    if env is not None and env.project and isinstance(facts.python, PythonFacts):
+        facts = replace(facts, python=replace(facts.python, environment=replace(env, project=prefix)))
+    return facts
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("where", sorted(HOSTILE))
+def test_a_venv_path_is_one_shell_word(where: str, kind: str) -> None:
+    """Each printed command, split as a shell splits it, keeps the venv's python, prefix and project whole."""
+    prefix = HOSTILE[where]
+    whole = 0
+    for slug in sorted(CASES):
+        for finding in run_one(slug, at_prefix(CASES[slug][0], prefix, kind)).findings:
+            words = shlex.split(finding.fix_command, comments=True)
+            assert not {"touch", "pwned", "my", "env/bin/python", "env"} & set(words), finding.fix_command
+            for word in (w for w in words if prefix in w):
+                assert word.startswith(prefix), (word, finding.fix_command)
+                whole += 1
+    assert whole or kind == "pep668"  # PEP 668's commands name /usr/bin/python3 and ~/.venvs/torch only
+
+
+def test_the_pip_fix_for_a_venv_with_a_space_is_its_python_quoted() -> None:
+    facts = at_prefix(CASES["torch-cpu-only-build"][0], "/home/ada/my env", "as-is")
+    (finding,) = run_one("torch-cpu-only-build", facts).findings
+    assert finding.fix_command.startswith("'/home/ada/my env/bin/python' -m pip install --force-reinstall torch=="), (
+        finding.fix_command
+    )
+    assert shlex.split(finding.fix_command)[:4] == ["/home/ada/my env/bin/python", "-m", "pip", "install"]
+
+
+USER_SITE = "/home/ada/.local/lib/python3.11/site-packages"
+CONDA_ENV = "/home/ada/miniconda3/envs/train"
+
+
+def _user_and_env(**python: object) -> Facts:
+    """torch 2.3.0 in the user site, torch 2.5.1 in the env; the user site is first on sys.path and imports."""
+    site = f"{CONDA_ENV}/lib/python3.11/site-packages"
+    packages = f.packages(
+        f.dist("torch", "2.3.0", USER_SITE),
+        f.dist("torch", "2.5.1", site),
+        torch_origin=f"{USER_SITE}/torch/__init__.py",
+    )
+    kw = {"executable": f"{CONDA_ENV}/bin/python", "prefix": CONDA_ENV, "venv": False, "user_site": USER_SITE}
+    python_facts = f.python(**{**kw, "user_site_enabled": True, **python})
+    return f.facts(packages=packages, python=python_facts, torch=f.runtime(file=f"{USER_SITE}/torch/__init__.py"))
+
+
+def test_torch_in_the_user_site_and_the_env_names_both_and_removes_the_user_copy() -> None:
+    (finding,) = run_one("duplicate-torch", _user_and_env()).findings
+    assert [(e.label, e.value) for e in finding.evidence] == [
+        ("torch 2.3.0 (user site)", USER_SITE),
+        ("torch 2.5.1 (environment)", f"{CONDA_ENV}/lib/python3.11/site-packages"),
+        ("import torch loads", f"{USER_SITE}/torch/__init__.py"),
+    ]
+    assert "Python imports the user site's (torch 2.3.0)" in finding.fix
+    assert shlex.split(finding.fix_command) == [
+        f"PYTHONPATH={USER_SITE}", f"{CONDA_ENV}/bin/python", "-m", "pip", "uninstall", "-y", "torch"
+    ]  # fmt: skip
+
+
+def test_a_venv_that_sees_the_user_site_gets_prose_not_a_pip_that_refuses() -> None:
+    """pip in a venv will not uninstall outside sys.prefix ("Not uninstalling ..., outside environment")."""
+    (finding,) = run_one("duplicate-torch", _user_and_env(venv=True)).findings
+    assert not finding.fix_command and "base interpreter" in finding.fix
+
+
+def test_a_disabled_user_site_is_two_copies_as_before() -> None:
+    (finding,) = run_one("duplicate-torch", _user_and_env(user_site_enabled=False)).findings
+    assert "repeat until" in finding.fix_command
+
+
+def test_pipenv_installs_from_the_index_into_the_pipfile() -> None:
+    """`pipenv install --index URL` (pipenv install --help: "-i URL, --index URL") adds the URL as a [[source]]."""
+    _, printed = commands("torch-cpu-only-build", "pipenv")
+    words = shlex.split(printed[0])
+    assert words[:6] == ["cd", "/home/ada/project", "&&", "pipenv", "install", "--index"], printed
+    assert words[6].startswith("https://download.pytorch.org/whl/cu") and words[7].startswith("torch=="), printed
+
+
+def test_pdm_adds_with_the_source_table_in_the_note() -> None:
+    facts = in_kind(CASES["torch-cpu-only-build"][0], "pdm")
+    (finding,) = run_one("torch-cpu-only-build", facts).findings
+    assert finding.fix_command.startswith("pdm add -p /home/ada/project torch=="), finding.fix_command
+    assert "[[tool.pdm.source]]" in finding.fix and 'include_packages = ["torch"]' in finding.fix

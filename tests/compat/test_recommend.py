@@ -215,6 +215,28 @@ def test_a_companion_that_excludes_this_python_is_not_recommended() -> None:
     assert tables.companion_for("torchvision", "2.14.1", "3.14.0").version == "0.29.1"  # type: ignore[union-attr]
 
 
+def test_python_3_14_1_is_told_why_torchvision_is_left_out_and_which_python_has_it() -> None:
+    """Issue 21 left this: `recommend --python-version 3.14.1` dropped torchvision without a word."""
+    rec = recommend(tables, Machine("linux-x86_64", "3.14.1"))
+    assert isinstance(rec, Recommendation)
+    assert not rec.torchvision and "torchvision" not in rec.command
+    (note,) = [r for r in rec.reasons if r.startswith("torchvision is left out")]
+    assert "excludes 3.14.1" in note and "!=3.14.1" in note
+    assert note.endswith("use Python 3.14.2 to install it")
+
+
+def test_a_python_every_companion_runs_on_gets_no_left_out_note() -> None:
+    rec = recommend(tables, Machine("linux-x86_64", "3.14.2"))
+    assert isinstance(rec, Recommendation)
+    assert rec.torchvision and not [r for r in rec.reasons if "left out" in r]
+
+
+def test_a_fix_pins_only_installed_companions_and_says_nothing_of_the_others() -> None:
+    rec = recommend(tables, Machine("linux-x86_64", "3.14.1"), companions=("torchaudio",))
+    assert isinstance(rec, Recommendation)
+    assert not [r for r in rec.reasons if "left out" in r]
+
+
 def test_a_fix_keeps_the_installed_version_and_pins_only_installed_companions() -> None:
     machine = Machine("linux-x86_64", "3.11.9", driver="550.54.15", gpus=(gpu("RTX 4090"),))
     rec = recommend(tables, machine, "python", keep="2.13.0+cpu", companions=())

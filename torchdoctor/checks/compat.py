@@ -38,6 +38,7 @@ from torchdoctor.model import (
 )
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
 from torchdoctor.rules.index import index_option, pip
+from torchdoctor.rules.shell import quote
 from torchdoctor.rules.versions import (
     at_least,
     base_version,
@@ -262,7 +263,7 @@ def companion_mismatch(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
         python = facts.python.version if isinstance(facts.python, PythonFacts) else ""
         right = tables.companion_for(package, torch_v, python)
         index = index_option(local_tag(torch_v))
-        command = pip(facts, f"install {package}=={right.version}{index}") if right else ""
+        command = pip(facts, f"install {quote(f'{package}=={right.version}')}{index}") if right else ""
         fix = (
             f"Install the {package} made for torch {torch_v}: {right.version}, from the same index as torch."
             if right

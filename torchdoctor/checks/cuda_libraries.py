@@ -28,6 +28,7 @@ from torchdoctor.model import (
 )
 from torchdoctor.rules import cudalibs, dlerror
 from torchdoctor.rules.index import pip
+from torchdoctor.rules.shell import quote
 
 
 def _loaded(facts: Facts, base: str) -> tuple[str, Candidate | None, Owner | None] | None:
@@ -99,8 +100,8 @@ def mixed_cuda_major_wheels(packages: PackagesFacts, facts: Facts) -> Iterator[F
             f"{keep.name} at its version: where both wheels wrote the same file, the uninstall removes it."
         )
         steps = [
-            pip(facts, f"uninstall -y {' '.join(stray)}"),
-            pip(facts, f'install --force-reinstall --no-deps "{keep.name}=={keep.version}"'),
+            pip(facts, f"uninstall -y {' '.join(map(quote, stray))}"),
+            pip(facts, f"install --force-reinstall --no-deps {quote(f'{keep.name}=={keep.version}')}"),
         ]
         command = " && ".join(steps) if all(steps) else ""  # an installer that cannot uninstall: the prose says it
         yield Fire(tuple(evidence), fix, command, title=f"two CUDA majors of {base}: {names}")
@@ -161,7 +162,7 @@ def _cudnn_fix(facts: Facts, path: str, cand: Candidate | None, owner: Owner | N
         return (
             f"The conda package {owner.package} {owner.version} in {prefix} ships it. Install the cuDNN this torch "
             f"was built with there (or remove the package where torch brings its own cuDNN).",
-            f"conda install -p {prefix} {owner.package}={compiled}",
+            f"conda install -p {quote(prefix)} {quote(f'{owner.package}={compiled}')}",
         )
     who = f" ({owner})" if owner is not None else ""
     return (

@@ -11,6 +11,7 @@ from torchdoctor.derived import python_exe, torch_version
 from torchdoctor.model import Facts, PackagesFacts, normalize
 from torchdoctor.rules import installers
 from torchdoctor.rules.index import PYPI
+from torchdoctor.rules.shell import quote
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ def install_torch_fix(facts: Facts, reinstall: bool = False) -> FixText:
     text = f"{verb} torch {rec.torch} ({rec.variant}): " + "; ".join(rec.reasons) + "."
     if rec.upgrades:
         text += " For something newer: " + "; ".join(rec.upgrades) + "."
-    url = "" if rec.index_url == PYPI else f" --index-url {rec.index_url}"
-    args = "install " + ("--force-reinstall " if reinstall else "") + " ".join(rec.packages) + url
+    url = "" if rec.index_url == PYPI else f" --index-url {quote(rec.index_url)}"
+    args = "install " + ("--force-reinstall " if reinstall else "") + " ".join(map(quote, rec.packages)) + url
     spoken = installers.command(facts, args)
     text += f" {spoken.note}" if spoken.note else ""
     return FixText(text, spoken.command, rec.variant)

@@ -31,6 +31,7 @@ from torchdoctor.model import (
 from torchdoctor.rules import cudalibs, dlerror
 from torchdoctor.rules.dlerror import LoaderError, LoaderErrorKind, VersionFamily
 from torchdoctor.rules.index import pip
+from torchdoctor.rules.shell import quote
 
 CONDA_PACKAGE = {VersionFamily.LIBSTDCXX: "libstdcxx-ng", VersionFamily.LIBGCC: "libgcc-ng"}
 """The conda-forge package of a GCC runtime library, when conda-meta names no owner (the -ng names are kept as
@@ -87,7 +88,7 @@ def without(entries: tuple[str, ...], drop: str, name: str) -> str:
     """``export NAME=...`` with every entry equal to ``drop`` taken out, the others kept in order."""
     kept = [e for e in entries if e and _norm(e) != _norm(drop)]
     sep = " " if name == "LD_PRELOAD" else os.pathsep
-    return f"export {name}={sep.join(kept)}" if kept else f"unset {name}"
+    return f"export {name}={quote(sep.join(kept))}" if kept else f"unset {name}"
 
 
 def _picked(res: Resolution, error: LoaderError) -> Candidate | None:
@@ -172,7 +173,7 @@ def _conda_cuda_remedy(
         "that the rest of torch's CUDA libraries need. torch brings its own CUDA libraries: remove that conda "
         "package from the environment (if conda installed torch too, update them together instead)."
     )
-    command = f"conda remove -p {prefix} {package}" if package and prefix else ""
+    command = f"conda remove -p {quote(prefix)} {quote(package)}" if package and prefix else ""
     return Diagnosis(title, evidence, fix, command)
 
 
@@ -241,7 +242,7 @@ def _conda_remedy(
         f"The conda environment {prefix} ships {picked.path}, older than this torch needs, and the loader takes it "
         f"({_via_text(picked)}). Update that package in the environment."
     )
-    command = f"conda install -p {prefix} -c conda-forge {package}" if package else ""
+    command = f"conda install -p {quote(prefix)} -c conda-forge {quote(package)}" if package else ""
     return Diagnosis(title, evidence, fix, command)
 
 
@@ -310,7 +311,7 @@ def missing_library(message: str, loader: LoaderFacts | None, facts: Facts) -> D
             + ("its files are incomplete" if installed else "it is not installed")
             + ". Install exactly that pin (never a reinstall of torch, which keeps whatever removed it)."
         )
-        return Diagnosis(title, tuple(evidence), fix, pip(facts, f'{verb} "{pin}"'))
+        return Diagnosis(title, tuple(evidence), fix, pip(facts, f"{verb} {quote(pin)}"))
     package, prefix = cudalibs.conda_package(name), _conda_prefix(facts)
     cuda = cudalibs.cuda_of_soname(name)
     if package and prefix:
@@ -322,7 +323,7 @@ def missing_library(message: str, loader: LoaderFacts | None, facts: Facts) -> D
             + (f" for CUDA {cuda}" if cuda else "")
             + ". Install that package at the version this torch was built for."
         )
-        return Diagnosis(title, tuple(evidence), fix, f"conda install -p {prefix} {spec}")
+        return Diagnosis(title, tuple(evidence), fix, f"conda install -p {quote(prefix)} {quote(spec)}")
     fix = (
         f"Nothing on the loader's search path provides {name}, and torch's metadata names no wheel for it. Install "
         f"the {base} library of CUDA {cuda or 'the version this torch was built for'} where the loader looks."

@@ -31,6 +31,7 @@ from torchdoctor.model import (
 )
 from torchdoctor.rules import dlerror
 from torchdoctor.rules.index import pip
+from torchdoctor.rules.shell import quote
 
 HIP_NO_BINARY = "hipErrorNoBinaryForGpu"
 """The HIP runtime's own error name for "no code object for this GPU" (hip_code_object.cpp), not a user's words."""
@@ -103,7 +104,7 @@ def wsl_libcuda_shadowed(facts: Facts) -> Iterator[Fire]:
     folder = os.path.dirname(first)
     if folder in ld_path:
         kept = [p for p in ld_path if p != folder]
-        command = f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH"
+        command = f"export LD_LIBRARY_PATH={quote(os.pathsep.join(kept))}" if kept else "unset LD_LIBRARY_PATH"
         fix = f"The LD_LIBRARY_PATH entry {folder} puts a Linux libcuda.so.1 ahead of WSL's. Take that entry out."
         yield Fire(tuple(evidence), fix, command)
         return
@@ -243,7 +244,7 @@ def _rocm_fix(gfx: tuple[str, ...], data: LoaderKnowledge) -> tuple[str, str]:
         return (
             f"No code object for {', '.join(gfx)} is in this build; its ISA matches what the build has for "
             f"HSA_OVERRIDE_GFX_VERSION={value}, which is known to work for this family. Set it for the program.",
-            f"export HSA_OVERRIDE_GFX_VERSION={value}",
+            f"export HSA_OVERRIDE_GFX_VERSION={quote(value)}",
         )
     listed = "; ".join(sorted({f"{v.value} for {g}" for g, v in data.overrides.items() if v.works}))
     if gfx:

@@ -9,6 +9,7 @@ from torchdoctor.model import CondaPackage, Distribution, Facts, PackagesFacts, 
 from torchdoctor.rules import installers
 from torchdoctor.rules.index import pinned, pip
 from torchdoctor.rules.installers import chain
+from torchdoctor.rules.shell import quote
 
 
 @check(
@@ -113,7 +114,7 @@ def two_installers_one_package(packages: PackagesFacts, facts: Facts) -> Iterato
             f"Keep {dist.installer}'s {dist.name}: remove conda's record of it (and the files it lists), then "
             f"reinstall {dist.name} {dist.version} once, so that exactly one installer owns it.",
             chain(
-                f"conda remove -y -p {_prefix(facts)} --force {record.name}",
+                f"conda remove -y -p {_prefix(facts)} --force {quote(record.name)}",
                 pip(facts, f"install --force-reinstall --no-deps {pinned(dist.name, dist.version)}"),
             ),
             title=f"conda and {dist.installer} both installed {dist.name}",
@@ -135,4 +136,4 @@ def two_installers_one_package(packages: PackagesFacts, facts: Facts) -> Iterato
 
 
 def _prefix(facts: Facts) -> str:
-    return facts.python.prefix if isinstance(facts.python, PythonFacts) else "$CONDA_PREFIX"
+    return quote(facts.python.prefix) if isinstance(facts.python, PythonFacts) else '"$CONDA_PREFIX"'

@@ -21,6 +21,7 @@ from torchdoctor.model import (
     TorchRuntime,
 )
 from torchdoctor.rules.index import pip
+from torchdoctor.rules.shell import quote
 
 CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
@@ -223,7 +224,7 @@ def smoke_nan_loss(smoke: SmokeFacts) -> Iterator[Fire]:
             step_evidence(device, step),
             "Run the smoke test again; if it repeats on one GPU only, check "
             "that GPU's health (ECC, clocks); on every device, reinstall torch.",
-            f"torchdoctor smoke --device {device.device}",
+            f"torchdoctor smoke --device {quote(device.device)}",
             title=f"{device.device}: training produced NaN/Inf",
         )
 

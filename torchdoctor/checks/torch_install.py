@@ -26,8 +26,10 @@ from torchdoctor.model import (
     Facts,
     ImportFailureKind,
     LoaderFacts,
+    Manager,
     Nvcc,
     PackagesFacts,
+    PythonFacts,
     Severity,
     Source,
     TorchImportFailure,
@@ -36,8 +38,9 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import gpus_seen
-from torchdoctor.rules import dlerror
+from torchdoctor.rules import dlerror, installers
 from torchdoctor.rules.index import pinned, pip
+from torchdoctor.rules.shell import quote
 from torchdoctor.rules.versions import local_tag
 
 
@@ -156,7 +159,7 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
         if not _cuda_in_chain(failure.message) or not _ld_library_path(facts):
             return ""
         kept = [p for p in _ld_library_path(facts).split(os.pathsep) if p and "cuda" not in p.lower()]
-        return f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH"
+        return f"export LD_LIBRARY_PATH={quote(os.pathsep.join(kept))}" if kept else "unset LD_LIBRARY_PATH"
     if kind == ImportFailureKind.NUMPY_ABI:
         return pip(facts, 'install "numpy<2"')
     if kind == ImportFailureKind.MISSING_MODULE:
@@ -196,7 +199,7 @@ def fallback_kind(failure: TorchImportFailure) -> ImportFailureKind:
 def _fallback_fix(facts: Facts, failure: TorchImportFailure) -> str:
     if failure.kind is ImportFailureKind.UNDEFINED_SYMBOL and _cuda_in_chain(failure.message):
         return UNDEFINED_CUDA
-    return IMPORT_FIXES[failure.kind].replace("{python}", python_exe(facts))
+    return IMPORT_FIXES[failure.kind].replace("{python}", quote(python_exe(facts)))
 
 
 @check(
@@ -312,7 +315,7 @@ def _cuda_fix(facts: Facts, key: str) -> tuple[str, str]:
         return "Install or load the NVIDIA driver (see the driver findings).", ""
     return (
         "Read torch's message below; run the command to see the full error.",
-        f'{python_exe(facts)} -c "import torch; torch.cuda.init()"',
+        f'{quote(python_exe(facts))} -c "import torch; torch.cuda.init()"',
     )
 
 
@@ -345,6 +348,49 @@ def cuda_unavailable(torch_runtime: TorchRuntime, facts: Facts) -> Iterator[Fire
     yield Fire(tuple(evidence), fix, command, title=title)
 
 
+def _user_site_copy(packages: PackagesFacts, facts: Facts) -> Fire | None:
+    """torch in the user site and in the environment: both named, the one Python imports (the user site comes
+    first on sys.path, and the distributions are listed in sys.path order), and the uninstall that removes the
+    user site's copy only."""
+    python = facts.python
+    dists = packages.named("torch")
+    if not isinstance(python, PythonFacts) or not python.user_site or not python.user_site_enabled:
+        return None
+    user = [d for d in dists if os.path.normpath(d.location) == os.path.normpath(python.user_site)]
+    env = [d for d in dists if d not in user]
+    if not user or not env:
+        return None
+    origin = packages.torch_origin if isinstance(packages.torch_origin, str) else ""
+    first = next((d for d in dists if origin.startswith(d.location)), dists[0])
+    evidence = (
+        *(ev(Source.METADATA, f"torch {d.version} (user site)", d.location) for d in user),
+        *(ev(Source.METADATA, f"torch {d.version} (environment)", d.location) for d in env),
+        ev(Source.PYTHON, "import torch loads", origin or f"{first.location} (first on sys.path)"),
+    )
+    where = "the user site" if first in user else "the environment"
+    fix = (
+        f"torch {user[0].version} in the user site ({python.user_site}) and torch {env[0].version} in "
+        f"{python.prefix}: Python imports {where}'s (torch {first.version}), and the user site's copy leaks into "
+        "every environment of this Python version. Remove the user site's copy; the environment's stays. "
+    )
+    manager = installers.environment(facts)
+    if python.venv or (manager is not None and manager.manager is Manager.EXTERNALLY_MANAGED):
+        return Fire(
+            evidence,
+            fix + "pip here refuses to touch the user site (outside this venv, or PEP 668): run "
+            "`python -m pip uninstall -y torch` with the base interpreter that owns that user site, or delete "
+            "its torch folders. PYTHONNOUSERSITE=1 hides the user site meanwhile.",
+            title="torch in the user site and in the environment",
+        )
+    command = f"PYTHONPATH={quote(python.user_site)} {quote(python.executable)} -m pip uninstall -y torch"
+    return Fire(
+        evidence,
+        fix + "With the user site first on PYTHONPATH, pip's uninstall finds that copy and removes only it.",
+        command,
+        title="torch in the user site and in the environment",
+    )
+
+
 @check(
     "TD013",
     "duplicate-torch",
@@ -357,7 +403,10 @@ def cuda_unavailable(torch_runtime: TorchRuntime, facts: Facts) -> Iterator[Fire
 def duplicate_torch(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     dists = packages.named("torch")
     locations = sorted({d.location for d in dists})
-    if len(locations) > 1:
+    user = _user_site_copy(packages, facts)
+    if user is not None:
+        yield user
+    elif len(locations) > 1:
         yield Fire(
             tuple(ev(Source.METADATA, f"torch {d.version}", d.location) for d in dists),
             "Uninstall until only one torch is left, then reinstall it once in this environment "
@@ -445,7 +494,9 @@ def foreign_cuda_libs(torch_runtime: TorchRuntime, packages: PackagesFacts, fact
     evidence = tuple(ev(Source.TORCH, f"{lib.name} loaded from", lib.path) for lib in foreign)
     if ld:
         evidence += (ev(Source.ENV, "LD_LIBRARY_PATH", ld),)
-    command = (f"export LD_LIBRARY_PATH={os.pathsep.join(kept)}" if kept else "unset LD_LIBRARY_PATH") if ld else ""
+    command = (
+        (f"export LD_LIBRARY_PATH={quote(os.pathsep.join(kept))}" if kept else "unset LD_LIBRARY_PATH") if ld else ""
+    )
     yield Fire(
         evidence,
         "Let torch load the libraries its wheel ships: remove the system CUDA from LD_LIBRARY_PATH.",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from torchdoctor.checks.base import Area, Fire, check, ev
 from torchdoctor.derived import nvml_gpus
 from torchdoctor.model import EnvFacts, Evidence, Facts, GPUFacts, NvmlFacts, Severity, Source, TorchRuntime
+from torchdoctor.rules.shell import quote
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def cuda_visible_devices(env: EnvFacts, facts: Facts) -> Iterator[Fire]:
         yield Fire(
             (shown, *nvml_count, *invalid),
             f"CUDA uses only {','.join(parsed.entries)}; fix or remove '{parsed.invalid}'.",
-            f"export CUDA_VISIBLE_DEVICES={','.join(parsed.entries)}",
+            f"export CUDA_VISIBLE_DEVICES={quote(','.join(parsed.entries))}",
             severity=Severity.WARNING,
             title="CUDA_VISIBLE_DEVICES names a GPU this machine does not have"
             if unknown_uuid
@@ -108,7 +109,7 @@ def cuda_visible_devices(env: EnvFacts, facts: Facts) -> Iterator[Fire]:
             (shown, ev(Source.NVML, "MIG enabled on", ", ".join(g.label() for g in mig))),
             "With MIG, a process sees only MIG instances, and only one; select it by its MIG UUID "
             "(nvidia-smi -L lists them).",
-            f"export CUDA_VISIBLE_DEVICES={uuids[0]}" if uuids else "nvidia-smi -L",
+            f"export CUDA_VISIBLE_DEVICES={quote(uuids[0])}" if uuids else "nvidia-smi -L",
             severity=Severity.WARNING,
             title="CUDA_VISIBLE_DEVICES uses an index on a MIG GPU",
         )

@@ -12,6 +12,7 @@ from packaging.version import InvalidVersion, Version
 
 from torchdoctor.compat.tables import (
     CUDA_PLATFORMS,
+    Companion,
     Release,
     Tables,
     cc_str,
@@ -279,6 +280,35 @@ def _kept(tables: Tables, rows: list[tuple[Release, str, str]], keep: str) -> tu
 COMPANIONS = ("torchvision", "torchaudio")
 
 
+def _left_out(tables: Tables, version: str, python: str, wanted: tuple[str, ...], chosen: dict[str, str]) -> list[str]:
+    """Why a companion is not in the command: its own Requires-Python excludes this Python (torchvision's
+    ``!=3.14.1``), and the nearest Python that it runs on."""
+    out = []
+    for package in wanted:
+        row = tables.companion_for(package, version)
+        if chosen.get(package) or row is None or not python or row.runs_on(python):
+            continue
+        instead = _nearest_python(row, python)
+        out.append(
+            f"{package} is left out: {package} {row.version} (the release for torch {version}) requires Python "
+            f"{row.python}, which excludes {python}" + (f"; use Python {instead} to install it" if instead else "")
+        )
+    return out
+
+
+def _nearest_python(row: Companion, python: str) -> str:
+    """The Python nearest ``python`` that ``row`` runs on: a later patch of the same minor, an earlier one, then
+    the minor below."""
+    try:
+        v = Version(python.rstrip("t"))
+    except InvalidVersion:
+        return ""
+    major, minor, patch = (*v.release, 0, 0)[:3]
+    same = [f"{major}.{minor}.{p}" for p in [*range(patch + 1, patch + 20), *range(patch - 1, -1, -1)]]
+    below = [f"{major}.{m}" for m in range(minor - 1, max(minor - 4, -1), -1)]
+    return next((c for c in [*same, *below] if row.runs_on(c)), "")
+
+
 def recommend(
     tables: Tables,
     machine: Machine,
@@ -351,6 +381,7 @@ def recommend(
         reasons.append("macOS wheels come from PyPI; Apple GPUs are used through MPS")
     else:
         reasons.append("no NVIDIA GPU: the CPU build from its own index avoids downloading CUDA libraries")
+    reasons += _left_out(tables, version, machine.python, companions, {"torchvision": tv, "torchaudio": ta})
     upgrades = _upgrades(tables, machine, rows, release, variant)
     if kept and (newest[0] is not release or newest[1] != variant):
         upgrades.insert(0, f"upgrading instead would give torch {newest[0].latest} ({newest[1] or 'cpu'})")

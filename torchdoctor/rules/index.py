@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torchdoctor.model import Facts
 from torchdoctor.rules import installers
+from torchdoctor.rules.shell import quote
 
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
 """The root of PyTorch's own package indexes; each variant is a folder under it."""
@@ -28,14 +29,15 @@ def index_url(tag: str) -> str:
 def index_option(tag: str) -> str:
     """`` --index-url URL`` for a pip command installing a build with this local tag; "" when there is none."""
     url = index_url(tag)
-    return f" --index-url {url}" if url else ""
+    return f" --index-url {quote(url)}" if url else ""
 
 
 def pinned(name: str, version: str) -> str:
-    """``name==version`` for pip; a local version (+cpu, +cu124) only PyTorch's own index has, so it names it."""
+    """``name==version`` for pip, as shell words; a local version (+cpu, +cu124) only PyTorch's own index has, so
+    it names it."""
     if not version:
-        return name
-    return f"{name}=={version}" + index_option(version.partition("+")[2])
+        return quote(name)
+    return quote(f"{name}=={version}") + index_option(version.partition("+")[2])
 
 
 def pip(facts: Facts, args: str) -> str:

@@ -23,6 +23,7 @@ import shlex
 from dataclasses import dataclass
 
 from torchdoctor.model import EnvironmentFacts, Facts, Manager, PythonFacts
+from torchdoctor.rules.shell import quote
 
 VENV_HOME = "~/.venvs/torch"
 """Where the PEP 668 recipe makes the environment torch goes into."""
@@ -61,14 +62,14 @@ def _prefix(facts: Facts) -> str:
 
 
 def pip_line(python: str, args: str) -> str:
-    """``<python> -m pip <args>``: pip inside the environment of that interpreter."""
-    return f"{python} -m pip {args}"
+    """``<python> -m pip <args>``: pip inside the environment of that interpreter (``args`` already shell words)."""
+    return f"{quote(python)} -m pip {args}"
 
 
 def pip_install(python: str, packages: list[str], url: str, default_index: str) -> str:
     """The plain pip install line for ``packages`` from ``url`` (no ``--index-url`` when it is the default)."""
-    tail = "" if not url or url == default_index else f" --index-url {url}"
-    return pip_line(python, f"install {' '.join(packages)}{tail}")
+    tail = "" if not url or url == default_index else f" --index-url {quote(url)}"
+    return pip_line(python, f"install {' '.join(quote(p) for p in packages)}{tail}")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class PipArgs:
         return {_name(r) for r in self.requirements}
 
     def quoted(self) -> str:
-        return " ".join(shlex.quote(r) for r in self.requirements)
+        return " ".join(quote(r) for r in self.requirements)
 
 
 def _name(requirement: str) -> str:
@@ -127,6 +128,10 @@ def command(facts: Facts, args: str) -> Install:
         return _uv_project(env.project, parsed)
     if manager is Manager.POETRY and env is not None and env.project:
         return _poetry(env.project, parsed)
+    if manager is Manager.PIPENV and env is not None and env.project:
+        return _pipenv(env.project, parsed)
+    if manager is Manager.PDM and env is not None and env.project:
+        return _pdm(env.project, parsed)
     plain = pip_line(python, args)
     if manager is Manager.CONDA and env is not None:
         return _conda(_prefix(facts), plain, parsed, env)
@@ -149,15 +154,15 @@ def _uv_pip(python: str, parsed: PipArgs) -> str:
         mapped = "--reinstall" if option in ("--force-reinstall", "--ignore-installed", "-I") else option
         if mapped not in options:
             options.append(mapped)
-    index = f" --index-url {parsed.index_url}" if parsed.index_url else ""
-    words = " ".join([*options, parsed.quoted()]).strip()
-    return f"uv pip {parsed.verb} --python {python} {words}{index}"
+    index = f" --index-url {quote(parsed.index_url)}" if parsed.index_url else ""
+    words = " ".join([*map(quote, options), parsed.quoted()]).strip()
+    return f"uv pip {quote(parsed.verb)} --python {quote(python)} {words}{index}"
 
 
 def _uv_project(project: str, parsed: PipArgs) -> Install:
-    where = shlex.quote(project)
+    where = quote(project)
     if parsed.verb == "uninstall":
-        return Install(f"uv remove --project {where} {' '.join(sorted(parsed.names()))}")
+        return Install(f"uv remove --project {where} {_names(parsed)}")
     if not parsed.index_url:
         return Install(f"uv add --project {where} {parsed.quoted()}")
     name = index_name(parsed.index_url)
@@ -166,10 +171,9 @@ def _uv_project(project: str, parsed: PipArgs) -> Install:
         f'[[tool.uv.index]]\nname = "{name}"\nurl = "{parsed.index_url}"\nexplicit = true\n\n[tool.uv.sources]\n'
         + "\n".join(f'{p} = [{{ index = "{name}" }}]' for p in packages)
     )
-    removed = " ".join(sorted(parsed.names()))
     return Install(  # uv add keeps a source the project already names (pytorch-cpu): remove it with the requirement
-        f"uv remove --project {where} --frozen {removed} && "
-        f"uv add --project {where} --index {name}={parsed.index_url} {_without_local(parsed)}",
+        f"uv remove --project {where} --frozen {_names(parsed)} && "
+        f"uv add --project {where} --index {quote(f'{name}={parsed.index_url}')} {_without_local(parsed)}",
         f"This is a uv project ({project}): the command replaces the requirement and records the index in its "
         "pyproject.toml ([[tool.uv.index]] and [tool.uv.sources]), so `uv sync` keeps this build. "
         "By hand, the same is:\n"
@@ -178,23 +182,61 @@ def _uv_project(project: str, parsed: PipArgs) -> Install:
 
 
 def _poetry(project: str, parsed: PipArgs) -> Install:
-    where = shlex.quote(project)
+    where = quote(project)
     if parsed.verb == "uninstall":
-        return Install(f"poetry -C {where} remove {' '.join(sorted(parsed.names()))}")
+        return Install(f"poetry -C {where} remove {_names(parsed)}")
     if not parsed.index_url:
         return Install(f"poetry -C {where} add {parsed.quoted()}")
     name = index_name(parsed.index_url)
     return Install(
-        f"poetry -C {where} source add --priority=explicit {name} {parsed.index_url} && "
-        f"poetry -C {where} add --source {name} {_without_local(parsed)}",
+        f"poetry -C {where} source add --priority=explicit {quote(name)} {quote(parsed.index_url)} && "
+        f"poetry -C {where} add --source {quote(name)} {_without_local(parsed)}",
         f"This is a Poetry project ({project}): the index goes into its pyproject.toml as an explicit source, so "
         "`poetry install` keeps this build.",
     )
 
 
+def _pipenv(project: str, parsed: PipArgs) -> Install:
+    """``pipenv install --index URL``: pipenv adds the URL to the Pipfile's [[source]] and pins the package to it
+    (``index = "..."``), so ``pipenv sync`` keeps it. pipenv has no ``-C``: it works in the project's folder."""
+    where = f"cd {quote(project)} && "
+    if parsed.verb == "uninstall":
+        return Install(f"{where}pipenv uninstall {_names(parsed)}")
+    index = f" --index {quote(parsed.index_url)}" if parsed.index_url else ""
+    return Install(
+        f"{where}pipenv install{index} {_without_local(parsed) if index else parsed.quoted()}",
+        f"This is a Pipenv project ({project}): the command records the requirement"
+        + (" and its index in the Pipfile ([[source]], index = ...)" if index else " in the Pipfile")
+        + ", so `pipenv sync` keeps it.",
+    )
+
+
+def _pdm(project: str, parsed: PipArgs) -> Install:
+    """``pdm add -p DIR``; PDM has no command that adds a source: the note gives the [[tool.pdm.source]] table
+    (``include_packages``: pdm/_types.py RepositoryConfig, PDM 2.29)."""
+    where = quote(project)
+    if parsed.verb == "uninstall":
+        return Install(f"pdm remove -p {where} {_names(parsed)}")
+    if not parsed.index_url:
+        return Install(f"pdm add -p {where} {parsed.quoted()}")
+    name = index_name(parsed.index_url)
+    packages = ", ".join(f'"{p}"' for p in sorted(parsed.names() & TORCH_FAMILY) or sorted(parsed.names()))
+    return Install(
+        f"pdm add -p {where} {_without_local(parsed)}",
+        f"This is a PDM project ({project}): first add the index to its pyproject.toml, so that `pdm add` and "
+        f'`pdm sync` take these packages from it:\n[[tool.pdm.source]]\nname = "{name}"\n'
+        f'url = "{parsed.index_url}"\ninclude_packages = [{packages}]\n'
+        f"then run the command; without the table PDM resolves {packages} from PyPI.",
+    )
+
+
+def _names(parsed: PipArgs) -> str:
+    return " ".join(quote(n) for n in sorted(parsed.names()))
+
+
 def _without_local(parsed: PipArgs) -> str:
     """The requirements without a local tag (``torch==2.13.0``): the index a project names picks the build."""
-    return " ".join(shlex.quote(r.split("+")[0]) for r in parsed.requirements)
+    return " ".join(quote(r.split("+")[0]) for r in parsed.requirements)
 
 
 def _externally_managed(python: str, args: str, parsed: PipArgs, env: EnvironmentFacts) -> Install:
@@ -205,7 +247,7 @@ def _externally_managed(python: str, args: str, parsed: PipArgs, env: Environmen
     )
     if parsed.verb != "install":
         return Install("", why + " Leave its packages to the OS package manager; install torch into a venv.")
-    venv = f"{python} -m venv {VENV_HOME}"
+    venv = f"{quote(python)} -m venv {VENV_HOME}"
     if not env.ensurepip:  # Debian and Ubuntu split ensurepip out: `python3 -m venv` says which package to add
         why += " This Python lacks ensurepip: install your OS's python3-venv package first."
     return Install(
@@ -220,7 +262,7 @@ def _conda(prefix: str, plain: str, parsed: PipArgs, env: EnvironmentFacts) -> I
         return Install(plain)
     records = ", ".join(f"{p.name} {p.version} ({p.build})" for p in env.conda_packages if p.name in fighters)
     return Install(
-        f"conda remove -y -p {shlex.quote(prefix)} --force {' '.join(fighters)} && {plain}",
+        f"conda remove -y -p {quote(prefix)} --force {' '.join(map(quote, fighters))} && {plain}",
         f"conda installed {records} in this env: conda and pip would each think they own torch's files, so "
         "the command removes conda's copy first (mamba/micromamba: the same `remove` arguments), then installs "
         "with pip inside the env.",
