@@ -78,10 +78,11 @@ def gather(
     from torchdoctor.probes.host import probe_host
     from torchdoctor.probes.interpreter import probe_interpreter
     from torchdoctor.probes.kernel import probe_kernel
-    from torchdoctor.probes.loader import probe_loader, with_lookups
+    from torchdoctor.probes.loader import probe_loader
     from torchdoctor.probes.other_loaders import probe_other_loaders
 
     torch_probe = torch_probe or _torch_default
+    results: dict[str, Any] = {}
     interpreted = threading.Event()
 
     def interpreter() -> Any:
@@ -112,7 +113,16 @@ def gather(
     }
     if not options.quick:
         jobs["torch"] = lambda: torch_probe(options)
-    results: dict[str, Any] = {}
+    slowest_other = max(options.fast_timeout, options.nvml_timeout)
+    bound = options.timeout + torch_extra_seconds + slowest_other + options.guard_seconds
+    timings = _run_jobs(jobs, results, bound, on_message)
+    return _facts_of(results), tuple(timings[n] for n in jobs if n in timings)
+
+
+def _run_jobs(
+    jobs: dict[str, Callable[[], Any]], results: dict[str, Any], bound: float, on_message: OnMessage | None
+) -> dict[str, ProbeTiming]:
+    """Each job in a thread of its own (in turn, here, when no thread can start), all within ``bound`` seconds."""
     timings: dict[str, ProbeTiming] = {}
 
     def run(name: str, job: Callable[[], Any]) -> None:
@@ -136,13 +146,18 @@ def gather(
         except RuntimeError:  # no thread left (ulimit -u): run it here, in turn; its children keep their timeouts
             run(*item)
     # Every child has its own timeout; this outer bound only guards against a probe bug.
-    slowest_other = max(options.fast_timeout, options.nvml_timeout)
-    deadline = time.monotonic() + options.timeout + torch_extra_seconds + slowest_other + options.guard_seconds
+    deadline = time.monotonic() + bound
     for t in threads:
         if t.ident is not None:
             t.join(max(0.0, deadline - time.monotonic()))
     for name in jobs:
         results.setdefault(name, Unavailable(name, f"the {name} probe did not finish", "timeout"))
+    return timings
+
+
+def _facts_of(results: dict[str, Any]) -> Facts:
+    """The probes' results as one Facts."""
+    from torchdoctor.probes.loader import with_lookups
 
     interp = results["interpreter"]
     python, packages = interp if isinstance(interp, tuple) else (interp, interp)
@@ -155,7 +170,7 @@ def gather(
             loader_facts = with_lookups(loader_facts, torch)
         except Exception as exc:  # a probe bug must not take the doctor down
             loader_facts = Unavailable("loader", f"the symbol lookup failed: {type(exc).__name__}: {exc}", "bug")
-    facts = Facts(
+    return Facts(
         host=results["host"],
         python=python,
         packages=packages,
@@ -167,5 +182,3 @@ def gather(
         loader=loader_facts,
         other_loaders=results["loaders"],
     )
-    order = [*jobs]
-    return facts, tuple(timings[n] for n in order if n in timings)
