@@ -171,3 +171,15 @@ def test_rows_read_from_the_registry_say_what_it_said() -> None:
     assert release is not None and "REG" in release.source
     assert not release.supports_python("3.10.14") and release.supports_python("3.11.9")
     assert release.pypi["linux-x86_64"] == "cu132" and release.pypi["windows-x86_64"] == "cpu"
+
+
+def test_a_python_in_the_range_without_wheels_on_this_platform_says_where_they_are() -> None:
+    """torch 2.5's cp313 wheels are on linux-x86_64 only (the registry): Windows is a no that names where they are."""
+    from torchdoctor.compat.query import Query, answer
+
+    tables = load_tables()
+    windows = answer(tables, Query("2.5.1", "3.13", "", "", (), ("windows-x86_64",), "", ""))
+    assert windows.negative and not windows.rows
+    assert any("on windows-x86_64: its Python 3.13 wheels are for linux-x86_64 only" in a for a in windows.answers)
+    linux = answer(tables, Query("2.5.1", "3.13", "", "", (), ("linux-x86_64",), "", ""))
+    assert linux.rows and not any("wheels are for" in a for a in linux.answers)

@@ -101,7 +101,16 @@ def _torch_answers(tables: Tables, q: Query) -> list[str]:
             "experimental": "has only EXPERIMENTAL wheels of",
             "": "is NOT supported by",
         }
-        out.append(f"Python {q.python} {said[support]} torch {release.torch} ({release.python_range})")
+        elsewhere = not support and platform and release.supports_python(q.python, patch=patch)
+        if elsewhere:  # in the range, but its wheels are for other platforms only
+            minor = ".".join(q.python.rstrip("t").split(".")[:2])
+            only_on = ", ".join(dict(release.python_only_on).get(minor, ()))
+            out.append(
+                f"Python {q.python} is NOT supported by torch {release.torch} on {platform}: "
+                f"its Python {minor} wheels are for {only_on} only"
+            )
+        else:
+            out.append(f"Python {q.python} {said[support]} torch {release.torch} ({release.python_range})")
     for package, version in (("torchvision", q.torchvision), ("torchaudio", q.torchaudio)):
         if not version:
             continue
