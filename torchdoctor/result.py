@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Finding, Severity
 from torchdoctor.render import OutputFormat, RenderOptions
+from torchdoctor.reportfile import json_text
+from torchdoctor.visible import sanitized
 
 Renderer = Callable[[Any, RenderOptions], str]
 
@@ -53,7 +55,8 @@ class Result:
         if renderer is None:
             have = ", ".join(f.value for f in self.renderers)
             raise Stop(f"`{self.kind}` has no {fmt.value} format (it has: {have})", ExitCode.USAGE)
-        return renderer(self, options or RenderOptions())
+        subject = self if fmt is OutputFormat.JSON else sanitized(self)  # JSON escapes for itself, losing nothing
+        return renderer(subject, options or RenderOptions())
 
     def annotations(self) -> str:
         """GitHub Actions workflow commands, one per finding."""
@@ -62,12 +65,6 @@ class Result:
     def job_summary(self) -> str:
         """The Markdown appended to GitHub's job summary: read by others, so identity is hidden."""
         return self.render(OutputFormat.MARKDOWN, RenderOptions())
-
-
-def json_text(doc: Mapping[str, Any]) -> str:
-    import json
-
-    return json.dumps(doc, indent=2) + "\n"
 
 
 def answer_renderers(terminal: Renderer) -> dict[OutputFormat, Renderer]:
