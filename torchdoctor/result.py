@@ -27,6 +27,9 @@ class Result:
     """The document's ``kind``: check, smoke, bench, dist, fleet, compat, recommend, explain, catalogue."""
     renderers: ClassVar[Mapping[OutputFormat, Renderer]] = {}
     github_extras: ClassVar[bool] = False
+    redacts: ClassVar[bool] = False
+    """Its renderers take secrets out of the text, then make it visible themselves (in that order: a secret
+    is found by its shape, which a newline shown as an escape would hide from the redactor)."""
     """Inside GitHub Actions, also annotate the run and append to the job summary (whatever -f and -o say)."""
 
     @property
@@ -55,7 +58,8 @@ class Result:
         if renderer is None:
             have = ", ".join(f.value for f in self.renderers)
             raise Stop(f"`{self.kind}` has no {fmt.value} format (it has: {have})", ExitCode.USAGE)
-        subject = self if fmt is OutputFormat.JSON else sanitized(self)  # JSON escapes for itself, losing nothing
+        plain = fmt is OutputFormat.JSON or self.redacts  # JSON escapes for itself, losing nothing
+        subject = self if plain else sanitized(self)
         return renderer(subject, options or RenderOptions())
 
     def annotations(self) -> str:

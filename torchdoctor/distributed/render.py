@@ -19,6 +19,7 @@ from torchdoctor.render.console import string_console
 from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark, print_finding
 from torchdoctor.reportfile import json_text
+from torchdoctor.visible import sanitized
 from torchdoctor.words import some_of
 
 
@@ -58,6 +59,8 @@ def render(
         names = {host: f"node{i}" for i, host in enumerate(report.cluster.hosts) if len(host) > 2}
         report = map_strings(report, lambda text: _replace_words(text, names))
     report = redact_report(report, identity)
+    if fmt is not OutputFormat.JSON:  # after redaction: a secret is found by its shape, escapes would hide it
+        report = sanitized(report)
     if fmt is OutputFormat.JSON:
         return json_text(to_dict(report))
     if fmt is OutputFormat.MARKDOWN:
