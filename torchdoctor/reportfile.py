@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,29 @@ def facts_from_document(doc: dict[str, Any], where: str) -> Facts:
 def facts_from_text(text: str, where: str) -> Facts:
     """The facts of one JSON report's text; ``where`` names it in the error (a file, or a line of a stream)."""
     return facts_from_document(report_document(text, where), where)
+
+
+JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+"""What the JSON encoder leaves raw with ensure_ascii off and a terminal or a decoder chokes on (C1's CSI and
+OSC, lone surrogates); outside strings a JSON text is ASCII, so these are escaped inside strings only."""
+
+
+def finite(value: Any) -> Any:
+    """A JSON value with every NaN and infinity made null: JSON has no such numbers (RFC 8259, section 6)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def json_text(doc: Any) -> str:
+    """The one JSON writer of every document: no NaN or Infinity (``allow_nan=False`` guards it), nothing raw
+    that a terminal acts on; indented, one newline at the end."""
+    text = json.dumps(finite(doc), indent=2, ensure_ascii=False, allow_nan=False)
+    return JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def header(kind: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Finding, Severity
 from torchdoctor.render import OutputFormat, RenderOptions
+from torchdoctor.reportfile import json_text
+from torchdoctor.visible import sanitized
 
 Renderer = Callable[[Any, RenderOptions], str]
 
@@ -25,6 +27,9 @@ class Result:
     """The document's ``kind``: check, smoke, bench, dist, fleet, compat, recommend, explain, catalogue."""
     renderers: ClassVar[Mapping[OutputFormat, Renderer]] = {}
     github_extras: ClassVar[bool] = False
+    redacts: ClassVar[bool] = False
+    """Its renderers take secrets out of the text, then make it visible themselves (in that order: a secret
+    is found by its shape, which a newline shown as an escape would hide from the redactor)."""
     """Inside GitHub Actions, also annotate the run and append to the job summary (whatever -f and -o say)."""
 
     @property
@@ -53,7 +58,9 @@ class Result:
         if renderer is None:
             have = ", ".join(f.value for f in self.renderers)
             raise Stop(f"`{self.kind}` has no {fmt.value} format (it has: {have})", ExitCode.USAGE)
-        return renderer(self, options or RenderOptions())
+        plain = fmt is OutputFormat.JSON or self.redacts  # JSON escapes for itself, losing nothing
+        subject = self if plain else sanitized(self)
+        return renderer(subject, options or RenderOptions())
 
     def annotations(self) -> str:
         """GitHub Actions workflow commands, one per finding."""
@@ -62,12 +69,6 @@ class Result:
     def job_summary(self) -> str:
         """The Markdown appended to GitHub's job summary: read by others, so identity is hidden."""
         return self.render(OutputFormat.MARKDOWN, RenderOptions())
-
-
-def json_text(doc: Mapping[str, Any]) -> str:
-    import json
-
-    return json.dumps(doc, indent=2) + "\n"
 
 
 def answer_renderers(terminal: Renderer) -> dict[OutputFormat, Renderer]:

@@ -10,6 +10,7 @@ import dataclasses
 import enum
 import functools
 import json
+import math
 import types
 import typing
 from typing import Any, Union
@@ -113,6 +114,8 @@ def _load(tp: Any, data: Any, path: str) -> Any:
     if tp is float:
         if isinstance(data, (int, float)) and not isinstance(data, bool):
             return float(data)
+        if data is None:  # how a NaN or an infinity is written (JSON has no such numbers)
+            return math.nan
         raise _fail(path, "a number", data)
     if tp in (str, int, bool):
         if type(data) is tp:

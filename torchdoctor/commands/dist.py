@@ -40,6 +40,7 @@ class DistResult(Result):
     report: DistReport
     kind: ClassVar[str] = "dist"
     renderers: ClassVar = {fmt: _render(fmt) for fmt in OutputFormat}
+    redacts: ClassVar[bool] = True
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -25,6 +25,7 @@ class ReportResult(Result):
     report: Report
     renderers: ClassVar = {fmt: _render(fmt) for fmt in OutputFormat}
     github_extras: ClassVar[bool] = True
+    redacts: ClassVar[bool] = True
 
     @property
     def kind(self) -> str:  # type: ignore[override]

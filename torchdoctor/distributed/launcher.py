@@ -104,13 +104,16 @@ def _read_state(state: Path) -> tuple[tuple[Launch, RankFacts], ...]:
     return tuple(sorted(out, key=lambda pair: pair[0].rank))
 
 
-def torchrun_argv(python: str, nproc: int, forwarded: list[str]) -> list[str]:
+def torchrun_argv(python: str, nproc: int, forwarded: list[str], log_dir: str = "") -> list[str]:
+    """torchrun's command line; ``log_dir`` is where its logs go instead of a ``torchelastic_*`` folder it
+    makes in TMPDIR and never removes (``--log_dir``, spelt so since torch 1.9; ``--log-dir`` is newer)."""
     return [
         python,
         "-m",
         "torch.distributed.run",
         "--standalone",
         f"--nproc-per-node={nproc}",
+        *([f"--log_dir={log_dir}"] if log_dir else []),
         "-m",
         "torchdoctor",
         "dist",
@@ -128,7 +131,8 @@ def launch_local(python: str, nproc: int, forwarded: list[str], timeout: float) 
     with tempfile.TemporaryDirectory(prefix="torchdoctor-dist-") as state:
         env[STATE_ENV] = state
         started = time.monotonic()
-        code, problem, said = _torchrun(torchrun_argv(python, nproc, forwarded), env, timeout)
+        logs = Path(state) / "torchrun-logs"  # removed with the state folder
+        code, problem, said = _torchrun(torchrun_argv(python, nproc, forwarded, str(logs)), env, timeout)
         folder = Path(state)
         return Launched(
             1 if code == 124 else code,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import xml.etree.ElementTree as ET
 
@@ -19,6 +18,8 @@ from torchdoctor.render import github as github_render
 from torchdoctor.render.console import string_console
 from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark, print_finding
+from torchdoctor.reportfile import json_text
+from torchdoctor.visible import sanitized
 from torchdoctor.words import some_of
 
 
@@ -58,8 +59,10 @@ def render(
         names = {host: f"node{i}" for i, host in enumerate(report.cluster.hosts) if len(host) > 2}
         report = map_strings(report, lambda text: _replace_words(text, names))
     report = redact_report(report, identity)
+    if fmt is not OutputFormat.JSON:  # after redaction: a secret is found by its shape, escapes would hide it
+        report = sanitized(report)
     if fmt is OutputFormat.JSON:
-        return json.dumps(to_dict(report), indent=2) + "\n"
+        return json_text(to_dict(report))
     if fmt is OutputFormat.MARKDOWN:
         return markdown(report)
     if fmt is OutputFormat.JUNIT:

@@ -10,10 +10,12 @@ import os
 import platform
 import re
 import shutil
+import threading
 from pathlib import Path
 
 from torchdoctor.model import HostFacts, Maybe, Unavailable
 from torchdoctor.probes.subproc import run_command
+from torchdoctor.rules import timeouts
 
 
 def read_text(path: Path) -> str | None:
@@ -137,15 +139,15 @@ def macos_version() -> Maybe[str]:
     return platform.mac_ver()[0] or Unavailable("platform", "macOS version unknown")
 
 
-def cpu_counts() -> tuple[Maybe[int], Maybe[int]]:
-    logical: Maybe[int] = os.cpu_count() or Unavailable("platform", "os.cpu_count() gave nothing")
+def physical_cores() -> Maybe[int]:
     try:
         import psutil
 
-        physical: Maybe[int] = psutil.cpu_count(logical=False) or Unavailable("psutil", "no physical count")
+        return psutil.cpu_count(logical=False) or Unavailable("psutil", "no physical count")
     except ImportError:
-        physical = Unavailable("psutil", "psutil is not installed", "missing")
-    return logical, physical
+        return Unavailable("psutil", "psutil is not installed", "missing")
+    except Exception as exc:  # psutil raises its own errors on odd platforms
+        return Unavailable("psutil", f"{type(exc).__name__}: {exc}")
 
 
 def ram_bytes() -> Maybe[int]:
@@ -157,6 +159,27 @@ def ram_bytes() -> Maybe[int]:
         return Unavailable("psutil", "psutil is not installed", "missing")
     except Exception as exc:  # psutil raises its own errors on odd platforms
         return Unavailable("psutil", str(exc))
+
+
+def ask_psutil(timeout: float = timeouts.PSUTIL) -> tuple[Maybe[int], Maybe[int]]:
+    """Physical cores and RAM from psutil, in a thread bounded by ``timeout``: psutil reads /proc and /sys, and
+    a hung filesystem (or a broken psutil) must cost these two facts, not every host fact."""
+    answer: list[tuple[Maybe[int], Maybe[int]]] = []
+
+    def ask() -> None:
+        answer.append((physical_cores(), ram_bytes()))
+
+    worker = threading.Thread(target=ask, daemon=True, name="probe-psutil")
+    try:
+        worker.start()
+    except RuntimeError:  # no thread left (ulimit -u): ask here
+        ask()
+    else:
+        worker.join(timeout)
+    if answer:
+        return answer[0]
+    lost = Unavailable("psutil", f"psutil did not answer within {timeout:g} s", "timeout")
+    return lost, lost
 
 
 def identity() -> dict[str, str]:
@@ -213,7 +236,8 @@ def probe_host(root: Path = Path("/"), environ: dict[str, str] | None = None) ->
     environ = dict(os.environ) if environ is None else environ
     uname = platform.uname()
     kind, evidence = detect_container(root, environ)
-    logical, physical = cpu_counts()
+    logical: Maybe[int] = os.cpu_count() or Unavailable("platform", "os.cpu_count() gave nothing")
+    physical, ram = ask_psutil()
     return HostFacts(
         system=uname.system,
         release=uname.release,
@@ -230,7 +254,7 @@ def probe_host(root: Path = Path("/"), environ: dict[str, str] | None = None) ->
         cpu_model=cpu_model(root),
         cpu_logical=logical,
         cpu_physical=physical,
-        ram_bytes=ram_bytes(),
+        ram_bytes=ram,
         **identity(),
         cpu_features=cpu_features(root),
         compilers=compilers(),

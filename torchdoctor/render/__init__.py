@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from torchdoctor.model import Report
 from torchdoctor.redact import Redactor, redact_report
+from torchdoctor.visible import sanitized
 
 
 class OutputFormat(str, enum.Enum):
@@ -44,6 +45,8 @@ def render(report: Report, fmt: OutputFormat, options: RenderOptions = RenderOpt
     if fmt.shared and options.redact_identity:
         identity = options.redactor or Redactor.for_facts(report.facts.host)
     report = redact_report(report, identity)
+    if fmt is not OutputFormat.JSON:  # after redaction: a secret is found by its shape, escapes would hide it
+        report = sanitized(report)
     if fmt is OutputFormat.TERMINAL:
         from torchdoctor.render import terminal
 

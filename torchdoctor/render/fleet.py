@@ -7,7 +7,6 @@ Each renderer reads the ``Fleet`` it is given; for the shared formats (unless ``
 from __future__ import annotations
 
 import io
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from html import escape as html_escape
@@ -22,7 +21,7 @@ from torchdoctor.render.github import escape_data, escape_property
 from torchdoctor.render.html import CSS, command_html
 from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark
-from torchdoctor.reportfile import header
+from torchdoctor.reportfile import header, json_text
 from torchdoctor.words import plural, some_of
 
 NAMED = 8
@@ -125,7 +124,7 @@ def fleet_dict(fleet: Fleet) -> dict[str, Any]:
 
 
 def fleet_json(fleet: Fleet) -> str:
-    return json.dumps(fleet_dict(fleet), indent=2, ensure_ascii=False) + "\n"
+    return json_text(fleet_dict(fleet))
 
 
 def fleet_markdown(fleet: Fleet) -> str:

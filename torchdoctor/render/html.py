@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 
 from torchdoctor import serde
 from torchdoctor.model import Finding, Report, SmokeFacts, StepStatus
 from torchdoctor.redact import LEFT_OUT, pasteable
 from torchdoctor.render.summary import key_facts, verdict
+from torchdoctor.reportfile import json_text
 from torchdoctor.words import plural
 
 CSS = """
@@ -116,7 +116,7 @@ def render(report: Report) -> str:
     state = "error" if c["errors"] else ("warning" if c["warnings"] else "ok")
     findings = sorted(report.findings, key=lambda f: -f.severity.rank)
     facts_rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in key_facts(report))
-    facts_json = json.dumps(serde.to_jsonable(report.facts), indent=2, ensure_ascii=False)
+    facts_json = json_text(serde.to_jsonable(report.facts)).rstrip("\n")
     checks = "".join(
         f"<tr><td>{escape(o.code)}</td><td>{escape(o.slug)}</td><td>{escape(o.status.value)}</td>"
         f"<td>{escape(o.reason)}</td></tr>"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from torchdoctor.model import Report
-from torchdoctor.reportfile import report_to_dict
+from torchdoctor.reportfile import json_text, report_to_dict
 
 
 def render(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return json_text(report_to_dict(report))

@@ -27,6 +27,9 @@ NVML_FIELD = 5.0
 PROBE_GUARD = 10.0
 """Slack of the outer bound on all probes: every child has its own timeout, this only catches a probe bug."""
 
+PSUTIL = 5.0
+"""psutil's core count and RAM in the host probe: it reads /proc and /sys in milliseconds unless they hang."""
+
 NVCC = 10.0
 """``nvcc --version``: a binary on PATH that answers at once, unless the filesystem under it hangs."""
 
