@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_fleet.py [--sizes 100 1000 10000] [--formats json markdown stdin]
 
 Reports are the test factories' healthy GPU node (about 20 kB of JSON each), one in fifty on another
-driver; each size and format is measured in a fresh process (wall time and ru_maxrss; markdown also
+driver, each with its own GPU UUIDs, temperatures, memory in use and smoke timings (``per_node``); each
+size and format is measured in a fresh process (wall time and ru_maxrss; markdown also
 turns every host name into its pseudonym; stdin reads the reports back to back from a pipe, as
 `cat reports/*.json | torchdoctor fleet -` does).
 """
@@ -35,7 +36,22 @@ def write_reports(where: Path, count: int) -> None:
     )
     other = render(judge(older), OutputFormat.JSON)
     for i in range(count):
-        (where / f"node-{i:05d}.json").write_text((other if i % 50 == 7 else same).replace("NODE", f"node-{i:05d}"))
+        text = (other if i % 50 == 7 else same).replace("NODE", f"node-{i:05d}")
+        for was, now in per_node(i):
+            assert was in text, was
+            text = text.replace(was, now)
+        (where / f"node-{i:05d}.json").write_text(text)
+
+
+def per_node(i: int) -> list[tuple[str, str]]:
+    """What differs between real nodes built from one image besides the host name: each GPU's UUID, its
+    temperature and memory in use, the smoke tests' timings (so the parts a check reads are not all shared)."""
+    return [
+        ("GPU-12345670-abcd-ef01-2345", f"GPU-{i:08x}-abcd-ef01-2345"),
+        ('"temperature_c": 34', f'"temperature_c": {30 + i % 40}'),
+        ('"memory_used": 536870912', f'"memory_used": {536870912 + i * 4096}'),
+        ('"seconds": 0.01', f'"seconds": {0.01 + (i % 97) / 1000:.3f}'),
+    ]
 
 
 MEASURE = """

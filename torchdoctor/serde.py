@@ -13,6 +13,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Union
 
 from torchdoctor.model import Unavailable
@@ -61,6 +62,23 @@ def to_jsonable(value: Any) -> Any:
 def from_jsonable(tp: Any, data: Any, path: str = "$") -> Any:
     """Rebuild a value of type ``tp`` (a dataclass, a union, ...) from what ``to_jsonable`` made."""
     return _load(tp, data, path)
+
+
+def from_jsonable_shared(cls: type, data: Any, path: str, seen: dict[tuple[str, str], Any], keep: int = 256) -> Any:
+    """``from_jsonable`` of a dataclass whose fields repeat across many documents (a fleet's reports): a field
+    whose JSON equals one loaded before (``seen``, filled up to ``keep`` entries) is that same object, loaded
+    once. Its value and its errors are ``from_jsonable``'s."""
+
+    def load(tp: Any, value: Any, where: str) -> Any:
+        key = (where, json.dumps(value, separators=(",", ":")))
+        found = seen.get(key, seen)
+        if found is seen:
+            found = _load(tp, value, where)
+            if len(seen) < keep:
+                seen[key] = found
+        return found
+
+    return _load_dataclass(cls, data, path, load)
 
 
 @functools.cache
@@ -130,7 +148,7 @@ def _load(tp: Any, data: Any, path: str) -> Any:
     raise _fail(path, f"a value of type {tp!r}", data)
 
 
-def _load_dataclass(cls: type, data: Any, path: str) -> Any:
+def _load_dataclass(cls: type, data: Any, path: str, load: Callable[[Any, Any, str], Any] | None = None) -> Any:
     if not isinstance(data, dict):
         raise _fail(path, f"an object ({cls.__name__})", data)
     kind = getattr(cls, "KIND", None)
@@ -139,7 +157,7 @@ def _load_dataclass(cls: type, data: Any, path: str) -> Any:
     kwargs = {}
     for name, hint, required in _fields(cls):
         if name in data:
-            kwargs[name] = _load(hint, data[name], f"{path}.{name}")
+            kwargs[name] = (load or _load)(hint, data[name], f"{path}.{name}")
         elif required:
             raise SnapshotError(f"{path}: missing field '{name}'")
     return cls(**kwargs)
