@@ -14,7 +14,7 @@ from torchdoctor.cli import app
 from torchdoctor.doctor import judge
 from torchdoctor.exitcodes import ExitCode
 from torchdoctor.fleet import Fleet
-from torchdoctor.model import Facts, Unavailable
+from torchdoctor.model import Facts
 from torchdoctor.render import OutputFormat, render
 
 runner = CliRunner()
@@ -581,20 +581,3 @@ def test_fleet_shares_the_parts_reports_have_in_common_and_keeps_the_rest_their_
     assert one.packages is two.packages and one.kernel is two.kernel
     assert one.host is not two.host and one.nvml is not two.nvml
     assert one.host.hostname == "a" and two.host.hostname == "b"  # type: ignore[union-attr]
-
-
-def test_remembered_checks_judge_every_node_as_check_from_does() -> None:
-    """Nodes that share some parts and differ in others (a driver too old on one, a GPU hot on another):
-    the remembering catalogue's findings are judge()'s, node by node, in order, fired and quiet alike."""
-    from torchdoctor.checks.base import run_checks
-    from torchdoctor.fleet import Judging
-
-    older = {"nvml": f.nvml(f.gpu(), driver="470.82.01"), "kernel": f.kernel(module_version="470.82.01")}
-    none = Unavailable("NVML", "libnvidia-ml.so.1 not found")
-    reports = _reread([node("a"), node("b", **older), node("c"), node("d", **older), node("e", nvml=none), node("a")])
-    how = Judging()
-    for facts in reports:
-        expected = judge(facts).findings
-        got = tuple(x for o in run_checks(facts, how.checks) for x in o.findings)
-        assert got == expected
-    assert any(judge(x).findings for x in reports) and not judge(reports[0]).findings

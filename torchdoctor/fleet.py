@@ -8,7 +8,6 @@ never with the size of their reports.
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import functools
 import hashlib
 import json
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor import serde
-from torchdoctor.checks.base import Check, Fire
+from torchdoctor.checks.base import Check
 from torchdoctor.checks.requirements import OPS
 from torchdoctor.compat.machine import torch_cuda
 from torchdoctor.derived import torch_version
@@ -350,79 +349,9 @@ class Judging:
     """Per-node requirements (cuda, gpus>=N, ...), judged on each `check` report."""
 
     @functools.cached_property
-    def checks(self) -> tuple[Check, ...]:
-        """What `check --from` runs (the catalogue, then the requirements), each remembering its answers."""
-        from torchdoctor.checks import all_checks
-
-        return tuple(_remembering(c) for c in (*all_checks(), *self.required))
-
-    @functools.cached_property
-    def parts(self) -> dict[tuple[str, str], Any]:
-        """The parts of reports loaded so far (``serde.from_jsonable_shared``): a fleet's nodes share most."""
-        return {}
-
-
-REMEMBER = 256
-"""How many different inputs each check remembers its answer for (and how many report parts are kept)."""
-
-
-def _remembering(chk: Check) -> Check:
-    """``chk``, answering at once for facts it has judged before. A check is a pure function of the facts it
-    reads, and nodes built from one image share most of them (a report's parts are loaded once: the same
-    object, see ``Judging.parts``). Which parts a check read is recorded as it runs (``_Reading``), so a check
-    that takes the whole facts is remembered by the parts it looked at, never by what it might have."""
-    if chk.params is None:
-        return chk
-    answers: dict[tuple[tuple[str, ...], tuple[int, ...]], tuple[Facts, tuple[Fire, ...] | Exception]] = {}
-    patterns: list[tuple[str, ...]] = []
-    ask = chk.fn
-
-    def call(facts: Any) -> Iterable[Fire]:
-        if type(facts) is not Facts:
-            return ask(facts)
-        for read in patterns:
-            known = answers.get((read, tuple(id(getattr(facts, name)) for name in read)))
-            if known is not None:
-                break
-        else:
-            reading = _Reading.of(facts)
-            try:
-                known = (facts, tuple(ask(reading)))
-            except Exception as exc:  # Skip, or a bug: the runner says which, every time
-                known = (facts, exc)
-            read = tuple(sorted(reading.read))
-            if len(answers) < REMEMBER:  # the entry keeps ``facts`` alive, so no other part takes these ids
-                answers[read, tuple(id(getattr(facts, name)) for name in read)] = known
-                if read not in patterns:
-                    patterns.append(read)
-        if isinstance(known[1], Exception):
-            raise known[1].with_traceback(None)
-        return known[1]
-
-    call.__name__ = call.__qualname__ = getattr(ask, "__name__", chk.code)
-    return replace(chk, fn=call)
-
-
-FACT_PARTS = frozenset(f.name for f in dataclasses.fields(Facts))
-
-
-class _Reading(Facts):
-    """The facts as one check reads them, noting which parts it read (``__dict__``, ``fields``: all of them)."""
-
-    @classmethod
-    def of(cls, facts: Facts) -> _Reading:
-        return cls(**{name: getattr(facts, name) for name in FACT_PARTS})
-
-    @property
-    def read(self) -> set[str]:
-        return object.__getattribute__(self, "__dict__").setdefault("_read", set())
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in FACT_PARTS:
-            _Reading.read.fget(self).add(name)  # type: ignore[attr-defined]
-        elif name in ("__dict__", "__dataclass_fields__", "__getstate__", "__reduce_ex__", "__reduce__"):
-            _Reading.read.fget(self).update(FACT_PARTS)  # type: ignore[attr-defined]
-        return object.__getattribute__(self, name)
+    def parts(self) -> serde.SharedParts:
+        """The parts of reports loaded so far: a fleet's nodes share most, and each shared part is loaded once."""
+        return serde.SharedParts()
 
 
 def _titled(findings: Iterable[Finding]) -> tuple[NodeFinding, ...]:
@@ -442,15 +371,15 @@ def _redactor(identity: tuple[str, str, str]) -> Redactor:
 
 def node_of(facts: Facts, where: str, how: Judging = Judging()) -> Node:
     """``where``: the report's path (its file name names the node when the report does not)."""
-    from torchdoctor.checks.base import run_checks
+    from torchdoctor.doctor import judge
 
     host = facts.host
     name = host.hostname if isinstance(host, HostFacts) and host.hostname and "<" not in host.hostname else ""
     if not name:  # the report's file name, which is the host's when written with -o reports/%h.json
         name = where if where.startswith("-:") else Path(where).stem
-    findings = [f for outcome in run_checks(facts, how.checks, how.ignore) for f in outcome.findings]
+    report = judge(facts, how.ignore, origin=where, required=how.required)
     identity = (host.user, host.home, host.hostname) if isinstance(host, HostFacts) else ("", "", "")
-    return Node(name, where, configuration(facts), _titled(findings), bench_figures(facts), "check", identity)
+    return Node(name, where, configuration(facts), _titled(report.findings), bench_figures(facts), "check", identity)
 
 
 def dist_nodes(doc: dict[str, Any], where: str, how: Judging = Judging()) -> list[Node]:

@@ -93,8 +93,8 @@ def checked_document(doc: Any, where: str) -> dict[str, Any]:
     return doc
 
 
-def facts_from_document(doc: dict[str, Any], where: str, seen: dict[tuple[str, str], Any] | None = None) -> Facts:
-    """``seen``: parts already loaded from other reports (``serde.from_jsonable_shared``), for `fleet`."""
+def facts_from_document(doc: dict[str, Any], where: str, seen: serde.SharedParts | None = None) -> Facts:
+    """``seen``: parts already loaded from other reports (:class:`serde.SharedParts`), for `fleet`."""
     if doc.get("kind") == "dist":
         raise ReportFileError(f"{where} is a `dist` report (one job's ranks); read it with `torchdoctor fleet`")
     if "facts" not in doc:
@@ -102,7 +102,7 @@ def facts_from_document(doc: dict[str, Any], where: str, seen: dict[tuple[str, s
     try:
         if seen is None:
             return serde.from_jsonable(Facts, doc["facts"], "$.facts")
-        return serde.from_jsonable_shared(Facts, doc["facts"], "$.facts", seen)
+        return seen.load(Facts, doc["facts"], "$.facts")
     except serde.SnapshotError as exc:
         raise ReportFileError(f"{where} is not a valid torchdoctor report: {exc}") from None
     except RecursionError:

@@ -162,8 +162,6 @@ class Check:
     requires: tuple[str, ...]
     fn: CheckFn
     inputs: Inputs = field(default=FACTS, compare=False, repr=False)
-    params: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
-    """The names ``fn`` is called with (``inputs``' getters, or its ``whole``); None: not declared by name."""
 
     def finding(self, fire: Fire) -> Finding:
         fix = fire.fix
@@ -201,16 +199,7 @@ def check(
             raise ValueError(f"duplicate check {code} {slug}")
         requires = inputs.requires(code, fn)
         registry[code] = Check(
-            code,
-            slug,
-            title,
-            severity,
-            area,
-            " ".join(why.split()),
-            requires,
-            inputs.bind(fn),
-            inputs,
-            tuple(inspect.signature(fn).parameters),
+            code, slug, title, severity, area, " ".join(why.split()), requires, inputs.bind(fn), inputs
         )
         return fn
 
