@@ -6,6 +6,7 @@ finding is made from it), and ``release`` raises ``InvalidVersion`` for a caller
 
 from __future__ import annotations
 
+import functools
 import re
 
 from packaging.version import InvalidVersion, Version
@@ -24,7 +25,9 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse(version: str) -> Version | None:
+    """Parsed once per string (a fleet's checks ask about the same few versions on every node)."""
     try:
         return Version(version)
     except InvalidVersion:
