@@ -37,3 +37,12 @@ def test_the_smoke_time_extends_the_bound_of_the_torch_probe() -> None:
         torch_extra_seconds=3.0,
     )
     assert isinstance(facts.torch, TorchRuntime)
+
+
+def test_quick_leaves_out_the_loader_whose_facts_explain_an_import_it_does_not_attempt() -> None:
+    from torchdoctor.model import Unavailable
+    from torchdoctor.probes import ProbeOptions, gather
+
+    quick, _ = gather(ProbeOptions(python=sys.executable, quick=True))
+    assert isinstance(quick.loader, Unavailable) and quick.loader.code == "skipped"
+    assert isinstance(quick.torch, Unavailable) and quick.torch.code == "skipped"

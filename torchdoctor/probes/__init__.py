@@ -111,7 +111,10 @@ def gather(
         "kernel": probe_kernel,
         "env": probe_env,
     }
-    if not options.quick:
+    if options.quick:  # the loader's facts explain a failed `import torch`, which --quick does not attempt
+        del jobs["loader"]
+        results["loader"] = Unavailable("loader", "--quick does not import torch", "skipped")
+    else:
         jobs["torch"] = lambda: torch_probe(options)
     slowest_other = max(options.fast_timeout, options.nvml_timeout)
     bound = options.timeout + torch_extra_seconds + slowest_other + options.guard_seconds
