@@ -225,7 +225,7 @@ def test_ctrl_c_on_dist_nproc_leaves_no_torchrun_and_no_rank() -> None:
     ranks: list[psutil.Process] = []
     while time.monotonic() < deadline and len(ranks) < 2:
         family = psutil.Process(proc.pid).children(recursive=True)
-        ranks = [p for p in family if "dist" in " ".join(_cmdline(p)) and "torch.distributed.run" not in _cmdline(p)]
+        ranks = [p for p in family if _is_rank(p)]
         time.sleep(0.2)
     assert len(ranks) >= 2, "the ranks never started"
     family = psutil.Process(proc.pid).children(recursive=True)
@@ -234,6 +234,34 @@ def test_ctrl_c_on_dist_nproc_leaves_no_torchrun_and_no_rank() -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
     _, alive = psutil.wait_procs(family, timeout=10)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], [_cmdline(p) for p in alive]
+
+
+def _is_rank(process) -> bool:  # type: ignore[no-untyped-def]
+    """A rank (`-m torchdoctor dist`), not the torchrun that started it (our launcher child runs torchrun)."""
+    line = " ".join(_cmdline(process))
+    return "torchdoctor dist" in line and "_launcher_child.py" not in line and "torch.distributed.run" not in line
+
+
+def test_killing_the_doctor_outright_takes_torchrun_and_every_rank_with_it() -> None:
+    """SIGKILL runs no handler of ours: torchrun learns it from the lifeline and stops its ranks, and a rank
+    whose torchrun is gone ends by itself."""
+    import signal
+
+    import psutil
+
+    proc = start_rank([*DIST, "--nproc", "2", "--collective-timeout", "120"], env("1:all_gather:stall"))
+    deadline = time.monotonic() + 60
+    ranks: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(ranks) < 2:
+        ranks = [p for p in psutil.Process(proc.pid).children(recursive=True) if _is_rank(p)]
+        time.sleep(0.2)
+    assert len(ranks) >= 2, "the ranks never started"
+    family = psutil.Process(proc.pid).children(recursive=True)
+    time.sleep(2)  # inside the stalled collective
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    _, alive = psutil.wait_procs(family, timeout=20)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], [_cmdline(p) for p in alive]
 
 

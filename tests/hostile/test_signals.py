@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -138,3 +139,25 @@ def test_workers_the_child_forked_die_with_the_doctor_too(doctor: Doctor) -> Non
     proc.kill()
     proc.communicate(timeout=15)
     assert_all_gone(family)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_cancelled_pytest_run_leaves_no_torch_child(doctor: Doctor, tmp_path: Path, signum: int) -> None:
+    """`pytest --torchdoctor` diagnoses in its header; cancelled there (Ctrl-C, a CI runner's SIGTERM or kill -9),
+    the torch child it started goes with it."""
+    doctor.fake_torch(HANGING_IMPORT)
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    env = doctor.environment()
+    env["PYTEST_ADDOPTS"] = ""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--torchdoctor", "-p", "no:cacheprovider", "-n", "0", "test_nothing.py"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children = wait_for_children(proc, ("_torch_child.py",))
+    proc.send_signal(signum)
+    proc.communicate(timeout=30)
+    assert_all_gone(children)

@@ -18,6 +18,9 @@ import sys
 import threading
 
 ENV = "TORCHDOCTOR_CHANNEL"
+ON_DOCTOR_DEATH = "kill"
+"""What the lifeline does when the doctor dies: "kill" this process group, or "terminate" this process (SIGTERM,
+for a launcher that must stop children in sessions of their own first)."""
 _fd = None  # the pipe's file descriptor, or None for stdout
 _nonce = ""
 _opened = False
@@ -63,6 +66,12 @@ def _watch_lifeline(fd):
 
 
 def _die_with_the_doctor():
+    if ON_DOCTOR_DEATH == "terminate":
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        except OSError:
+            pass
     try:
         if os.getpgrp() == os.getpid():  # our own group (the doctor starts us in a new session): take it all
             os.killpg(os.getpid(), signal.SIGKILL)

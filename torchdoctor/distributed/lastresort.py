@@ -54,3 +54,20 @@ class TerminationReport:
             with contextlib.suppress(Exception):
                 code = self.report() or 143
         exit_hard(code)
+
+
+def watch_parent(interval: float = 0.5) -> None:
+    """End this rank when the process that started it (torchrun) is gone: a rank in a session of its own
+    outlives a launcher killed with SIGKILL otherwise, until its collective timeout and longer."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        exit_hard(1)
+
+    if parent > 1:
+        threading.Thread(target=watch, name="torchdoctor-parent-watch", daemon=True).start()

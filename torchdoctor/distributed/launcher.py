@@ -27,9 +27,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from torchdoctor import serde
+from torchdoctor.children import LAUNCHER_CHILD
 from torchdoctor.distributed.model import ClusterFacts, Launch, RankFacts, StepResult
 from torchdoctor.model import StepStatus
-from torchdoctor.probes.subproc import track, untrack
+from torchdoctor.probes.subproc import CHANNEL_ENV, lifeline, track, untrack
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
@@ -109,8 +110,7 @@ def torchrun_argv(python: str, nproc: int, forwarded: list[str], log_dir: str = 
     makes in TMPDIR and never removes (``--log_dir``, spelt so since torch 1.9; ``--log-dir`` is newer)."""
     return [
         python,
-        "-m",
-        "torch.distributed.run",
+        str(LAUNCHER_CHILD),  # torchrun itself, tied to the doctor's lifeline
         "--standalone",
         f"--nproc-per-node={nproc}",
         *([f"--log_dir={log_dir}"] if log_dir else []),
@@ -148,12 +148,31 @@ def launch_local(python: str, nproc: int, forwarded: list[str], timeout: float) 
 
 def _torchrun(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, list[str]]:
     """torchrun's exit code, "" or why it failed, and the last lines it said on stderr."""
+    life_read, held = lifeline()
+    env = {**env, CHANNEL_ENV: f"none - {life_read}"}  # no channel: only the lifeline
     try:
         proc = subprocess.Popen(
-            argv, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace"
+            argv,
+            env=env,
+            start_new_session=True,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            pass_fds=(life_read,),
         )
     except OSError as exc:
+        os.close(held)
         return 3, f"cannot run {argv[0]}: {exc}", []
+    finally:
+        os.close(life_read)
+    try:
+        return _wait_for_torchrun(proc, timeout)
+    finally:
+        os.close(held)
+
+
+def _wait_for_torchrun(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str, list[str]]:
     track(proc, graceful=True)  # Ctrl-C on the doctor: torchrun stops every rank, then its group is killed
     said: list[str] = []
     reader = threading.Thread(target=_relay, args=(proc, said), daemon=True)

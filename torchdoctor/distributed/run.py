@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from torchdoctor import serde
 from torchdoctor.distributed.collectives import bandwidth, barrier, collectives, peer_access
 from torchdoctor.distributed.job import DistOptions, Finish, Job, Log, Rank
-from torchdoctor.distributed.lastresort import TerminationReport, exit_hard
+from torchdoctor.distributed.lastresort import TerminationReport, exit_hard, watch_parent
 from torchdoctor.distributed.launcher import leave_facts, mark
 from torchdoctor.distributed.model import ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
 from torchdoctor.distributed.rank import NodeView, gather, norm_bus
@@ -58,6 +58,8 @@ def run(
 
     if terminated is not None and launch.rank == 0 and not options.state:  # (a launcher of ours reports then)
         terminated.report = lambda: finish(_stopped_early(launch, options))
+    if options.state:  # started by our launcher's torchrun: end with it, however it ends
+        watch_parent()
     rank = _launch(torch, launch, options, finish, log)
     job = _rendezvous(rank, terminated)
     if isinstance(job, int):

@@ -203,6 +203,18 @@ def _tail(stream: IO[bytes], sink: list[bytes]) -> None:
     sink.append(kept)
 
 
+def lifeline() -> tuple[int, int]:
+    """A pipe for a child to watch: (the read end to pass it, the end the doctor holds and never writes).
+
+    When the doctor dies, however, the kernel closes the held end; the child's watcher (children/
+    _channel_child.py) sees end-of-file and ends its process group. The caller closes the read end once
+    the child has started and the held end once the child is gone.
+    """
+    read, held = os.pipe()
+    os.set_inheritable(held, False)
+    return read, held
+
+
 def run_child(
     argv: list[str],
     timeout: float,
@@ -228,8 +240,7 @@ def run_child(
         if sys.platform != "win32":
             popen_kwargs["start_new_session"] = True
             read_fd, write_fd = os.pipe()
-            life_read, life_write = os.pipe()  # the lifeline: held here, never written; closed when we die
-            os.set_inheritable(life_write, False)
+            life_read, life_write = lifeline()
             popen_kwargs["pass_fds"] = (write_fd, life_read)
             child_env[CHANNEL_ENV] = f"{write_fd} {nonce} {life_read}"
         else:  # pragma: no cover - Windows only
