@@ -130,7 +130,8 @@ def test_workers_the_child_forked_die_with_the_doctor_too(doctor: Doctor) -> Non
     doctor.fake_torch(WORKER_THEN_HANG)
     proc = doctor.start("check", "--no-smoke", "--timeout", "600")
     children = wait_for_children(proc, ("_torch_child.py",))
-    (torch_child,) = [p for p in children if "_torch_child.py" in command_line(p)]
+    # the doctor's own child (a forked worker shows the same command line)
+    (torch_child,) = [p for p in children if "_torch_child.py" in command_line(p) and p.ppid() == proc.pid]
     deadline = time.monotonic() + 60
     while not torch_child.children():  # the worker it forks
         assert time.monotonic() < deadline, "the worker never started"
