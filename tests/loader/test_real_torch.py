@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,10 @@ def test_stale_libstdcxx_on_ld_library_path(tmp_path: Path, kind: str) -> None:
     assert "LD_LIBRARY_PATH" in finding["title"]
     assert finding["fix_command"] == "export LD_LIBRARY_PATH=/opt/keep:/opt/also"
     assert not any(word in finding["title"] + finding["fix"] for word in FORBIDDEN), text
+    # the printed command, run by a shell as a person pastes it; then the doctor again in what it leaves
+    shell = f'LD_LIBRARY_PATH="/opt/keep:{folder}:/opt/also"; {finding["fix_command"]} && printf %s "$LD_LIBRARY_PATH"'
+    cured = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, check=True).stdout
+    assert torch_finding(Doctor(tmp_path), cured) is None
 
 
 def test_compatible_libstdcxx_on_ld_library_path_is_no_finding(tmp_path: Path) -> None:
