@@ -11,7 +11,7 @@ import enum
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperArgument, TyperCommand
@@ -21,11 +21,14 @@ from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.output import OutputOptions, deliver, say
 from torchdoctor.policy import FailOn, exit_code
 from torchdoctor.render import OutputFormat
-from torchdoctor.result import Result
 from torchdoctor.rules import timeouts
 from torchdoctor.rules.devices import choices as device_choices
 from torchdoctor.rules.timeouts import shown
 from torchdoctor.settings import settings
+from torchdoctor.signals import end_children
+
+if TYPE_CHECKING:
+    from torchdoctor.result import Result
 
 app = typer.Typer(
     name="torchdoctor",
@@ -110,6 +113,12 @@ def version_callback(value: bool) -> None:
         raise typer.Exit(0)
 
 
+def help_callback(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        typer.echo(ctx.get_help(), color=ctx.color)
+        raise typer.Exit(0)
+
+
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
@@ -117,10 +126,18 @@ def main_callback(
         bool,
         typer.Option("--version", help="Print the version and exit.", callback=version_callback, is_eager=True),
     ] = False,
+    show_help: Annotated[  # a flag of our own: typer's help option would load pydantic before any command starts
+        bool,
+        typer.Option("--help", "-h", help="Show this message and exit.", callback=help_callback, is_eager=True),
+    ] = False,
 ) -> None:
     """Bare `torchdoctor` runs `torchdoctor check` (with any of check's options: `torchdoctor -v -f json`)."""
+    from torchdoctor.commands.early import LIVE_COMMANDS, start_live_probes
+
+    if ctx.invoked_subcommand in LIVE_COMMANDS or ctx.invoked_subcommand is None:
+        ctx.obj = start_live_probes()  # while the command's options are read (see probes/early.py)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(check)
+        ctx.invoke(check, ctx)
 
 
 TOP_LEVEL = {"--version", "--help", "-h"}
@@ -205,6 +222,7 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show every fa
 
 @app.command()
 def check(
+    ctx: typer.Context,
     fmt: FormatOpt = OutputFormat.TERMINAL,
     output: OutputOpt = None,
     from_file: Annotated[
@@ -234,7 +252,7 @@ def check(
 
     with stops():
         conf = settings(fail_on, ignore, require, timeout, smoke_timeout, device, smoke, redact, nvml_timeout)
-        result = run_check(CheckOptions(conf, python, quick, from_file))
+        result = run_check(CheckOptions(conf, python, quick, from_file, ctx.obj))
     finish(result, OutputOptions(fmt, output, verbose, conf.redact), conf.fail_on)
 
 
@@ -245,6 +263,7 @@ app.command(
 
 @app.command()
 def smoke(
+    ctx: typer.Context,
     device: DeviceOpt = None,
     fmt: FormatOpt = OutputFormat.TERMINAL,
     output: OutputOpt = None,
@@ -263,7 +282,7 @@ def smoke(
 
     with stops():
         conf = settings(fail_on, ignore, require or [], timeout, smoke_timeout, device, True, redact, nvml_timeout)
-        result = run_smoke(conf, python)
+        result = run_smoke(conf, python, ctx.obj)
     finish(result, OutputOptions(fmt, output, verbose, conf.redact), conf.fail_on)
 
 
@@ -534,6 +553,13 @@ def answer_output(fmt: AnswerFormat, output: Path | None = None) -> OutputOption
 def main() -> None:
     """Run the command line (`torchdoctor.__main__` installs the signal handlers first)."""
     try:
+        _run()
+    finally:
+        end_children()  # an early probe no command took (`check --from`, `--help`) ends with the doctor
+
+
+def _run() -> None:
+    try:
         app(args=default_to_check(sys.argv[1:]), prog_name="torchdoctor")
     except SystemExit as exc:
         if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
@@ -542,9 +568,7 @@ def main() -> None:
             sys.exit(int(ExitCode.OUTPUT_FAILED))
         raise
     except KeyboardInterrupt:  # pragma: no cover - a signal handler could not be installed
-        from torchdoctor.probes.subproc import kill_everything
-
-        kill_everything()
+        end_children()
         say("torchdoctor: interrupted")
         sys.exit(130)
     except Exception as exc:  # a traceback shown to a user is a bug: say so in one line, keep the details

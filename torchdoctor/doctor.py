@@ -14,6 +14,7 @@ from torchdoctor.derived import nvml_gpus
 from torchdoctor.model import DeviceSmoke, Facts, ProbeTiming, Report, SmokeFacts, TorchRuntime, Unavailable
 from torchdoctor.nvidia import gpu_names
 from torchdoctor.probes import ProbeOptions, gather
+from torchdoctor.probes.early import EarlyProbes
 from torchdoctor.reportfile import SCHEMA_VERSION, TOOL, now
 from torchdoctor.smoke.runner import OnMessage, SmokeOptions, SmokeSession, why_absent
 
@@ -40,26 +41,30 @@ def diagnose(
     on_message: OnMessage | None = None,
     only: Area | None = None,
     required: Sequence[Check] = (),
+    early: EarlyProbes | None = None,
 ) -> Report:
-    """Probe this machine, run the smoke tests unless ``smoke`` is None, and judge."""
+    """Probe this machine, run the smoke tests unless ``smoke`` is None, and judge.
+
+    ``early``: probes the command line started before its options were read, taken where they fit.
+    """
     # The checks need the compat tables; parse them while the probes wait on their children.
     with contextlib.suppress(RuntimeError):  # no thread left (ulimit -u): the checks load them when needed
         threading.Thread(target=load_tables, daemon=True, name="load-compat-tables").start()
     if smoke is None or options.quick:
-        facts, timings = gather(options, on_message=on_message)
+        facts, timings = gather(options, on_message=on_message, early=early)
         if smoke is not None:
             facts = replace(facts, smoke=Unavailable("smoke", "--quick does not import torch", "skipped"))
     else:
         try:
             session = SmokeSession(options.python, smoke, on_message)
         except OSError as exc:  # no writable temp directory (a read-only root filesystem)
-            facts, timings = gather(options, on_message=on_message)
+            facts, timings = gather(options, on_message=on_message, early=early)
             why = f"not run: no writable temp directory for the smoke tests ({exc.strerror or exc})"
             facts = replace(facts, smoke=Unavailable("smoke", why, "no_tmp"))
             return judge(facts, ignore, "probed", timings, only, required)
         with session:
             facts, timings = gather(
-                options, lambda o: session.torch_with_cpu_smoke(o.timeout), smoke.timeout, on_message
+                options, lambda o: session.torch_with_cpu_smoke(o.timeout), smoke.timeout, on_message, early
             )
             devices = ([session.cpu] if session.cpu else []) + session.other_devices(facts.torch)
         if only is Area.SMOKE and smoke.device.strip().lower() == "all":

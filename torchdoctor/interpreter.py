@@ -112,14 +112,17 @@ def not_python(path: str, seconds: float) -> str:
     return ""
 
 
-def resolve_python(python: str | None, timeout: float) -> str:
-    """The interpreter to examine: --python (checked), else the active environment's (said when it is not)."""
+def resolve_python(python: str | None, timeout: float, active: PythonChoice | None = None) -> str:
+    """The interpreter to examine: --python (checked), else the active environment's (said when it is not).
+
+    ``active``: the active environment's interpreter, when it was already picked (by the early probes).
+    """
     if python:
         problem, target = interpreter_problem(python, min(timeouts.INTERPRETER_CHECK, timeout))
         if problem:
             raise Stop(problem, ExitCode.USAGE)
         return target
-    choice = active_python()
+    choice = active or active_python()
     if choice.note:
         from torchdoctor.output import say
 

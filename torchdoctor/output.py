@@ -13,10 +13,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torchdoctor.exitcodes import ExitCode, Stop
-from torchdoctor.render import OutputFormat, RenderOptions
-from torchdoctor.result import Result
+from torchdoctor.render import OutputFormat
+
+if TYPE_CHECKING:
+    from torchdoctor.render import RenderOptions
+    from torchdoctor.result import Result
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ def terminal_width() -> int:
 
 def render_options(out: OutputOptions) -> RenderOptions:
     """Colour, width and characters for a terminal when the report goes to stdout; plain and 100 wide to a file."""
+    from torchdoctor.render import RenderOptions
+
     to_terminal = out.output is None
     return RenderOptions(
         verbose=out.verbose,

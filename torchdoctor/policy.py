@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from torchdoctor.exitcodes import ExitCode
-from torchdoctor.model import Severity
+
+if TYPE_CHECKING:
+    from torchdoctor.model import Severity
 
 
 class FailOn(str, enum.Enum):
@@ -20,6 +23,8 @@ class FailOn(str, enum.Enum):
 def exit_code(severities: Iterable[Severity], fail_on: FailOn = FailOn.ERROR, judged: bool = True) -> ExitCode:
     """FINDINGS when something at or above ``fail_on`` was found, or when nothing could be judged at all
     (``judged`` false: a fleet of which no report could be read fails even under ``--fail-on never``)."""
+    from torchdoctor.model import Severity
+
     if not judged:
         return ExitCode.FINDINGS
     if fail_on is FailOn.NEVER:

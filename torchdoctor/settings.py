@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torchdoctor.checks.base import Check
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.policy import FailOn
 from torchdoctor.rules import timeouts
+
+if TYPE_CHECKING:
+    from torchdoctor.checks.base import Check
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,6 @@ def settings(
     nvml_timeout: float | None = None,
 ) -> Settings:
     """Each option from the command line, else pyproject.toml's ``[tool.torchdoctor]``, else its default."""
-    from torchdoctor.checks import unknown_codes
-    from torchdoctor.checks.requirements import RequirementError, parse
     from torchdoctor.config import ConfigError, load
 
     try:
@@ -60,17 +60,13 @@ def settings(
     except ValueError:
         raise Stop(f"{config.path}: fail-on must be error, warning or never", ExitCode.USAGE) from None
     ignored = tuple(split_codes(pick(ignore, "ignore", [])))
-    unknown = unknown_codes(ignored)
+    unknown = unknown_ignored(ignored)
     if unknown:
         where = "--ignore" if ignore is not None else f"{config.path}: ignore"
         raise Stop(
             f"{where}: no check named {', '.join(unknown)}; `torchdoctor check --list` lists them", ExitCode.USAGE
         )
-    requirements = pick(require, "require", [])
-    try:
-        required = tuple(parse(r) for r in split_codes(requirements))
-    except RequirementError as exc:
-        raise Stop(str(exc), ExitCode.USAGE) from None
+    required = requirements_of(split_codes(pick(require, "require", [])))
     runs_smoke = bool(pick(smoke, "smoke", True))
     if not runs_smoke and any(c.slug == "require-smoke" for c in required):
         raise Stop(
@@ -89,3 +85,24 @@ def settings(
         redact=bool(pick(redact, "redact", True)),
         nvml_timeout=float(pick(nvml_timeout, "nvml-timeout", timeouts.NVML)),
     )
+
+
+def unknown_ignored(codes: tuple[str, ...]) -> list[str]:
+    """The codes and slugs that name no check (the catalogue is only read when there are some to look up)."""
+    if not codes:
+        return []
+    from torchdoctor.checks import unknown_codes
+
+    return unknown_codes(codes)
+
+
+def requirements_of(texts: list[str]) -> tuple[Check, ...]:
+    """``--require`` as checks; a requirement that cannot be read is a usage error."""
+    if not texts:
+        return ()
+    from torchdoctor.checks.requirements import RequirementError, parse
+
+    try:
+        return tuple(parse(r) for r in texts)
+    except RequirementError as exc:
+        raise Stop(str(exc), ExitCode.USAGE) from None

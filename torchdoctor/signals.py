@@ -12,12 +12,18 @@ if hasattr(signal, "SIGHUP"):
     SIGNAL_NAMES[signal.SIGHUP] = "hung up (SIGHUP)"
 
 
-def _on_signal(signum: int, frame: object) -> None:
-    """Kill every child's process group, remove temp dirs, say so in one line, exit 128 + the signal."""
+def end_children() -> None:
+    """Kill every child's process group and remove the temp dirs: on a signal, and as the doctor exits (a
+    probe started early that no command took, as after ``check --from`` or ``--help``, ends with it)."""
     subproc = sys.modules.get("torchdoctor.probes.subproc")  # not imported yet: no child was started
     kill_everything = getattr(subproc, "kill_everything", None)
     if kill_everything is not None:
         kill_everything()
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Kill every child's process group, remove temp dirs, say so in one line, exit 128 + the signal."""
+    end_children()
     with contextlib.suppress(Exception):
         sys.stderr.write(f"torchdoctor: {SIGNAL_NAMES.get(signal.Signals(signum), 'stopped')}\n")
         sys.stderr.flush()

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Finding, Report
+from torchdoctor.probes.early import EarlyProbes
 from torchdoctor.render import OutputFormat, render
 from torchdoctor.result import Result
 from torchdoctor.settings import Settings
@@ -47,6 +48,8 @@ class CheckOptions:
     python: str | None = None
     quick: bool = False
     from_file: Path | None = None
+    early: EarlyProbes | None = None
+    """The probes the command line started before these options were read (see probes/early.py)."""
 
 
 def run_check(options: CheckOptions) -> ReportResult:
@@ -62,13 +65,13 @@ def run_check(options: CheckOptions) -> ReportResult:
             raise Stop(str(exc)) from None
         return ReportResult(judge(facts, conf.ignore, origin=str(options.from_file), required=conf.required))
     smoke = smoke_options(conf.device, conf.smoke_timeout) if conf.smoke else None
-    return ReportResult(probe(options.python, options.quick, smoke, conf, only_smoke=False))
+    return ReportResult(probe(options.python, options.quick, smoke, conf, False, options.early))
 
 
-def run_smoke(settings: Settings, python: str | None) -> ReportResult:
+def run_smoke(settings: Settings, python: str | None, early: EarlyProbes | None = None) -> ReportResult:
     """Only the smoke tests (and what they need to know about the machine)."""
     smoke = smoke_options(settings.device, settings.smoke_timeout)
-    return ReportResult(probe(python, False, smoke, settings, only_smoke=True))
+    return ReportResult(probe(python, False, smoke, settings, True, early))
 
 
 def smoke_options(device: str, timeout: float) -> SmokeOptions:
@@ -81,15 +84,22 @@ def smoke_options(device: str, timeout: float) -> SmokeOptions:
     return SmokeOptions(device=device, timeout=timeout)
 
 
-def probe(python: str | None, quick: bool, smoke: SmokeOptions | None, conf: Settings, only_smoke: bool) -> Report:
+def probe(
+    python: str | None,
+    quick: bool,
+    smoke: SmokeOptions | None,
+    conf: Settings,
+    only_smoke: bool,
+    early: EarlyProbes | None = None,
+) -> Report:
     from torchdoctor.checks.base import Area
     from torchdoctor.doctor import diagnose
     from torchdoctor.interpreter import resolve_python
     from torchdoctor.probes import ProbeOptions
     from torchdoctor.progress import LiveProgress
 
-    target = resolve_python(python, conf.timeout)
+    target = resolve_python(python, conf.timeout, early.active_python() if early and not python else None)
     options = ProbeOptions(python=target, timeout=conf.timeout, quick=quick, nvml_timeout=conf.nvml_timeout)
     only = Area.SMOKE if only_smoke else None
     with LiveProgress(target, quick) as progress:
-        return diagnose(options, conf.ignore, smoke, progress, only, conf.required)
+        return diagnose(options, conf.ignore, smoke, progress, only, conf.required, early)

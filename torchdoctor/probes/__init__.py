@@ -10,12 +10,15 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchdoctor.model import Facts, LoaderFacts, Maybe, NvmlFacts, ProbeTiming, SmiFacts, TorchState, Unavailable
 from torchdoctor.rules import limits, timeouts
+
+if TYPE_CHECKING:  # NVML's child imports this package: nothing it does not need
+    from torchdoctor.probes.early import EarlyProbes
 
 # The probes themselves are imported where they run: NVML's child imports torchdoctor.probes.nvml, and so this
 # package, and must not pay for every other probe's imports on the way (it is on `check --quick`'s critical path).
@@ -62,34 +65,78 @@ def _torch_default(options: ProbeOptions) -> TorchState:
     return probe_torch(options.python, options.timeout)[0]
 
 
+def standalone_probes(
+    python: str, fast_timeout: float, nvml_timeout: float
+) -> dict[str, tuple[Hashable, Callable[[], Any]]]:
+    """The probes that need nothing but the inputs in their keys (the command line starts them early, see
+    probes/early.py; ``gather`` runs the ones it was not given). Each imports its module when it runs."""
+
+    def interpreter() -> Any:
+        from torchdoctor.probes.interpreter import probe_interpreter
+
+        return probe_interpreter(python, fast_timeout)
+
+    def host() -> Any:
+        from torchdoctor.probes.host import probe_host
+
+        return probe_host()
+
+    def kernel() -> Any:
+        from torchdoctor.probes.kernel import probe_kernel
+
+        return probe_kernel()
+
+    def env() -> Any:
+        from torchdoctor.probes.environment import probe_env
+
+        return probe_env()
+
+    return {
+        "interpreter": ((python, fast_timeout), interpreter),
+        "nvml": (nvml_timeout, lambda: probe_driver(nvml_timeout)),
+        "host": ((), host),
+        "kernel": ((), kernel),
+        "env": ((), env),
+    }
+
+
 def gather(
     options: ProbeOptions,
     torch_probe: TorchProbe | None = None,
     torch_extra_seconds: float = 0.0,
     on_message: OnMessage | None = None,
+    early: EarlyProbes | None = None,
 ) -> tuple[Facts, tuple[ProbeTiming, ...]]:
     """Run all probes concurrently.
 
     ``torch_probe`` lets ``check`` share the torch child with the CPU smoke tests, which may run
     ``torch_extra_seconds`` beyond the import timeout. ``on_message`` hears ``{"probe_done": name}``
-    as each probe ends (the progress line says what is still awaited).
+    as each probe ends (the progress line says what is still awaited). ``early``: the standalone probes
+    the command line started before its options were read; each is taken when its inputs are these.
     """
-    from torchdoctor.probes.environment import probe_env
-    from torchdoctor.probes.host import probe_host
-    from torchdoctor.probes.interpreter import probe_interpreter
-    from torchdoctor.probes.kernel import probe_kernel
     from torchdoctor.probes.loader import probe_loader
     from torchdoctor.probes.other_loaders import probe_other_loaders
 
     torch_probe = torch_probe or _torch_default
     results: dict[str, Any] = {}
+    took: dict[str, float] = {}  # the early probes' own durations, which the timings report
     interpreted = threading.Event()
 
-    def interpreter() -> Any:
-        try:
-            return probe_interpreter(options.python, options.fast_timeout)
-        finally:
-            interpreted.set()
+    def standalone(name: str, key: Hashable, probe: Callable[[], Any]) -> Callable[[], Any]:
+        def job() -> Any:
+            try:
+                started = early.take(name, key) if early is not None else None
+                if started is None:
+                    return probe()
+                try:
+                    return started.result()
+                finally:
+                    took[name] = started.seconds
+            finally:
+                if name == "interpreter":
+                    interpreted.set()
+
+        return job
 
     def loader() -> Any:  # needs torch's folder, which the interpreter child finds without importing torch
         if not interpreted.wait(options.fast_timeout + options.guard_seconds):
@@ -102,15 +149,10 @@ def gather(
         interp = results.get("interpreter", Unavailable("loaders", "the interpreter probe gave nothing", "bug"))
         return probe_other_loaders(interp[1] if isinstance(interp, tuple) else interp)
 
-    jobs: dict[str, Callable[[], Any]] = {
-        "interpreter": interpreter,
-        "loader": loader,
-        "loaders": other_loaders,
-        "nvml": lambda: probe_driver(options.nvml_timeout),
-        "host": probe_host,
-        "kernel": probe_kernel,
-        "env": probe_env,
-    }
+    alone = standalone_probes(options.python, options.fast_timeout, options.nvml_timeout)
+    jobs: dict[str, Callable[[], Any]] = {name: standalone(name, *alone[name]) for name in ("interpreter",)}
+    jobs |= {"loader": loader, "loaders": other_loaders}
+    jobs |= {name: standalone(name, *alone[name]) for name in ("nvml", "host", "kernel", "env")}
     if options.quick:  # the loader's facts explain a failed `import torch`, which --quick does not attempt
         del jobs["loader"]
         results["loader"] = Unavailable("loader", "--quick does not import torch", "skipped")
@@ -119,6 +161,9 @@ def gather(
     slowest_other = max(options.fast_timeout, options.nvml_timeout)
     bound = options.timeout + torch_extra_seconds + slowest_other + options.guard_seconds
     timings = _run_jobs(jobs, results, bound, on_message)
+    for name, seconds in took.items():  # a probe started early: how long it ran, not how long it was waited for
+        if name in timings:
+            timings[name] = ProbeTiming(name, round(seconds, 4), timings[name].ok)
     return _facts_of(results), tuple(timings[n] for n in jobs if n in timings)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torchdoctor.model import Report
-from torchdoctor.redact import Redactor, redact_report
-from torchdoctor.visible import sanitized
+if TYPE_CHECKING:  # imported where a report is rendered: the command line reads the formats before any report exists
+    from torchdoctor.model import Report
+    from torchdoctor.redact import Redactor
 
 
 class OutputFormat(str, enum.Enum):
@@ -41,6 +42,9 @@ class RenderOptions:
 
 
 def render(report: Report, fmt: OutputFormat, options: RenderOptions = RenderOptions()) -> str:
+    from torchdoctor.redact import Redactor, redact_report
+    from torchdoctor.visible import sanitized
+
     identity = None
     if fmt.shared and options.redact_identity:
         identity = options.redactor or Redactor.for_facts(report.facts.host)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torchdoctor.model import TorchRuntime, TorchState
+if TYPE_CHECKING:  # the grammar is read by the command line's help before any fact exists
+    from torchdoctor.model import TorchState
 
 
 class Kind(enum.Enum):
@@ -73,6 +75,8 @@ def parse_device(text: str, allow_all: bool = True) -> Device:
 
 def present_devices(torch: TorchState) -> list[str]:
     """The devices torch can use here, by name: cpu always, each cuda:N (CUDA or ROCm), mps."""
+    from torchdoctor.model import TorchRuntime
+
     devices = ["cpu"]
     if isinstance(torch, TorchRuntime):
         if torch.cuda_available:
@@ -95,6 +99,8 @@ def pick(selection: str, torch: TorchState) -> tuple[list[str], str]:
         return [], normalize(selection)
     if device.kind is Kind.ALL:
         return present, str(device)
+    from torchdoctor.model import TorchRuntime
+
     rocm_build = isinstance(torch, TorchRuntime) and bool(torch.hip)
     if device.every_gpu and (device.kind is Kind.CUDA or rocm_build):
         return [d for d in present if d.startswith("cuda:")], str(device)
