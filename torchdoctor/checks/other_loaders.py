@@ -108,7 +108,7 @@ def _libcuda_not_found(facts: Facts, wsl: WslFacts) -> Fire:
         f"WSL mounts the Windows driver's libcuda.so.1 in {wsl.lib_dir}, but the loader's search path does not "
         f"reach it (ld.so.cache has no entry for it), so CUDA finds no driver. Put {wsl.lib_dir} on LD_LIBRARY_PATH "
         "for this shell; for good, make sure /etc/ld.so.conf.d/ld.wsl.conf lists it and run `sudo ldconfig`.",
-        f"export LD_LIBRARY_PATH={os.pathsep.join([wsl.lib_dir, *entries])}",
+        f"export LD_LIBRARY_PATH={quote(os.pathsep.join([wsl.lib_dir, *entries]))}",
         title=f"WSL 2: the Windows driver's libcuda.so.1 is not on the loader's search path ({wsl.lib_dir})",
     )
 
