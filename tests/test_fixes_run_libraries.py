@@ -21,10 +21,23 @@ from pathlib import Path
 import pytest
 
 from tests import factories as f
+from tests.fakes.wheel_index import build_wheel
+from tests.probes.test_pe import tiny_pe
 from torchdoctor.checks.base import REGISTRY, run_checks
-from torchdoctor.model import Facts, Finding, OtherLoaderFacts, Unavailable
+from torchdoctor.model import (
+    Facts,
+    Finding,
+    ImportFailureKind,
+    OtherLoaderFacts,
+    PackagesFacts,
+    PythonFacts,
+    TorchImportFailure,
+    Unavailable,
+)
 from torchdoctor.probes.environment import probe_env
-from torchdoctor.probes.other_loaders import probe_wsl
+from torchdoctor.probes.interpreter import probe_interpreter
+from torchdoctor.probes.loader import torch_folder
+from torchdoctor.probes.other_loaders import probe_wsl, read_dlls
 
 NA = Unavailable("loaders", "does not apply here", "not_applicable")
 WSL2 = "Linux version 5.15.153.1-microsoft-standard-WSL2 (root@1) (gcc) #1 SMP"
@@ -123,3 +136,104 @@ def test_td041_wsl_update_runs_against_a_recording_wsl(tmp_path: Path) -> None:
     log = recording_shim(tmp_path / "bin", "wsl")
     pasted(finding.fix_command, {**environ, "PATH": f"{tmp_path / 'bin'}:{environ['PATH']}"}, tmp_path)
     assert calls(log) == [["--update"]]
+
+
+# ----------------------------------------------------------------------------- a throwaway venv, wheels on local disk
+
+
+class Venv:
+    """A fresh venv whose pip installs only from ``wheels`` (PIP_NO_INDEX, PIP_FIND_LINKS), read by the real
+    interpreter probe; ``shell`` is the environment a pasted command runs in."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.wheels = tmp_path / "wheels"
+        self.wheels.mkdir()
+        self.home = tmp_path / "home"
+        self.home.mkdir()
+        self.shell = shell_env(
+            self.home,
+            PIP_NO_INDEX="1",
+            PIP_FIND_LINKS=str(self.wheels),
+            PIP_CONFIG_FILE=os.devnull,
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
+            PIP_NO_INPUT="1",
+        )
+        prefix = tmp_path / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(prefix)], check=True, capture_output=True, timeout=300)
+        self.python = prefix / "bin" / "python"
+
+    def wheel(
+        self, name: str, version: str, requires: tuple[str, ...] = (), files: dict[str, bytes] | None = None
+    ) -> None:
+        build_wheel(self.wheels, name, version, requires, files)
+
+    def install(self, *specs: str) -> None:
+        pasted(f"{self.python} -m pip install -q {' '.join(specs)}", self.shell, self.home)
+
+    def read(self) -> tuple[PythonFacts, PackagesFacts]:
+        python, packages = probe_interpreter(str(self.python), 60)
+        assert isinstance(python, PythonFacts) and isinstance(packages, PackagesFacts), (python, packages)
+        return python, packages
+
+    def site(self) -> Path:
+        (site,) = self.python.parent.parent.glob("lib/python3*/site-packages")
+        return site
+
+
+# ----------------------------------------------------------------------------- TD033: two CUDA majors of a wheel
+
+NCCL = "nvidia/nccl/lib/libnccl.so.2"
+
+
+def test_td033_the_printed_uninstall_and_reinstall_leave_torchs_nccl(tmp_path: Path) -> None:
+    """nvidia-nccl-cu12 (torch's pin) and nvidia-nccl-cu13 both write libnccl.so.2; the printed pip lines remove
+    the stray major and put torch's copy back, and the interpreter probe then finds one major."""
+    venv = Venv(tmp_path)
+    venv.wheel("nvidia-nccl-cu12", "2.21.5", files={NCCL: b"cu12 2.21.5"})
+    venv.wheel("nvidia-nccl-cu13", "2.27.3", files={NCCL: b"cu13 2.27.3"})
+    venv.wheel("torch", "2.5.1", ("nvidia-nccl-cu12==2.21.5; platform_system == 'Linux'",))
+    venv.install("torch==2.5.1", "nvidia-nccl-cu13==2.27.3")
+    python, packages = venv.read()
+    (finding,) = judge("TD033", f.facts(python=python, packages=packages))
+    pasted(finding.fix_command, venv.shell, venv.home)
+    python, packages = venv.read()
+    assert judge("TD033", f.facts(python=python, packages=packages)) == (), finding.fix_command
+    assert (venv.site() / NCCL).read_bytes() == b"cu12 2.21.5"
+
+
+# ----------------------------------------------------------------------------- TD045: a DLL torch's DLLs import
+
+OMP = "libomp140.x86_64.dll"
+
+
+def windows_torch(venv: Venv, version: str, ships_omp: bool) -> None:
+    """A stand-in Windows torch: torch/lib/fbgemm.dll imports c10.dll and (delay-loaded) libomp140.x86_64.dll."""
+    files = {"torch/lib/fbgemm.dll": tiny_pe(["c10.dll"], [OMP]), "torch/lib/c10.dll": tiny_pe([], [])}
+    if ships_omp:
+        files[f"torch/lib/{OMP}"] = tiny_pe([], [])
+    venv.wheel("torch", version, files=files)
+
+
+def dll_facts(venv: Venv, windows: Path) -> Facts:
+    python, packages = venv.read()
+    folder = torch_folder(packages)
+    assert isinstance(folder, str), folder
+    dlls = read_dlls(os.path.join(folder, "lib"), {"SystemRoot": str(windows), "PATH": ""})
+    failed = TorchImportFailure(ImportFailureKind.DLL_LOAD, "OSError", f"[WinError 126] ... {folder}\\lib\\fbgemm.dll")
+    loaders = OtherLoaderFacts(wsl=NA, tegra=NA, rocm=NA, dlls=dlls)
+    return replace(f.facts(python=python, packages=packages, torch=failed), other_loaders=loaders)
+
+
+def test_td045_the_printed_upgrade_past_the_broken_release_brings_the_dll(tmp_path: Path) -> None:
+    """torch 2.4.0's Windows wheels lack libomp140.x86_64.dll (compat/loaders.toml); the printed pip line, run in
+    the venv (a Linux venv standing in for a Windows one: pip does the same there), installs 2.4.1, and the DLL
+    facts read from its torch/lib find every import."""
+    venv = Venv(tmp_path)
+    windows_torch(venv, "2.4.0", ships_omp=False)
+    windows_torch(venv, "2.4.1", ships_omp=True)
+    (tmp_path / "Windows" / "System32").mkdir(parents=True)
+    venv.install("torch==2.4.0")
+    (finding,) = judge("TD045", dll_facts(venv, tmp_path / "Windows"))
+    assert finding.fix_command, finding.fix
+    pasted(finding.fix_command, venv.shell, venv.home)
+    assert judge("TD045", dll_facts(venv, tmp_path / "Windows")) == (), finding.fix_command
