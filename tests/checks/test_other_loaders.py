@@ -186,3 +186,33 @@ def test_td046_reads_the_kernel_release_and_is_quiet_from_5_10_43_3() -> None:
     assert finding.fix_command == "wsl --update" and "5.10.16.3" in finding.title
     enough = replace(wsl(), kernel="5.10.43.3-microsoft-standard-WSL2")
     assert fired("TD046", with_loaders(wsl=enough)) == ()
+
+
+DECLARED = {"TD041": "wsl", "TD042": "tegra", "TD044": "rocm", "TD045": "dlls", "TD046": "wsl"}
+"""The group of the other loaders' facts each check declares as an input (TD043 reads the ROCm group only as extra
+evidence: torch's own view of the GPUs decides it)."""
+
+
+def test_each_check_declares_its_group_and_is_skipped_with_the_probes_reason() -> None:
+    timed_out = replace(f.facts(), other_loaders=Unavailable("loaders", "the probe timed out after 10 s", "timeout"))
+    labels = {"wsl": "WSL", "tegra": "Jetson (Tegra)", "rocm": "ROCm (KFD)", "dlls": "Windows DLL"}
+    for code, group in DECLARED.items():
+        assert group in REGISTRY[code].requires, code
+        out = outcome(code, timed_out)
+        assert (out.status, out.reason) == (
+            CheckStatus.SKIPPED,
+            f"needs {labels[group]} facts: the probe timed out after 10 s",
+        ), code
+
+
+def test_a_group_that_could_not_be_read_skips_with_its_own_reason_and_one_that_does_not_apply_passes() -> None:
+    unreadable = Unavailable("loaders", "/proc/version: permission denied", "unreadable")
+    for code, group in DECLARED.items():
+        out = outcome(code, with_loaders(**{group: unreadable}))
+        assert out.reason.endswith("facts: /proc/version: permission denied"), code
+        assert outcome(code, with_loaders()).status is CheckStatus.PASSED, code
+
+
+def test_td043_still_judges_from_torch_when_the_loaders_were_not_recorded() -> None:
+    facts = replace(f.facts(torch=rocm_runtime("gfx1032", ("gfx1030",))), other_loaders=Unavailable("loaders", "old"))
+    assert outcome("TD043", facts).status is CheckStatus.FIRED

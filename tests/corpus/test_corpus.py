@@ -1,7 +1,10 @@
-"""The corpus of real cases runs in the suite: every case is well formed, replays, and is scored.
+"""The corpus of real cases runs in the suite: every case is well formed, replays, and gets the thread's verdict.
 
-The score itself is not asserted (the loader engine of issue 19 is being built); tests/corpus/README.md
-records it. What must hold today: no case makes a check fail internally, and every case gets a score.
+Each case must score "right" (a finding names the cause the thread confirmed, with a fix of the kind it
+confirmed: replay.score, from the case's own ``verdict``), except the cases in KNOWN_WRONG, each with why the
+doctor still gets it wrong. Those are strict xfails: a change that makes one right fails the suite until it is
+taken off the list, and a change that makes any other case wrong fails it too. tests/corpus/README.md keeps the
+list's reasons in prose.
 """
 
 from __future__ import annotations
@@ -13,6 +16,66 @@ import pytest
 from tests.corpus import replay as r
 
 CASES = r.load_cases()
+
+KNOWN_WRONG: dict[str, str] = {
+    "007-system-cuda-nvjitlink-torch25": "wrong fix: the thread states neither LD_LIBRARY_PATH nor which "
+    "libnvJitLink the loader took, so no fact names an entry to remove",
+    "008-ngc-container-nvjitlink-12-1": "wrong fix: the thread states neither LD_LIBRARY_PATH nor which "
+    "libnvJitLink the loader took, so no fact names an entry to remove",
+    "009-system-cudnn8-cuda-12-3-torch22": "silent: a cuDNN sub-library's undefined symbol in torch's runtime "
+    "warning, no LD_LIBRARY_PATH stated; no check reads loader errors from runtime warnings",
+    "010-system-cudnn8-cuda-12-1-venv": "silent: a cuDNN sub-library's undefined symbol in torch's runtime "
+    "warning, no LD_LIBRARY_PATH stated; no check reads loader errors from runtime warnings",
+    "016-nccl-cu11-and-cu12-wheels": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels, "
+    "so TD033 has nothing to fire on",
+    "018-second-nccl-provider-torch22": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels, "
+    "so TD033 has nothing to fire on",
+    "023-c10-dll-init-fails-torch-2-9": "wrong cause: c10.dll fails to initialise (WinError 1114) under torch 2.9 "
+    "and no fact names that release as broken (compat/loaders.toml lists none)",
+    "024-venv-fbgemm-torch-2-4-0": "wrong fix: TD045 is right, but TD003 fires on the replay's stand-in NVIDIA GPU "
+    "(the thread names none) and reinstalls 2.4.0, the broken release",
+    "028-gfx1031-laptop-segfault": "silent: the thread gives no gfx target for KFD facts, and the failure is a "
+    "segfault with no HIP error name",
+    "029-gfx1010-not-in-rocm62-wheels": "wrong cause: no gfx target the replay could turn into KFD facts; TD202's "
+    "'no kernel image' smoke error is named instead",
+    "036-aarch64-gb200-pypi-cpu-wheel": "wrong fix: the thread names no driver, so TD003 will not pick a CUDA build "
+    "(it says to fix the driver first)",
+    "038-torch-0-1-10-wheel-lacks-libiomp5": "wrong cause: a 0.1.10 wheel linked libiomp5 without shipping it; no "
+    "fact says that release is broken",
+    "040-rx7600xt-gfx1102-override-11-0-0": "wrong cause: no gfx target the replay could turn into KFD facts; a "
+    "smoke-step error with no HIP error name",
+    "044-jetson-built-torch-on-arm-server": "wrong fix: a Jetson build on a non-Jetson ARM server; the doctor names "
+    "the missing CUDA library, not another torch",
+    "058-torch-2-2-nccl-from-ms-amp": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels "
+    "(the second NCCL came from MS-AMP), so TD033 has nothing to fire on",
+    "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: the thread names neither the cuBLAS the loader "
+    "took nor LD_LIBRARY_PATH; uninstalling nvidia-cublas-cu11 needs that fact",
+    "060-rhel-6-4-glibc-torch-1-2": "wrong fix: TD002 names glibc but fixes it with a newer OS or an older torch; "
+    "the maintainer said to build from source",
+    "062-executorch-arm-ci-conda-libstdcxx-3-4-29": "wrong fix: TD003 fires on the replay's stand-in NVIDIA GPU and "
+    "reinstalls the same torch",
+}
+"""The cases the doctor does not get right yet (case name -> why). The one place to change when a case flips."""
+
+
+def verdict_params() -> list[object]:
+    """Each case, a strict xfail where KNOWN_WRONG lists it: passing then means it is right now."""
+    return [
+        pytest.param(
+            case,
+            id=case.name,
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason=f"{KNOWN_WRONG[case.name]} (if this passes, it is now right: remove it from KNOWN_WRONG)",
+            ),
+        )
+        if case.name in KNOWN_WRONG
+        else pytest.param(case, id=case.name)
+        for case in CASES
+    ]
+
+
 REQUIRED = ("source", "title", "class", "confirmed_cause", "confirmed_fix", "machine", "import_error", "runtime")
 
 
@@ -40,6 +103,20 @@ def test_case_replays_and_is_scored(case: r.Case) -> None:
     outcome = r.replay(case)
     assert outcome.internal_errors == ()
     assert isinstance(outcome.score, r.Score) and outcome.reason
+
+
+@pytest.mark.parametrize("case", verdict_params())
+def test_case_gets_the_threads_verdict(case: r.Case) -> None:
+    outcome = r.replay(case)
+    said = "; ".join(f"{x.code} {x.severity.value}: {x.title}" for x in outcome.findings) or "no findings"
+    assert outcome.score is r.Score.RIGHT, (
+        f"{case.name} is {outcome.score.value} ({outcome.reason}); the thread decided cause "
+        f"{case.verdict['cause']}, fix {case.verdict['fix_kind']}. The doctor said: {said}"
+    )
+
+
+def test_known_wrong_names_only_cases_that_exist() -> None:
+    assert set(KNOWN_WRONG) <= {c.name for c in CASES}, set(KNOWN_WRONG) - {c.name for c in CASES}
 
 
 def test_sources_are_unique() -> None:

@@ -29,8 +29,11 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def build_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
-    """A py3-none-any wheel of ``name`` ``version`` whose module says its own version."""
+def build_wheel(
+    folder: Path, name: str, version: str, requires: tuple[str, ...] = (), extra: dict[str, bytes] | None = None
+) -> Path:
+    """A py3-none-any wheel of ``name`` ``version`` whose module says its own version; ``extra``: more files in it
+    (``nvidia/nccl/lib/libnccl.so.2``, ``torch/lib/fbgemm.dll``), by their path inside site-packages."""
     module = name.replace("-", "_")
     dist = f"{module}-{version}"
     path = folder / f"{dist}-py3-none-any.whl"
@@ -46,6 +49,7 @@ def build_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...]
         f"{dist}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: torchdoctor-tests\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
     }
+    files.update(extra or {})
     record = [_record_line(n, d) for n, d in files.items()] + [f"{dist}.dist-info/RECORD,,"]
     files[f"{dist}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
     tmp = path.with_suffix(".tmp")

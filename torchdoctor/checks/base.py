@@ -21,6 +21,7 @@ from torchdoctor.model import (
     Facts,
     Finding,
     NvmlFacts,
+    OtherLoaderFacts,
     Severity,
     Source,
     TorchImportFailure,
@@ -130,6 +131,24 @@ def _not_runtime(facts: Facts) -> Unavailable:
     return Unavailable("torch", "torch did not import, so its runtime view is unknown", "no_runtime")
 
 
+def _loader_group(name: str) -> Getter:
+    """One group of ``facts.other_loaders`` (``wsl``, ``tegra``, ``rocm``, ``dlls``).
+
+    Where the probe could not run (or an older report did not record it), its Unavailable, so the check is skipped
+    with the probe's reason; where the group could not be read, the group's Unavailable; where it does not apply to
+    this machine (not WSL, not a Jetson), None: there is nothing there to judge, and the check passes.
+    """
+
+    def get(facts: Facts) -> object:
+        other = facts.other_loaders
+        if not isinstance(other, OtherLoaderFacts):
+            return other
+        value = getattr(other, name)
+        return None if isinstance(value, Unavailable) and value.code == "not_applicable" else value
+
+    return get
+
+
 REQUIREMENTS: dict[str, Getter] = {
     "host": lambda f: f.host,
     "python": lambda f: f.python,
@@ -142,12 +161,24 @@ REQUIREMENTS: dict[str, Getter] = {
     "torch_runtime": lambda f: f.torch if isinstance(f.torch, TorchRuntime) else _not_runtime(f),
     "nvml_gpus": _counted_gpus,
     "bench": lambda f: f.bench,
+    "wsl": _loader_group("wsl"),
+    "tegra": _loader_group("tegra"),
+    "rocm": _loader_group("rocm"),
+    "dlls": _loader_group("dlls"),
 }
 """What a catalogue check may ask for: ``kernel`` is KernelFacts, ``nvml_gpus`` the tuple of GPUFacts NVML
-counted, ``torch_runtime`` a torch that imported; ``facts`` is the whole :class:`Facts`."""
+counted, ``torch_runtime`` a torch that imported; ``wsl``, ``tegra``, ``rocm`` and ``dlls`` are the other loaders'
+groups (None where the group does not apply to this machine); ``facts`` is the whole :class:`Facts`."""
 TorchSeen = TorchRuntime | TorchImportFailure | TorchNotInstalled
 """What a check that asks for ``torch`` gets: torch imported, failed to import, or is not installed."""
-REQUIREMENT_NAMES = {"nvml_gpus": "NVML's GPU", "torch_runtime": "torch's runtime"}
+REQUIREMENT_NAMES = {
+    "nvml_gpus": "NVML's GPU",
+    "torch_runtime": "torch's runtime",
+    "wsl": "WSL",
+    "tegra": "Jetson (Tegra)",
+    "rocm": "ROCm (KFD)",
+    "dlls": "Windows DLL",
+}
 FACTS = Inputs(REQUIREMENTS, "facts", REQUIREMENT_NAMES)
 
 

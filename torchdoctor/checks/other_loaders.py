@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Iterator
 
-from torchdoctor.checks.base import Area, Fire, Skip, check, ev
+from torchdoctor.checks.base import REQUIREMENTS, Area, Fire, check, ev
 from torchdoctor.compat.loaders import LoaderKnowledge, knowledge
 from torchdoctor.derived import torch_version
 from torchdoctor.model import (
@@ -19,7 +19,6 @@ from torchdoctor.model import (
     Evidence,
     Facts,
     ImportFailureKind,
-    OtherLoaderFacts,
     RocmFacts,
     Severity,
     Source,
@@ -38,22 +37,6 @@ HIP_NO_BINARY = "hipErrorNoBinaryForGpu"
 CUDA_LIBRARY = re.compile(r"^lib(cudart|cufft|curand|cublas\w*|cudnn\w*|cusparse|cusolver|nvToolsExt)\.so")
 
 
-def _group(facts: Facts, name: str) -> object:
-    other = facts.other_loaders
-    if not isinstance(other, OtherLoaderFacts):
-        raise Skip(f"needs the other loaders' facts: {other.reason}")
-    value = getattr(other, name)
-    if isinstance(value, Unavailable) and value.code != "not_applicable":
-        raise Skip(f"needs {name} facts: {value.reason}")
-    return value
-
-
-def _applies(facts: Facts, name: str) -> object | None:
-    """The fact group, or None where it does not apply (not WSL, not a Jetson): the check then passes."""
-    value = _group(facts, name)
-    return None if isinstance(value, Unavailable) else value
-
-
 # ----------------------------------------------------------------------------- WSL 2
 
 
@@ -67,11 +50,8 @@ def _applies(facts: Facts, name: str) -> object | None:
     "/usr/lib/wsl/lib. A Linux NVIDIA driver installed inside the distribution puts its own libcuda.so.1 where the "
     "loader looks first, and that one cannot talk to /dev/dxg: CUDA then finds no device.",
 )
-def wsl_libcuda_shadowed(facts: Facts) -> Iterator[Fire]:
-    wsl = _applies(facts, "wsl")
-    if not isinstance(wsl, WslFacts):
-        return
-    if wsl.version != "wsl2":
+def wsl_libcuda_shadowed(wsl: WslFacts | None, facts: Facts) -> Iterator[Fire]:
+    if wsl is None or wsl.version != "wsl2":
         return
     if not wsl.lib_dir:
         yield Fire(
@@ -128,7 +108,7 @@ def _libcuda_not_found(facts: Facts, wsl: WslFacts) -> Fire:
         f"WSL mounts the Windows driver's libcuda.so.1 in {wsl.lib_dir}, but the loader's search path does not "
         f"reach it (ld.so.cache has no entry for it), so CUDA finds no driver. Put {wsl.lib_dir} on LD_LIBRARY_PATH "
         "for this shell; for good, make sure /etc/ld.so.conf.d/ld.wsl.conf lists it and run `sudo ldconfig`.",
-        f"export LD_LIBRARY_PATH={os.pathsep.join([wsl.lib_dir, *entries])}",
+        f"export LD_LIBRARY_PATH={quote(os.pathsep.join([wsl.lib_dir, *entries]))}",
         title=f"WSL 2: the Windows driver's libcuda.so.1 is not on the loader's search path ({wsl.lib_dir})",
     )
 
@@ -154,9 +134,8 @@ def kernel_version(release: str) -> tuple[int, ...]:
     "the oldest kernel with GPU compute support, and under an older one torch finds no NVIDIA driver. `wsl --update` "
     "installs the current kernel.",
 )
-def wsl_kernel_too_old(facts: Facts) -> Iterator[Fire]:
-    wsl = _applies(facts, "wsl")
-    if not isinstance(wsl, WslFacts) or wsl.version != "wsl2":
+def wsl_kernel_too_old(wsl: WslFacts | None) -> Iterator[Fire]:
+    if wsl is None or wsl.version != "wsl2":
         return
     version = kernel_version(wsl.kernel)
     if not version or version >= WSL_GPU_KERNEL:
@@ -200,9 +179,8 @@ def _jetson_fix(tegra: TegraFacts, data: LoaderKnowledge) -> str:
     "release uses it; a generic aarch64 wheel is CPU-only, and a Jetson wheel for another JetPack needs CUDA "
     "libraries of another version.",
 )
-def jetson_wrong_torch(facts: Facts) -> Iterator[Fire]:
-    tegra = _applies(facts, "tegra")
-    if not isinstance(tegra, TegraFacts):
+def jetson_wrong_torch(tegra: TegraFacts | None, facts: Facts) -> Iterator[Fire]:
+    if tegra is None:
         return
     torch = facts.torch
     evidence = [ev(Source.PROCFS, "Jetson", f"{tegra.model or 'Tegra'}, L4T {tegra.l4t or 'unknown'}")]
@@ -227,8 +205,7 @@ def _gfx_seen(facts: Facts) -> tuple[str, ...]:
     torch = facts.torch
     if isinstance(torch, TorchRuntime) and torch.hip and any(d.arch for d in torch.devices):
         return tuple(d.arch for d in torch.devices if d.arch)
-    other = facts.other_loaders
-    rocm = other.rocm if isinstance(other, OtherLoaderFacts) else None
+    rocm = _present(facts, "rocm")
     return rocm.gfx if isinstance(rocm, RocmFacts) else ()
 
 
@@ -310,9 +287,8 @@ VISIBLE = ("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")
     "ROCm shows a process only the GPUs these variables list (by index or UUID, ROCR first, then HIP); an empty "
     "value, -1 or an index past the last GPU leaves torch with fewer devices, or none.",
 )
-def rocm_visible_devices_hide(facts: Facts, env: EnvFacts) -> Iterator[Fire]:
-    rocm = _applies(facts, "rocm")
-    if not isinstance(rocm, RocmFacts):
+def rocm_visible_devices_hide(env: EnvFacts, rocm: RocmFacts | None) -> Iterator[Fire]:
+    if rocm is None:
         return
     for name in VISIBLE:
         value = env.get(name)
@@ -368,9 +344,8 @@ def _dll_fix(facts: Facts, dll: str, needed_by: str, data: LoaderKnowledge) -> t
     "Windows loads a DLL only when every DLL in its import table is found (torch's lib folder, System32, PATH); one "
     "missing gives 'WinError 126 ... Error loading \"...\\fbgemm.dll\" or one of its dependencies'.",
 )
-def windows_dll_import_missing(facts: Facts) -> Iterator[Fire]:
-    dlls = _applies(facts, "dlls")
-    if not isinstance(dlls, DllFacts):
+def windows_dll_import_missing(dlls: DllFacts | None, facts: Facts) -> Iterator[Fire]:
+    if dlls is None:
         return
     for dll, name in _missing_dlls(dlls):
         fix, command = _dll_fix(facts, name, os.path.basename(dll.path.replace("\\", "/")), knowledge())
@@ -393,10 +368,9 @@ def import_failed_on_dll(facts: Facts) -> bool:
 
 
 def _present(facts: Facts, name: str) -> object | None:
-    """A fact group that applies and was read, or None (TD002 then decides alone)."""
-    other = facts.other_loaders
-    value = getattr(other, name) if isinstance(other, OtherLoaderFacts) else None
-    return None if value is None or isinstance(value, Unavailable) else value
+    """A fact group that applies and was read, or None (TD002 and TD043 then decide from torch alone)."""
+    value = REQUIREMENTS[name](facts)
+    return None if isinstance(value, Unavailable) else value
 
 
 def explains_import_failure(facts: Facts) -> tuple[str, str] | None:
