@@ -58,3 +58,23 @@ def test_the_child_classifier_is_read_from_the_child() -> None:
     """The replay classifies messages with the torch child's own function, not a copy that could drift."""
     assert r.import_kind("ModuleNotFoundError", "No module named 'x'").value == "missing Python module"
     assert r.import_kind("ImportError", "libfoo.so.1: cannot open shared object file").value == "missing shared library"
+
+
+def _case(name: str) -> r.Case:
+    return next(c for c in CASES if c.name.startswith(name))
+
+
+def test_a_path_built_from_the_executables_rpath_is_an_rpath_candidate() -> None:
+    loader = r.facts_for(_case("062")).loader
+    (res,) = loader.resolutions  # type: ignore[union-attr]
+    assert [(c.via.value, c.entry) for c in res.candidates] == [("RPATH", "$ORIGIN/../lib")]
+
+
+def test_no_gpu_stands_in_for_a_cpu_torch_whose_thread_names_none() -> None:
+    assert isinstance(r.facts_for(_case("062")).nvml, r.Unavailable)  # aarch64 PyPI torch: the CPU build
+    assert not isinstance(r.facts_for(_case("055")).nvml, r.Unavailable)  # a cpu-only-build case has a GPU
+
+
+def test_torchs_requires_dist_comes_from_the_registry_for_a_pypi_release() -> None:
+    (torch,) = r.facts_for(_case("009")).packages.named("torch")  # type: ignore[union-attr]
+    assert any(req.startswith("nvidia-cudnn-cu12") for req in torch.requires)
