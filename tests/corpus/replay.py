@@ -32,6 +32,7 @@ from typing import Any
 from tests import factories as f
 from tests.corpus.other_loaders import other_loader_facts
 from torchdoctor.children import TORCH_CHILD
+from torchdoctor.compat.machine import installed_variant
 from torchdoctor.doctor import judge
 from torchdoctor.model import (
     CheckStatus,
@@ -243,10 +244,27 @@ def _python(machine: dict[str, Any]) -> Any:
     return f.python(**values)
 
 
+REGISTRY = Path(__file__).resolve().parents[2] / "compat" / "registry" / "torch.json"
+
+
+def _requires(machine: dict[str, Any]) -> tuple[str, ...]:
+    """The Requires-Dist of the torch the thread names, as its METADATA states it: PyPI's wheel for the machine's
+    platform (compat/registry), for a release PyPI has and an installer that takes PyPI's wheel; else none known."""
+    version, platform = machine.get("torch", ""), machine["platform"]
+    if not version or "+" in version or machine.get("installer") not in ("pip", "uv", "poetry"):
+        return ()
+    tag = {"linux-x86_64": "manylinux", "linux-aarch64": "aarch64", "windows-x86_64": "win_amd64"}.get(platform)
+    release = json.loads(REGISTRY.read_text(encoding="utf-8"))["releases"].get(version)
+    for group in release["groups"] if release and tag else ():
+        if any(tag in w and (platform != "linux-x86_64" or "x86_64" in w) for w in group["wheels"]):
+            return tuple(group["requires_dist"])
+    return ()
+
+
 def _packages(machine: dict[str, Any]) -> Any:
     dists = [f.dist(name, version) for name, version in machine.get("packages", {}).items()]
     if machine.get("torch"):
-        dists.insert(0, f.dist("torch", machine["torch"]))
+        dists.insert(0, f.dist("torch", machine["torch"], requires=_requires(machine)))
     return f.packages(*dists) if dists else f.packages(f.dist("torch", ""))
 
 
@@ -361,6 +379,8 @@ CONDA_PROVIDERS: dict[str, tuple[str, ...]] = {
 """A library's stem -> the conda packages that ship it (conda-forge and defaults): the case's listed one owns it."""
 
 ORIGIN_PATH = re.compile(r"^(?P<origin>.*/torch/lib)/(?P<rest>(?:\.\.?/)+)[^/]+$")
+EXE_RPATH = re.compile(r"^(?P<bin>.*/bin)/(?P<rest>(?:\.\./)+lib)/[^/]+$")
+"""A path the loader printed as built from the executable's $ORIGIN-relative RPATH (conda's python: ``bin/../lib``)."""
 """A path the loader printed as built from torch/lib's $ORIGIN-relative RUNPATH (``torch/lib/../../../../libX``)."""
 
 
@@ -409,6 +429,9 @@ def _via(path: str, said: str, ld_library_path: tuple[str, ...]) -> tuple[Via, s
     origin = ORIGIN_PATH.match(said)
     if origin:
         return Via.RUNPATH, "$ORIGIN/" + origin["rest"]
+    exe = EXE_RPATH.match(said)
+    if exe:
+        return Via.RPATH, "$ORIGIN/" + exe["rest"]
     if folder in DEFAULT_DIRS:
         return Via.DEFAULT, folder
     return None
@@ -441,7 +464,7 @@ def loader_for(case: Case) -> Any:
         if requester and os.path.normpath(path) == os.path.normpath(requester):
             continue  # the culprit is the object that asked (its own version needs are not met)
         how = _via(path, said, ld_library_path) if os.path.basename(said) == needed else None
-        at = said if how is not None and how[0] is Via.RUNPATH else path
+        at = said if how is not None and how[0] in (Via.RUNPATH, Via.RPATH) else path
         defines = (version,) if good and version and ".so" not in version else ()
         objects[at] = f.shared_object(at, entry["soname"], defines=defines, owned_by=_owner(entry, machine))
         if how is not None:
@@ -462,6 +485,10 @@ def loader_for(case: Case) -> Any:
     )
 
 
+GPU_CLASSES = ("cpu-only-build", "driver-too-old", "gpu-arch-unsupported")
+"""Classes whose symptom is a GPU torch cannot use: their machine has one whether or not the thread names it."""
+
+
 def facts_for(case: Case) -> Facts:
     """The doctor's facts for the machine the thread describes."""
     machine = case.data["machine"]
@@ -479,7 +506,7 @@ def facts_for(case: Case) -> Facts:
         torch = _runtime(case)
         if case.data["runtime"].get("op_error"):  # what the smoke tests would have met on the GPU
             smoke = f.smoke_failure("cuda:0", "tensors", case.data["runtime"]["op_error"])
-    return replace(
+    facts = replace(
         f.facts(),
         host=_host(machine),
         python=_python(machine),
@@ -492,6 +519,15 @@ def facts_for(case: Case) -> Facts:
         loader=loader_for(case),
         other_loaders=other_loader_facts(case),
     )
+    gpu_named = machine.get("gpus") or "driver" in machine or case.klass in GPU_CLASSES
+    if not gpu_named and installed_variant(facts) == "cpu":
+        # nothing in the thread says the machine has a GPU, and its torch is a CPU build by the doctor's own reading:
+        # no NVIDIA GPU stands in (it would only make the doctor ask for a CUDA build the thread never needed)
+        gone = Unavailable("NVML", "NVML Shared Library Not Found", "LibraryNotFound")
+        none = Unavailable("/proc", "no NVIDIA kernel module", "not_found")
+        no_gpu = f.kernel(module_version=none, dev_nodes=(), nvidia_loaded=False, pci_gpus=())
+        facts = replace(facts, nvml=gone, kernel=no_gpu)
+    return facts
 
 
 # ----------------------------------------------------------------------------- findings -> score

@@ -18,22 +18,12 @@ from tests.corpus import replay as r
 CASES = r.load_cases()
 
 KNOWN_WRONG: dict[str, str] = {
-    "007-system-cuda-nvjitlink-torch25": "wrong fix: the thread states neither LD_LIBRARY_PATH nor which "
-    "libnvJitLink the loader took, so no fact names an entry to remove",
-    "008-ngc-container-nvjitlink-12-1": "wrong fix: the thread states neither LD_LIBRARY_PATH nor which "
-    "libnvJitLink the loader took, so no fact names an entry to remove",
-    "009-system-cudnn8-cuda-12-3-torch22": "silent: a cuDNN sub-library's undefined symbol in torch's runtime "
-    "warning, no LD_LIBRARY_PATH stated; no check reads loader errors from runtime warnings",
-    "010-system-cudnn8-cuda-12-1-venv": "silent: a cuDNN sub-library's undefined symbol in torch's runtime "
-    "warning, no LD_LIBRARY_PATH stated; no check reads loader errors from runtime warnings",
     "016-nccl-cu11-and-cu12-wheels": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels, "
     "so TD033 has nothing to fire on",
     "018-second-nccl-provider-torch22": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels, "
     "so TD033 has nothing to fire on",
     "023-c10-dll-init-fails-torch-2-9": "wrong cause: c10.dll fails to initialise (WinError 1114) under torch 2.9 "
     "and no fact names that release as broken (compat/loaders.toml lists none)",
-    "024-venv-fbgemm-torch-2-4-0": "wrong fix: TD045 is right, but TD003 fires on the replay's stand-in NVIDIA GPU "
-    "(the thread names none) and reinstalls 2.4.0, the broken release",
     "028-gfx1031-laptop-segfault": "silent: the thread gives no gfx target for KFD facts, and the failure is a "
     "segfault with no HIP error name",
     "029-gfx1010-not-in-rocm62-wheels": "wrong cause: no gfx target the replay could turn into KFD facts; TD202's "
@@ -52,8 +42,6 @@ KNOWN_WRONG: dict[str, str] = {
     "took nor LD_LIBRARY_PATH; uninstalling nvidia-cublas-cu11 needs that fact",
     "060-rhel-6-4-glibc-torch-1-2": "wrong fix: TD002 names glibc but fixes it with a newer OS or an older torch; "
     "the maintainer said to build from source",
-    "062-executorch-arm-ci-conda-libstdcxx-3-4-29": "wrong fix: TD003 fires on the replay's stand-in NVIDIA GPU and "
-    "reinstalls the same torch",
 }
 """The cases the doctor does not get right yet (case name -> why). The one place to change when a case flips."""
 
@@ -135,3 +123,23 @@ def test_the_child_classifier_is_read_from_the_child() -> None:
     """The replay classifies messages with the torch child's own function, not a copy that could drift."""
     assert r.import_kind("ModuleNotFoundError", "No module named 'x'").value == "missing Python module"
     assert r.import_kind("ImportError", "libfoo.so.1: cannot open shared object file").value == "missing shared library"
+
+
+def _case(name: str) -> r.Case:
+    return next(c for c in CASES if c.name.startswith(name))
+
+
+def test_a_path_built_from_the_executables_rpath_is_an_rpath_candidate() -> None:
+    loader = r.facts_for(_case("062")).loader
+    (res,) = loader.resolutions  # type: ignore[union-attr]
+    assert [(c.via.value, c.entry) for c in res.candidates] == [("RPATH", "$ORIGIN/../lib")]
+
+
+def test_no_gpu_stands_in_for_a_cpu_torch_whose_thread_names_none() -> None:
+    assert isinstance(r.facts_for(_case("062")).nvml, r.Unavailable)  # aarch64 PyPI torch: the CPU build
+    assert not isinstance(r.facts_for(_case("055")).nvml, r.Unavailable)  # a cpu-only-build case has a GPU
+
+
+def test_torchs_requires_dist_comes_from_the_registry_for_a_pypi_release() -> None:
+    (torch,) = r.facts_for(_case("009")).packages.named("torch")  # type: ignore[union-attr]
+    assert any(req.startswith("nvidia-cudnn-cu12") for req in torch.requires)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torchdoctor.checks.base import ev
 from torchdoctor.model import (
     Candidate,
+    Distribution,
+    EnvFacts,
     Evidence,
     Facts,
     LoaderFacts,
@@ -115,6 +117,10 @@ def diagnose(message: str, loader: LoaderFacts, facts: Facts | None = None) -> D
     if picked is None or res is None:
         return None
     good = next((c for c in res.candidates if c is not picked and _good(loader, c, needed, error)), None)
+    if good is None and facts is not None and not any(cudalibs.wheel_root(c.path) for c in res.candidates):
+        bypass = outside_wheels(message, loader, facts)  # the copy that has it is a wheel's, on no search path here
+        if bypass is not None:
+            return replace(bypass, title=f"`import torch` fails: {bypass.title}")
     family = dlerror.version_family(error.version)
     lacks = f"{error.symbol}@{error.version}" if error.symbol else error.version
     evidence = [
@@ -329,3 +335,146 @@ def missing_library(message: str, loader: LoaderFacts | None, facts: Facts) -> D
         f"the {base} library of CUDA {cuda or 'the version this torch was built for'} where the loader looks."
     )
     return Diagnosis(title, tuple(evidence), fix)
+
+
+# --------------------------------------------------------------------------- a CUDA library from outside the wheels
+
+
+def _site_nvidia(path: str) -> str:
+    """The ``<site-packages>/nvidia`` folder beside ``path``: a file of an nvidia-* wheel, or of torch/lib."""
+    root = cudalibs.wheel_root(path)
+    if root:
+        return root
+    folder = os.path.dirname(_norm(path)).replace("\\", "/")
+    return f"{os.path.dirname(os.path.dirname(folder))}/nvidia" if folder.endswith("/torch/lib") else ""
+
+
+def _wheels_of(facts: Facts, base: str) -> list[Distribution]:
+    if not isinstance(facts.packages, PackagesFacts):
+        return []
+    return [d for d in facts.packages.distributions if (cudalibs.split_wheel(d.name) or ("",))[0] == base]
+
+
+def _torch_location(facts: Facts) -> str:
+    packages = facts.packages
+    torch = packages.named("torch") if isinstance(packages, PackagesFacts) else ()
+    return torch[0].location if torch else ""
+
+
+@dataclass(frozen=True)
+class WheelCopy:
+    folder: str
+    """The folder the wheel puts the library in."""
+    known_by: str
+    """What says so: the loader facts' copy, the installed wheel, or torch's pin."""
+
+
+def _wheel_copy(loader: LoaderFacts | None, facts: Facts, soname: str, near: str) -> WheelCopy | None:
+    """Where torch's nvidia-* wheel of ``soname`` puts it, when the facts say torch uses that wheel."""
+    base = cudalibs.wheel_base(soname)
+    pin, wheels = _torch_pin(facts, base), _wheels_of(facts, base)
+    pinned = re.split(r"[<>=!~ (]", pin, maxsplit=1)[0]
+    if pin and wheels and not any(d.name == pinned and d.version in pin for d in wheels):
+        return None  # the wheel installed is not the one torch pins: its own copy may be the old one
+    for obj in loader.objects if loader is not None else ():
+        if os.path.basename(obj.path) == soname and cudalibs.wheel_root(obj.path):
+            return WheelCopy(os.path.dirname(obj.path), f"its copy {obj.path}")
+    wheel = wheels[0].name if wheels else pinned
+    root = _site_nvidia(near) if os.path.isabs(near) else ""  # a message may print a relative path
+    root = root or (f"{wheels[0].location}/nvidia" if wheels else "")
+    root = root or (
+        f"{_torch_location(facts)}/nvidia" if (pin or _site_nvidia(near)) and _torch_location(facts) else ""
+    )
+    if not root or not (wheel or _site_nvidia(near)):
+        return None
+    split = cudalibs.split_wheel(wheel) if wheel else None
+    major = split[1] if split else (13 if "/nvidia/cu13/" in near.replace("\\", "/") else 0)
+    how = f"{wheels[0].name} {wheels[0].version} is installed" if wheels else f"torch pins {pin}" if pin else ""
+    return WheelCopy(cudalibs.wheel_lib_dir(root, soname, major), how or f"beside {near}")
+
+
+def _lacking(loader: LoaderFacts | None, folder: str) -> bool:
+    """The symbol lookups say the wheel's own copy lacks the symbol too (then it is not the loader's order)."""
+    looks = loader.lookups if loader is not None else ()
+    return any(_norm(os.path.dirname(lk.path)) == _norm(folder) and lk.defined is False for lk in looks)
+
+
+def outside_wheels(message: str, loader: LoaderFacts | None, facts: Facts) -> Diagnosis | None:
+    """A CUDA library of torch's nvidia-* wheels taken from outside them, read from the loader's message and facts.
+
+    Either the object that asked is itself a copy from elsewhere (a system cuDNN's sub-library torch's cuDNN opened by
+    soname), or a file of the wheels (torch/lib, nvidia/<lib>/lib) asked for a version the copy it was given lacks,
+    a version the library torch pins defines. The loader searches LD_LIBRARY_PATH before an object's RUNPATH, and
+    ld.so.cache before the default folders; a wheel's copy that is on no RUNPATH of the asking object is found only
+    where one of those points at it. The fix puts the wheel's folder first (and drops the entry of the stray copy).
+    """
+    error = dlerror.parse(message)
+    if error is None or error.kind is LoaderErrorKind.MISSING_LIBRARY or not error.version:
+        return None
+    if dlerror.version_family(error.version) is not VersionFamily.OTHER:
+        return None
+    asker = _norm(error.requester)
+    needed = error.version if ".so" in error.version else ""
+    obj = _find_object(loader, asker) if loader is not None else None
+    needed = needed or (_needed_for(obj, error) if obj is not None else os.path.basename(error.library))
+    if _site_nvidia(asker):  # a file of the wheels asked: the copy of ``needed`` it got is the stray
+        res = loader.resolution(obj.path, needed) if loader is not None and obj is not None else None
+        picked = _picked(res, error) if res is not None else None
+        stray = error.library if error.kind is LoaderErrorKind.MISSING_VERSION else picked.path if picked else ""
+        library, wheel = needed, _wheel_copy(loader, facts, needed, asker)
+    else:  # the object that asked is a copy from outside the wheels of a library they ship
+        stray, library = asker, os.path.basename(asker)
+        wheel = _wheel_copy(loader, facts, library, "") if cudalibs.is_cuda_library(library) else None
+    if wheel is None or not cudalibs.is_cuda_library(library) or _lacking(loader, wheel.folder):
+        return None
+    if stray and cudalibs.wheel_root(stray):
+        return None  # the copy taken is a wheel's own: not a question of the loader's order
+    return _wheel_first(message, error, asker, library, stray, wheel, loader, facts)
+
+
+def _wheel_first(
+    message: str,
+    error: LoaderError,
+    asker: str,
+    library: str,
+    stray: str,
+    wheel: WheelCopy,
+    loader: LoaderFacts | None,
+    facts: Facts,
+) -> Diagnosis:
+    lacks = f"{error.symbol}@{error.version}" if error.symbol else error.version
+    entries = loader.ld_library_path if loader is not None else _environ_path(facts)
+    stray_dir = os.path.dirname(stray) if stray else ""
+    evidence = [
+        ev(Source.TORCH, "the loader says", message.strip().splitlines()[0][:400]),
+        ev(Source.ENV, "needs", f"{asker} needs {lacks}"),
+        ev(Source.ENV, "the copy taken", stray or "not the wheel's (the loader's message does not name the file)"),
+        ev(Source.METADATA, "torch's wheel ships it in", f"{wheel.folder} ({wheel.known_by})"),
+    ]
+    owner = _owner(loader, stray) if loader is not None and stray else None
+    if owner is not None:
+        evidence.append(ev(Source.METADATA, "installed by", str(owner)))
+    if entries:
+        evidence.append(ev(Source.ENV, "LD_LIBRARY_PATH", os.pathsep.join(entries)))
+    kept = [e for e in entries if e and _norm(e) not in {_norm(stray_dir or wheel.folder), _norm(wheel.folder)}]
+    command = f"export LD_LIBRARY_PATH={quote(os.pathsep.join([wheel.folder, *kept]))}"
+    where = f"from {stray_dir}" if stray_dir else "from somewhere else"
+    held = f" the {library} in {stray_dir}{f' ({owner})' if owner else ''}" if stray_dir else f" another {library}"
+    dropped = f", without {stray_dir}" if stray_dir and any(_norm(e) == _norm(stray_dir) for e in entries) else ""
+    why = (
+        f"which needs {lacks}, a version the wheels' copies do not define" if stray == asker else f"which lacks {lacks}"
+    )
+    fix = (
+        f"torch's wheels ship {library} in {wheel.folder}, but the loader took{held}, {why}: it "
+        "searches LD_LIBRARY_PATH and ld.so.cache (where a system CUDA or cuDNN registers itself) before the "
+        f"wheel's folder, which is on no RUNPATH of {os.path.basename(asker)}. Put the wheel's folder first on "
+        f"LD_LIBRARY_PATH{dropped} (where a module system or shell profile sets it, change it there)."
+    )
+    title = f"{library} was loaded {where}, outside torch's wheels ({wheel.folder})"
+    return Diagnosis(title, tuple(evidence), fix, command)
+
+
+def _environ_path(facts: Facts) -> tuple[str, ...]:
+    env = facts.env
+    value = env.get("LD_LIBRARY_PATH") if isinstance(env, EnvFacts) else None
+    return tuple(value.replace(";", ":").split(":")) if value else ()  # as ld.so splits it

@@ -10,7 +10,7 @@ from dataclasses import replace
 from torchdoctor.checks import cuda_libraries, other_loaders
 from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
 from torchdoctor.checks.fixes import install_torch_fix
-from torchdoctor.checks.loader import diagnose, missing_library
+from torchdoctor.checks.loader import diagnose, missing_library, outside_wheels
 from torchdoctor.compat.machine import installed_variant
 from torchdoctor.derived import (
     cuda_cause,
@@ -237,7 +237,17 @@ def torch_import_failed(torch: TorchSeen, facts: Facts) -> Iterator[Fire]:
     found = diagnose(failure.message, loader, facts) if loader is not None else None
     found = found or missing_library(failure.message, loader, facts)
     if found is not None:  # the loader's facts decide: the file, its directory, why it was taken, who put it
-        yield Fire((*found.evidence, *evidence[2:]), found.fix, found.command, title=found.title)
+        yield Fire(
+            (*found.evidence, *(e for e in evidence[2:] if e not in found.evidence)),
+            found.fix,
+            found.command,
+            title=found.title,
+        )
+        return
+    stray = outside_wheels(failure.message, loader, facts)
+    if stray is not None:  # a library torch's wheels ship came from elsewhere: the loader's order decides
+        more = tuple(e for e in evidence[2:] if e not in stray.evidence)
+        yield Fire((*stray.evidence, *more), stray.fix, stray.command, title=f"`import torch` fails: {stray.title}")
         return
     yield Fire(
         tuple(evidence),
@@ -477,6 +487,12 @@ WHEEL_OWNED = {
 )
 def foreign_cuda_libs(torch_runtime: TorchRuntime, packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     torch = torch_runtime
+    loader = facts.loader if isinstance(facts.loader, LoaderFacts) else None
+    for text in (*torch.warnings, torch.cuda_error):  # a library torch opened at run time failed to load
+        stray = outside_wheels(text, loader, facts) if dlerror.parse(text) else None
+        if stray is not None:
+            yield Fire(stray.evidence, stray.fix, stray.command, title=stray.title)
+            return
     wheels = {d.name.lower() for d in packages.distributions}
     foreign = []
     for lib in torch.loaded_libraries:

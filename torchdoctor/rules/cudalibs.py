@@ -126,3 +126,24 @@ def cudnn_mismatch(text: str) -> tuple[str, str] | None:
     """(compiled against, found) from torch's message, or None when it holds none."""
     match = CUDNN_MISMATCH.search(text or "")
     return (cudnn_version(match["compiled"]), cudnn_version(match["found"])) if match else None
+
+
+WHEEL_FILE = re.compile(r"^(?P<root>.*/nvidia)/(?P<folder>[A-Za-z0-9_]+)/lib/(?P<name>[^/]+)$")
+"""A file of an nvidia-* wheel: ``<site-packages>/nvidia/<folder>/lib/<soname>`` (``cu13``: the CUDA 13 wheels)."""
+
+
+def wheel_root(path: str) -> str:
+    """The ``<site-packages>/nvidia`` folder ``path`` lies in when it is a file of an nvidia-* wheel, else ""."""
+    match = WHEEL_FILE.match(path.replace("\\", "/"))
+    return match["root"] if match and is_cuda_library(match["name"]) else ""
+
+
+def wheel_lib_dir(root: str, soname: str, major: int) -> str:
+    """Where the nvidia-* wheel of CUDA ``major`` puts ``soname`` under ``root`` (``<site-packages>/nvidia``): its own
+    ``<lib>/lib`` folder up to CUDA 12 (nvidia-nvjitlink-cu12 -> nvjitlink/lib), ``cu13/lib`` from 13 except NCCL."""
+    base = wheel_base(soname)
+    if not base:
+        return ""
+    if major >= 13 and base != "nvidia-nccl":
+        return f"{root}/cu13/lib"
+    return f"{root}/{base[len('nvidia-') :].replace('-', '_')}/lib"
