@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
-from torchdoctor.model import Unavailable
+from torchdoctor.maybe import Unavailable
 
 
 class SnapshotError(ValueError):

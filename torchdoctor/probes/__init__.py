@@ -14,10 +14,12 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from torchdoctor.model import Facts, LoaderFacts, Maybe, NvmlFacts, ProbeTiming, SmiFacts, TorchState, Unavailable
+from torchdoctor.gpu_facts import NvmlFacts
+from torchdoctor.maybe import Maybe, Unavailable
 from torchdoctor.rules import limits, timeouts
 
-if TYPE_CHECKING:  # NVML's child imports this package: nothing it does not need
+if TYPE_CHECKING:  # NVML's child imports this package: nothing it does not need (the model is imported in use)
+    from torchdoctor.model import Facts, ProbeTiming, SmiFacts, TorchState
     from torchdoctor.probes.early import EarlyProbes
 
 # The probes themselves are imported where they run: NVML's child imports torchdoctor.probes.nvml, and so this
@@ -39,7 +41,7 @@ class ProbeOptions:
     """Slack of the outer bound on all probes; every child has its own timeout, this only catches a probe bug."""
 
 
-TorchProbe = Callable[[ProbeOptions], TorchState]
+TorchProbe = Callable[[ProbeOptions], "TorchState"]
 OnMessage = Callable[[dict[str, Any]], None]
 MIN_SMI_SECONDS = 2.0
 
@@ -114,6 +116,7 @@ def gather(
     as each probe ends (the progress line says what is still awaited). ``early``: the standalone probes
     the command line started before its options were read; each is taken when its inputs are these.
     """
+    from torchdoctor.model import ProbeTiming
     from torchdoctor.probes.loader import probe_loader
     from torchdoctor.probes.other_loaders import probe_other_loaders
 
@@ -171,6 +174,8 @@ def _run_jobs(
     jobs: dict[str, Callable[[], Any]], results: dict[str, Any], bound: float, on_message: OnMessage | None
 ) -> dict[str, ProbeTiming]:
     """Each job in a thread of its own (in turn, here, when no thread can start), all within ``bound`` seconds."""
+    from torchdoctor.model import ProbeTiming
+
     timings: dict[str, ProbeTiming] = {}
 
     def run(name: str, job: Callable[[], Any]) -> None:
@@ -205,6 +210,7 @@ def _run_jobs(
 
 def _facts_of(results: dict[str, Any]) -> Facts:
     """The probes' results as one Facts."""
+    from torchdoctor.model import Facts, LoaderFacts
     from torchdoctor.probes.loader import with_lookups
 
     interp = results["interpreter"]

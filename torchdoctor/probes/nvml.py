@@ -25,12 +25,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from torchdoctor import serde
-from torchdoctor.model import NOT_SUPPORTED, GPUFacts, GPUProcess, Maybe, NvmlFacts, Unavailable, field_label
-from torchdoctor.probes.subproc import ChildResult, run_child
+from torchdoctor.gpu_facts import GPUFacts, GPUProcess, NvmlFacts, field_label
+from torchdoctor.maybe import NOT_SUPPORTED, Maybe, Unavailable
 from torchdoctor.rules import limits, timeouts
+
+if TYPE_CHECKING:  # the parent's side; the child (this module, imported by `-c`) starts no process of its own
+    from torchdoctor.probes.subproc import ChildResult
 
 T = TypeVar("T")
 
@@ -399,6 +402,8 @@ def probe_nvml(timeout: float, field_timeout: float = FIELD_TIMEOUT) -> Maybe[Nv
     init_timeout = max(timeout / 2, timeout - 1)  # a second to report a hung nvmlInit before the child is killed
     code = CHILD_CODE.format(parent=PACKAGE_PARENT, field=field_timeout, init=init_timeout)
     started = time.monotonic()
+    from torchdoctor.probes.subproc import run_child
+
     result = run_child([sys.executable, "-c", code], timeout, env=dict(os.environ))
     return interpret(result, timeout, time.monotonic() - started)
 
@@ -510,4 +515,6 @@ SAMPLER_CODE = (
 def sample_under_load(seconds: float, stop: str, interval: float = 0.25) -> ChildResult:
     """Run the sampler child for at most ``seconds``, or until the file ``stop`` appears."""
     code = SAMPLER_CODE.format(parent=PACKAGE_PARENT, seconds=seconds, interval=interval, stop=stop)
+    from torchdoctor.probes.subproc import run_child
+
     return run_child([sys.executable, "-c", code], seconds + 15, env=dict(os.environ))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 
-from torchdoctor.model import Unavailable
+from torchdoctor.maybe import Unavailable
 
 LIMIT = "limit"
 """Unavailable.code: the doctor ran out of something it needed (processes, threads, descriptors, memory)."""
