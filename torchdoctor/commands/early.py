@@ -25,6 +25,8 @@ def _start(early: EarlyProbes) -> None:
 
     choice = active_python()
     early.choice = choice
+    alone = standalone_probes(choice.path, timeouts.FAST_PROBE, timeouts.NVML)
+    for name in ("interpreter", "host", "kernel", "env"):
+        early.start(name, *alone[name])
     nvml_timeout = settings().nvml_timeout  # pyproject.toml's, else the default (a broken file is said later)
-    for name, (key, probe) in standalone_probes(choice.path, timeouts.FAST_PROBE, nvml_timeout).items():
-        early.start(name, key, probe)
+    early.start("nvml", *standalone_probes(choice.path, timeouts.FAST_PROBE, nvml_timeout)["nvml"])
