@@ -12,6 +12,8 @@ from torchdoctor.maybe import Maybe, Unavailable
 
 @dataclass(frozen=True)
 class GPUProcess:
+    """A process using a GPU, as NVML lists it."""
+
     pid: int
     used_memory: Maybe[int]
     kind: str
@@ -20,6 +22,8 @@ class GPUProcess:
 
 @dataclass(frozen=True)
 class GPUFacts:
+    """One GPU as NVML reads it; each field read on its own, so one that fails is unavailable, not the GPU."""
+
     index: int
     name: Maybe[str]
     uuid: Maybe[str]
@@ -68,6 +72,8 @@ def field_label(name: str) -> str:
 
 @dataclass(frozen=True)
 class NvmlFacts:
+    """The driver, its CUDA version and every GPU, from NVML."""
+
     driver_version: Maybe[str]
     cuda_driver_version: Maybe[str]
     """The newest CUDA the driver supports ("12.4"); what nvidia-smi calls "CUDA Version"."""

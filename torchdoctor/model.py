@@ -49,6 +49,8 @@ class Source(str, enum.Enum):
 
 @dataclass(frozen=True)
 class HostFacts:
+    """The operating system and machine: kernel, architecture, glibc, CPU, RAM, Rosetta, WSL, container, /dev/shm."""
+
     system: str
     """``platform.system()``: Linux, Darwin, Windows."""
     release: str
@@ -159,6 +161,8 @@ class PythonFacts:
 
 @dataclass(frozen=True)
 class Distribution:
+    """One installed distribution of the torch family, as its metadata (and its installer) says."""
+
     name: str
     version: str
     location: str
@@ -176,6 +180,8 @@ class Distribution:
 
 @dataclass(frozen=True)
 class PackagesFacts:
+    """The examined interpreter's torch-family distributions, and where `import torch`/`pynvml` would come from."""
+
     distributions: tuple[Distribution, ...]
     """Torch-family, NumPy, NVML and nvidia-*/cuda-* distributions; duplicates are kept."""
     torch_origin: Maybe[str]
@@ -202,6 +208,8 @@ def normalize(name: str) -> str:
 
 @dataclass(frozen=True)
 class SmiGpu:
+    """One GPU as `nvidia-smi` lists it (asked only when NVML could not tell the driver)."""
+
     index: int
     name: str
     uuid: str
@@ -221,6 +229,8 @@ class SmiFacts:
 
 @dataclass(frozen=True)
 class PciDevice:
+    """A PCI display or 3D device from /sys: its bus id, vendor:device id and the kernel driver bound to it."""
+
     bus_id: str
     device_id: str
     driver: str
@@ -261,6 +271,8 @@ class ImportFailureKind(str, enum.Enum):
 
 @dataclass(frozen=True)
 class TorchNotInstalled:
+    """The examined interpreter has no torch to import."""
+
     KIND: ClassVar[str] = "not_installed"
     python: str
     reason: str
@@ -268,6 +280,8 @@ class TorchNotInstalled:
 
 @dataclass(frozen=True)
 class TorchImportFailure:
+    """`import torch` failed: the exception (or signal) and its message, and what kind of failure it is."""
+
     KIND: ClassVar[str] = "import_failed"
     kind: ImportFailureKind
     exc_type: str
@@ -278,6 +292,8 @@ class TorchImportFailure:
 
 @dataclass(frozen=True)
 class TorchDevice:
+    """One device as torch sees it: name, compute capability, memory and arch."""
+
     index: int
     name: str
     capability: str
@@ -288,6 +304,8 @@ class TorchDevice:
 
 @dataclass(frozen=True)
 class LoadedLibrary:
+    """A shared library the torch child had mapped after `import torch` (from /proc/self/maps)."""
+
     name: str
     """cudart, cudnn, cublas, nvjitlink, nccl, ..."""
     path: str
@@ -295,6 +313,8 @@ class LoadedLibrary:
 
 @dataclass(frozen=True)
 class TorchRuntime:
+    """torch imported: its version, build (CUDA, HIP, cuDNN, NCCL, arch list) and what it sees at run time."""
+
     KIND: ClassVar[str] = "runtime"
     version: str
     file: str
@@ -381,6 +401,8 @@ class Owner:
 
 @dataclass(frozen=True)
 class VersionNeed:
+    """The symbol versions an object needs from one library (its DT_VERNEED entries)."""
+
     library: str
     """The needed library's name as the requester's version section gives it (libstdc++.so.6)."""
     versions: tuple[str, ...]
@@ -407,6 +429,8 @@ class SharedObject:
 
 @dataclass(frozen=True)
 class Candidate:
+    """A copy of a library on the loader's way, and by which step of its order it is found."""
+
     path: str
     via: Via
     entry: str
@@ -504,6 +528,8 @@ class DllImports:
 
 @dataclass(frozen=True)
 class DllFacts:
+    """On Windows, torch's lib folder and what each of its DLLs imports."""
+
     torch_lib: str
     dlls: tuple[DllImports, ...]
 
@@ -524,6 +550,8 @@ class OtherLoaderFacts:
 
 @dataclass(frozen=True)
 class EnvVar:
+    """An environment variable that changes how torch or CUDA loads or runs (its value withheld if secret)."""
+
     name: str
     value: str
     """The value when the doctor knows the variable and the value fits its grammar (``rules.envvars``), else ""."""
@@ -533,12 +561,16 @@ class EnvVar:
 
 @dataclass(frozen=True)
 class Nvcc:
+    """The CUDA compiler on PATH and the version it reports."""
+
     path: str
     version: str
 
 
 @dataclass(frozen=True)
 class EnvFacts:
+    """The environment variables that matter to torch, and nvcc."""
+
     variables: tuple[EnvVar, ...]
     nvcc: Maybe[Nvcc]
 
@@ -561,6 +593,8 @@ class StepStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class SmokeStep:
+    """One step of a device's smoke test (build, move, train, eval, DataLoader, save/load) and how it went."""
+
     name: str
     status: StepStatus
     seconds: float
@@ -572,6 +606,8 @@ class SmokeStep:
 
 @dataclass(frozen=True)
 class DeviceSmoke:
+    """One device's smoke test: its steps, and whether the child died on it."""
+
     device: str
     """cpu, cuda:0, mps."""
     name: str
@@ -587,6 +623,8 @@ class DeviceSmoke:
 
 @dataclass(frozen=True)
 class SmokeFacts:
+    """The smoke tests of every device tested."""
+
     devices: tuple[DeviceSmoke, ...]
 
 
@@ -595,6 +633,8 @@ class SmokeFacts:
 
 @dataclass(frozen=True)
 class BenchMetric:
+    """One measured figure of `bench` (matmul, memory or copy bandwidth), or why it could not be measured."""
+
     metric: str
     """matmul, memory (device copy), h2d, d2h, launch."""
     dtype: str
@@ -626,6 +666,8 @@ class LoadSample:
 
 @dataclass(frozen=True)
 class DeviceBench:
+    """One device's bench figures, with what NVML saw while they were measured."""
+
     device: str
     name: str
     capability: str
@@ -644,6 +686,8 @@ class DeviceBench:
 
 @dataclass(frozen=True)
 class BenchFacts:
+    """`bench`'s figures for every device measured."""
+
     devices: tuple[DeviceBench, ...]
     seconds: float
     """The --seconds each device was given."""
@@ -656,6 +700,8 @@ class BenchFacts:
 
 @dataclass(frozen=True)
 class Facts:
+    """Everything the probes gathered about one machine: what the checks judge and a report keeps."""
+
     host: Maybe[HostFacts]
     python: Maybe[PythonFacts]
     packages: Maybe[PackagesFacts]
@@ -687,6 +733,8 @@ class Severity(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Evidence:
+    """One fact a finding rests on, and the source it came from."""
+
     source: Source
     label: str
     value: str
@@ -694,6 +742,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Finding:
+    """A verdict: code, severity, what was seen, why it matters and the exact fix."""
+
     code: str
     slug: str
     severity: Severity
@@ -714,6 +764,8 @@ class CheckStatus(str, enum.Enum):
 
 @dataclass(frozen=True)
 class CheckOutcome:
+    """What one check concluded: passed, fired (with its findings) or could not check, and why."""
+
     code: str
     slug: str
     area: str
@@ -725,6 +777,8 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class ProbeTiming:
+    """How long one probe ran, and whether it finished."""
+
     name: str
     seconds: float
     ok: bool
@@ -732,12 +786,16 @@ class ProbeTiming:
 
 @dataclass(frozen=True)
 class ToolInfo:
+    """The program that wrote a report, and its version."""
+
     name: str
     version: str
 
 
 @dataclass(frozen=True)
 class Report:
+    """One machine's diagnosis: the facts, every check's outcome and the probes' timings."""
+
     schema_version: int
     tool: ToolInfo
     created: str
