@@ -30,8 +30,6 @@ KNOWN_WRONG: dict[str, str] = {
     "'no kernel image' smoke error is named instead",
     "036-aarch64-gb200-pypi-cpu-wheel": "wrong fix: the thread names no driver, so TD003 will not pick a CUDA build "
     "(it says to fix the driver first)",
-    "038-torch-0-1-10-wheel-lacks-libiomp5": "wrong cause: a 0.1.10 wheel linked libiomp5 without shipping it; no "
-    "fact says that release is broken",
     "040-rx7600xt-gfx1102-override-11-0-0": "wrong cause: no gfx target the replay could turn into KFD facts; a "
     "smoke-step error with no HIP error name",
     "044-jetson-built-torch-on-arm-server": "wrong fix: a Jetson build on a non-Jetson ARM server; the doctor names "
@@ -40,8 +38,6 @@ KNOWN_WRONG: dict[str, str] = {
     "(the second NCCL came from MS-AMP), so TD033 has nothing to fire on",
     "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: the thread names neither the cuBLAS the loader "
     "took nor LD_LIBRARY_PATH; uninstalling nvidia-cublas-cu11 needs that fact",
-    "060-rhel-6-4-glibc-torch-1-2": "wrong fix: TD002 names glibc but fixes it with a newer OS or an older torch; "
-    "the maintainer said to build from source",
 }
 """The cases the doctor does not get right yet (case name -> why). The one place to change when a case flips."""
 
