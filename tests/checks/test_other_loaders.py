@@ -110,6 +110,24 @@ def test_td042_quiet_when_the_target_is_in_the_build() -> None:
     assert fired("TD043", with_loaders(f.facts(torch=rocm_runtime("gfx1030", ("gfx1030",))))) == ()
 
 
+def kfd_runtime(arch_list: tuple[str, ...]) -> Any:
+    """A ROCm torch whose devices carry no gfx name (an older torch): the target is the kernel's (KFD)."""
+    device = TorchDevice(0, "AMD Radeon RX 5700 XT", "10.1", 8 << 30)
+    return f.cpu_runtime(hip="6.2", arch_list=arch_list, cuda_available=True, device_count=1, devices=(device,))
+
+
+def test_td042_reads_the_kfd_target_against_the_builds_list() -> None:
+    built = ("gfx1030", "gfx1100", "gfx900", "gfx906", "gfx908", "gfx90a", "gfx942")
+    (finding,) = fired("TD043", with_loaders(f.facts(torch=kfd_runtime(built)), rocm=RocmFacts(("gfx1010",))))
+    assert finding.fix_command == "" and "from source" in finding.fix and "PYTORCH_ROCM_ARCH=gfx1010" in finding.fix
+    assert fired("TD043", with_loaders(f.facts(torch=kfd_runtime(built)), rocm=RocmFacts(("gfx1030",)))) == ()
+
+
+def test_td042_claims_nothing_where_the_builds_list_is_not_known() -> None:
+    """A ROCm torch that lists no targets gives nothing to compare the GPU's with: no finding, whatever the gfx."""
+    assert fired("TD043", with_loaders(f.facts(torch=kfd_runtime(())), rocm=RocmFacts(("gfx1010",)))) == ()
+
+
 def test_td043_fires_on_an_index_past_the_last_gpu_and_is_quiet_otherwise() -> None:
     hidden = with_loaders(f.facts(env=f.env(HIP_VISIBLE_DEVICES="1")), rocm=RocmFacts(("gfx1030",)))
     (finding,) = fired("TD044", hidden)

@@ -269,13 +269,15 @@ def _packages(machine: dict[str, Any]) -> Any:
 
 
 def _gpus(case: Case) -> tuple[Any, Any]:
-    """(NVML facts, kernel facts): the NVIDIA GPUs the thread names; none on a ROCm, Jetson or Mac machine.
+    """(NVML facts, kernel facts): the NVIDIA GPUs the thread names; none on a ROCm, Jetson or Mac machine, or where
+    the thread says there is none (``"gpus": []``).
 
     Where a CUDA machine's thread names no GPU, the builders' healthy NVIDIA GPU stands in: the case is about
     something else, and "NVML could not tell" would raise a driver error the thread never had.
     """
     machine = case.data["machine"]
-    if _is_rocm(case) or machine["platform"] in ("jetson", "macos-arm64", "wsl1"):  # WSL 1: no GPU reaches Linux
+    no_gpu = machine.get("gpus") == []  # the thread states the machine has no NVIDIA GPU
+    if no_gpu or _is_rocm(case) or machine["platform"] in ("jetson", "macos-arm64", "wsl1"):  # WSL 1: no GPU in Linux
         gone = Unavailable("NVML", "NVML Shared Library Not Found", "LibraryNotFound")
         none = Unavailable("/proc", "no NVIDIA kernel module", "not_found")
         return gone, f.kernel(module_version=none, dev_nodes=(), nvidia_loaded=False, pci_gpus=())
@@ -314,6 +316,9 @@ def _runtime(case: Case) -> TorchRuntime:
         if isinstance(g, dict) and "capability" in g
     )
     devices = devices if available else ()
+    # the build's targets the thread does not state: a CUDA build's are the builders' default; a ROCm build's stay
+    # not stated (none, as a torch that lists none), never the default's sm_* list, which no ROCm build has
+    unstated_arch = () if _is_rocm(case) else f.runtime().arch_list
     loaded = tuple(
         LoadedLibrary(_lib_name(e["soname"]), e["path"])
         for e in case.data.get("loader", [])
@@ -329,7 +334,7 @@ def _runtime(case: Case) -> TorchRuntime:
         warnings=tuple(w for w in (state.get("warning"),) if w),
         cuda_error=state.get("cuda_error", ""),
         loaded_libraries=loaded,
-        arch_list=tuple(state.get("arch_list", f.runtime().arch_list)),
+        arch_list=tuple(state.get("arch_list", unstated_arch)),
         numpy=machine.get("packages", {}).get("numpy", ""),
     )
     if "cudnn_error" in state:

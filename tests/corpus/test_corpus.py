@@ -18,30 +18,22 @@ from tests.corpus import replay as r
 CASES = r.load_cases()
 
 KNOWN_WRONG: dict[str, str] = {
-    "016-nccl-cu11-and-cu12-wheels": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels, "
-    "so TD033 has nothing to fire on",
-    "018-second-nccl-provider-torch22": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels, "
-    "so TD033 has nothing to fire on",
-    "023-c10-dll-init-fails-torch-2-9": "wrong cause: c10.dll fails to initialise (WinError 1114) under torch 2.9 "
-    "and no fact names that release as broken (compat/loaders.toml lists none)",
-    "028-gfx1031-laptop-segfault": "silent: the thread gives no gfx target for KFD facts, and the failure is a "
-    "segfault with no HIP error name",
-    "029-gfx1010-not-in-rocm62-wheels": "wrong cause: no gfx target the replay could turn into KFD facts; TD202's "
-    "'no kernel image' smoke error is named instead",
-    "036-aarch64-gb200-pypi-cpu-wheel": "wrong fix: the thread names no driver, so TD003 will not pick a CUDA build "
-    "(it says to fix the driver first)",
-    "038-torch-0-1-10-wheel-lacks-libiomp5": "wrong cause: a 0.1.10 wheel linked libiomp5 without shipping it; no "
-    "fact says that release is broken",
-    "040-rx7600xt-gfx1102-override-11-0-0": "wrong cause: no gfx target the replay could turn into KFD facts; a "
-    "smoke-step error with no HIP error name",
-    "044-jetson-built-torch-on-arm-server": "wrong fix: a Jetson build on a non-Jetson ARM server; the doctor names "
-    "the missing CUDA library, not another torch",
+    "018-second-nccl-provider-torch22": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels and "
+    "no library path, so TD033 has nothing to fire on (naming NCCL from the symbol alone would be matching wording)",
+    "023-c10-dll-init-fails-torch-2-9": "wrong cause: c10.dll fails to initialise (WinError 1114) under torch 2.9; "
+    "only the project's maintainer blames the release, no pytorch maintainer confirms a broken wheel (#169429 is "
+    "open), so compat/loaders.toml has no row for it",
+    "028-gfx1031-laptop-segfault": "silent: the thread states the GPU's gfx1031 but not torch's gfx list (the list "
+    "quoted is TensorFlow's), and the failure is a segfault with no HIP error name",
+    "036-aarch64-gb200-pypi-cpu-wheel": "wrong fix: the thread names the GPU but neither its driver nor its compute "
+    "capability, so TD003 will not pick a CUDA build (it says to fix the driver first)",
+    "040-rx7600xt-gfx1102-override-11-0-0": "wrong cause: the thread states no gfx target and no build list, and "
+    "the override was already set when the rocm6.0 wheels failed (the rocm5.7 wheels fixed it)",
     "058-torch-2-2-nccl-from-ms-amp": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels "
-    "(the second NCCL came from MS-AMP), so TD033 has nothing to fire on",
-    "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: the thread names neither the cuBLAS the loader "
-    "took nor LD_LIBRARY_PATH; uninstalling nvidia-cublas-cu11 needs that fact",
-    "060-rhel-6-4-glibc-torch-1-2": "wrong fix: TD002 names glibc but fixes it with a newer OS or an older torch; "
-    "the maintainer said to build from source",
+    "(the second NCCL came from MS-AMP) and no library path, so TD033 has nothing to fire on",
+    "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: TD002 finds the image's libcublasLt taken instead "
+    "of the wheel's and puts the wheel's folder first on LD_LIBRARY_PATH (a fix that works); the reporter's fix, "
+    "uninstalling nvidia-cublas-cu11, is the other of two",
 }
 """The cases the doctor does not get right yet (case name -> why). The one place to change when a case flips."""
 
@@ -65,6 +57,8 @@ def verdict_params() -> list[object]:
 
 
 REQUIRED = ("source", "title", "class", "confirmed_cause", "confirmed_fix", "machine", "import_error", "runtime")
+STATED = re.compile(r"(machine|runtime)\.\w+")
+"""A key of a case's ``stated``: the fact (``machine.gfx``) whose value it quotes the thread for."""
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -80,6 +74,10 @@ def test_case_is_well_formed(case: r.Case) -> None:
     if data["import_error"]:
         assert data["import_error"]["exc_type"] and data["import_error"]["message"]
     assert all(e["role"] in r.ROLES and e["installed_by"] in (*r.INSTALLERS, "none") for e in data.get("loader", []))
+    for key, words in data.get("stated", {}).items():  # each cited fact is one the case records, with the words
+        assert STATED.fullmatch(key) and words.strip(), key
+        group, _, name = key.partition(".")
+        assert name in (data[group] or {}), f"{key} is cited but the case has no such fact"
     verdict = case.verdict
     assert verdict["cause"] in r.CAUSE_SIGNS
     assert verdict["fix_kind"] in r.FIX_SIGNS
@@ -143,3 +141,16 @@ def test_no_gpu_stands_in_for_a_cpu_torch_whose_thread_names_none() -> None:
 def test_torchs_requires_dist_comes_from_the_registry_for_a_pypi_release() -> None:
     (torch,) = r.facts_for(_case("009")).packages.named("torch")  # type: ignore[union-attr]
     assert any(req.startswith("nvidia-cudnn-cu12") for req in torch.requires)
+
+
+def test_a_rocm_builds_gfx_list_is_only_what_the_thread_states() -> None:
+    """No CUDA sm_* list stands in for a ROCm build's targets: unstated, it is empty (TD043 then claims nothing)."""
+    assert r.facts_for(_case("028")).torch.arch_list == ()  # type: ignore[union-attr]
+    assert "gfx1030" in r.facts_for(_case("029")).torch.arch_list  # type: ignore[union-attr]
+    assert r.facts_for(_case("033")).torch.arch_list  # type: ignore[union-attr]  # a CUDA build: the builders' list
+
+
+def test_an_empty_gpu_list_is_a_machine_with_no_nvidia_gpu() -> None:
+    facts = r.facts_for(_case("044"))
+    assert isinstance(facts.nvml, r.Unavailable)
+    assert facts.kernel.pci_gpus == ()  # type: ignore[union-attr]

@@ -13,7 +13,13 @@ import os
 import re
 from dataclasses import dataclass, replace
 
+from packaging.version import InvalidVersion, Version
+
 from torchdoctor.checks.base import ev
+from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.compat.loaders import knowledge
+from torchdoctor.compat.tables import CompatDataError, load_tables
+from torchdoctor.derived import torch_version
 from torchdoctor.model import (
     Candidate,
     Distribution,
@@ -21,6 +27,7 @@ from torchdoctor.model import (
     Evidence,
     Facts,
     LoaderFacts,
+    OtherLoaderFacts,
     Owner,
     OwnerKind,
     PackagesFacts,
@@ -28,8 +35,10 @@ from torchdoctor.model import (
     Resolution,
     SharedObject,
     Source,
+    Unavailable,
     Via,
 )
+from torchdoctor.nvidia import no_nvidia_at_all
 from torchdoctor.rules import cudalibs, dlerror
 from torchdoctor.rules.dlerror import LoaderError, LoaderErrorKind, VersionFamily
 from torchdoctor.rules.index import pip
@@ -224,11 +233,7 @@ def _remedy(
         return _conda_remedy(needed, picked, owner, family, evidence, lacks)
     if family is VersionFamily.GLIBC:
         title = f"`import torch` fails: the OS's glibc lacks {lacks}"
-        fix = (
-            f"This torch needs {lacks} from the C library, and the OS's glibc ({folder}) is older. Use a newer OS "
-            "or container image, or a torch release built for this glibc (torch <= 2.5 is built for glibc 2.17)."
-        )
-        return Diagnosis(title, evidence, fix)
+        return Diagnosis(title, evidence, _glibc_fix(lacks, folder))
     title = f"`import torch` fails: the {needed} in {folder} lacks {lacks}"
     shipped = f" ({owner})" if owner is not None else ""
     fix = (
@@ -236,6 +241,29 @@ def _remedy(
         f"it, or put a newer {needed} first for this program only."
     )
     return Diagnosis(title, evidence, fix)
+
+
+def _glibc_fix(lacks: str, folder: str) -> str:
+    """A newer OS, or the newest torch series whose wheels need a glibc older than the one the loader lacks (the
+    release tables' floors); where no release the tables list is built for a glibc that old, building from source."""
+    head = f"This torch needs {lacks} from the C library, and the OS's glibc ({folder}) is older. Use a newer OS "
+    head += "or container image"
+    try:
+        releases = load_tables().releases
+        lacking = Version(lacks.partition("_")[2])
+        floors = [(Version(r.glibc), Version(r.torch), r) for r in releases]
+    except (CompatDataError, InvalidVersion):
+        return head + ", or an older torch built for this glibc."
+    older = [(floor, series, r) for floor, series, r in floors if floor < lacking]
+    if older:
+        _, _, newest = max(older, key=lambda t: t[1])
+        return head + f", or an older torch built for glibc {newest.glibc} (torch <= {newest.torch})."
+    oldest = min(floors, key=lambda t: t[1])[2]
+    lowest = min(floor for floor, _, _ in floors)
+    return (
+        head + f", or build torch from source on this machine: no release in torchdoctor's tables (torch "
+        f"{oldest.torch} and later) has wheels for a glibc older than {lowest}."
+    )
 
 
 def _conda_remedy(
@@ -290,6 +318,55 @@ def _conda_prefix(facts: Facts) -> str:
     return python.conda_prefix if isinstance(python, PythonFacts) and python.conda_prefix else ""
 
 
+def _known_broken_wheel(message: str, name: str, loader: LoaderFacts | None, facts: Facts) -> Diagnosis | None:
+    """A library the installed torch's Linux wheel links without shipping it, as compat/loaders.toml records for that
+    release with its source: the wheel is at fault, not this machine, so no copy of the library from elsewhere is the
+    fix; a later torch is."""
+    version = torch_version(facts)
+    row = knowledge().broken_linux_wheel(version, name) if version else None
+    if row is None:
+        return None
+    _, searched = _searched(loader, name)
+    evidence = [
+        ev(Source.TORCH, "the loader says", message.strip().splitlines()[0][:400]),
+        ev(Source.METADATA, "installed torch", version),
+        ev(Source.COMPAT, "known broken wheel", f"torch{row.torch} links {row.library} and does not ship it"),
+        ev(Source.COMPAT, "source", row.source),
+        *searched,
+    ]
+    later = f"torch>={row.fixed_in}" if row.fixed_in else f"torch>{version.split('+')[0]}"
+    fixed = f"fixed in {row.fixed_in}" if row.fixed_in else "fixed by later wheels"
+    fix = (
+        f"torch {version}'s Linux wheel needs {name} and does not ship it: a known bug of that release's wheels "
+        f"({fixed}), not something this machine lacks. Upgrade torch past it; a {name} put on the loader's path "
+        "from elsewhere would only hide it."
+    )
+    title = f"`import torch` fails: torch {version}'s wheel links {name} without shipping it"
+    return Diagnosis(title, tuple(evidence), fix, pip(facts, f"install --upgrade {quote(later)}"))
+
+
+def _no_nvidia_gpu(facts: Facts) -> bool:
+    """No NVIDIA GPU or driver anywhere the doctor looks (NVML, the PCI bus, /dev, /proc), on a machine that is no
+    Jetson (whose GPU is on no PCI bus and has no NVML)."""
+    tegra = facts.other_loaders.tegra if isinstance(facts.other_loaders, OtherLoaderFacts) else None
+    not_jetson = isinstance(tegra, Unavailable) and tegra.code == "not_applicable"
+    return not_jetson and no_nvidia_at_all(facts)
+
+
+def _cuda_build_without_gpu(name: str, evidence: list[Evidence], facts: Facts) -> Diagnosis:
+    """A CUDA library torch links is missing on a machine with no NVIDIA GPU: this torch is a CUDA build made for
+    another machine, and installing CUDA's libraries would only let it import, never use a GPU."""
+    evidence.append(ev(Source.NVML, "NVIDIA GPU or driver", "none (no NVML library, nothing on the PCI bus)"))
+    fix = install_torch_fix(facts)
+    text = (
+        f"{name} is a CUDA library: this torch is a CUDA build (made for a machine with an NVIDIA GPU), and this "
+        "machine has no NVIDIA GPU or driver, so no CUDA library would make it use one. Install the torch built for "
+        f"this machine instead. {fix.text}"
+    )
+    title = f"`import torch` fails: {name} is missing, and this CUDA build of torch is on a machine with no NVIDIA GPU"
+    return Diagnosis(title, tuple(evidence), text, fix.command)
+
+
 def missing_library(message: str, loader: LoaderFacts | None, facts: Facts) -> Diagnosis | None:
     """A library nothing on the search path provides: which object needs it, where the loader looked, and the
     one installer that should ship it (the nvidia wheel torch's Requires-Dist pins, or the conda package)."""
@@ -297,11 +374,16 @@ def missing_library(message: str, loader: LoaderFacts | None, facts: Facts) -> D
     if error is None or error.kind is not LoaderErrorKind.MISSING_LIBRARY:
         return None
     name = os.path.basename(error.library)
+    known = _known_broken_wheel(message, name, loader, facts)
+    if known is not None:
+        return known
     base = cudalibs.wheel_base(name)
     if not base:
         return None
     _, evidence = _searched(loader, name)
     evidence.insert(0, ev(Source.TORCH, "the loader says", message.strip().splitlines()[0][:400]))
+    if _no_nvidia_gpu(facts):
+        return _cuda_build_without_gpu(name, evidence, facts)
     title = f"`import torch` fails: {name} is missing (no copy on the loader's search path)"
     pin = _torch_pin(facts, base)
     if pin:

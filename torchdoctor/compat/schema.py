@@ -180,7 +180,7 @@ SCHEMAS: Mapping[str, FileSchema] = {
             }
         },
     ),
-    "loaders": FileSchema(  # ROCm gfx overrides, Windows DLL providers, Jetson wheels (compat/loaders.py)
+    "loaders": FileSchema(  # ROCm gfx overrides, DLL providers, broken wheels, Jetson (compat/loaders.py)
         top={},
         tables={"jetson": {"index": _req(_TEXT), "guide": _req(_TEXT), **_SOURCED}},
         rows={
@@ -193,6 +193,7 @@ SCHEMAS: Mapping[str, FileSchema] = {
                 "fixed_in": _req(_TEXT),
                 **_SOURCED,
             },
+            "broken_linux": {"torch": _req(_TEXT), "library": _req(_TEXT), "fixed_in": _opt(_TEXT), **_SOURCED},
         },
     ),
 }
