@@ -4,7 +4,8 @@ The only module that exits. Each command's logic lives in :mod:`torchdoctor.comm
 :mod:`torchdoctor.output`; the exit code in :mod:`torchdoctor.policy`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typer reads every command's annotations at each start, and
+# strings would be evaluated again each time (objects are made once, as the module is imported).
 
 import contextlib
 import enum
@@ -100,7 +101,7 @@ def stops() -> Iterator[None]:
         fatal(exc.message, exc.code)
 
 
-def finish(result: Result, out: OutputOptions, fail_on: FailOn = FailOn.ERROR) -> NoReturn:
+def finish(result: "Result", out: OutputOptions, fail_on: FailOn = FailOn.ERROR) -> NoReturn:
     """Deliver the result, then exit with the fail-on policy's code."""
     with stops():
         deliver(result, out)
