@@ -20,6 +20,7 @@ Sources for the grammars:
 
 from __future__ import annotations
 
+import functools
 import re
 
 _BOOL = r"(?i:0|1|true|false|yes|no|on|off|y|n|t|f)"
@@ -211,12 +212,16 @@ KNOWN: dict[str, str] = {
 }
 """Each variable whose value the doctor records, with its grammar (a regular expression the whole value must match)."""
 
-_COMPILED = {name: re.compile(rf"(?:{grammar})?") for name, grammar in KNOWN.items()}
+@functools.cache
+def _compiled(name: str) -> re.Pattern[str] | None:
+    """The grammar of ``name``, compiled when a value of it is first read (a machine sets a few of them)."""
+    grammar = KNOWN.get(name)
+    return None if grammar is None else re.compile(rf"(?:{grammar})?")
 
 
 def fits(name: str, value: str) -> bool:
     """Whether ``name`` is a variable the doctor knows and ``value`` fits its grammar (no control characters)."""
-    grammar = _COMPILED.get(name)
+    grammar = _compiled(name)
     if grammar is None or len(value) > 8192 or any(ord(c) < 32 or ord(c) == 127 for c in value):
         return False
     return grammar.fullmatch(value) is not None
