@@ -71,7 +71,7 @@ def test_rank_0_killed_mid_run_leaves_one_report_from_the_rank_it_named(tmp_path
     assert cluster["launch"]["rank"] == 1 and cluster["launch"]["launcher"] == "static"
     assert cluster["notes"][0].startswith("reported by rank 1: named by rank 0"), cluster["notes"]
     assert [r["rank"] for r in cluster["ranks"]] == [0, 1, 2], "every rank's facts, as rank 0 had them"
-    assert steps(report)["all_reduce"]["status"] == "passed"
+    assert steps(report)["init_process_group"]["status"] == "passed"
 
 
 def test_rank_0_killed_in_the_rendezvous_before_every_rank_arrived_leaves_one_report(tmp_path: Path) -> None:
