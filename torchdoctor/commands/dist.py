@@ -136,6 +136,7 @@ def run_rank(options: DistOptions) -> int:
         options.timeout,
         options.max_mib * 1024 * 1024,
         state=os.environ.get(STATE_ENV, ""),
+        all_ranks=options.all_ranks,
     )
     once = threading.Lock()
     codes: list[int] = []
@@ -148,8 +149,8 @@ def run_rank(options: DistOptions) -> int:
                 mark(run_options.state, "reported")
             return codes[0]
 
-    def log(message: str) -> None:
-        if options.all_ranks or launch.rank == 0:
+    def log(message: str, *, everywhere: bool = False) -> None:
+        if everywhere or options.all_ranks or launch.rank == 0:
             say(f"torchdoctor: {message}")
 
     terminated = dist_run.TerminationReport()  # before torch starts any thread

@@ -7,10 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from torchdoctor.distributed.model import BandwidthSample, ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
 from torchdoctor.distributed.sidechannel import Heartbeat, SideChannel, Watchdog
+from torchdoctor.distributed.survivor import Survivor
 from torchdoctor.model import StepStatus
 
 
@@ -32,11 +33,17 @@ class DistOptions:
     state: str = ""
     """The folder of the launcher that started this rank (`launcher.STATE_ENV`), else "": the rank
     leaves there what the launcher needs to report when no rank can."""
+    all_ranks: bool = False
+    """--all-ranks: every rank speaks, and when rank 0 (the store's host) is gone every survivor reports."""
 
 
 Finish = Callable[[ClusterFacts], int]
 """Rank 0 hands the cluster facts over to be judged and rendered; it returns the exit code."""
-Log = Callable[[str], None]
+
+
+class Log(Protocol):
+    def __call__(self, message: str, *, everywhere: bool = False) -> None:
+        """A line on stderr from rank 0 (every rank under --all-ranks); ``everywhere``: from this rank regardless."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,9 @@ class Rank:
     torch: Any
     me: RankFacts
     started: float
+    survivor: Survivor | None = None
+    """A rank other than 0 whose store rank 0 hosts (a static launch): what it knows of rank 0, to report
+    if rank 0 dies; None elsewhere."""
 
     def seconds(self) -> float:
         return round(time.monotonic() - self.started, 3)

@@ -32,7 +32,17 @@ from torchdoctor.distributed.lastresort import TerminationReport, exit_hard, wat
 from torchdoctor.distributed.launcher import leave_facts, mark
 from torchdoctor.distributed.model import ClusterFacts, Launch, PeerAccess, RankFacts, StepResult
 from torchdoctor.distributed.rank import NodeView, gather, norm_bus
-from torchdoctor.distributed.sidechannel import Heartbeat, SideChannel, Watchdog, connect, key, reachable
+from torchdoctor.distributed.sidechannel import (
+    Heartbeat,
+    SideChannel,
+    StoreLost,
+    Watchdog,
+    connect,
+    key,
+    reachable,
+)
+from torchdoctor.distributed.survivor import AFTER_RUN, Survivor, applies, by_hosts
+from torchdoctor.exitcodes import Stop
 from torchdoctor.model import StepStatus
 
 __all__ = ["DistOptions", "TerminationReport", "choose_backend", "run"]
@@ -61,14 +71,19 @@ def run(
     if options.state:  # started by our launcher's torchrun: end with it, however it ends
         watch_parent()
     rank = _launch(torch, launch, options, finish, log)
-    job = _rendezvous(rank, terminated)
-    if isinstance(job, int):
-        return job
-    mark(options.state, "joined")
-    _watch(job, terminated)
-    if _collectives(job):
-        _gather(job)
-    return _report(job)
+    try:
+        job = _rendezvous(rank, terminated)
+        if isinstance(job, int):
+            return job
+        mark(options.state, "joined")
+        _watch(job, terminated)
+        if _collectives(job):
+            _gather(job)
+        return _report(job)
+    except StoreLost:
+        if rank.survivor is None:  # the store's host was not rank 0: the caller says so
+            raise
+        return _orphaned(rank)
 
 
 def _launch(torch: Any, launch: Launch, options: DistOptions, finish: Finish, log: Log) -> Rank:
@@ -78,7 +93,25 @@ def _launch(torch: Any, launch: Launch, options: DistOptions, finish: Finish, lo
         torch.cuda.set_device(launch.local_rank)
     me = gather(torch, launch, _nvml_view(), os.environ)
     leave_facts(options.state, launch, me)
-    return Rank(launch, options, finish, log, torch, me, started)
+    survivor = Survivor(launch, options.all_ranks) if applies(launch, bool(options.state)) else None
+    return Rank(launch, options, finish, log, torch, me, started, survivor)
+
+
+def _store_gone(rank: Rank) -> NoReturn:
+    """The heartbeat thread found rank 0's store gone: report (or say one line), and end this rank there and
+    then (its main thread may be inside a collective that rank 0 will never join)."""
+    try:
+        code = _orphaned(rank)
+    except Stop as exc:  # the report could not be written: the command line would have said why
+        rank.log(f"{exc.message}", everywhere=True)
+        code = int(exc.code)
+    exit_hard(code)
+
+
+def _orphaned(rank: Rank) -> int:
+    """Rank 0, the store's host, is gone: the rank named to report does; the others say one line. Exit code."""
+    assert rank.survivor is not None
+    return rank.survivor.report(rank.me, rank.seconds(), rank.finish, lambda line: rank.log(line, everywhere=True))
 
 
 def _stopped_early(launch: Launch, options: DistOptions) -> ClusterFacts:
@@ -121,14 +154,23 @@ def _rendezvous(rank: Rank, terminated: TerminationReport | None = None) -> Job 
     try:
         store = connect(rank.torch, rank.launch, rank.options.rdzv_timeout)
     except Exception as exc:
+        survivor = rank.survivor
+        if survivor is not None and not survivor.reports:  # every rank that cannot reach rank 0 would say the same
+            said = f"rank {rank.launch.rank}: could not reach rank 0's store; rank {survivor.deputy} reports"
+            rank.log(said, everywhere=True)
+            return 1
         return rank.finish(_unreachable(rank, t0, exc))
     side = SideChannel(store, rank.launch.rank, rank.launch.world_size)
     sides.append(side)
+    if rank.survivor is not None:
+        rank.survivor.side = side
     agreed = _facts(rank, side, t0)
     if isinstance(agreed, int):
         return agreed
     backend, ranks = agreed
     steps = [StepResult("rendezvous", StepStatus.PASSED, round(time.monotonic() - t0, 3))]
+    if rank.survivor is not None:
+        rank.survivor.started(backend, steps)
     heartbeat = Heartbeat(side)
     torch = rank.torch
     device = torch.device(f"cuda:{torch.cuda.current_device()}" if backend == "nccl" else "cpu")
@@ -182,6 +224,9 @@ def _agree(rank: Rank, side: SideChannel, t0: float, deadline: float) -> Agreed 
     disagree = [r for r in ranks if r.world_size and r.world_size != launch.world_size]
     if not missing and not disagree:
         backend = choose_backend(options.backend, ranks)
+        if not launch.agent_store:  # the rank that reports should this one (the store's host) die
+            deputy, why = by_hosts(ranks)
+            side.put("deputy", value=f"{deputy} {why}")
         side.put("go", value=backend)
         return backend, ranks
     error = (
@@ -209,7 +254,15 @@ def _await_go(rank: Rank, side: SideChannel, deadline: float) -> Agreed | int:
             rank.log(f"rank {rank.launch.rank}: rank 0 aborted: {side.get('abort')}")
             return _exit_code(side, rank.options)
         if side.has("go"):
-            return side.get("go"), ()
+            backend = side.get("go")
+            survivor = rank.survivor
+            if survivor is not None:
+                survivor.named(side)
+                if survivor.reports:  # it may have to report for rank 0: it learns what rank 0 knows
+                    survivor.ranks = _read_facts(side, rank.launch.world_size)
+            return backend, ()
+        if side.lost:
+            raise StoreLost(side.lost)
         time.sleep(0.05)
     rank.log(f"rank {rank.launch.rank}: rank 0 did not start the run within {rank.options.rdzv_timeout:g} s")
     return 1
@@ -239,6 +292,8 @@ def choose_backend(requested: str, ranks: tuple[RankFacts, ...]) -> str:
 def _watch(job: Job, terminated: TerminationReport | None) -> None:
     """Arm the watchdog (total_timeout, and each step's own), and let rank 0 report when stopped."""
     job.watchdog = Watchdog(lambda step: _hung(job, step), job.rank.started + job.options.total_timeout)
+    if job.rank.survivor is not None:  # the heartbeat is the first to find the store gone, wherever the run is
+        job.heartbeat.on_lost = lambda: _store_gone(job.rank)
     if terminated is not None and job.launch.rank == 0:
         terminated.report = lambda: job.report([*job.steps, _terminated(job.steps)], tell=False)
 
@@ -257,15 +312,23 @@ def _hung(job: Job, step: str) -> NoReturn:
     failed = StepResult(step, StepStatus.FAILED, options.collective_timeout, error, missing_ranks=tuple(stuck))
     if launch.rank == 0:
         code = job.report([*job.steps, failed])
+        _await_byes(job.side, time.monotonic() + HUNG_EXIT_WAIT, gone=job.heartbeat.dead)  # the others read the code
     else:
         job.rank.log(f"rank {launch.rank}: {error}")
         code = _exit_code(job.side, options, wait=HUNG_EXIT_WAIT)
+        if job.rank.survivor is not None and job.side.lost and not job.side.ended:
+            code = _orphaned(job.rank)
     exit_hard(code)
 
 
 def _guarded(job: Job, name: str, fn: Callable[[], str], seconds: float | None = None) -> StepResult:
     """One step under the watchdog, told on the side channel: entered, then done ("ok" or what was wrong)."""
+    survivor = job.rank.survivor
+    if survivor is not None:
+        survivor.saw(job.side)
     job.side.put("enter", name, job.launch.rank)
+    if survivor is not None:
+        survivor.entering(name)
     job.watchdog.arm(name, seconds or job.options.collective_timeout)
     t = time.monotonic()
     try:
@@ -274,7 +337,12 @@ def _guarded(job: Job, name: str, fn: Callable[[], str], seconds: float | None =
     except Exception as exc:
         wrong, status = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", StepStatus.FAILED
     job.watchdog.disarm()
+    if survivor is not None:
+        survivor.failure = wrong
     job.side.put("done", name, job.launch.rank, value=wrong or "ok")
+    if survivor is not None:
+        survivor.left(name)
+        survivor.saw(job.side, name)
     return StepResult(name, status, round(time.monotonic() - t, 4), wrong)
 
 
@@ -413,8 +481,13 @@ def _report(job: Job) -> int:
         job.side.put("bye", 0)
         _await_byes(job.side, time.monotonic() + job.options.linger, gone=job.heartbeat.dead)
     else:
+        if job.rank.survivor is not None:
+            job.rank.survivor.saw(job.side)
+            job.rank.survivor.phase = AFTER_RUN
         job.side.put("finished", job.launch.rank)
         code = _exit_code(job.side, job.options)
+        if job.rank.survivor is not None and job.side.lost and not job.side.ended:
+            raise StoreLost(job.side.lost)  # rank 0 went before it said its code
     job.heartbeat.stop()
     if job.dist.is_initialized():
         job.dist.destroy_process_group()
@@ -436,6 +509,7 @@ def _exit_code(side: SideChannel, options: DistOptions, wait: float | None = Non
         "exit", deadline=time.monotonic() + (wait if wait is not None else options.collective_timeout * 2)
     )
     if value is not None:
+        side.ended = True
         with contextlib.suppress(Exception):  # rank 0 may already be gone: nothing to tell it
             side.put("bye", side.rank)
     try:

@@ -21,23 +21,47 @@ def key(*parts: object) -> str:
     return PREFIX + "/".join(str(p) for p in parts)
 
 
+class StoreLost(Exception):
+    """The store stopped answering: its host (rank 0, under a static launch) is gone."""
+
+
 class SideChannel:
     def __init__(self, store: Any, rank: int, world: int) -> None:
         self.store = store
         self.rank = rank
         self.world = world
+        self.lost = ""
+        """Why the store stopped answering ("" while it answers)."""
+        self.lost_at = 0.0
+        """When (time.time()) it first did not."""
+        self.ended = False
+        """Rank 0 has published its exit code: the store going away from then on is the job's end, not a death."""
+
+    def _lose(self, exc: Exception) -> StoreLost:
+        if not self.lost:
+            text = str(exc).strip()
+            self.lost = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+            self.lost_at = time.time()
+        return StoreLost(self.lost)
 
     def put(self, *parts: object, value: str = "1") -> None:
-        self.store.set(key(*parts), value)
+        try:
+            self.store.set(key(*parts), value)
+        except Exception as exc:
+            raise self._lose(exc) from None
 
     def has(self, *parts: object) -> bool:
         try:
             return bool(self.store.check([key(*parts)]))
-        except Exception:  # the store's host is gone: nothing more will arrive
+        except Exception as exc:  # the store's host is gone: nothing more will arrive
+            self._lose(exc)
             return False
 
     def get(self, *parts: object) -> str:
-        return bytes(self.store.get(key(*parts))).decode()
+        try:
+            return bytes(self.store.get(key(*parts))).decode()
+        except Exception as exc:
+            raise self._lose(exc) from None
 
     def ranks_with(self, *parts: object) -> list[int]:
         return [r for r in range(self.world) if self.has(*parts, r)]
@@ -51,7 +75,8 @@ class SideChannel:
             time.sleep(poll)
 
     def waitkey(self, *parts: object, deadline: float, poll: float = 0.05) -> str | None:
-        while time.monotonic() < deadline:
+        """The key's value once it is set; None at the deadline, or at once when the store is gone."""
+        while time.monotonic() < deadline and not self.lost:
             if self.has(*parts):
                 return self.get(*parts)
             time.sleep(poll)
@@ -138,11 +163,17 @@ class Heartbeat:
     """Each rank ticks a counter on the side channel; rank 0 watches every rank's counter.
 
     A rank killed mid-run (OOM killer, a crash, its node going down) stops ticking: rank 0 names it
-    as dead instead of reporting every collective after it as wrong.
+    as dead instead of reporting every collective after it as wrong. The other ranks' heartbeat is also
+    the first to find the store gone (``on_lost``, set once the run can report it), and it looks now and
+    then for rank 0's exit code, so a rank stuck elsewhere knows that rank 0 has reported before it goes.
     """
+
+    EXIT_EVERY = 4
+    """Ticks between looks for rank 0's exit code (a rank other than 0)."""
 
     def __init__(self, side: SideChannel, interval: float = 0.25, grace: float = 2.0) -> None:
         self.side = side
+        self.on_lost: Callable[[], None] | None = None
         self.interval = interval
         self.grace = grace
         self.lock = threading.Lock()
@@ -157,13 +188,18 @@ class Heartbeat:
 
     def _loop(self) -> None:
         count = 0
+        side = self.side
         while not self.stopped.is_set():
             count += 1
             try:
-                self.side.put("alive", self.side.rank, value=str(count))
-                if self.side.rank == 0:
+                side.put("alive", side.rank, value=str(count))
+                if side.rank == 0:
                     self._sample()
-            except Exception:  # the store is gone: the run's own steps will say so
+                elif count % self.EXIT_EVERY == 0 and not side.ended and side.has("exit"):
+                    side.ended = True
+            except Exception:  # the store is gone: the run reports it, from here when it can
+                if self.on_lost is not None and not self.stopped.is_set() and not side.ended:
+                    self.on_lost()
                 return
             self.stopped.wait(self.interval)
 

@@ -5,7 +5,8 @@ doctor, each rank) runs this file first. With DIST_FAULT="RANK:STEP:stall" that 
 before it would enter STEP (it never says it entered: the job hangs on it); with "RANK:STEP:die" it
 SIGKILLs itself there (a rank lost mid-run: the OOM killer, a crash). STEP may also be a key the rank
 puts before any step, "facts": it dies once rank 0 has put its own (rank 0 is waiting on it in the
-rendezvous, which never completes). Without DIST_FAULT it does nothing.
+rendezvous, which never completes); rank 0 dies there once rank 1 has put its own (rank 1 is waiting
+for rank 0's go). Without DIST_FAULT it does nothing.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ def _inject(rank: str, step: str, how: str) -> None:
 
     def faulty_put(self: SideChannel, *parts: object, value: str = "1") -> None:
         if parts in (("enter", step, int(rank)), (step, int(rank))):
-            if parts[0] == step and int(rank) != 0:  # before any step: once rank 0 is there too, waiting on it
+            if parts[0] == step:  # before any step: once the other is there too (rank 0, or rank 1), waiting on it
+                other = 0 if int(rank) != 0 else 1
                 deadline = time.monotonic() + 60
-                while not self.has(step, 0) and time.monotonic() < deadline:
+                while not self.has(step, other) and time.monotonic() < deadline:
                     time.sleep(0.05)
             if how == "die":
                 os.kill(os.getpid(), signal.SIGKILL)
