@@ -211,7 +211,6 @@ def _run_jobs(
 def _facts_of(results: dict[str, Any]) -> Facts:
     """The probes' results as one Facts."""
     from torchdoctor.model import Facts, LoaderFacts
-    from torchdoctor.probes.loader import with_lookups
 
     interp = results["interpreter"]
     python, packages = interp if isinstance(interp, tuple) else (interp, interp)
@@ -219,7 +218,9 @@ def _facts_of(results: dict[str, Any]) -> Facts:
     driver = results["nvml"]
     nvml, smi = driver if isinstance(driver, tuple) else (driver, driver)
     loader_facts = results["loader"]
-    if isinstance(loader_facts, LoaderFacts):
+    if isinstance(loader_facts, LoaderFacts):  # not run by --quick: its module is imported only when it ran
+        from torchdoctor.probes.loader import with_lookups
+
         try:  # which copies define the symbol the import failed on: a few more files read, after the fact
             loader_facts = with_lookups(loader_facts, torch)
         except Exception as exc:  # a probe bug must not take the doctor down

@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
@@ -388,7 +387,8 @@ def main(field_timeout: float = FIELD_TIMEOUT, init_timeout: float = timeouts.NV
     os._exit(0)
 
 
-PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+"""The folder holding the torchdoctor package (os.path: the child need not import pathlib for it)."""
 CHILD_CODE = (
     "import sys, os; cwd = os.path.abspath(os.curdir) if os.path.isdir(os.curdir) else ''; "
     "sys.path[:] = [p for p in sys.path if p not in ('', cwd)] + [{parent!r}]; "
