@@ -72,6 +72,10 @@ CLASSES = (
     "driver-too-old",
     "gpu-arch-unsupported",
     "cpu-only-build",
+    "rosetta",
+    "mps",
+    "visibility",
+    "container",
 )
 """The fixed list of classes (the symptom family a case belongs to); tests/corpus/README.md describes each."""
 
@@ -101,6 +105,10 @@ CAUSE_SIGNS: dict[str, str] = {
     "wsl1-no-gpu": r"WSL 1",
     "wsl-kernel-too-old": r"WSL[^.]*kernel[^.]*too old",
     "wsl-libcuda-not-found": r"libcuda(\.so[.\d]*)?[^.]*not on the loader's (search )?path",
+    "rosetta-python": r"Rosetta|x86_64 Python on an Apple Silicon",
+    "mps-macos-too-old": r"macOS[^.]*(too old|older than)|needs macOS",
+    "cuda-visible-devices-hides": r"CUDA_VISIBLE_DEVICES",
+    "container-without-gpu": r"container[^.]*without (a )?GPU|without GPU access",
 }
 """Verdict cause key -> what a finding must say to name it."""
 
@@ -123,6 +131,10 @@ FIX_SIGNS: dict[str, str] = {
     "convert-to-wsl2": r"wsl(\.exe)? --set-(default-)?version\b[^|;]*\b2\b",
     "update-wsl": r"wsl(\.exe)? --update",
     "add-wsl-lib-dir": r"LD_LIBRARY_PATH=\S*/lib/wsl/lib",
+    "install-arm64-python": r"arm64",
+    "update-macos": r"(update|upgrade)[^.]*macOS",
+    "fix-cuda-visible-devices": r"(unset|export) CUDA_VISIBLE_DEVICES",
+    "run-with-gpus": r"--gpus|--runtime=nvidia|nvidia-docker|NVIDIA Container Toolkit",
 }
 """Verdict fix kind -> what a finding's fix (text or command) must say to be of that kind."""
 
@@ -217,8 +229,12 @@ def _host(machine: dict[str, Any]) -> Any:
         none = Unavailable("platform", "not Linux", "not_applicable")
         return f.host(system="Windows", release="10", os_name=os_name, machine="AMD64", shm_bytes=none, glibc=none)
     if platform == "macos-arm64":
-        return f.mac(os_name=os_name)
+        macos = re.match(r"macOS (\d+(?:\.\d+)*)", os_name)
+        version = macos.group(1) if macos else Unavailable("platform", NOT_STATED, "not_stated")
+        return f.mac(os_name=os_name, macos_version=version)
     values: dict[str, Any] = {"os_name": os_name, "glibc": glibc}
+    if machine.get("container"):  # what the probe reads inside a Docker container
+        values.update(container=machine["container"], container_evidence=("/.dockerenv",))
     if platform in ("linux-aarch64", "jetson"):
         values["machine"] = "aarch64"
     if platform == "jetson":
@@ -241,6 +257,10 @@ def _python(machine: dict[str, Any]) -> Any:
         values.update(executable="C:\\Users\\ada\\venv\\Scripts\\python.exe", machine="AMD64")
     elif machine["platform"] in ("linux-aarch64", "jetson"):
         values["machine"] = "aarch64"
+    elif machine["platform"] == "macos-arm64":
+        values["machine"] = "arm64"
+    if "python_arch" in machine:  # the interpreter's own architecture (x86_64 under Rosetta on an arm64 Mac)
+        values["machine"] = machine["python_arch"]
     return f.python(**values)
 
 
@@ -281,6 +301,9 @@ def _gpus(case: Case) -> tuple[Any, Any]:
         gone = Unavailable("NVML", "NVML Shared Library Not Found", "LibraryNotFound")
         none = Unavailable("/proc", "no NVIDIA kernel module", "not_found")
         return gone, f.kernel(module_version=none, dev_nodes=(), nvidia_loaded=False, pci_gpus=())
+    if machine.get("container"):  # a container started without the GPU: no /dev/nvidia*, no driver library in it
+        gone = Unavailable("NVML", "NVML Shared Library Not Found", "LibraryNotFound")
+        return gone, f.kernel(dev_nodes=())
     stated = machine.get("gpus", [])
     gpus = [f.gpu(i, name=_gpu_name(g), compute_capability=_gpu_cc(g)) for i, g in enumerate(stated)] or [f.gpu()]
     driver = machine.get("driver", Unavailable("NVML", NOT_STATED, "not_stated"))
@@ -337,6 +360,7 @@ def _runtime(case: Case) -> TorchRuntime:
         arch_list=tuple(state.get("arch_list", unstated_arch)),
         numpy=machine.get("packages", {}).get("numpy", ""),
     )
+    values.update({k: bool(state[k]) for k in ("mps_built", "mps_available") if k in state})
     if "cudnn_error" in state:
         values["cudnn"] = Unavailable("torch", state["cudnn_error"])
     values["mapped"] = tuple(  # what the thread shows was loaded: the process's maps would list it
@@ -490,7 +514,7 @@ def loader_for(case: Case) -> Any:
     )
 
 
-GPU_CLASSES = ("cpu-only-build", "driver-too-old", "gpu-arch-unsupported")
+GPU_CLASSES = ("cpu-only-build", "driver-too-old", "gpu-arch-unsupported", "visibility", "container")
 """Classes whose symptom is a GPU torch cannot use: their machine has one whether or not the thread names it."""
 
 

@@ -31,6 +31,11 @@ KNOWN_WRONG: dict[str, str] = {
     "the override was already set when the rocm6.0 wheels failed (the rocm5.7 wheels fixed it)",
     "058-torch-2-2-nccl-from-ms-amp": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels "
     "(the second NCCL came from MS-AMP) and no library path, so TD033 has nothing to fire on",
+    "065-rtx-a6000-sm86-cuda-10-build": "silent: the build's list ends at sm_75 but carries compute_37 PTX, which "
+    "TD102 counts as covering sm_86 (torch's own check ignores PTX and warns); the thread states neither torch's "
+    "version nor its CUDA, so nothing says whether that PTX runs here (the thread's fix was a CUDA 11.1 build)",
+    "073-conda-torchdata-pulls-cpuonly-mutex": "wrong fix by the judge: TD003 reinstalls torch 1.11.0 from the cu115 "
+    "index, another build of the same version, which KEEPS_CULPRIT reads as the same torch (it compares versions only)",
     "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: TD002 finds the image's libcublasLt taken instead "
     "of the wheel's and puts the wheel's folder first on LD_LIBRARY_PATH (a fix that works); the reporter's fix, "
     "uninstalling nvidia-cublas-cu11, is the other of two",
