@@ -142,6 +142,12 @@ KEEPS_CULPRIT = r"--force-reinstall\S*\s+torch(==(?P<version>\S+))?|reinstall(in
 """A fix that puts the same torch back keeps whatever culprit the verdict names (unless a reinstall is the fix);
 a reinstall that names another version or build is a different torch, not this one."""
 
+BUILD_CAUSES = ("cpu-only-build", "gpu-arch-unsupported", "driver-too-old")
+"""Causes whose culprit is the installed build, not the release: the same version's other build replaces it."""
+
+INDEX_BUILD = re.compile(r"download\.pytorch\.org/whl/(?:nightly/|test/)?(?P<build>cpu|cu\d+|rocm[\d.]+)\b")
+"""The build a fix installs, named by the PyTorch index it installs from (``.../whl/cu115``: cu115)."""
+
 CONTRADICTS: dict[str, tuple[str, ...]] = {
     "libstdcxx-too-old": ("glibc-too-old",),
     "glibc-too-old": ("libstdcxx-too-old",),
@@ -578,15 +584,22 @@ def _fix_ok(finding: Finding, verdict: dict[str, Any]) -> bool:
     return True
 
 
-def _keeps_culprit(finding: Finding, verdict: dict[str, Any], installed: str) -> bool:
+def _keeps_culprit(finding: Finding, verdict: dict[str, Any], installed: str, build: str = "") -> bool:
+    """Whether the fix puts the same torch back: the installed version (or no version) of the installed ``build``."""
     if verdict["fix_kind"] == "reinstall-torch":
         return False
-    match = re.search(KEEPS_CULPRIT, f"{finding.fix}\n{finding.fix_command}", re.I)
-    return bool(match) and match.group("version") in (None, installed)
+    text = f"{finding.fix}\n{finding.fix_command}"
+    match = re.search(KEEPS_CULPRIT, text, re.I)
+    if not match or match.group("version") not in (None, installed):
+        return False
+    named = INDEX_BUILD.search(text)
+    other_build = bool(build) and named is not None and named["build"] != build
+    return not (other_build and verdict["cause"] in BUILD_CAUSES)
 
 
-def score(report: Report, verdict: dict[str, Any], installed: str = "") -> tuple[Score, str]:
-    """Right / wrong cause / wrong fix / silent, and why, from the findings and the verdict's keys."""
+def score(report: Report, verdict: dict[str, Any], installed: str = "", build: str = "") -> tuple[Score, str]:
+    """Right / wrong cause / wrong fix / silent, and why, from the findings and the verdict's keys (``installed``:
+    the torch version; ``build``: its build, cu124, cpu ..., "" when it cannot be told)."""
     cause = verdict["cause"]
     names = re.compile(CAUSE_SIGNS[cause], re.I)
     errors = [x for x in report.findings if x.severity is Severity.ERROR]
@@ -603,17 +616,19 @@ def score(report: Report, verdict: dict[str, Any], installed: str = "") -> tuple
     good = [x for x in naming if _fix_ok(x, verdict)]
     if not good:
         return Score.WRONG_FIX, f"{naming[0].code} names it, but its fix is not {verdict['fix_kind']}"
-    keeping = [x for x in errors + warnings if _keeps_culprit(x, verdict, installed)]
+    keeping = [x for x in errors + warnings if _keeps_culprit(x, verdict, installed, build)]
     if keeping:
         return Score.WRONG_FIX, f"{keeping[0].code} fixes it by a reinstall that keeps the culprit"
     return Score.RIGHT, f"{good[0].code}: {good[0].title}"
 
 
 def replay(case: Case) -> Outcome:
-    report = judge(facts_for(case))
+    facts = facts_for(case)
+    report = judge(facts)
     skipped = [c for c in report.checks if c.status is CheckStatus.SKIPPED]
     internal = tuple(f"{c.code}: {c.reason}" for c in skipped if "internal error" in c.reason)
-    result, reason = score(report, case.verdict, case.data["machine"].get("torch", ""))
+    installed = case.data["machine"].get("torch", "")
+    result, reason = score(report, case.verdict, installed, installed_variant(facts))
     return Outcome(case, result, reason, report.findings, internal)
 
 

@@ -10,6 +10,7 @@ list's reasons in prose.
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -34,8 +35,6 @@ KNOWN_WRONG: dict[str, str] = {
     "065-rtx-a6000-sm86-cuda-10-build": "silent: the build's list ends at sm_75 but carries compute_37 PTX, which "
     "TD102 counts as covering sm_86 (torch's own check ignores PTX and warns); the thread states neither torch's "
     "version nor its CUDA, so nothing says whether that PTX runs here (the thread's fix was a CUDA 11.1 build)",
-    "073-conda-torchdata-pulls-cpuonly-mutex": "wrong fix by the judge: TD003 reinstalls torch 1.11.0 from the cu115 "
-    "index, another build of the same version, which KEEPS_CULPRIT reads as the same torch (it compares versions only)",
     "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: TD002 finds the image's libcublasLt taken instead "
     "of the wheel's and puts the wheel's folder first on LD_LIBRARY_PATH (a fix that works); the reporter's fix, "
     "uninstalling nvidia-cublas-cu11, is the other of two",
@@ -159,3 +158,42 @@ def test_an_empty_gpu_list_is_a_machine_with_no_nvidia_gpu() -> None:
     facts = r.facts_for(_case("044"))
     assert isinstance(facts.nvml, r.Unavailable)
     assert facts.kernel.pci_gpus == ()  # type: ignore[union-attr]
+
+
+def _report(*findings: r.Finding) -> r.Report:
+    """What ``score`` reads of a report: its findings."""
+    return SimpleNamespace(findings=findings)  # type: ignore[return-value]
+
+
+def _finding(code: str, title: str, command: str) -> r.Finding:
+    return r.Finding(code, "x", r.Severity.ERROR, title, (), "", "Reinstall torch 1.11.0 (cu115).", command)
+
+
+CPU_ONLY = {
+    "cause": "cpu-only-build",
+    "culprit_file": None,
+    "culprit_dir": None,
+    "fix_kind": "install-other-torch-version",
+}
+INDEX = "https://download.pytorch.org/whl/"
+CPU_ONLY_TITLE = "a CPU-only torch on a machine with an NVIDIA GPU"
+
+
+def test_the_same_version_from_another_builds_index_is_another_torch() -> None:
+    """A CPU build's culprit is the build: 1.11.0 from the cu115 index replaces it (not the same torch)."""
+    fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==1.11.0 --index-url {INDEX}cu115")
+    assert r.score(_report(fix), CPU_ONLY, "1.11.0", "cpu")[0] is r.Score.RIGHT
+
+
+def test_the_same_version_from_the_same_builds_index_keeps_the_culprit() -> None:
+    fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==1.11.0 --index-url {INDEX}cpu")
+    assert r.score(_report(fix), CPU_ONLY, "1.11.0", "cpu")[0] is r.Score.WRONG_FIX
+
+
+def test_another_build_of_a_broken_release_still_keeps_the_culprit() -> None:
+    """Where the release is the culprit, its other build is no cure."""
+    broken = dict(CPU_ONLY, cause="torch-release-broken-here")
+    fix = _finding(
+        "TD002", "a known bug of this release", f"pip install --force-reinstall torch==1.11.0 --index-url {INDEX}cu115"
+    )
+    assert r.score(_report(fix), broken, "1.11.0", "cpu")[0] is r.Score.WRONG_FIX
