@@ -590,8 +590,11 @@ def _keeps_culprit(finding: Finding, verdict: dict[str, Any], installed: str, bu
         return False
     text = f"{finding.fix}\n{finding.fix_command}"
     match = re.search(KEEPS_CULPRIT, text, re.I)
-    if not match or match.group("version") not in (None, installed):
-        return False
+    version = match.group("version") if match else None
+    if not match or (version is not None and version != installed and "+" in version):
+        return False  # no reinstall, or another local tag: another build
+    if version not in (None, installed.partition("+")[0], installed):
+        return False  # another release
     named = INDEX_BUILD.search(text)
     other_build = bool(build) and named is not None and named["build"] != build
     return not (other_build and verdict["cause"] in BUILD_CAUSES)

@@ -35,6 +35,8 @@ KNOWN_WRONG: dict[str, str] = {
     "065-rtx-a6000-sm86-cuda-10-build": "silent: the build's list ends at sm_75 but carries compute_37 PTX, which "
     "TD102 counts as covering sm_86 (torch's own check ignores PTX and warns); the thread states neither torch's "
     "version nor its CUDA, so nothing says whether that PTX runs here (the thread's fix was a CUDA 11.1 build)",
+    "077-uv-sync-windows-torch-2-11-cpu-rtx5080": "wrong fix: NVML names the RTX 5080 but the thread gives no compute "
+    "capability, so recommend() counts no GPU and TD003 reinstalls the same 2.11.0+cpu build it fired on",
     "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: TD002 finds the image's libcublasLt taken instead "
     "of the wheel's and puts the wheel's folder first on LD_LIBRARY_PATH (a fix that works); the reporter's fix, "
     "uninstalling nvidia-cublas-cu11, is the other of two",
@@ -197,3 +199,14 @@ def test_another_build_of_a_broken_release_still_keeps_the_culprit() -> None:
         "TD002", "a known bug of this release", f"pip install --force-reinstall torch==1.11.0 --index-url {INDEX}cu115"
     )
     assert r.score(_report(fix), broken, "1.11.0", "cpu")[0] is r.Score.WRONG_FIX
+
+
+def test_a_reinstall_of_the_installed_cpu_wheel_keeps_the_culprit() -> None:
+    """torch 2.11.0+cpu reinstalled as torch==2.11.0 from the cpu index is the same torch (its tag is the build)."""
+    fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==2.11.0 --index-url {INDEX}cpu")
+    assert r.score(_report(fix), CPU_ONLY, "2.11.0+cpu", "cpu")[0] is r.Score.WRONG_FIX
+
+
+def test_the_cuda_build_of_the_installed_cpu_wheels_release_is_another_torch() -> None:
+    fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==2.11.0 --index-url {INDEX}cu130")
+    assert r.score(_report(fix), CPU_ONLY, "2.11.0+cpu", "cpu")[0] is r.Score.RIGHT
