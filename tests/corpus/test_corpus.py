@@ -35,8 +35,6 @@ KNOWN_WRONG: dict[str, str] = {
     "065-rtx-a6000-sm86-cuda-10-build": "silent: the build's list ends at sm_75 but carries compute_37 PTX, which "
     "TD102 counts as covering sm_86 (torch's own check ignores PTX and warns); the thread states neither torch's "
     "version nor its CUDA, so nothing says whether that PTX runs here (the thread's fix was a CUDA 11.1 build)",
-    "077-uv-sync-windows-torch-2-11-cpu-rtx5080": "wrong fix: NVML names the RTX 5080 but the thread gives no compute "
-    "capability, so recommend() counts no GPU and TD003 reinstalls the same 2.11.0+cpu build it fired on",
     "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: TD002 finds the image's libcublasLt taken instead "
     "of the wheel's and puts the wheel's folder first on LD_LIBRARY_PATH (a fix that works); the reporter's fix, "
     "uninstalling nvidia-cublas-cu11, is the other of two",
