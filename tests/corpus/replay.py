@@ -36,10 +36,13 @@ from torchdoctor.compat.machine import installed_variant
 from torchdoctor.doctor import judge
 from torchdoctor.model import (
     CheckStatus,
+    CondaPackage,
+    EnvironmentFacts,
     Facts,
     Finding,
     ImportFailureKind,
     LoadedLibrary,
+    Manager,
     NvmlFacts,
     OwnerKind,
     Report,
@@ -258,7 +261,15 @@ def _python(machine: dict[str, Any]) -> Any:
         values["version"] = machine["python"]
     if machine.get("installer") == "conda":
         env = "/home/ada/miniconda3/envs/work"
-        values.update(prefix=env, conda_prefix=env, venv=False)
+        values.update(executable=f"{env}/bin/python", prefix=env, conda_prefix=env, venv=False)
+        if "conda" in machine:  # what the thread's `conda list` shows conda installed: name -> "version build"
+            listed = {name: [*entry.split(), ""][:2] for name, entry in machine["conda"].items()}
+            records = tuple(
+                CondaPackage(name, version, build, f"{env}/conda-meta/{name}-{version}-{build}.json")
+                for name, (version, build) in listed.items()
+            )
+            meta = (f"{env}/conda-meta",)
+            values["environment"] = EnvironmentFacts(Manager.CONDA, meta, True, True, conda_packages=records)
     if machine["platform"] == "windows-x86_64":
         values.update(executable="C:\\Users\\ada\\venv\\Scripts\\python.exe", machine="AMD64")
     elif machine["platform"] in ("linux-aarch64", "jetson"):

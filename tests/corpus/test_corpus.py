@@ -208,3 +208,17 @@ def test_a_reinstall_of_the_installed_cpu_wheel_keeps_the_culprit() -> None:
 def test_the_cuda_build_of_the_installed_cpu_wheels_release_is_another_torch() -> None:
     fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==2.11.0 --index-url {INDEX}cu130")
     assert r.score(_report(fix), CPU_ONLY, "2.11.0+cpu", "cpu")[0] is r.Score.RIGHT
+
+
+def test_the_conda_list_a_thread_shows_is_the_envs_conda_records() -> None:
+    """073's `conda list`: TD003's fix removes conda's CPU pytorch (and cpuonly) before pip puts the CUDA build in."""
+    outcome = r.replay(_case("073"))
+    (fix,) = [x for x in outcome.findings if x.code == "TD003"]
+    assert fix.fix_command.startswith("conda remove") and " cpuonly " in fix.fix_command
+    assert "/whl/cu" in fix.fix_command
+
+
+def test_a_conda_env_whose_thread_lists_no_conda_packages_gets_no_conda_remove() -> None:
+    outcome = r.replay(_case("056"))
+    (fix,) = [x for x in outcome.findings if x.code == "TD003"]
+    assert "conda remove" not in fix.fix_command and "/whl/cu" in fix.fix_command
