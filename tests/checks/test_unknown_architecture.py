@@ -74,3 +74,19 @@ def test_td003_with_a_gpu_it_can_place_names_the_cuda_build() -> None:
     status, text, command = _td003(facts)
     assert status is CheckStatus.FIRED
     assert "/whl/cu" in command and "No CUDA build can be chosen" not in text
+
+
+def _sm120_gpu_on(torch_version: str) -> Facts:
+    gpu = f.gpu(name="NVIDIA GeForce RTX 5060 Ti", compute_capability="12.0")
+    runtime = f.runtime(version=torch_version, devices=(), arch_list=("sm_50", "sm_80", "sm_90"))
+    return f.facts(nvml=f.nvml(gpu), torch=runtime, packages=f.packages(f.dist("torch", torch_version)))
+
+
+def test_td102_says_this_torch_where_the_version_is_unknown() -> None:
+    (outcome,) = run_checks(_sm120_gpu_on(""), [find("TD102")])
+    assert outcome.findings[0].title.startswith("this torch has no kernels for")
+
+
+def test_td102_names_the_version_it_knows() -> None:
+    (outcome,) = run_checks(_sm120_gpu_on("2.5.1+cu124"), [find("TD102")])
+    assert outcome.findings[0].title.startswith("torch 2.5.1+cu124 has no kernels for")
