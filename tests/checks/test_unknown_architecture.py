@@ -10,7 +10,9 @@ from __future__ import annotations
 from tests import factories as f
 from torchdoctor.checks import find
 from torchdoctor.checks.base import run_checks
-from torchdoctor.compat.machine import machine_from_facts
+from torchdoctor.checks.fixes import machine_here
+from torchdoctor.compat.recommend import Machine
+from torchdoctor.compat.tables import load_tables
 from torchdoctor.model import CheckStatus, Facts, NvmlFacts, Unavailable
 
 NO_CC = Unavailable("NVML", "nvmlDeviceGetCudaComputeCapability: Not Supported", "NotSupported")
@@ -28,6 +30,10 @@ def _windows_cpu_torch(name: str, capability: object = NO_CC) -> Facts:
     )
 
 
+def _machine(facts: Facts) -> Machine:
+    return machine_here(facts, load_tables())
+
+
 def _td003(facts: Facts) -> tuple[CheckStatus, str, str]:
     (outcome,) = run_checks(facts, [find("TD003")])
     fix = outcome.findings[0] if outcome.findings else None
@@ -35,17 +41,17 @@ def _td003(facts: Facts) -> tuple[CheckStatus, str, str]:
 
 
 def test_a_gpu_without_a_capability_is_known_by_its_name() -> None:
-    (gpu,) = machine_from_facts(_windows_cpu_torch("NVIDIA GeForce RTX 5080")).gpus
+    (gpu,) = _machine(_windows_cpu_torch("NVIDIA GeForce RTX 5080")).gpus
     assert gpu.cc == 120
 
 
 def test_a_gpu_neither_the_driver_nor_the_tables_can_place_is_left_out() -> None:
-    assert machine_from_facts(_windows_cpu_torch("NVIDIA Prototype Z")).gpus == ()
-    assert machine_from_facts(_windows_cpu_torch("NVIDIA GeForce RTX 5080", capability="?")).gpus == ()
+    assert _machine(_windows_cpu_torch("NVIDIA Prototype Z")).gpus == ()
+    assert _machine(_windows_cpu_torch("NVIDIA GeForce RTX 5080", capability="?")).gpus == ()
 
 
 def test_the_drivers_capability_wins_over_the_name() -> None:
-    (gpu,) = machine_from_facts(_windows_cpu_torch("NVIDIA GeForce RTX 5080", capability="8.6")).gpus
+    (gpu,) = _machine(_windows_cpu_torch("NVIDIA GeForce RTX 5080", capability="8.6")).gpus
     assert gpu.cc == 86
 
 

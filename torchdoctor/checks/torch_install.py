@@ -9,9 +9,10 @@ from dataclasses import replace
 
 from torchdoctor.checks import cuda_libraries, other_loaders
 from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
-from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.checks.fixes import install_torch_fix, machine_here
 from torchdoctor.checks.loader import diagnose, missing_library, outside_wheels
-from torchdoctor.compat.machine import installed_variant, machine_from_facts
+from torchdoctor.compat.machine import installed_variant
+from torchdoctor.compat.tables import load_tables
 from torchdoctor.derived import (
     cuda_cause,
     driver_evidence,
@@ -293,7 +294,7 @@ def torch_cpu_only_build(facts: Facts) -> Iterator[Fire]:
         )
         return
     fix = install_torch_fix(facts, reinstall=True)
-    if fix.variant == "cpu" and not machine_from_facts(facts).gpus:
+    if fix.variant == "cpu" and not machine_here(facts, load_tables()).gpus:
         # The GPU is seen (on the PCI bus, or by a name the tables do not know) but not what architecture it is:
         # the tables would pick the CPU build for a machine they count no GPU on, the very build this is about.
         yield Fire(

@@ -8,8 +8,8 @@ import re
 from torchdoctor.compat.recommend import Gpu, Machine
 from torchdoctor.compat.tables import PLATFORMS, Tables, cc_int, cuda_of_variant, load_tables
 from torchdoctor.derived import CAPABILITY, torch_version
-from torchdoctor.model import Facts, HostFacts, NvmlFacts, PackagesFacts, PythonFacts, SmiFacts, TorchRuntime
-from torchdoctor.nvidia import driver_version_seen
+from torchdoctor.model import Facts, HostFacts, PackagesFacts, PythonFacts, TorchRuntime
+from torchdoctor.nvidia import driver_version_seen, gpus_seen
 from torchdoctor.rules.versions import cuda_variant, local_tag
 
 
@@ -37,38 +37,14 @@ def machine_from_facts(facts: Facts) -> Machine:
     free = python.free_threaded if isinstance(python, PythonFacts) else False
     seen = driver_version_seen(facts)
     driver = seen.version if seen else ""
-    gpus = _listed_gpus(facts)
+    # a GPU whose capability is empty or odd is left out: nothing can be said of its architecture
+    seen_gpus = [g for g in gpus_seen(facts) if _cc(g.compute_capability)]
+    gpus = [Gpu(cc_int(g.compute_capability), f"GPU {g.index} {g.name}") for g in seen_gpus]
     if not gpus and isinstance(facts.torch, TorchRuntime):
         gpus = [Gpu(cc_int(d.capability), f"GPU {d.index} {d.name}") for d in facts.torch.devices if _cc(d.capability)]
     glibc = host.glibc if isinstance(host, HostFacts) and isinstance(host.glibc, str) else ""
     macos = host.macos_version if isinstance(host, HostFacts) and isinstance(host.macos_version, str) else ""
     return Machine(platform_key(system, arch), version, free, driver, tuple(gpus), glibc, macos)
-
-
-def _listed_gpus(facts: Facts) -> list[Gpu]:
-    """NVML's GPUs (else nvidia-smi's), each by its compute capability.
-
-    One whose capability could not be read (an nvidia-smi older than 510 has no compute_cap field; NVML's call
-    can fail on its own) is known by its name where compat/gpus.toml lists it: the name is the driver's, the
-    capability the table's. One with an odd capability, or a name the table does not know, is left out: nothing
-    can be said of its architecture.
-    """
-    if isinstance(facts.nvml, NvmlFacts) and facts.nvml.gpus:
-        listed = [(g.index, g.name, g.compute_capability) for g in facts.nvml.gpus]
-    elif isinstance(facts.smi, SmiFacts):
-        listed = [(g.index, g.name, g.compute_capability) for g in facts.smi.gpus]
-    else:
-        return []
-    gpus = []
-    for index, name, capability in listed:
-        if isinstance(capability, str) and capability:
-            if _cc(capability):
-                gpus.append(Gpu(cc_int(capability), f"GPU {index} {name}"))
-            continue
-        known = load_tables().gpu(name) if isinstance(name, str) and name else None
-        if known is not None:
-            gpus.append(Gpu(known[0], f"GPU {index} {name}"))
-    return gpus
 
 
 def resolve_gpu(tables: Tables, query: str, index: int) -> Gpu:
