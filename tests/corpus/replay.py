@@ -36,10 +36,13 @@ from torchdoctor.compat.machine import installed_variant
 from torchdoctor.doctor import judge
 from torchdoctor.model import (
     CheckStatus,
+    CondaPackage,
+    EnvironmentFacts,
     Facts,
     Finding,
     ImportFailureKind,
     LoadedLibrary,
+    Manager,
     NvmlFacts,
     OwnerKind,
     Report,
@@ -72,6 +75,10 @@ CLASSES = (
     "driver-too-old",
     "gpu-arch-unsupported",
     "cpu-only-build",
+    "rosetta",
+    "mps",
+    "visibility",
+    "container",
 )
 """The fixed list of classes (the symptom family a case belongs to); tests/corpus/README.md describes each."""
 
@@ -101,6 +108,10 @@ CAUSE_SIGNS: dict[str, str] = {
     "wsl1-no-gpu": r"WSL 1",
     "wsl-kernel-too-old": r"WSL[^.]*kernel[^.]*too old",
     "wsl-libcuda-not-found": r"libcuda(\.so[.\d]*)?[^.]*not on the loader's (search )?path",
+    "rosetta-python": r"Rosetta|x86_64 Python on an Apple Silicon",
+    "mps-macos-too-old": r"macOS[^.]*(too old|older than)|needs macOS",
+    "cuda-visible-devices-hides": r"CUDA_VISIBLE_DEVICES",
+    "container-without-gpu": r"container[^.]*without (a )?GPU|without GPU access",
 }
 """Verdict cause key -> what a finding must say to name it."""
 
@@ -123,12 +134,22 @@ FIX_SIGNS: dict[str, str] = {
     "convert-to-wsl2": r"wsl(\.exe)? --set-(default-)?version\b[^|;]*\b2\b",
     "update-wsl": r"wsl(\.exe)? --update",
     "add-wsl-lib-dir": r"LD_LIBRARY_PATH=\S*/lib/wsl/lib",
+    "install-arm64-python": r"arm64",
+    "update-macos": r"(update|upgrade)[^.]*macOS",
+    "fix-cuda-visible-devices": r"(unset|export) CUDA_VISIBLE_DEVICES",
+    "run-with-gpus": r"--gpus|--runtime=nvidia|nvidia-docker|NVIDIA Container Toolkit",
 }
 """Verdict fix kind -> what a finding's fix (text or command) must say to be of that kind."""
 
 KEEPS_CULPRIT = r"--force-reinstall\S*\s+torch(==(?P<version>\S+))?|reinstall(ing)? torch(?! ?\d)"
 """A fix that puts the same torch back keeps whatever culprit the verdict names (unless a reinstall is the fix);
 a reinstall that names another version or build is a different torch, not this one."""
+
+BUILD_CAUSES = ("cpu-only-build", "gpu-arch-unsupported", "driver-too-old")
+"""Causes whose culprit is the installed build, not the release: the same version's other build replaces it."""
+
+INDEX_BUILD = re.compile(r"download\.pytorch\.org/whl/(?:nightly/|test/)?(?P<build>cpu|cu\d+|rocm[\d.]+)\b")
+"""The build a fix installs, named by the PyTorch index it installs from (``.../whl/cu115``: cu115)."""
 
 CONTRADICTS: dict[str, tuple[str, ...]] = {
     "libstdcxx-too-old": ("glibc-too-old",),
@@ -217,8 +238,12 @@ def _host(machine: dict[str, Any]) -> Any:
         none = Unavailable("platform", "not Linux", "not_applicable")
         return f.host(system="Windows", release="10", os_name=os_name, machine="AMD64", shm_bytes=none, glibc=none)
     if platform == "macos-arm64":
-        return f.mac(os_name=os_name)
+        macos = re.match(r"macOS (\d+(?:\.\d+)*)", os_name)
+        version = macos.group(1) if macos else Unavailable("platform", NOT_STATED, "not_stated")
+        return f.mac(os_name=os_name, macos_version=version)
     values: dict[str, Any] = {"os_name": os_name, "glibc": glibc}
+    if machine.get("container"):  # what the probe reads inside a Docker container
+        values.update(container=machine["container"], container_evidence=("/.dockerenv",))
     if platform in ("linux-aarch64", "jetson"):
         values["machine"] = "aarch64"
     if platform == "jetson":
@@ -236,11 +261,23 @@ def _python(machine: dict[str, Any]) -> Any:
         values["version"] = machine["python"]
     if machine.get("installer") == "conda":
         env = "/home/ada/miniconda3/envs/work"
-        values.update(prefix=env, conda_prefix=env, venv=False)
+        values.update(executable=f"{env}/bin/python", prefix=env, conda_prefix=env, venv=False)
+        if "conda" in machine:  # what the thread's `conda list` shows conda installed: name -> "version build"
+            listed = {name: [*entry.split(), ""][:2] for name, entry in machine["conda"].items()}
+            records = tuple(
+                CondaPackage(name, version, build, f"{env}/conda-meta/{name}-{version}-{build}.json")
+                for name, (version, build) in listed.items()
+            )
+            meta = (f"{env}/conda-meta",)
+            values["environment"] = EnvironmentFacts(Manager.CONDA, meta, True, True, conda_packages=records)
     if machine["platform"] == "windows-x86_64":
         values.update(executable="C:\\Users\\ada\\venv\\Scripts\\python.exe", machine="AMD64")
     elif machine["platform"] in ("linux-aarch64", "jetson"):
         values["machine"] = "aarch64"
+    elif machine["platform"] == "macos-arm64":
+        values["machine"] = "arm64"
+    if "python_arch" in machine:  # the interpreter's own architecture (x86_64 under Rosetta on an arm64 Mac)
+        values["machine"] = machine["python_arch"]
     return f.python(**values)
 
 
@@ -281,6 +318,9 @@ def _gpus(case: Case) -> tuple[Any, Any]:
         gone = Unavailable("NVML", "NVML Shared Library Not Found", "LibraryNotFound")
         none = Unavailable("/proc", "no NVIDIA kernel module", "not_found")
         return gone, f.kernel(module_version=none, dev_nodes=(), nvidia_loaded=False, pci_gpus=())
+    if machine.get("container"):  # a container started without the GPU: no /dev/nvidia*, no driver library in it
+        gone = Unavailable("NVML", "NVML Shared Library Not Found", "LibraryNotFound")
+        return gone, f.kernel(dev_nodes=())
     stated = machine.get("gpus", [])
     gpus = [f.gpu(i, name=_gpu_name(g), compute_capability=_gpu_cc(g)) for i, g in enumerate(stated)] or [f.gpu()]
     driver = machine.get("driver", Unavailable("NVML", NOT_STATED, "not_stated"))
@@ -337,6 +377,7 @@ def _runtime(case: Case) -> TorchRuntime:
         arch_list=tuple(state.get("arch_list", unstated_arch)),
         numpy=machine.get("packages", {}).get("numpy", ""),
     )
+    values.update({k: bool(state[k]) for k in ("mps_built", "mps_available") if k in state})
     if "cudnn_error" in state:
         values["cudnn"] = Unavailable("torch", state["cudnn_error"])
     values["mapped"] = tuple(  # what the thread shows was loaded: the process's maps would list it
@@ -490,7 +531,7 @@ def loader_for(case: Case) -> Any:
     )
 
 
-GPU_CLASSES = ("cpu-only-build", "driver-too-old", "gpu-arch-unsupported")
+GPU_CLASSES = ("cpu-only-build", "driver-too-old", "gpu-arch-unsupported", "visibility", "container")
 """Classes whose symptom is a GPU torch cannot use: their machine has one whether or not the thread names it."""
 
 
@@ -554,15 +595,25 @@ def _fix_ok(finding: Finding, verdict: dict[str, Any]) -> bool:
     return True
 
 
-def _keeps_culprit(finding: Finding, verdict: dict[str, Any], installed: str) -> bool:
+def _keeps_culprit(finding: Finding, verdict: dict[str, Any], installed: str, build: str = "") -> bool:
+    """Whether the fix puts the same torch back: the installed version (or no version) of the installed ``build``."""
     if verdict["fix_kind"] == "reinstall-torch":
         return False
-    match = re.search(KEEPS_CULPRIT, f"{finding.fix}\n{finding.fix_command}", re.I)
-    return bool(match) and match.group("version") in (None, installed)
+    text = f"{finding.fix}\n{finding.fix_command}"
+    match = re.search(KEEPS_CULPRIT, text, re.I)
+    version = match.group("version") if match else None
+    if not match or (version is not None and version != installed and "+" in version):
+        return False  # no reinstall, or another local tag: another build
+    if version not in (None, installed.partition("+")[0], installed):
+        return False  # another release
+    named = INDEX_BUILD.search(text)
+    other_build = bool(build) and named is not None and named["build"] != build
+    return not (other_build and verdict["cause"] in BUILD_CAUSES)
 
 
-def score(report: Report, verdict: dict[str, Any], installed: str = "") -> tuple[Score, str]:
-    """Right / wrong cause / wrong fix / silent, and why, from the findings and the verdict's keys."""
+def score(report: Report, verdict: dict[str, Any], installed: str = "", build: str = "") -> tuple[Score, str]:
+    """Right / wrong cause / wrong fix / silent, and why, from the findings and the verdict's keys (``installed``:
+    the torch version; ``build``: its build, cu124, cpu ..., "" when it cannot be told)."""
     cause = verdict["cause"]
     names = re.compile(CAUSE_SIGNS[cause], re.I)
     errors = [x for x in report.findings if x.severity is Severity.ERROR]
@@ -579,17 +630,19 @@ def score(report: Report, verdict: dict[str, Any], installed: str = "") -> tuple
     good = [x for x in naming if _fix_ok(x, verdict)]
     if not good:
         return Score.WRONG_FIX, f"{naming[0].code} names it, but its fix is not {verdict['fix_kind']}"
-    keeping = [x for x in errors + warnings if _keeps_culprit(x, verdict, installed)]
+    keeping = [x for x in errors + warnings if _keeps_culprit(x, verdict, installed, build)]
     if keeping:
         return Score.WRONG_FIX, f"{keeping[0].code} fixes it by a reinstall that keeps the culprit"
     return Score.RIGHT, f"{good[0].code}: {good[0].title}"
 
 
 def replay(case: Case) -> Outcome:
-    report = judge(facts_for(case))
+    facts = facts_for(case)
+    report = judge(facts)
     skipped = [c for c in report.checks if c.status is CheckStatus.SKIPPED]
     internal = tuple(f"{c.code}: {c.reason}" for c in skipped if "internal error" in c.reason)
-    result, reason = score(report, case.verdict, case.data["machine"].get("torch", ""))
+    installed = case.data["machine"].get("torch", "")
+    result, reason = score(report, case.verdict, installed, installed_variant(facts))
     return Outcome(case, result, reason, report.findings, internal)
 
 

@@ -10,6 +10,7 @@ list's reasons in prose.
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -31,6 +32,9 @@ KNOWN_WRONG: dict[str, str] = {
     "the override was already set when the rocm6.0 wheels failed (the rocm5.7 wheels fixed it)",
     "058-torch-2-2-nccl-from-ms-amp": "wrong cause: only the undefined nccl symbol is shown, no nvidia-* wheels "
     "(the second NCCL came from MS-AMP) and no library path, so TD033 has nothing to fire on",
+    "065-rtx-a6000-sm86-cuda-10-build": "silent: the build's list ends at sm_75 but carries compute_37 PTX, which "
+    "TD102 counts as covering sm_86 (torch's own check ignores PTX and warns); the thread states neither torch's "
+    "version nor its CUDA, so nothing says whether that PTX runs here (the thread's fix was a CUDA 11.1 build)",
     "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: TD002 finds the image's libcublasLt taken instead "
     "of the wheel's and puts the wheel's folder first on LD_LIBRARY_PATH (a fix that works); the reporter's fix, "
     "uninstalling nvidia-cublas-cu11, is the other of two",
@@ -154,3 +158,67 @@ def test_an_empty_gpu_list_is_a_machine_with_no_nvidia_gpu() -> None:
     facts = r.facts_for(_case("044"))
     assert isinstance(facts.nvml, r.Unavailable)
     assert facts.kernel.pci_gpus == ()  # type: ignore[union-attr]
+
+
+def _report(*findings: r.Finding) -> r.Report:
+    """What ``score`` reads of a report: its findings."""
+    return SimpleNamespace(findings=findings)  # type: ignore[return-value]
+
+
+def _finding(code: str, title: str, command: str) -> r.Finding:
+    return r.Finding(code, "x", r.Severity.ERROR, title, (), "", "Reinstall torch 1.11.0 (cu115).", command)
+
+
+CPU_ONLY = {
+    "cause": "cpu-only-build",
+    "culprit_file": None,
+    "culprit_dir": None,
+    "fix_kind": "install-other-torch-version",
+}
+INDEX = "https://download.pytorch.org/whl/"
+CPU_ONLY_TITLE = "a CPU-only torch on a machine with an NVIDIA GPU"
+
+
+def test_the_same_version_from_another_builds_index_is_another_torch() -> None:
+    """A CPU build's culprit is the build: 1.11.0 from the cu115 index replaces it (not the same torch)."""
+    fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==1.11.0 --index-url {INDEX}cu115")
+    assert r.score(_report(fix), CPU_ONLY, "1.11.0", "cpu")[0] is r.Score.RIGHT
+
+
+def test_the_same_version_from_the_same_builds_index_keeps_the_culprit() -> None:
+    fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==1.11.0 --index-url {INDEX}cpu")
+    assert r.score(_report(fix), CPU_ONLY, "1.11.0", "cpu")[0] is r.Score.WRONG_FIX
+
+
+def test_another_build_of_a_broken_release_still_keeps_the_culprit() -> None:
+    """Where the release is the culprit, its other build is no cure."""
+    broken = dict(CPU_ONLY, cause="torch-release-broken-here")
+    fix = _finding(
+        "TD002", "a known bug of this release", f"pip install --force-reinstall torch==1.11.0 --index-url {INDEX}cu115"
+    )
+    assert r.score(_report(fix), broken, "1.11.0", "cpu")[0] is r.Score.WRONG_FIX
+
+
+def test_a_reinstall_of_the_installed_cpu_wheel_keeps_the_culprit() -> None:
+    """torch 2.11.0+cpu reinstalled as torch==2.11.0 from the cpu index is the same torch (its tag is the build)."""
+    fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==2.11.0 --index-url {INDEX}cpu")
+    assert r.score(_report(fix), CPU_ONLY, "2.11.0+cpu", "cpu")[0] is r.Score.WRONG_FIX
+
+
+def test_the_cuda_build_of_the_installed_cpu_wheels_release_is_another_torch() -> None:
+    fix = _finding("TD003", CPU_ONLY_TITLE, f"pip install --force-reinstall torch==2.11.0 --index-url {INDEX}cu130")
+    assert r.score(_report(fix), CPU_ONLY, "2.11.0+cpu", "cpu")[0] is r.Score.RIGHT
+
+
+def test_the_conda_list_a_thread_shows_is_the_envs_conda_records() -> None:
+    """073's `conda list`: TD003's fix removes conda's CPU pytorch (and cpuonly) before pip puts the CUDA build in."""
+    outcome = r.replay(_case("073"))
+    (fix,) = [x for x in outcome.findings if x.code == "TD003"]
+    assert fix.fix_command.startswith("conda remove") and " cpuonly " in fix.fix_command
+    assert "/whl/cu" in fix.fix_command
+
+
+def test_a_conda_env_whose_thread_lists_no_conda_packages_gets_no_conda_remove() -> None:
+    outcome = r.replay(_case("056"))
+    (fix,) = [x for x in outcome.findings if x.code == "TD003"]
+    assert "conda remove" not in fix.fix_command and "/whl/cu" in fix.fix_command

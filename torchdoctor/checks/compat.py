@@ -176,8 +176,14 @@ def gpu_arch_unsupported(facts: Facts) -> Iterator[Fire]:
         tuple(evidence),
         fix.text,
         fix.command,
-        title=f"torch {torch_version(facts)} has no kernels for " + ", ".join(lbl for _, lbl in missing),
+        title=f"{_this_torch(facts)} has no kernels for " + ", ".join(lbl for _, lbl in missing),
     )
+
+
+def _this_torch(facts: Facts) -> str:
+    """``torch 2.5.1``, or ``this torch`` where its version could not be read."""
+    version = torch_version(facts)
+    return f"torch {version}" if version else "this torch"
 
 
 @check(

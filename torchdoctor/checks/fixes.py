@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torchdoctor.compat.machine import machine_from_facts
-from torchdoctor.compat.recommend import COMPANIONS, NoFit, recommend
-from torchdoctor.compat.tables import CompatDataError, load_tables
+from torchdoctor.compat.recommend import COMPANIONS, Gpu, Machine, NoFit, recommend
+from torchdoctor.compat.tables import CompatDataError, Tables, load_tables
 from torchdoctor.derived import python_exe, torch_version
-from torchdoctor.model import Facts, PackagesFacts, normalize
+from torchdoctor.model import Facts, NvmlFacts, PackagesFacts, SmiFacts, normalize
 from torchdoctor.rules import installers
 from torchdoctor.rules.index import PYPI
 from torchdoctor.rules.shell import quote
@@ -22,6 +22,28 @@ class FixText:
     """The build the command installs (cu126, cpu, ...), "" when there is no command."""
 
 
+def named_gpus(facts: Facts, tables: Tables) -> tuple[Gpu, ...]:
+    """NVML's GPUs (else nvidia-smi's) whose compute capability the driver did not give, known by their name in
+    compat/gpus.toml: the name is the driver's, the capability the table's. (An nvidia-smi older than 510 has no
+    compute_cap field; NVML's call can fail on its own.) A name the table does not know says nothing."""
+    if isinstance(facts.nvml, NvmlFacts) and facts.nvml.gpus:
+        listed = [(g.index, g.name, g.compute_capability) for g in facts.nvml.gpus]
+    elif isinstance(facts.smi, SmiFacts):
+        listed = [(g.index, g.name, g.compute_capability) for g in facts.smi.gpus]
+    else:
+        return ()
+    unread = [(i, n) for i, n, cc in listed if isinstance(n, str) and n and not (isinstance(cc, str) and cc)]
+    known = [(i, n, tables.gpu(n)) for i, n in unread]
+    return tuple(Gpu(found[0], f"GPU {i} {n}") for i, n, found in known if found is not None)
+
+
+def machine_here(facts: Facts, tables: Tables) -> Machine:
+    """``machine_from_facts``, with the GPUs whose capability only their name gives (``named_gpus``)."""
+    machine = machine_from_facts(facts)
+    named = named_gpus(facts, tables)
+    return replace(machine, gpus=machine.gpus + named) if named else machine
+
+
 def install_torch_fix(facts: Facts, reinstall: bool = False) -> FixText:
     """The torch this machine runs (driver, GPUs, Python, platform), as a command.
 
@@ -32,7 +54,7 @@ def install_torch_fix(facts: Facts, reinstall: bool = False) -> FixText:
         tables = load_tables()
     except CompatDataError as exc:  # pragma: no cover - the tables ship with the package
         return FixText(f"Install torch (the compat tables could not be read: {exc}).", "")
-    machine = machine_from_facts(facts)
+    machine = machine_here(facts, tables)
     installed = facts.packages.distributions if isinstance(facts.packages, PackagesFacts) else ()
     names = {normalize(d.name) for d in installed}
     companions = tuple(c for c in COMPANIONS if c in names)

@@ -9,9 +9,10 @@ from dataclasses import replace
 
 from torchdoctor.checks import cuda_libraries, other_loaders
 from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
-from torchdoctor.checks.fixes import install_torch_fix
+from torchdoctor.checks.fixes import install_torch_fix, machine_here
 from torchdoctor.checks.loader import diagnose, missing_library, outside_wheels
 from torchdoctor.compat.machine import installed_variant
+from torchdoctor.compat.tables import load_tables
 from torchdoctor.derived import (
     cuda_cause,
     driver_evidence,
@@ -293,6 +294,17 @@ def torch_cpu_only_build(facts: Facts) -> Iterator[Fire]:
         )
         return
     fix = install_torch_fix(facts, reinstall=True)
+    if fix.variant == "cpu" and not machine_here(facts, load_tables()).gpus:
+        # The GPU is seen (on the PCI bus, or by a name the tables do not know) but not what architecture it is:
+        # the tables would pick the CPU build for a machine they count no GPU on, the very build this is about.
+        yield Fire(
+            evidence,
+            "No CUDA build can be chosen for this GPU yet: nothing here says its architecture (the NVIDIA driver "
+            "gives no compute capability for it). Make the driver answer for it (`nvidia-smi` must list it; in a "
+            "container, start it with GPU access), then run torchdoctor again; it will name the CUDA build of torch "
+            "for this GPU and driver.",
+        )
+        return
     yield Fire(evidence, fix.text, fix.command)
 
 
