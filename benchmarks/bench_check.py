@@ -26,6 +26,22 @@ CPU: dict[str, list[float]] = {}
 wall time far more than CPU time, so the two together say how quiet the machine was."""
 
 
+GAUGE = "s = 0\nfor i in range(3_000_000):\n    s += i * i\n"
+"""A fixed pure-Python loop: its CPU time says how fast this (shared, virtual) machine runs right now."""
+
+
+def gauge(py: str) -> float:
+    """CPU seconds of GAUGE in ``py``, best of three: the same code measured an hour apart differs by a
+    quarter on this machine, so each figure is printed beside the gauge taken with it."""
+    best = float("inf")
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([py, "-c", GAUGE], check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return best
+
+
 def timed(argv: list[str], name: str = "") -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -63,7 +79,12 @@ def split_cpu(py: str, args: list[str], runs: int) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--python", default=sys.executable, help="interpreter with torch and torchdoctor")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter with torchdoctor (and torch, for the ratios): a venv with the built wheel measures what "
+        "users run; this checkout's editable install adds its import hook to every process",
+    )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="measure only these (e.g. 'check --quick')")
     args = parser.parse_args()
     py = args.python
@@ -79,7 +100,10 @@ def main() -> int:
     if args.only:
         commands = {name: argv for name, argv in commands.items() if name in args.only or name == "import torch"}
         commands.setdefault("collect_env", [py, "-m", "torch.utils.collect_env"])
-    print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.2f} before")
+    print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.2f} before, gauge {gauge(py):.3f} s")
+    if subprocess.run([py, "-c", "import torch"], capture_output=True, check=False).returncode != 0:
+        print(f"{py} has no torch: only the doctor's commands are measured (its wheel, as a user installs it)")
+        commands = {name: argv for name, argv in commands.items() if "torch" not in name and "collect" not in name}
     for argv in commands.values():  # warm the page cache and .pyc files
         timed(argv)
     samples: dict[str, list[float]] = {name: [] for name in commands}
@@ -87,21 +111,19 @@ def main() -> int:
         for name, argv in commands.items():
             samples[name].append(timed(argv, name))
     median = {name: statistics.median(values) for name, values in samples.items()}
-    base, collect = median["import torch"], median["collect_env"]
+    base, collect = median.get("import torch"), median.get("collect_env")
     print(f"{'command':<20} {'median s':>9} {'min s':>7} {'CPU s':>7} {'x import torch':>15} {'x collect_env':>14}")
     for name, values in samples.items():
         cpu = statistics.median(CPU[name])
-        print(
-            f"{name:<20} {median[name]:9.3f} {min(values):7.3f} {cpu:7.3f} {median[name] / base:15.2f} "
-            f"{median[name] / collect:14.2f}"
-        )
+        ratios = f"{median[name] / base:15.2f} {median[name] / collect:14.2f}" if base and collect else ""
+        print(f"{name:<20} {median[name]:9.3f} {min(values):7.3f} {cpu:7.3f} {ratios}")
     if "check --quick" in median:
         own, kids = split_cpu(py, ["check", "--format", "json", "--quick"], args.runs)
         print(f"\ncheck --quick CPU: the doctor itself {own:.3f} s, its children {kids:.3f} s (medians)")
     if "check (cpu smoke)" in median and "check --no-smoke" in median:
         smoke_cost = median["check (cpu smoke)"] - median["check --no-smoke"]
         print(f"\nCPU smoke adds {smoke_cost:.3f} s to check")
-    print(f"runs={args.runs}, python={py}, load average {os.getloadavg()[0]:.2f} after")
+    print(f"runs={args.runs}, python={py}, load average {os.getloadavg()[0]:.2f} after, gauge {gauge(py):.3f} s")
     return 0
 
 
