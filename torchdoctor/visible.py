@@ -50,9 +50,10 @@ def sanitized(value: T, multiline: bool = False) -> T:
     if isinstance(value, str):
         return visible(value, multiline)  # type: ignore[return-value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {
-            f.name: sanitized(getattr(value, f.name), f.name in MULTILINE) for f in dataclasses.fields(value) if f.init
-        }
+        raw = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+        changes = {name: sanitized(field, name in MULTILINE) for name, field in raw.items()}
+        if isinstance(raw.get("fix"), str) and isinstance(raw.get("fix_command"), str):  # a finding
+            changes["fix"] = _fix(raw["fix"], raw["fix_command"])
         return dataclasses.replace(value, **changes)
     if isinstance(value, tuple):
         return tuple(sanitized(v, multiline) for v in value)  # type: ignore[return-value]
@@ -61,6 +62,18 @@ def sanitized(value: T, multiline: bool = False) -> T:
     if isinstance(value, dict):
         return {_key(k): sanitized(v, multiline) for k, v in value.items()}  # type: ignore[return-value]
     return value
+
+
+COMMAND_LINE = "\n  "
+"""How a finding's fix puts its command on a line of its own (checks.base.Check.finding)."""
+
+
+def _fix(fix: str, command: str) -> str:
+    """A finding's fix: its prose, then its command on a line of its own. That line break is the doctor's and
+    stays; a newline inside the prose or the command came from the machine and is shown as ``\\n``."""
+    if command and fix.endswith(COMMAND_LINE + command):
+        return visible(fix[: -len(COMMAND_LINE + command)]) + COMMAND_LINE + visible(command)
+    return visible(fix)
 
 
 def _key(key: Any) -> Any:

@@ -142,3 +142,34 @@ def test_nan_and_infinity_are_null_in_json(doctor: Doctor, tmp_path: Path, comma
         proc = doctor.run("check", "--from", str(again), "-f", "json")  # our own output reads back
         no_traceback(proc)
         assert json.loads(proc.stdout)["facts"]["bench"]["devices"][0]["metrics"][0]["value"] is None
+
+
+def test_a_fix_keeps_its_command_on_a_line_of_its_own_and_escapes_the_machines_newlines() -> None:
+    """The one line break the doctor puts in a fix (before its command) stays in every format but JSON; a newline
+    the machine put in a path inside the prose or the command is still shown as \\n."""
+    from torchdoctor.checks import find
+    from torchdoctor.checks.base import Fire
+    from torchdoctor.model import Evidence, Source
+    from torchdoctor.visible import sanitized
+
+    check = find("TD001")
+    assert check is not None
+    plain = check.finding(Fire((Evidence(Source.PYTHON, "torch", "none"),), fix="Install torch.", command="pip x"))
+    assert sanitized(plain).fix == "Install torch.\n  pip x"
+    hostile = check.finding(Fire((), fix="Use /opt/a\nFORGED line.", command="/env\nFORGED/bin/python -m pip x"))
+    assert sanitized(hostile).fix == "Use /opt/a\\nFORGED line.\n  /env\\nFORGED/bin/python -m pip x"
+
+
+def test_no_format_shows_an_escaped_line_break_before_a_fixs_command() -> None:
+    from tests import factories as f
+    from torchdoctor.doctor import judge
+    from torchdoctor.model import TorchNotInstalled
+    from torchdoctor.render import OutputFormat, render
+
+    report = judge(f.facts(torch=TorchNotInstalled("python", "no module named torch"), packages=f.packages()))
+    fixes = [x for x in report.findings if x.fix_command]
+    assert fixes, "no finding with a command: this test proves nothing"
+    for fmt in (OutputFormat.TERMINAL, OutputFormat.MARKDOWN, OutputFormat.HTML, OutputFormat.JUNIT):
+        text = render(report, fmt)
+        assert "\\n" not in text, (fmt, text)
+        assert fixes[0].fix_command in text

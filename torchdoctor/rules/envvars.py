@@ -212,6 +212,7 @@ KNOWN: dict[str, str] = {
 }
 """Each variable whose value the doctor records, with its grammar (a regular expression the whole value must match)."""
 
+
 @functools.cache
 def _compiled(name: str) -> re.Pattern[str] | None:
     """The grammar of ``name``, compiled when a value of it is first read (a machine sets a few of them)."""
