@@ -1,12 +1,12 @@
-"""The interpreter and NVML probes, started while the command line is still being read.
+"""The probes that depend on no option, started while the command line is still being read.
 
-A live diagnosis waits on two children before it can judge: the examined interpreter's metadata and NVML.
-Reading the command line takes about as long again (typer builds a validator per option), and neither child
-depends on an option but the interpreter (``--python``) and NVML's timeout (``--nvml-timeout``). So as soon as
-the command is known to be a live one, both start with what the environment and ``pyproject.toml`` say, in
-threads of their own; the probes then take each one whose inputs equal the options finally read, and run their
-own otherwise. An early child nobody takes (``check --from``, ``--help``, another ``--python``) ends by its own
-timeout or with the doctor (its lifeline), and changes nothing: the probes are read-only.
+A live diagnosis waits on the examined interpreter's metadata and on NVML (two children), and reads the
+host, the kernel and the environment. Reading the command line takes about as long (typer builds a validator
+per option), and none of these depends on an option but the interpreter (``--python``) and NVML's timeout
+(``--nvml-timeout``). So as soon as the command is known to be a live one, they start with what the environment
+and ``pyproject.toml`` say, each in a thread of its own; the probes then take each one whose inputs equal the
+options finally read, and run their own otherwise. One nobody takes (``check --from``, ``--help``, another
+``--python``) is killed as the doctor exits (``signals.end_children``), and changed nothing: probes only read.
 """
 
 from __future__ import annotations
