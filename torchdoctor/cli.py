@@ -289,6 +289,7 @@ def smoke(
 
 @app.command()
 def bench(
+    ctx: typer.Context,
     device: Annotated[
         str,
         typer.Option("--device", metavar="DEVICE", help=f"{device_choices()} present [all].", show_default=False),
@@ -318,7 +319,7 @@ def bench(
 
     with stops():
         conf = settings(fail_on, ignore, require or [], timeout, None, device, False, redact)
-        result = run_bench(BenchOptions(conf, device, seconds, python))
+        result = run_bench(BenchOptions(conf, device, seconds, python, ctx.obj))
     finish(result, OutputOptions(fmt, output, verbose, conf.redact), conf.fail_on)
 
 
@@ -516,6 +517,7 @@ def fleet(
 
 @app.command()
 def recommend(
+    ctx: typer.Context,
     driver: Annotated[
         str, typer.Option("--driver", metavar="VERSION", help="Assume this NVIDIA driver (default: this machine's).")
     ] = "",
@@ -541,7 +543,7 @@ def recommend(
     """The newest torch this machine (or the one described) can run, and the exact pip command."""
     from torchdoctor.commands.recommend import RecommendOptions, run_recommend
 
-    options = RecommendOptions(driver, tuple(gpu or ()), python_version, platform, macos, interpreter)
+    options = RecommendOptions(driver, tuple(gpu or ()), python_version, platform, macos, interpreter, ctx.obj)
     with stops():
         result = run_recommend(options)
     finish(result, answer_output(fmt, output))

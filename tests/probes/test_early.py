@@ -91,6 +91,14 @@ def test_check_examines_the_active_environment_once_with_the_child_started_early
     assert timing["interpreter"] > 0  # its own time, not the moment it took to hand over a finished answer
 
 
+def test_recommend_takes_the_probes_started_early_too(doctor: Doctor) -> None:
+    doctor.env["VIRTUAL_ENV"] = str(logging_python(doctor.tmp_path))
+    proc = doctor.run("recommend", "-f", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads(proc.stdout)["kind"] == "recommend"
+    assert len(interpreter_runs(doctor.tmp_path)) == 1
+
+
 def test_another_python_on_the_command_line_is_examined_not_the_one_started_early(doctor: Doctor) -> None:
     venv = logging_python(doctor.tmp_path)
     other = logging_python(doctor.tmp_path / "other")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from torchdoctor.commands.early import picked
 from torchdoctor.commands.report import ReportResult
+from torchdoctor.probes.early import EarlyProbes
 from torchdoctor.settings import Settings
 
 
@@ -14,6 +16,8 @@ class BenchOptions:
     device: str = "all"
     seconds: float = 15.0
     python: str | None = None
+    early: EarlyProbes | None = None
+    """The probes the command line started before these options were read (see probes/early.py)."""
 
 
 def run_bench(options: BenchOptions) -> ReportResult:
@@ -27,9 +31,10 @@ def run_bench(options: BenchOptions) -> ReportResult:
     from torchdoctor.reportfile import SCHEMA_VERSION, TOOL, now
 
     conf = options.settings
-    target = resolve_python(options.python, conf.timeout)
+    target = resolve_python(options.python, conf.timeout, picked(options.early, options.python))
     with LiveProgress(target) as progress:
-        facts, timings = gather(ProbeOptions(python=target, timeout=conf.timeout), on_message=progress)
+        probing = ProbeOptions(python=target, timeout=conf.timeout)
+        facts, timings = gather(probing, on_message=progress, early=options.early)
         progress.phase = f"measuring {options.device} for {options.seconds:g} s"
         progress({})
         measured = measure(target, facts.torch, options.device, options.seconds)

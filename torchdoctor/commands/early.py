@@ -6,10 +6,18 @@ everything they need is imported in the starting thread.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torchdoctor.probes.early import EarlyProbes, start_early
 
-LIVE_COMMANDS = frozenset({"check", "report", "smoke"})
-"""The commands that probe this machine at once (``bench`` and ``dist`` start their own children first)."""
+LIVE_COMMANDS = frozenset({"check", "report", "smoke", "bench", "recommend"})
+"""The commands that gather this machine's facts (``dist`` gathers them in each rank, under its launcher)."""
+
+
+def picked(early: EarlyProbes | None, python: str | None) -> Any:
+    """The active environment's interpreter as the early probes picked it, unless ``--python`` names another
+    (``interpreter.resolve_python`` takes it, so the environment is not asked twice)."""
+    return early.active_python() if early is not None and not python else None
 
 
 def start_live_probes() -> EarlyProbes:

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from torchdoctor.commands.early import picked
 from torchdoctor.compat.recommend import Machine, NoFit, Recommendation, gpu_list
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Severity
+from torchdoctor.probes.early import EarlyProbes
 from torchdoctor.render import RenderOptions
 from torchdoctor.reportfile import header
 from torchdoctor.result import Result, answer_renderers
@@ -61,6 +63,8 @@ class RecommendOptions:
     platform: str = ""
     macos: str = ""
     python: str | None = None
+    early: EarlyProbes | None = None
+    """The probes the command line started before these options were read (see probes/early.py)."""
 
 
 def run_recommend(options: RecommendOptions) -> RecommendResult:
@@ -72,8 +76,9 @@ def run_recommend(options: RecommendOptions) -> RecommendResult:
     from torchdoctor.rules import installers, timeouts
 
     tables = load_tables()
-    target = resolve_python(options.python, timeouts.INTERPRETER_CHECK)  # checked as `check` checks it
-    facts, _ = gather(ProbeOptions(python=target, quick=True))
+    active = picked(options.early, options.python)
+    target = resolve_python(options.python, timeouts.INTERPRETER_CHECK, active)  # checked as `check` checks it
+    facts, _ = gather(ProbeOptions(python=target, quick=True), early=options.early)
     machine = assumed(machine_from_facts(facts), options, tables)
     python_cmd = target if not options.python_version and not options.platform else "python"
     if python_cmd == "python" and machine.free_threaded:  # the free-threaded interpreter is installed beside

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from torchdoctor.commands.early import picked
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.model import Finding, Report
 from torchdoctor.probes.early import EarlyProbes
@@ -98,7 +99,7 @@ def probe(
     from torchdoctor.probes import ProbeOptions
     from torchdoctor.progress import LiveProgress
 
-    target = resolve_python(python, conf.timeout, early.active_python() if early and not python else None)
+    target = resolve_python(python, conf.timeout, picked(early, python))
     options = ProbeOptions(python=target, timeout=conf.timeout, quick=quick, nvml_timeout=conf.nvml_timeout)
     only = Area.SMOKE if only_smoke else None
     with LiveProgress(target, quick) as progress:
