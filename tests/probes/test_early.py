@@ -91,12 +91,19 @@ def test_check_examines_the_active_environment_once_with_the_child_started_early
     assert timing["interpreter"] > 0  # its own time, not the moment it took to hand over a finished answer
 
 
-def test_recommend_takes_the_probes_started_early_too(doctor: Doctor) -> None:
+@pytest.mark.parametrize("command", [["check", "--quick"], ["recommend"]])
+def test_the_probes_start_early_and_are_taken(doctor: Doctor, command: list[str]) -> None:
+    """Started early: with another --python, the active environment was examined anyway (once, for nothing);
+    taken: without one, it is examined once, not again by the probes."""
     doctor.env["VIRTUAL_ENV"] = str(logging_python(doctor.tmp_path))
-    proc = doctor.run("recommend", "-f", "json")
+    other = logging_python(doctor.tmp_path / "other")
+    proc = doctor.run(*command, "-f", "json", "--python", str(other / "bin" / "python"))
     assert proc.returncode in (0, 1), proc.stderr
-    assert json.loads(proc.stdout)["kind"] == "recommend"
-    assert len(interpreter_runs(doctor.tmp_path)) == 1
+    assert len(interpreter_runs(doctor.tmp_path)) == 1, "nothing was started before the options were read"
+    (doctor.tmp_path / "runs.log").unlink()
+    proc = doctor.run(*command, "-f", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert len(interpreter_runs(doctor.tmp_path)) == 1, "the early probe was not taken: it ran twice"
 
 
 def test_another_python_on_the_command_line_is_examined_not_the_one_started_early(doctor: Doctor) -> None:
