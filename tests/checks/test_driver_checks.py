@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tests import factories as f
 from torchdoctor.doctor import judge
-from torchdoctor.model import PciDevice, Severity, SmiFacts, SmiGpu, Unavailable
+from torchdoctor.model import Finding, PciDevice, Severity, SmiFacts, SmiGpu, Unavailable
 from torchdoctor.nvidia import driver_line, gpu_line
 from torchdoctor.render.terminal import render
 
@@ -139,6 +141,23 @@ def test_quick_knows_a_pypi_cu130_wheel_is_too_new_for_r550() -> None:
     assert "driver-too-old" in slugs(judge(facts))
     ok = f.facts(torch=QUICK, packages=packages, nvml=f.nvml(driver="580.65.06", cuda="13.0"))
     assert "driver-too-old" not in slugs(judge(ok))
+
+
+@pytest.mark.parametrize("cuda", ["13.3", "13.5"])
+def test_a_newer_cuda_13_torch_needs_the_13x_floor_not_the_driver_its_toolkit_ships(cuda: str) -> None:
+    """Minor-version compatibility (drivers.toml [[major]] 13, NVIDIA's "CUDA 13.x >= 580"): a torch built with
+    13.3 (whose toolkit ships 610.43.02) or 13.5 (no toolkit row) is too old below 580.65.06 and runs from it on,
+    also on a driver older than the one its toolkit ships."""
+    torch = f.runtime(version=f"2.15.0+cu{cuda.replace('.', '')}", cuda=cuda, arch_list=("sm_80", "sm_90"))
+
+    def too_old(driver: str, supports: str) -> list[Finding]:
+        report = judge(f.facts(torch=torch, nvml=f.nvml(driver=driver, cuda=supports)))
+        return [x for x in report.findings if x.slug == "driver-too-old"]
+
+    (found,) = too_old("575.57.08", "12.9")
+    assert any(e.value.startswith("driver >= 580.65.06") for e in found.evidence)
+    assert not too_old("580.65.06", "13.0")
+    assert not too_old("595.71.05", "13.2")
 
 
 def test_jetson_orin_runs_sm80_code_from_cuda_13_2_on() -> None:

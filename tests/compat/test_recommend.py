@@ -127,6 +127,21 @@ def test_platform_key(system: str, machine: str, key: str) -> None:
     assert platform_key(system, machine) == key
 
 
+def test_cuda_13_3_is_answered_with_the_13x_floor_and_the_driver_its_toolkit_ships() -> None:
+    result = answer(tables, Query(cuda="cu133", driver="595.71.05"))
+    (need,) = [a for a in result.answers if a.startswith("CUDA 13.3 wheels need")]
+    assert "driver >= 580.65.06 (Linux)" in need and "the 13.3 toolkit itself ships 610.43.02" in need
+    assert "driver 595.71.05 runs CUDA 13.3 wheels (Linux)" in result.answers
+    old = answer(tables, Query(cuda="13.3", driver="575.57.08"))
+    assert "driver 575.57.08 does NOT run CUDA 13.3 wheels (Linux)" in old.answers
+
+
+@pytest.mark.parametrize("cuda", ["13.4", "13.5"])
+def test_a_cuda_13_minor_without_an_nvidia_driver_row_claims_no_toolkit_driver(cuda: str) -> None:
+    (need,) = [a for a in answer(tables, Query(cuda=cuda)).answers if a.startswith(f"CUDA {cuda} wheels need")]
+    assert "driver >= 580.65.06 (Linux)" in need and "toolkit itself ships" not in need
+
+
 def test_what_does_torch_251_need() -> None:
     result = answer(tables, Query(torch="2.5.1", platforms=("linux-x86_64",)))
     assert {r.variant for r in result.rows} == {"cu118", "cu121", "cu124", "cpu"}
