@@ -130,6 +130,7 @@ FIX_SIGNS: dict[str, str] = {
     "set-hsa-override": r"HSA_OVERRIDE_GFX_VERSION",
     "build-from-source": r"from source",
     "downgrade-numpy": r"numpy<2|numpy==1",
+    "upgrade-numpy": r"(--upgrade|-U)\b[^|;]*numpy|numpy>=",
     "update-driver": r"(update|upgrade|install)[^.]*driver",
     "convert-to-wsl2": r"wsl(\.exe)? --set-(default-)?version\b[^|;]*\b2\b",
     "update-wsl": r"wsl(\.exe)? --update",

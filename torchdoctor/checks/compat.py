@@ -37,6 +37,7 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import driver_version_seen, gpus_seen
+from torchdoctor.rules import numpyabi
 from torchdoctor.rules.index import index_option, pip
 from torchdoctor.rules.shell import quote
 from torchdoctor.rules.versions import (
@@ -298,20 +299,22 @@ def companion_mismatch(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
 )
 def numpy_abi(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
     numpy = packages.version_of("numpy")
-    if not numpy:
-        return
     torch = facts.torch
-    warned = [w for w in getattr(torch, "warnings", ()) if "_ARRAY_API" in w or "compiled using NumPy 1.x" in w]
+    warned = [w for w in getattr(torch, "warnings", ()) if _numpy2_under_numpy1_build(w)]
+    if not numpy and not warned:  # torch's own warning is the fact where NumPy's version is not known
+        return
     if isinstance(torch, TorchImportFailure) and torch.kind.value == "NumPy ABI":
         return  # torch-import-failed already names it
     tables = load_tables()
     version = torch_version(facts)
-    evidence = [ev(Source.METADATA, "numpy", numpy)]
+    evidence = [ev(Source.METADATA, "numpy", numpy or "installed, version not known")]
     try:
         old_torch = bool(version) and release(version) < Version(tables.numpy2_since)
-        numpy2 = Version(numpy).major >= 2
+        numpy2 = bool(numpy) and Version(numpy).major >= 2
     except InvalidVersion:
-        return
+        if not warned:
+            return
+        old_torch = numpy2 = False
     if warned:
         evidence.append(ev(Source.TORCH, "torch warned", warned[0][:300]))
     elif old_torch and numpy2:
@@ -331,6 +334,11 @@ def numpy_abi(packages: PackagesFacts, facts: Facts) -> Iterator[Fire]:
         + ") and any extension to builds made for NumPy 2.",
         pip(facts, 'install "numpy<2"'),
     )
+
+
+def _numpy2_under_numpy1_build(warning: str) -> bool:
+    found = numpyabi.mismatch(warning)
+    return found is not None and found.side is numpyabi.Side.NEWER
 
 
 @check(

@@ -21,6 +21,7 @@ from torchdoctor.model import (
     ImportFailureKind,
     RocmFacts,
     Severity,
+    SmokeFacts,
     Source,
     TegraFacts,
     TorchImportFailure,
@@ -69,7 +70,12 @@ def wsl_libcuda_shadowed(wsl: WslFacts | None, facts: Facts) -> Iterator[Fire]:
     if not wsl.libcuda and wsl.driver_libcuda:
         yield _libcuda_not_found(facts, wsl)
         return
-    if not wsl.libcuda or os.path.dirname(wsl.libcuda[0]) == wsl.lib_dir:
+    if not wsl.libcuda:
+        return
+    if os.path.dirname(wsl.libcuda[0]) == wsl.lib_dir:
+        unopened = _libcuda_unopened(facts)
+        if unopened is not None:  # the driver's libcuda.so.1 is reached, yet something asked for a name the cache lacks
+            yield _libcuda_not_found(facts, wsl, unopened)
         return
     first = wsl.libcuda[0]
     good = next((p for p in wsl.libcuda if os.path.dirname(p) == wsl.lib_dir), "")
@@ -96,10 +102,26 @@ def wsl_libcuda_shadowed(wsl: WslFacts | None, facts: Facts) -> Iterator[Fire]:
     )
 
 
-def _libcuda_not_found(facts: Facts, wsl: WslFacts) -> Fire:
-    """The Windows driver's libcuda.so.1 is in lib_dir, but nowhere the loader looks (no ld.so.cache entry for it)."""
+def _libcuda_not_found(facts: Facts, wsl: WslFacts, unopened: tuple[str, str] | None = None) -> Fire:
+    """The Windows driver's libcuda is in lib_dir, but nowhere the loader looks by the name asked for: libcuda.so.1
+    has no ld.so.cache entry, or (``unopened``) a library opened another name of it, which the cache does not list."""
     env = facts.env if isinstance(facts.env, EnvFacts) else None
     entries = [p for p in ((env.get("LD_LIBRARY_PATH") or "") if env else "").split(os.pathsep) if p]
+    command = f"export LD_LIBRARY_PATH={quote(os.pathsep.join([wsl.lib_dir, *entries]))}"
+    if unopened is not None:
+        name, line = unopened
+        return Fire(
+            (
+                ev(Source.ENV, "libcuda.so.1 in the loader's order", ", ".join(wsl.libcuda)),
+                ev(Source.TORCH, "the loader could not open", line[:300]),
+            ),
+            f"torch reaches the Windows driver's libcuda.so.1 in {wsl.lib_dir}, but a library asked the loader for "
+            f"{name}: ld.so.cache lists the driver's libraries by their soname (libcuda.so.1) only, so that name is "
+            f"found only by searching {wsl.lib_dir} itself. Put {wsl.lib_dir} on LD_LIBRARY_PATH (for good, in your "
+            "shell's profile).",
+            command,
+            title=f"WSL 2: the Windows driver's {name} is not on the loader's search path ({wsl.lib_dir})",
+        )
     return Fire(
         (
             ev(Source.ENV, "the Windows driver's libcuda", wsl.driver_libcuda),
@@ -108,9 +130,35 @@ def _libcuda_not_found(facts: Facts, wsl: WslFacts) -> Fire:
         f"WSL mounts the Windows driver's libcuda.so.1 in {wsl.lib_dir}, but the loader's search path does not "
         f"reach it (ld.so.cache has no entry for it), so CUDA finds no driver. Put {wsl.lib_dir} on LD_LIBRARY_PATH "
         "for this shell; for good, make sure /etc/ld.so.conf.d/ld.wsl.conf lists it and run `sudo ldconfig`.",
-        f"export LD_LIBRARY_PATH={quote(os.pathsep.join([wsl.lib_dir, *entries]))}",
+        command,
         title=f"WSL 2: the Windows driver's libcuda.so.1 is not on the loader's search path ({wsl.lib_dir})",
     )
+
+
+LIBCUDA_NAME = re.compile(r"^libcuda\.so(\.\d+)*$")
+
+
+def _libcuda_unopened(facts: Facts) -> tuple[str, str] | None:
+    """(the libcuda name, the line saying so) of the loader's own "cannot open" message for a libcuda name, in what
+    torch and the smoke test met, or None."""
+    torch = facts.torch
+    said: list[str] = []
+    if isinstance(torch, TorchImportFailure):
+        said.append(torch.message)
+    if isinstance(torch, TorchRuntime):
+        said += [*torch.warnings, torch.cuda_error]
+        if isinstance(torch.cudnn, Unavailable):
+            said.append(torch.cudnn.reason)
+    smoke = facts.smoke
+    if isinstance(smoke, SmokeFacts):
+        said += [text for device in smoke.devices for step in device.steps for text in (step.error, step.detail)]
+    for text in said:
+        for found in dlerror.CANNOT_OPEN.finditer(text or ""):
+            name = os.path.basename(found["library"])
+            if LIBCUDA_NAME.match(name):
+                line = next((ln for ln in text.splitlines() if found.group(0) in ln), found.group(0))
+                return name, line.strip()
+    return None
 
 
 WSL_GPU_KERNEL = (5, 10, 43, 3)

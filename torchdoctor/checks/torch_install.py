@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
+from packaging.version import InvalidVersion, Version
+
 from torchdoctor.checks import cuda_libraries, other_loaders
 from torchdoctor.checks.base import Area, Fire, Skip, TorchSeen, check, ev
 from torchdoctor.checks.fixes import install_torch_fix, machine_here
@@ -39,10 +41,10 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import gpus_seen
-from torchdoctor.rules import dlerror, installers
+from torchdoctor.rules import dlerror, installers, numpyabi
 from torchdoctor.rules.index import pinned, pip
 from torchdoctor.rules.shell import quote
-from torchdoctor.rules.versions import local_tag
+from torchdoctor.rules.versions import local_tag, release
 
 
 @check(
@@ -162,7 +164,7 @@ def _import_fix_command(facts: Facts, failure: TorchImportFailure) -> str:
         kept = [p for p in _ld_library_path(facts).split(os.pathsep) if p and "cuda" not in p.lower()]
         return f"export LD_LIBRARY_PATH={quote(os.pathsep.join(kept))}" if kept else "unset LD_LIBRARY_PATH"
     if kind == ImportFailureKind.NUMPY_ABI:
-        return pip(facts, 'install "numpy<2"')
+        return _numpy_fix(facts, failure)[1]
     if kind == ImportFailureKind.MISSING_MODULE:
         match = re.search(r"No module named '([\w.]+)'", failure.message)
         return pip(facts, f"install {match.group(1).split('.')[0]}") if match else ""
@@ -197,9 +199,31 @@ def fallback_kind(failure: TorchImportFailure) -> ImportFailureKind:
     return failure.kind
 
 
+def _numpy_fix(facts: Facts, failure: TorchImportFailure) -> tuple[str, str]:
+    """The fix of a NumPy ABI failure, by which side NumPy's message says is older (text, command)."""
+    found = numpyabi.mismatch(failure.message)
+    if found is None or found.side is numpyabi.Side.NEWER:
+        return IMPORT_FIXES[ImportFailureKind.NUMPY_ABI], pip(facts, 'install "numpy<2"')
+    since = load_tables().numpy2_since
+    version = torch_version(facts)
+    try:  # NumPy 2 only for a torch built for it; an unknown torch keeps to NumPy 1's newest
+        numpy2_ok = bool(version) and release(version) >= Version(since)
+    except InvalidVersion:
+        numpy2_ok = False
+    spec = "numpy" if numpy2_ok else '"numpy<2"'
+    text = (
+        f"torch was built against a newer NumPy C {found.what} ({found.built}) than the NumPy installed has "
+        f"({found.here}): this NumPy is older than the one torch needs. Upgrade NumPy"
+        + ("." if numpy2_ok else f" within 1.x (NumPy 2 needs torch >= {since}).")
+    )
+    return text, pip(facts, f"install --upgrade {spec}")
+
+
 def _fallback_fix(facts: Facts, failure: TorchImportFailure) -> str:
     if failure.kind is ImportFailureKind.UNDEFINED_SYMBOL and _cuda_in_chain(failure.message):
         return UNDEFINED_CUDA
+    if failure.kind is ImportFailureKind.NUMPY_ABI:
+        return _numpy_fix(facts, failure)[0]
     return IMPORT_FIXES[failure.kind].replace("{python}", quote(python_exe(facts)))
 
 
