@@ -39,7 +39,38 @@ def main() -> None:
     install_signal_handlers()
     from torchdoctor.cli import main as run
 
-    run()
+    try:
+        run()
+    except SystemExit as exc:
+        leave(exc.code)
+    leave(0)
+
+
+def leave(code: object) -> None:
+    """End the program with ``code`` (as ``sys.exit`` takes it) once what it said is flushed, without the
+    interpreter's teardown: freeing some 240 modules took 0.03-0.05 s of every run, after the answer was out.
+
+    Everything the doctor opens is closed where it is written (``-o``, the job summary), its children are ended by
+    the command line (``signals.end_children``), and it registers no exit handler of its own.
+    """
+    import os
+    import sys
+
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): said on stderr, status 1, as the interpreter would
+        print(code, file=sys.stderr)
+        status = 1
+    from torchdoctor.exitcodes import ExitCode
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed, or gone with its reader: nothing more to say
+            status = status or int(ExitCode.OUTPUT_FAILED)
+    os._exit(status)
 
 
 if __name__ == "__main__":
