@@ -419,3 +419,10 @@ def main():
 
 if __name__ == "__main__":
     main()
+    # Said: leave without the interpreter's teardown, which the doctor would otherwise wait for.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(0)
