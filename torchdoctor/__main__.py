@@ -37,10 +37,15 @@ def main() -> None:
     from torchdoctor.signals import install_signal_handlers
 
     install_signal_handlers()
+    import sys
+
+    from torchdoctor.commands.early import start_for
+
+    early = start_for(sys.argv[1:])  # a live command's probes run while typer is imported and reads the options
     from torchdoctor.cli import main as run
 
     try:
-        run()
+        run(early)
     except SystemExit as exc:
         leave(exc.code)
     leave(0)

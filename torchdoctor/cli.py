@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand
 
 from torchdoctor import __version__
+from torchdoctor.commands.early import default_to_check
 from torchdoctor.exitcodes import ExitCode, Stop
 from torchdoctor.output import OutputOptions, deliver, say
 from torchdoctor.policy import FailOn, exit_code
@@ -29,6 +30,7 @@ from torchdoctor.settings import settings
 from torchdoctor.signals import end_children
 
 if TYPE_CHECKING:
+    from torchdoctor.probes.early import EarlyProbes
     from torchdoctor.result import Result
 
 app = typer.Typer(
@@ -114,12 +116,6 @@ def version_callback(value: bool) -> None:
         raise typer.Exit(0)
 
 
-def help_callback(ctx: typer.Context, value: bool) -> None:
-    if value and not ctx.resilient_parsing:
-        typer.echo(ctx.get_help(), color=ctx.color)
-        raise typer.Exit(0)
-
-
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
@@ -127,28 +123,10 @@ def main_callback(
         bool,
         typer.Option("--version", help="Print the version and exit.", callback=version_callback, is_eager=True),
     ] = False,
-    show_help: Annotated[  # a flag of our own: typer's help option would load pydantic before any command starts
-        bool,
-        typer.Option("--help", "-h", help="Show this message and exit.", callback=help_callback, is_eager=True),
-    ] = False,
 ) -> None:
     """Bare `torchdoctor` runs `torchdoctor check` (with any of check's options: `torchdoctor -v -f json`)."""
-    from torchdoctor.commands.early import LIVE_COMMANDS, start_live_probes
-
-    if ctx.invoked_subcommand in LIVE_COMMANDS or ctx.invoked_subcommand is None:
-        ctx.obj = start_live_probes()  # while the command's options are read (see probes/early.py)
     if ctx.invoked_subcommand is None:
         ctx.invoke(check, ctx)
-
-
-TOP_LEVEL = {"--version", "--help", "-h"}
-
-
-def default_to_check(argv: list[str]) -> list[str]:
-    """``torchdoctor -v`` is ``torchdoctor check -v``: options before any command belong to check."""
-    if not argv or argv[0] in TOP_LEVEL or not argv[0].startswith("-"):
-        return argv
-    return ["check", *argv]
 
 
 PythonOpt = Annotated[
@@ -553,17 +531,18 @@ def answer_output(fmt: AnswerFormat, output: Path | None = None) -> OutputOption
     return OutputOptions(OutputFormat(fmt.value), output)
 
 
-def main() -> None:
-    """Run the command line (`torchdoctor.__main__` installs the signal handlers first)."""
+def main(early: "EarlyProbes | None" = None) -> None:
+    """Run the command line (`torchdoctor.__main__` installs the signal handlers and starts ``early``, the probes
+    of a live command, first: each command reads them from its context's ``obj``)."""
     try:
-        _run()
+        _run(early)
     finally:
         end_children()  # an early probe no command took (`check --from`, `--help`) ends with the doctor
 
 
-def _run() -> None:
+def _run(early: "EarlyProbes | None") -> None:
     try:
-        app(args=default_to_check(sys.argv[1:]), prog_name="torchdoctor")
+        app(args=default_to_check(sys.argv[1:]), prog_name="torchdoctor", obj=early)
     except SystemExit as exc:
         if exc.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
             # click (typer's own copy) met EPIPE writing its text (--help): it wraps stdout so and exits 1

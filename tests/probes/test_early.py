@@ -143,19 +143,33 @@ def alive(pid: int) -> bool:
     return " Z " not in stat_line  # a zombie has ended; its parent (pytest's reaper or init) collects it
 
 
-def test_the_early_probes_start_before_typer_reads_the_commands_options() -> None:
-    """typer loads pydantic to read an option that is not a plain flag (its own --help is one): the probes
-    must be running by then, or they wait for it."""
+@pytest.mark.parametrize(
+    "argv, live",
+    [
+        ([], True),  # bare torchdoctor is check
+        (["-v", "--quick"], True),  # options before a command are check's
+        (["check", "--quick", "-f", "json"], True),
+        (["recommend"], True),
+        (["explain", "TD001"], False),
+        (["fleet", "reports/"], False),
+        (["--version"], False),
+        (["-h"], False),
+    ],
+)
+def test_the_probes_of_a_live_command_start_before_typer_is_imported(argv: list[str], live: bool) -> None:
+    """typer (and the pydantic it loads to read options) takes as long as the probes' children: they start first,
+    for the commands that gather this machine's facts, routed as the command line routes them."""
     code = (
         "import sys\n"
         "import torchdoctor.commands.early as early\n"
         "def started():\n"
-        "    print('pydantic' in sys.modules, flush=True)\n"
+        "    print('started', 'typer' in sys.modules, 'pydantic' in sys.modules, flush=True)\n"
         "    raise SystemExit(0)\n"
         "early.start_live_probes = started\n"
-        "sys.argv = ['torchdoctor', 'check', '--quick', '-f', 'json']\n"
-        "from torchdoctor.cli import main\n"
+        f"sys.argv = ['torchdoctor', *{argv!r}]\n"
+        "from torchdoctor.__main__ import main\n"
         "main()\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert out.stdout.strip() == "False", out.stderr
+    said = [line for line in out.stdout.splitlines() if line.startswith("started")]
+    assert said == (["started False False"] if live else []), (out.stdout, out.stderr)

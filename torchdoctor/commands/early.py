@@ -1,7 +1,7 @@
 """What a live diagnosis starts before its options are read (see :mod:`torchdoctor.probes.early`).
 
-Imported by the command line as soon as it knows the command: this module and the one below stay light, and
-everything they need is imported in the starting thread.
+Imported as the program starts (``torchdoctor.__main__``), before typer: this module and the one below stay
+light, and everything the probes need is imported in the starting thread.
 """
 
 from __future__ import annotations
@@ -12,6 +12,22 @@ from torchdoctor.probes.early import EarlyProbes, start_early
 
 LIVE_COMMANDS = frozenset({"check", "report", "smoke", "bench", "recommend"})
 """The commands that gather this machine's facts (``dist`` gathers them in each rank, under its launcher)."""
+TOP_LEVEL = frozenset({"--version", "--help", "-h"})
+"""The options of the program itself; any other option before a command is check's."""
+
+
+def default_to_check(argv: list[str]) -> list[str]:
+    """``torchdoctor -v`` is ``torchdoctor check -v``: options before any command belong to check."""
+    if not argv or argv[0] in TOP_LEVEL or not argv[0].startswith("-"):
+        return argv
+    return ["check", *argv]
+
+
+def start_for(argv: list[str]) -> EarlyProbes | None:
+    """The early probes when ``argv`` (as the command line routes it) names a live command, or none (bare
+    ``torchdoctor`` is ``check``); typer, which reads the rest, parses nothing before this."""
+    routed = default_to_check(argv)
+    return start_live_probes() if not routed or routed[0] in LIVE_COMMANDS else None
 
 
 def picked(early: EarlyProbes | None, python: str | None) -> Any:
