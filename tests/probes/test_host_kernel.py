@@ -92,3 +92,53 @@ def test_kernel_module_version(tmp_path: Path) -> None:
     assert facts.dev_nodes == ("/dev/nvidia0", "/dev/nvidiactl")
     assert facts.nvidia_loaded is True
     assert isinstance(facts.pci_gpus, Unavailable)  # no /sys here: said, not guessed
+
+
+# Physical cores and RAM: where psutil reads them on Linux, read without it.
+HT_CORES = {0: "0-1", 1: "0-1", 2: "2-3", 3: "2-3"}  # four logical CPUs, two cores with two threads each
+
+
+def topology(root: Path, name: str = "core_cpus_list") -> None:
+    for cpu, siblings in HT_CORES.items():
+        write(root, f"sys/devices/system/cpu/cpu{cpu}/topology/{name}", siblings + "\n")
+
+
+def test_cores_and_ram_from_sys_and_proc(tmp_path: Path) -> None:
+    topology(tmp_path)
+    write(tmp_path, "proc/meminfo", "MemTotal:       16384000 kB\nMemFree:         1000 kB\n")
+    assert host.linux_cores_and_ram(tmp_path) == (2, 16384000 * 1024)
+
+
+def test_an_older_kernels_thread_siblings_then_cpuinfo(tmp_path: Path) -> None:
+    topology(tmp_path, "thread_siblings_list")
+    assert host.linux_cores_and_ram(tmp_path)[0] == 2
+    bare = tmp_path / "bare"
+    blocks = [f"processor\t: {i}\nphysical id\t: {i // 4}\ncpu cores\t: 2\n" for i in range(8)]  # 2 packages
+    write(bare, "proc/cpuinfo", "\n".join(blocks))
+    assert host.linux_cores_and_ram(bare)[0] == 4
+
+
+def test_no_topology_and_no_meminfo_say_so(tmp_path: Path) -> None:
+    physical, ram = host.linux_cores_and_ram(tmp_path)
+    assert isinstance(physical, Unavailable) and physical.source == "/proc and /sys"
+    assert isinstance(ram, Unavailable) and "MemTotal" in ram.reason
+
+
+@pytest.mark.skipif(not Path("/proc/meminfo").exists(), reason="a Linux /proc to compare with")
+def test_this_machine_agrees_with_psutil() -> None:
+    assert host.linux_cores_and_ram(Path("/")) == host.psutil_cores_and_ram()
+
+
+def test_a_hung_proc_costs_only_cores_and_ram(tmp_path: Path) -> None:
+    """A /proc/meminfo that never answers (a FIFO nobody writes: open blocks, as on a hung filesystem)."""
+    fifo = tmp_path / "proc" / "meminfo"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    try:
+        physical, ram = host.ask_cores_and_ram(tmp_path, timeout=0.5)
+    finally:
+        with open(fifo, "w"):  # let the blocked reader go
+            pass
+    for fact in (physical, ram):
+        assert isinstance(fact, Unavailable) and fact.code == "timeout"
+        assert fact.reason == "/proc and /sys did not answer within 0.5 s"

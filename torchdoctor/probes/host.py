@@ -139,37 +139,67 @@ def macos_version() -> Maybe[str]:
     return platform.mac_ver()[0] or Unavailable("platform", "macOS version unknown")
 
 
-def physical_cores() -> Maybe[int]:
+PROCFS = "/proc and /sys"
+
+
+def linux_cores_and_ram(root: Path) -> tuple[Maybe[int], Maybe[int]]:
+    """Physical cores and RAM read where psutil reads them on Linux, without importing it (0.02 s of each run):
+    the distinct ``core_cpus_list`` of the CPUs (``thread_siblings_list`` on older kernels), else the cores per
+    package in /proc/cpuinfo; ``MemTotal`` in /proc/meminfo."""
+    cpus = root / "sys/devices/system/cpu"
+    cores: set[str] = set()
+    for name in ("core_cpus_list", "thread_siblings_list"):
+        cores = {text.strip() for text in map(read_text, sorted(cpus.glob(f"cpu[0-9]*/topology/{name}"))) if text}
+        if cores:
+            break
+    physical: Maybe[int] = len(cores) or cores_in_cpuinfo(read_text(root / "proc/cpuinfo") or "")
+    meminfo = re.search(r"^MemTotal:\s+(\d+) kB", read_text(root / "proc/meminfo") or "", re.M)
+    ram: Maybe[int] = int(meminfo.group(1)) * 1024 if meminfo else Unavailable(PROCFS, "no MemTotal in /proc/meminfo")
+    return physical, ram
+
+
+def cores_in_cpuinfo(text: str) -> Maybe[int]:
+    """The sum of ``cpu cores`` over the distinct ``physical id`` of /proc/cpuinfo (psutil's second way)."""
+    packages: dict[str, int] = {}
+    for block in text.split("\n\n"):
+        fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+        fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+        if "physical id" in fields and fields.get("cpu cores", "").isdigit():
+            packages[fields["physical id"]] = int(fields["cpu cores"])
+    return sum(packages.values()) or Unavailable(PROCFS, "no CPU topology in /sys or /proc/cpuinfo")
+
+
+def psutil_cores_and_ram() -> tuple[Maybe[int], Maybe[int]]:
+    """Physical cores and RAM from psutil (macOS, Windows, a Linux without /proc)."""
     try:
         import psutil
-
-        return psutil.cpu_count(logical=False) or Unavailable("psutil", "no physical count")
     except ImportError:
-        return Unavailable("psutil", "psutil is not installed", "missing")
-    except Exception as exc:  # psutil raises its own errors on odd platforms
-        return Unavailable("psutil", f"{type(exc).__name__}: {exc}")
-
-
-def ram_bytes() -> Maybe[int]:
+        missing = Unavailable("psutil", "psutil is not installed", "missing")
+        return missing, missing
+    physical: Maybe[int]
+    ram: Maybe[int]
     try:
-        import psutil
-
-        return int(psutil.virtual_memory().total)
-    except ImportError:
-        return Unavailable("psutil", "psutil is not installed", "missing")
+        physical = psutil.cpu_count(logical=False) or Unavailable("psutil", "no physical count")
     except Exception as exc:  # psutil raises its own errors on odd platforms
-        return Unavailable("psutil", str(exc))
+        physical = Unavailable("psutil", f"{type(exc).__name__}: {exc}")
+    try:
+        ram = int(psutil.virtual_memory().total)
+    except Exception as exc:  # psutil raises its own errors on odd platforms
+        ram = Unavailable("psutil", str(exc))
+    return physical, ram
 
 
-def ask_psutil(timeout: float = timeouts.PSUTIL) -> tuple[Maybe[int], Maybe[int]]:
-    """Physical cores and RAM from psutil, in a thread bounded by ``timeout``: psutil reads /proc and /sys, and
+def ask_cores_and_ram(root: Path, timeout: float = timeouts.PSUTIL) -> tuple[Maybe[int], Maybe[int]]:
+    """Physical cores and RAM (from /proc and /sys on Linux, else psutil), in a thread bounded by ``timeout``:
     a hung filesystem (or a broken psutil) must cost these two facts, not every host fact."""
     answer: list[tuple[Maybe[int], Maybe[int]]] = []
+    linux = platform.system() == "Linux" and (root / "proc/meminfo").exists()
+    source = PROCFS if linux else "psutil"
 
     def ask() -> None:
-        answer.append((physical_cores(), ram_bytes()))
+        answer.append(linux_cores_and_ram(root) if linux else psutil_cores_and_ram())
 
-    worker = threading.Thread(target=ask, daemon=True, name="probe-psutil")
+    worker = threading.Thread(target=ask, daemon=True, name="probe-cores-and-ram")
     try:
         worker.start()
     except RuntimeError:  # no thread left (ulimit -u): ask here
@@ -178,7 +208,7 @@ def ask_psutil(timeout: float = timeouts.PSUTIL) -> tuple[Maybe[int], Maybe[int]
         worker.join(timeout)
     if answer:
         return answer[0]
-    lost = Unavailable("psutil", f"psutil did not answer within {timeout:g} s", "timeout")
+    lost = Unavailable(source, f"{source} did not answer within {timeout:g} s", "timeout")
     return lost, lost
 
 
@@ -237,7 +267,7 @@ def probe_host(root: Path = Path("/"), environ: dict[str, str] | None = None) ->
     uname = platform.uname()
     kind, evidence = detect_container(root, environ)
     logical: Maybe[int] = os.cpu_count() or Unavailable("platform", "os.cpu_count() gave nothing")
-    physical, ram = ask_psutil()
+    physical, ram = ask_cores_and_ram(root)
     return HostFacts(
         system=uname.system,
         release=uname.release,

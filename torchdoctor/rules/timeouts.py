@@ -28,7 +28,8 @@ PROBE_GUARD = 10.0
 """Slack of the outer bound on all probes: every child has its own timeout, this only catches a probe bug."""
 
 PSUTIL = 5.0
-"""psutil's core count and RAM in the host probe: it reads /proc and /sys in milliseconds unless they hang."""
+"""The host probe's physical cores and RAM (/proc and /sys on Linux, psutil elsewhere): milliseconds unless a
+filesystem hangs."""
 
 NVCC = 10.0
 """``nvcc --version``: a binary on PATH that answers at once, unless the filesystem under it hangs."""
