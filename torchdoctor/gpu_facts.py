@@ -5,12 +5,10 @@ Apart from the other facts so that the NVML child imports only these (see :mod:`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from torchdoctor.maybe import Maybe, Unavailable
+from torchdoctor.maybe import Maybe, Unavailable, record
 
 
-@dataclass(frozen=True)
+@record
 class GPUProcess:
     """A process using a GPU, as NVML lists it."""
 
@@ -20,7 +18,7 @@ class GPUProcess:
     """compute or graphics."""
 
 
-@dataclass(frozen=True)
+@record
 class GPUFacts:
     """One GPU as NVML reads it; each field read on its own, so one that fails is unavailable, not the GPU."""
 
@@ -70,7 +68,7 @@ def field_label(name: str) -> str:
     return name.replace("_", " ")
 
 
-@dataclass(frozen=True)
+@record
 class NvmlFacts:
     """The driver, its CUDA version and every GPU, from NVML."""
 

@@ -11,7 +11,7 @@ report read back with ``--from`` rebuilds the same member.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import ClassVar, Union
 
 from torchdoctor.gpu_facts import GPUFacts as GPUFacts
@@ -22,6 +22,7 @@ from torchdoctor.maybe import NOT_SUPPORTED as NOT_SUPPORTED
 from torchdoctor.maybe import Maybe as Maybe
 from torchdoctor.maybe import T as T
 from torchdoctor.maybe import Unavailable as Unavailable
+from torchdoctor.maybe import record
 
 
 class Source(str, enum.Enum):
@@ -47,7 +48,7 @@ class Source(str, enum.Enum):
 # --------------------------------------------------------------------------- host
 
 
-@dataclass(frozen=True)
+@record
 class HostFacts:
     """The operating system and machine: kernel, architecture, glibc, CPU, RAM, Rosetta, WSL, container, /dev/shm."""
 
@@ -103,7 +104,7 @@ class Manager(str, enum.Enum):
     """PEP 668: the OS owns this interpreter's packages; pip refuses to install into it."""
 
 
-@dataclass(frozen=True)
+@record
 class CondaPackage:
     """A package conda (mamba, micromamba) installed, from its record in ``conda-meta/``."""
 
@@ -114,7 +115,7 @@ class CondaPackage:
     """The ``conda-meta/*.json`` file that says so."""
 
 
-@dataclass(frozen=True)
+@record
 class EnvironmentFacts:
     """Who manages the examined environment, with the files that say so (read by the interpreter itself)."""
 
@@ -137,7 +138,7 @@ class EnvironmentFacts:
     """The ``python3`` on PATH, resolved; "" when there is none."""
 
 
-@dataclass(frozen=True)
+@record
 class PythonFacts:
     """The target interpreter, as it reports itself from a child process."""
 
@@ -159,7 +160,7 @@ class PythonFacts:
     """Who manages this environment (pip, uv, a project's lock file, conda, the OS)."""
 
 
-@dataclass(frozen=True)
+@record
 class Distribution:
     """One installed distribution of the torch family, as its metadata (and its installer) says."""
 
@@ -178,7 +179,7 @@ class Distribution:
     """What its .dist-info INSTALLER file names (pip, uv, conda, ...), "" when it has none."""
 
 
-@dataclass(frozen=True)
+@record
 class PackagesFacts:
     """The examined interpreter's torch-family distributions, and where `import torch`/`pynvml` would come from."""
 
@@ -206,7 +207,7 @@ def normalize(name: str) -> str:
 # --------------------------------------------------------------------------- NVIDIA
 
 
-@dataclass(frozen=True)
+@record
 class SmiGpu:
     """One GPU as `nvidia-smi` lists it (asked only when NVML could not tell the driver)."""
 
@@ -218,7 +219,7 @@ class SmiGpu:
     memory_total: Maybe[int]
 
 
-@dataclass(frozen=True)
+@record
 class SmiFacts:
     """What ``nvidia-smi --query-gpu`` says: asked only when NVML could not tell."""
 
@@ -227,7 +228,7 @@ class SmiFacts:
     gpus: tuple[SmiGpu, ...]
 
 
-@dataclass(frozen=True)
+@record
 class PciDevice:
     """A PCI display or 3D device from /sys: its bus id, vendor:device id and the kernel driver bound to it."""
 
@@ -237,7 +238,7 @@ class PciDevice:
     """The kernel driver bound to it ("nvidia", "nouveau", "vfio-pci") or ""."""
 
 
-@dataclass(frozen=True)
+@record
 class KernelFacts:
     """What the kernel says about NVIDIA hardware, without NVML."""
 
@@ -269,7 +270,7 @@ class ImportFailureKind(str, enum.Enum):
     OTHER = "other"
 
 
-@dataclass(frozen=True)
+@record
 class TorchNotInstalled:
     """The examined interpreter has no torch to import."""
 
@@ -278,7 +279,7 @@ class TorchNotInstalled:
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class TorchImportFailure:
     """`import torch` failed: the exception (or signal) and its message, and what kind of failure it is."""
 
@@ -290,7 +291,7 @@ class TorchImportFailure:
     """The traceback's tail, or the signal name, or how long we waited."""
 
 
-@dataclass(frozen=True)
+@record
 class TorchDevice:
     """One device as torch sees it: name, compute capability, memory and arch."""
 
@@ -302,7 +303,7 @@ class TorchDevice:
     """ROCm: the gfx target torch sees (``gcnArchName`` without its feature flags, "gfx1030"); "" on CUDA."""
 
 
-@dataclass(frozen=True)
+@record
 class LoadedLibrary:
     """A shared library the torch child had mapped after `import torch` (from /proc/self/maps)."""
 
@@ -311,7 +312,7 @@ class LoadedLibrary:
     path: str
 
 
-@dataclass(frozen=True)
+@record
 class TorchRuntime:
     """torch imported: its version, build (CUDA, HIP, cuDNN, NCCL, arch list) and what it sees at run time."""
 
@@ -383,7 +384,7 @@ class OwnerKind(str, enum.Enum):
     """No installer records the file: copied by hand, a module system, a tarball."""
 
 
-@dataclass(frozen=True)
+@record
 class Owner:
     """Who installed a file."""
 
@@ -399,7 +400,7 @@ class Owner:
         return self.kind.value
 
 
-@dataclass(frozen=True)
+@record
 class VersionNeed:
     """The symbol versions an object needs from one library (its DT_VERNEED entries)."""
 
@@ -408,7 +409,7 @@ class VersionNeed:
     versions: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class SharedObject:
     """One ELF shared object, read without loading it."""
 
@@ -427,7 +428,7 @@ class SharedObject:
     """Why it could not be read ("" when it was): its other fields are empty then."""
 
 
-@dataclass(frozen=True)
+@record
 class Candidate:
     """A copy of a library on the loader's way, and by which step of its order it is found."""
 
@@ -437,7 +438,7 @@ class Candidate:
     """The search directory as written (an LD_LIBRARY_PATH entry, a RUNPATH entry with $ORIGIN)."""
 
 
-@dataclass(frozen=True)
+@record
 class Resolution:
     """Where the loader finds one needed library of one object: every copy, in the loader's order."""
 
@@ -447,7 +448,7 @@ class Resolution:
     """The first is the one the loader takes; the others are what it shadows. Empty: not found."""
 
 
-@dataclass(frozen=True)
+@record
 class SymbolLookup:
     """Whether one copy of a library defines a symbol (asked only for the symbol an import failed on)."""
 
@@ -457,7 +458,7 @@ class SymbolLookup:
     defined: Maybe[bool]
 
 
-@dataclass(frozen=True)
+@record
 class LoaderFacts:
     """torch's shared objects, what they need, and where this machine's dynamic loader finds it."""
 
@@ -480,7 +481,7 @@ class LoaderFacts:
 # --------------------------------------------------------------------------- other loaders: WSL, Tegra, ROCm, Windows
 
 
-@dataclass(frozen=True)
+@record
 class WslFacts:
     """WSL: which one, and which libcuda the loader takes (WSL 2's comes from the Windows driver, in lib_dir)."""
 
@@ -499,7 +500,7 @@ class WslFacts:
     """lib_dir's own libcuda.so.1 (the Windows driver's) when the file is there, else ""."""
 
 
-@dataclass(frozen=True)
+@record
 class TegraFacts:
     """An NVIDIA Jetson: an integrated GPU on the SoC, no PCI device and no NVML."""
 
@@ -509,7 +510,7 @@ class TegraFacts:
     """/proc/device-tree/model ("NVIDIA Jetson AGX Orin Developer Kit"), or ""."""
 
 
-@dataclass(frozen=True)
+@record
 class RocmFacts:
     """AMD GPUs as the kernel's KFD driver lists them (/sys/class/kfd/kfd/topology), without ROCm or torch."""
 
@@ -517,7 +518,7 @@ class RocmFacts:
     """Each GPU's gfx target ("gfx1032"), from its gfx_target_version."""
 
 
-@dataclass(frozen=True)
+@record
 class DllImports:
     """One of torch's DLLs and the DLLs its PE import table names that Windows' search does not find."""
 
@@ -526,7 +527,7 @@ class DllImports:
     missing: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class DllFacts:
     """On Windows, torch's lib folder and what each of its DLLs imports."""
 
@@ -534,7 +535,7 @@ class DllFacts:
     dlls: tuple[DllImports, ...]
 
 
-@dataclass(frozen=True)
+@record
 class OtherLoaderFacts:
     """The loaders torch meets besides Linux's ld.so on a PCI GPU; a group is "could not check" where it does not
     apply."""
@@ -548,7 +549,7 @@ class OtherLoaderFacts:
 # --------------------------------------------------------------------------- environment
 
 
-@dataclass(frozen=True)
+@record
 class EnvVar:
     """An environment variable that changes how torch or CUDA loads or runs (its value withheld if secret)."""
 
@@ -559,7 +560,7 @@ class EnvVar:
     """Set, but its value is not recorded: an unknown variable, or a value that does not fit its grammar."""
 
 
-@dataclass(frozen=True)
+@record
 class Nvcc:
     """The CUDA compiler on PATH and the version it reports."""
 
@@ -567,7 +568,7 @@ class Nvcc:
     version: str
 
 
-@dataclass(frozen=True)
+@record
 class EnvFacts:
     """The environment variables that matter to torch, and nvcc."""
 
@@ -591,7 +592,7 @@ class StepStatus(str, enum.Enum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
+@record
 class SmokeStep:
     """One step of a device's smoke test (build, move, train, eval, DataLoader, save/load) and how it went."""
 
@@ -604,7 +605,7 @@ class SmokeStep:
     """What passed, why it was skipped, or the traceback's tail of a failure."""
 
 
-@dataclass(frozen=True)
+@record
 class DeviceSmoke:
     """One device's smoke test: its steps, and whether the child died on it."""
 
@@ -621,7 +622,7 @@ class DeviceSmoke:
         return not self.died and all(s.status != StepStatus.FAILED for s in self.steps)
 
 
-@dataclass(frozen=True)
+@record
 class SmokeFacts:
     """The smoke tests of every device tested."""
 
@@ -631,7 +632,7 @@ class SmokeFacts:
 # --------------------------------------------------------------------------- bench
 
 
-@dataclass(frozen=True)
+@record
 class BenchMetric:
     """One measured figure of `bench` (matmul, memory or copy bandwidth), or why it could not be measured."""
 
@@ -647,7 +648,7 @@ class BenchMetric:
     """What failed, when the measurement did not run ("" when it did)."""
 
 
-@dataclass(frozen=True)
+@record
 class LoadSample:
     """What NVML said about one GPU while the bench loaded it (sampled by the parent, not the measured child)."""
 
@@ -664,7 +665,7 @@ class LoadSample:
     samples: int
 
 
-@dataclass(frozen=True)
+@record
 class DeviceBench:
     """One device's bench figures, with what NVML saw while they were measured."""
 
@@ -684,7 +685,7 @@ class DeviceBench:
         return next((m for m in self.metrics if m.metric == name and m.dtype == dtype and not m.error), None)
 
 
-@dataclass(frozen=True)
+@record
 class BenchFacts:
     """`bench`'s figures for every device measured."""
 
@@ -698,7 +699,7 @@ class BenchFacts:
 # --------------------------------------------------------------------------- all facts
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     """Everything the probes gathered about one machine: what the checks judge and a report keeps."""
 
@@ -731,7 +732,7 @@ class Severity(str, enum.Enum):
         return {"error": 3, "warning": 2, "info": 1}[self.value]
 
 
-@dataclass(frozen=True)
+@record
 class Evidence:
     """One fact a finding rests on, and the source it came from."""
 
@@ -740,7 +741,7 @@ class Evidence:
     value: str
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """A verdict: code, severity, what was seen, why it matters and the exact fix."""
 
@@ -762,7 +763,7 @@ class CheckStatus(str, enum.Enum):
     IGNORED = "ignored"
 
 
-@dataclass(frozen=True)
+@record
 class CheckOutcome:
     """What one check concluded: passed, fired (with its findings) or could not check, and why."""
 
@@ -775,7 +776,7 @@ class CheckOutcome:
     findings: tuple[Finding, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class ProbeTiming:
     """How long one probe ran, and whether it finished."""
 
@@ -784,7 +785,7 @@ class ProbeTiming:
     ok: bool
 
 
-@dataclass(frozen=True)
+@record
 class ToolInfo:
     """The program that wrote a report, and its version."""
 
@@ -792,7 +793,7 @@ class ToolInfo:
     version: str
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     """One machine's diagnosis: the facts, every check's outcome and the probes' timings."""
 
