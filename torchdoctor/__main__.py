@@ -41,7 +41,10 @@ def main() -> None:
 
     from torchdoctor.commands.early import start_for
 
-    early = start_for(sys.argv[1:])  # a live command's probes run while typer is imported and reads the options
+    try:
+        early = start_for(sys.argv[1:])  # a live command's probes run while typer is imported and reads the options
+    except Exception:  # the command runs its probes itself, and says what went wrong with them
+        early = None
     from torchdoctor.cli import main as run
 
     try:
