@@ -3,11 +3,14 @@ says, and how a rank finds the store gone (a real TCPStore in a child process, k
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -117,8 +120,9 @@ time.sleep(120)
 """
 
 
-def test_a_store_whose_host_is_killed_is_found_lost_and_the_heartbeat_says_so() -> None:
-    """A real TCPStore hosted by a child (rank 0), a client here (rank 1); SIGKILL the child."""
+@contextlib.contextmanager
+def hosted_store() -> Iterator[tuple[subprocess.Popen[str], Any]]:
+    """A real TCPStore hosted by a child (rank 0, to be killed) and a client of it here (rank 1)."""
     pytest.importorskip("torch")
     import datetime
 
@@ -128,7 +132,14 @@ def test_a_store_whose_host_is_killed_is_found_lost_and_the_heartbeat_says_so() 
     try:
         assert host.stdout is not None
         port = int(host.stdout.readline())
-        client = dist.TCPStore("127.0.0.1", port, None, False, datetime.timedelta(seconds=10))
+        yield host, dist.TCPStore("127.0.0.1", port, None, False, datetime.timedelta(seconds=10))
+    finally:
+        host.kill()
+        host.wait(timeout=30)
+
+
+def test_a_store_whose_host_is_killed_is_found_lost_and_the_heartbeat_says_so() -> None:
+    with hosted_store() as (host, client):
         side = SideChannel(client, 1, 2)
         side.put("facts", 1)
         assert side.has("facts", 1) and not side.lost
@@ -143,22 +154,10 @@ def test_a_store_whose_host_is_killed_is_found_lost_and_the_heartbeat_says_so() 
         with pytest.raises(StoreLost):
             side.put("enter", "all_reduce", 1)
         assert side.waitkey("exit", deadline=time.monotonic() + 60) is None  # at once, not at the deadline
-    finally:
-        host.kill()
-        host.wait(timeout=30)
 
 
 def test_a_store_that_goes_after_rank_0_said_its_code_is_the_jobs_end_not_a_death() -> None:
-    pytest.importorskip("torch")
-    import datetime
-
-    import torch.distributed as dist
-
-    host = subprocess.Popen([sys.executable, "-c", STORE_HOST], stdout=subprocess.PIPE, text=True)
-    try:
-        assert host.stdout is not None
-        port = int(host.stdout.readline())
-        client = dist.TCPStore("127.0.0.1", port, None, False, datetime.timedelta(seconds=10))
+    with hosted_store() as (host, client):
         side = SideChannel(client, 1, 2)
         SideChannel(client, 0, 2).put("exit", value="0")  # rank 0 has reported
         called = threading.Event()
@@ -172,6 +171,3 @@ def test_a_store_that_goes_after_rank_0_said_its_code_is_the_jobs_end_not_a_deat
         host.wait(timeout=30)
         heartbeat.thread.join(timeout=30)
         assert not heartbeat.thread.is_alive() and not called.is_set()
-    finally:
-        host.kill()
-        host.wait(timeout=30)
