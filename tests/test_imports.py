@@ -81,3 +81,31 @@ def test_nvmls_child_imports_its_probe_and_not_every_other_probe() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "['torchdoctor.probes.nvml']"
+
+
+HEAVY = ("pydantic", "torch", "numpy", "pynvml", "psutil", "jsonschema", "xmlschema")
+"""Modules the doctor's own process must not load for a live `check`: torch and the NVML bindings belong to the
+children; pydantic came with typer 0.29 (pyproject.toml keeps typer below it: 0.08-0.10 s at every start); psutil
+is read from /proc and /sys on Linux instead; the schema validators are the tests'."""
+
+
+def test_the_command_line_loads_none_of_the_heavy_modules_for_a_quick_check() -> None:
+    """The whole program, as `torchdoctor check --quick` runs it (typer parsing included), recording what the
+    parent process had loaded as it ended: a dependency that starts loading one of these fails here, not in a
+    benchmark nobody runs."""
+    code = (
+        "import os, sys\n"
+        "leave = os._exit\n"
+        "def said(status):\n"
+        f"    print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}), file=sys.stderr)\n"
+        "    sys.stderr.flush()\n"
+        "    leave(status)\n"
+        "os._exit = said\n"
+        "sys.argv = ['torchdoctor', 'check', '--quick', '-f', 'json']\n"
+        "from torchdoctor.__main__ import main\n"
+        "main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    said = [line for line in out.stderr.splitlines() if line.startswith("LOADED")]
+    expected = "LOADED []" if sys.platform.startswith("linux") else "LOADED ['psutil']"
+    assert said == [expected], (out.returncode, out.stderr[-2000:])

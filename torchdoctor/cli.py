@@ -50,9 +50,11 @@ class PlainArgument(TyperArgument):
     def display_type(self, ctx: Any) -> str:
         return ""
 
-    def _usage_display_name(self) -> str:
-        name = self.display_name_raw
-        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 and "..." not in name else "")
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        """The usage line's piece (click's own hook, which every typer calls; typer 0.28 braces a required
+        argument, ``{CODE}``)."""
+        name = self.metavar or (self.name or "").upper()
+        return [(name if self.required else f"[{name}]") + ("..." if self.nargs != 1 and "..." not in name else "")]
 
 
 class PlainArgumentsCommand(TyperCommand):
