@@ -79,6 +79,8 @@ CLASSES = (
     "mps",
     "visibility",
     "container",
+    "fabric-manager",
+    "compiler",
 )
 """The fixed list of classes (the symptom family a case belongs to); tests/corpus/README.md describes each."""
 
@@ -112,6 +114,8 @@ CAUSE_SIGNS: dict[str, str] = {
     "mps-macos-too-old": r"macOS[^.]*(too old|older than)|needs macOS",
     "cuda-visible-devices-hides": r"CUDA_VISIBLE_DEVICES",
     "container-without-gpu": r"container[^.]*without (a )?GPU|without GPU access",
+    "fabric-manager-not-running": r"fabric ?manager|NVSwitch",
+    "c-compiler-missing": r"\bC(\+\+)? compiler",
 }
 """Verdict cause key -> what a finding must say to name it."""
 
@@ -121,7 +125,7 @@ FIX_SIGNS: dict[str, str] = {
     "newer-os-or-older-torch": r"newer (OS|distribution|glibc)|container image|older torch",
     "uninstall-stray-wheel": r"uninstall[^|;]*nvidia-",
     "remove-conda-package": r"conda (remove|uninstall)",
-    "install-matching-library": r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime)",
+    "install-matching-library": r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime|cusparselt|cublas|cufft|curand|cusolver|nvjitlink|nccl)",
     "install-vc-redist": r"vc_redist|Visual C\+\+[^.]*Redistributable",
     "install-openmp-runtime": r"libomp140|OpenMP runtime",
     "upgrade-torch": r"(--upgrade|-U)\b[^|;]*torch|torch>=|upgrade torch|newer torch",
@@ -131,7 +135,7 @@ FIX_SIGNS: dict[str, str] = {
     "build-from-source": r"from source",
     "downgrade-numpy": r"numpy<2|numpy==1",
     "upgrade-numpy": r"(--upgrade|-U)\b[^|;]*numpy|numpy>=",
-    "update-driver": r"(update|upgrade|install)[^.]*driver",
+    "update-driver": r"\b(update|upgrade|install)\b[^.]*driver",
     "convert-to-wsl2": r"wsl(\.exe)? --set-(default-)?version\b[^|;]*\b2\b",
     "update-wsl": r"wsl(\.exe)? --update",
     "add-wsl-lib-dir": r"LD_LIBRARY_PATH=\S*/lib/wsl/lib",
@@ -139,6 +143,8 @@ FIX_SIGNS: dict[str, str] = {
     "update-macos": r"(update|upgrade)[^.]*macOS",
     "fix-cuda-visible-devices": r"(unset|export) CUDA_VISIBLE_DEVICES",
     "run-with-gpus": r"--gpus|--runtime=nvidia|nvidia-docker|NVIDIA Container Toolkit",
+    "fix-fabric-manager": r"nvidia-fabricmanager|fabric ?manager",
+    "install-c-compiler": r"install[^|;]*\b(gcc|g\+\+|build-essential|clang)\b",
 }
 """Verdict fix kind -> what a finding's fix (text or command) must say to be of that kind."""
 
