@@ -125,7 +125,9 @@ FIX_SIGNS: dict[str, str] = {
     "newer-os-or-older-torch": r"newer (OS|distribution|glibc)|container image|older torch",
     "uninstall-stray-wheel": r"uninstall[^|;]*nvidia-",
     "remove-conda-package": r"conda (remove|uninstall)",
-    "install-matching-library": r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime|cusparselt|cublas|cufft|curand|cusolver|nvjitlink|nccl)",
+    "install-matching-library": (
+        r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime|cusparselt|cublas|cufft|curand|cusolver|nvjitlink|nccl)"
+    ),
     "install-vc-redist": r"vc_redist|Visual C\+\+[^.]*Redistributable",
     "install-openmp-runtime": r"libomp140|OpenMP runtime",
     "upgrade-torch": r"(--upgrade|-U)\b[^|;]*torch|torch>=|upgrade torch|newer torch",
@@ -352,7 +354,9 @@ def _runtime(case: Case) -> TorchRuntime:
     machine, state = case.data["machine"], case.data["runtime"]
     version = machine.get("torch", "")
     cuda = "" if _is_rocm(case) else _cuda_of(version, state.get("cuda", ""))
-    did_cuda = state.get("cuda_available") or "cudnn_error" in state or "cuda_error" in state  # a CPU build has none
+    # a CPU build has none of these: a CUDA or cuDNN error, or a warning from a CUDA runtime call (cudaGetDeviceCount)
+    cuda_call = "cudaGetDeviceCount" in state.get("warning", "")
+    did_cuda = state.get("cuda_available") or "cudnn_error" in state or "cuda_error" in state or cuda_call
     if not cuda and not _is_rocm(case) and did_cuda:
         cuda = f.runtime().cuda  # a CUDA build, by what it did; its CUDA version is not stated
     available = bool(state.get("cuda_available", False))
