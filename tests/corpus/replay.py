@@ -79,6 +79,8 @@ CLASSES = (
     "mps",
     "visibility",
     "container",
+    "fabric-manager",
+    "compiler",
 )
 """The fixed list of classes (the symptom family a case belongs to); tests/corpus/README.md describes each."""
 
@@ -112,6 +114,8 @@ CAUSE_SIGNS: dict[str, str] = {
     "mps-macos-too-old": r"macOS[^.]*(too old|older than)|needs macOS",
     "cuda-visible-devices-hides": r"CUDA_VISIBLE_DEVICES",
     "container-without-gpu": r"container[^.]*without (a )?GPU|without GPU access",
+    "fabric-manager-not-running": r"fabric ?manager|NVSwitch",
+    "c-compiler-missing": r"\bC(\+\+)? compiler",
 }
 """Verdict cause key -> what a finding must say to name it."""
 
@@ -121,7 +125,9 @@ FIX_SIGNS: dict[str, str] = {
     "newer-os-or-older-torch": r"newer (OS|distribution|glibc)|container image|older torch",
     "uninstall-stray-wheel": r"uninstall[^|;]*nvidia-",
     "remove-conda-package": r"conda (remove|uninstall)",
-    "install-matching-library": r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime)",
+    "install-matching-library": (
+        r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime|cusparselt|cublas|cufft|curand|cusolver|nvjitlink|nccl)"
+    ),
     "install-vc-redist": r"vc_redist|Visual C\+\+[^.]*Redistributable",
     "install-openmp-runtime": r"libomp140|OpenMP runtime",
     "upgrade-torch": r"(--upgrade|-U)\b[^|;]*torch|torch>=|upgrade torch|newer torch",
@@ -131,7 +137,7 @@ FIX_SIGNS: dict[str, str] = {
     "build-from-source": r"from source",
     "downgrade-numpy": r"numpy<2|numpy==1",
     "upgrade-numpy": r"(--upgrade|-U)\b[^|;]*numpy|numpy>=",
-    "update-driver": r"(update|upgrade|install)[^.]*driver",
+    "update-driver": r"\b(update|upgrade|install)\b[^.]*driver",
     "convert-to-wsl2": r"wsl(\.exe)? --set-(default-)?version\b[^|;]*\b2\b",
     "update-wsl": r"wsl(\.exe)? --update",
     "add-wsl-lib-dir": r"LD_LIBRARY_PATH=\S*/lib/wsl/lib",
@@ -139,6 +145,8 @@ FIX_SIGNS: dict[str, str] = {
     "update-macos": r"(update|upgrade)[^.]*macOS",
     "fix-cuda-visible-devices": r"(unset|export) CUDA_VISIBLE_DEVICES",
     "run-with-gpus": r"--gpus|--runtime=nvidia|nvidia-docker|NVIDIA Container Toolkit",
+    "fix-fabric-manager": r"nvidia-fabricmanager|fabric ?manager",
+    "install-c-compiler": r"install[^|;]*\b(gcc|g\+\+|build-essential|clang)\b",
 }
 """Verdict fix kind -> what a finding's fix (text or command) must say to be of that kind."""
 
@@ -346,7 +354,9 @@ def _runtime(case: Case) -> TorchRuntime:
     machine, state = case.data["machine"], case.data["runtime"]
     version = machine.get("torch", "")
     cuda = "" if _is_rocm(case) else _cuda_of(version, state.get("cuda", ""))
-    did_cuda = state.get("cuda_available") or "cudnn_error" in state or "cuda_error" in state  # a CPU build has none
+    # a CPU build has none of these: a CUDA or cuDNN error, or a warning from a CUDA runtime call (cudaGetDeviceCount)
+    cuda_call = "cudaGetDeviceCount" in state.get("warning", "")
+    did_cuda = state.get("cuda_available") or "cudnn_error" in state or "cuda_error" in state or cuda_call
     if not cuda and not _is_rocm(case) and did_cuda:
         cuda = f.runtime().cuda  # a CUDA build, by what it did; its CUDA version is not stated
     available = bool(state.get("cuda_available", False))

@@ -38,6 +38,15 @@ KNOWN_WRONG: dict[str, str] = {
     "059-torch-1-13-cublas-wheel-in-cuda-11-3-image": "wrong fix: TD002 finds the image's libcublasLt taken instead "
     "of the wheel's and puts the wheel's folder first on LD_LIBRARY_PATH (a fix that works); the reporter's fix, "
     "uninstalling nvidia-cublas-cu11, is the other of two",
+    "086-almalinux9-torch-2-5-0-lib64-libcudart-not-found": "wrong cause: TD002 names libcudart.so.12 missing; the "
+    "thread shows neither where the nvidia-cuda-runtime wheel went nor that it sits in another site-packages than "
+    "torch (lib vs lib64), and no table row says 2.5.0's preload misses it there",
+    "093-gfx1151-rocm7-nightly-hsa-override": "wrong cause: the thread states gfx1151 but not the nightly's gfx list, "
+    "so TD043 has no build list to compare with (as 028); TD202 names the missing kernel image without the gfx",
+    "094-voicebox-docker-triton-no-c-compiler": "wrong cause: no probe records whether a C compiler is on PATH (or CC "
+    "set), so only TD201's failed smoke step speaks; naming the compiler from Triton's message would be wording",
+    "095-mistral-image-h100-sm90": "wrong fix: TD102 names sm_90 and installs a build of a CUDA index that covers it; "
+    "the thread's fix was a newer torch (2.2.0), the other of two working fixes",
 }
 """The cases the doctor does not get right yet (case name -> why). The one place to change when a case flips."""
 

@@ -28,9 +28,11 @@ from torchdoctor.model import (
     Evidence,
     Facts,
     ImportFailureKind,
+    KernelFacts,
     LoaderFacts,
     Manager,
     Nvcc,
+    NvmlFacts,
     PackagesFacts,
     PythonFacts,
     Severity,
@@ -41,7 +43,7 @@ from torchdoctor.model import (
     Unavailable,
 )
 from torchdoctor.nvidia import gpus_seen
-from torchdoctor.rules import dlerror, installers, numpyabi
+from torchdoctor.rules import cudaerrors, dlerror, installers, numpyabi
 from torchdoctor.rules.index import pinned, pip
 from torchdoctor.rules.shell import quote
 from torchdoctor.rules.versions import local_tag, release
@@ -390,8 +392,68 @@ def cuda_unavailable(torch_runtime: TorchRuntime, facts: Facts) -> Iterator[Fire
     if key == "driver":
         evidence += driver_evidence(facts)
     fix, command = _cuda_fix(facts, key)
+    if key == "mismatch":
+        cause, fix, command, seen = _driver_does_not_fit(facts, torch, text, cause)
+        evidence += seen
+    elif not key and cudaerrors.code(text) == cudaerrors.SYSTEM_NOT_READY:
+        cause, fix, command = _system_not_ready(facts)
     title = f"torch cannot use the GPU: {cause}" if cause else ""
     yield Fire(tuple(evidence), fix, command, title=title)
+
+
+def _system_not_ready(facts: Facts) -> tuple[str, str, str]:
+    """CUDA error 802 (cudaErrorSystemNotReady): the driver answers, but the system is not ready for CUDA work. On
+    NVSwitch systems (HGX/DGX A100, H100, H200, B200) CUDA waits for the NVIDIA fabric manager, which must run at
+    the driver's exact version (cause, fix, command)."""
+    nvml = facts.nvml
+    driver = nvml.driver_version if isinstance(nvml, NvmlFacts) and isinstance(nvml.driver_version, str) else ""
+    version = f" {driver}" if driver else ""
+    return (
+        "the system is not ready for CUDA (error 802): on an NVSwitch system, the NVIDIA fabric manager is not "
+        "running, or not at the driver's version",
+        f"Install nvidia-fabricmanager of the driver's exact version{version} (the same branch and release as the "
+        "driver, from the same repository) and start it; `systemctl status nvidia-fabricmanager` and its journal "
+        "say why it stopped. On a GPU without NVSwitch this error means the driver is still initialising.",
+        "sudo systemctl enable --now nvidia-fabricmanager",
+    )
+
+
+def _driver_does_not_fit(
+    facts: Facts, torch: TorchRuntime, text: str, cause: str
+) -> tuple[str, str, str, list[Evidence]]:
+    """CUDA error 803/804, read from the versions: a reboot helps only where the kernel module still runs an older
+    driver than the user-space one installed (both read, and different); otherwise the user-space CUDA driver does
+    not fit the running driver, and only a driver that runs this CUDA does (cause, fix, command, evidence)."""
+    nvml, module = facts.nvml, facts.kernel.module_version if isinstance(facts.kernel, KernelFacts) else ""
+    user = nvml.driver_version if isinstance(nvml, NvmlFacts) and isinstance(nvml.driver_version, str) else ""
+    module = module if isinstance(module, str) else ""
+    seen = [ev(Source.NVML, "user-space driver", user)] if user else []
+    seen += [ev(Source.PROCFS, "kernel module", module)] if module else []
+    if user and module and user != module:
+        return cause, "Reboot so that the kernel module matches the installed driver.", "sudo reboot", seen
+    number = cudaerrors.code(text)
+    if number == cudaerrors.COMPAT_NOT_SUPPORTED:
+        cause = (
+            "CUDA attempted forward compatibility on a GPU that does not support it (error 804): the NVIDIA driver "
+            "is older than the CUDA in use"
+        )
+    else:
+        cause = (
+            f"CUDA's user-space driver (libcuda) does not fit the running NVIDIA driver (error {number or 803}): a "
+            "partial driver install or update, or a libcuda of another driver"
+        )
+    agree = (
+        f"The user-space driver and the kernel module are both {user}"
+        if user and user == module
+        else ("Nothing here shows a newer driver installed but not yet loaded")
+    )
+    cuda = f" It must run CUDA {torch.cuda} (this torch's) or newer." if torch.cuda else ""
+    fix = (
+        f"{agree}, so a reboot alone does not help. Install a current NVIDIA driver for this GPU, its user-space "
+        "libraries and kernel module from one package (for a container, on the host: the container's CUDA runs on "
+        f"the host's driver), then reboot.{cuda}"
+    )
+    return cause, fix, "", seen
 
 
 def _user_site_copy(packages: PackagesFacts, facts: Facts) -> Fire | None:
