@@ -581,3 +581,22 @@ def test_fleet_shares_the_parts_reports_have_in_common_and_keeps_the_rest_their_
     assert one.packages is two.packages and one.kernel is two.kernel
     assert one.host is not two.host and one.nvml is not two.nvml
     assert one.host.hostname == "a" and two.host.hostname == "b"  # type: ignore[union-attr]
+
+
+def test_reports_judged_in_forked_children_give_the_answer_one_process_gives(tmp_path: Path) -> None:
+    """Checks, a dist report, a host reported twice and unreadable files, judged by one process and by three
+    forked children: the same fleet, node for node in the same order, and the same report in every format."""
+    from torchdoctor.fleet import gather_fleet
+    from torchdoctor.render import fleet as fleet_render
+
+    write_fleet(tmp_path)
+    (tmp_path / "job.json").write_text(dist_report_json({"gpu-03": "550.54.15", "dgx-9": "535.104.05"}))
+    (tmp_path / "gpu-01-again.json").write_text((tmp_path / "gpu-01.json").read_text())
+    paths = [str(tmp_path)]
+    alone, forked = gather_fleet(paths, children=1), gather_fleet(paths, children=3)
+    assert alone.reports == forked.reports == 16
+    assert [n.name for n in alone.nodes] == [n.name for n in forked.nodes] and alone == forked
+    for render_as in (fleet_render.fleet_json, fleet_render.fleet_markdown, fleet_render.fleet_junit):
+        assert re.sub(r'"created": "[^"]*"', "", render_as(alone)) == re.sub(
+            r'"created": "[^"]*"', "", render_as(forked)
+        )

@@ -2,7 +2,8 @@
 
 Each report is re-judged with this version's checks (as ``check --from`` does) and reduced at once to a
 small ``Node`` (its configuration and its findings' codes), so memory grows with the number of nodes,
-never with the size of their reports.
+never with the size of their reports. From ``PARALLEL_FROM`` reports on, forked children (one per core, Linux)
+judge them, each every n-th report, and the nodes come back in the order given: the same answer as one process.
 """
 
 from __future__ import annotations
@@ -423,8 +424,9 @@ def _names_host(finding: Finding, host: str) -> bool:
     return any(pattern.search(text) for text in (finding.title, *(f"{e.label} {e.value}" for e in finding.evidence)))
 
 
-def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Parsed | Exception]]:
-    """(where, text) for every report: files, the ``*.json`` files of directories, and ``-`` (JSON lines)."""
+def documents(paths: Iterable[str]) -> Iterator[tuple[str, Report]]:
+    """(where, report) for every report: files (read where they are judged), the ``*.json`` files of directories,
+    and the documents of ``-`` (JSON lines, or reports back to back); an exception where none can be read."""
     for given in paths:
         if given == "-":
             stream = getattr(sys.stdin, "buffer", None)
@@ -440,10 +442,7 @@ def documents(paths: Iterable[str]) -> Iterator[tuple[str, str | Parsed | Except
             if too_deep:
                 yield str(path), OSError(f"not read: folders deeper than {MAX_DEPTH} levels ({too_deep[0]}, ...)")
         for file in files:
-            try:
-                yield str(file), read_text(file, MAX_REPORT)
-            except FileProblem as exc:
-                yield str(file), exc
+            yield str(file), file
 
 
 MAX_DEPTH = 32
@@ -489,6 +488,10 @@ class Parsed:
     """A document already parsed from a stream (its text need not be parsed again)."""
 
     value: Any
+
+
+Report = Path | str | Parsed | Exception
+"""A report as listed: a file not read yet, a document's text, a document parsed, or why there is none."""
 
 
 def stream_documents(stream: Any) -> Iterator[tuple[str, str | Parsed | Exception]]:
@@ -585,21 +588,53 @@ def _hidden_where(where: str) -> str:
     return _here().text(str(path.with_name(pseudonym(path.stem) + path.suffix)))
 
 
-def gather_fleet(paths: Iterable[str], how: Judging = Judging()) -> Fleet:
-    from torchdoctor.reportfile import checked_document, facts_from_document, report_document
+PARALLEL_FROM = 200
+"""From this many reports on, they are judged in forked children, one per core (``probes.forked``): fewer take
+less time than the forks."""
+
+
+def gather_fleet(paths: Iterable[str], how: Judging = Judging(), children: int | None = None) -> Fleet:
+    """Every report read and judged, in the order given (``children``: how many processes judge them; the
+    cores this process may use, by default: the answer is the same for any number)."""
+    from torchdoctor.probes.forked import cores, map_forked
 
     fleet = Fleet()
-    for where, text in documents(paths):
+    found = documents(paths)
+    if "-" in paths:  # a stream is judged as it is read, one document in memory at a time
+        judged: Iterable[list[Node] | Unreadable] = (judge_report(where, report, how) for where, report in found)
+    else:
+        listed = list(found)
+        many = children if children is not None else cores() if len(listed) >= PARALLEL_FROM else 1
+        judged = map_forked(functools.partial(_judge_listed, how=how), listed, many)
+    for result in judged:
         fleet.reports += 1
-        try:
-            if isinstance(text, Exception):
-                raise ReportFileError(_reason(text))
-            doc = checked_document(text.value, where) if isinstance(text, Parsed) else report_document(text, where)
-            if doc.get("kind") == "dist":
-                for node in dist_nodes(doc, where, how):
-                    fleet.add(node)
-            else:
-                fleet.add(node_of(facts_from_document(doc, where, how.parts), where, how))
-        except ReportFileError as exc:
-            fleet.unreadable.append(Unreadable(where, redact_value(str(exc))))
+        if isinstance(result, Unreadable):
+            fleet.unreadable.append(result)
+        else:
+            for node in result:
+                fleet.add(node)
     return fleet
+
+
+def _judge_listed(listed: tuple[str, Report], how: Judging) -> list[Node] | Unreadable:
+    return judge_report(*listed, how)
+
+
+def judge_report(where: str, report: Report, how: Judging) -> list[Node] | Unreadable:
+    """One report's nodes (a `dist` report names several hosts), or why it cannot be read."""
+    from torchdoctor.reportfile import checked_document, facts_from_document, report_document
+
+    try:
+        if isinstance(report, Path):
+            try:
+                report = read_text(report, MAX_REPORT)
+            except FileProblem as exc:
+                report = exc
+        if isinstance(report, Exception):
+            raise ReportFileError(_reason(report))
+        doc = checked_document(report.value, where) if isinstance(report, Parsed) else report_document(report, where)
+        if doc.get("kind") == "dist":
+            return dist_nodes(doc, where, how)
+        return [node_of(facts_from_document(doc, where, how.parts), where, how)]
+    except ReportFileError as exc:
+        return Unreadable(where, redact_value(str(exc)))

@@ -38,6 +38,8 @@ OnMessage = Callable[[dict[str, Any]], None]
 
 _LIVE: dict[int, tuple[subprocess.Popen[Any], bool]] = {}
 _TEMP_DIRS: set[str] = set()
+_FORKED: set[int] = set()
+"""Forked copies of this process (``probes.forked``): not process-group leaders, killed one by one."""
 _REGISTRY_LOCK = threading.Lock()
 GRACE_SECONDS = 5.0
 """How long a launcher asked to stop gracefully (torchrun) has to stop its own children."""
@@ -65,6 +67,17 @@ def untrack(proc: subprocess.Popen[Any]) -> None:
         _LIVE.pop(proc.pid, None)
 
 
+def track_pid(pid: int) -> None:
+    """Kill the forked child ``pid`` if the doctor is interrupted."""
+    with _REGISTRY_LOCK:
+        _FORKED.add(pid)
+
+
+def untrack_pid(pid: int) -> None:
+    with _REGISTRY_LOCK:
+        _FORKED.discard(pid)
+
+
 def track_dir(path: str) -> None:
     with _REGISTRY_LOCK:
         _TEMP_DIRS.add(path)
@@ -80,6 +93,10 @@ def kill_everything() -> None:
     with _REGISTRY_LOCK:
         procs = list(_LIVE.values())
         dirs = list(_TEMP_DIRS)
+        forked = list(_FORKED)
+    for pid in forked:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
     gentle = [proc for proc, graceful in procs if graceful]
     for proc in gentle:
         with contextlib.suppress(OSError):
