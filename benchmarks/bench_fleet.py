@@ -4,9 +4,10 @@
 
 Reports are the test factories' healthy GPU node (about 20 kB of JSON each), one in fifty on another
 driver, each with its own GPU UUIDs, temperatures, memory in use and smoke timings (``per_node``); each
-size and format is measured in a fresh process (wall time and ru_maxrss; markdown also
+size and format is measured in a fresh process (wall time and ru_maxrss: the largest one process, since from 200
+reports on the fleet forks one child per core, sharing its pages until they are written; markdown also
 turns every host name into its pseudonym; stdin reads the reports back to back from a pipe, as
-`cat reports/*.json | torchdoctor fleet -` does).
+`cat reports/*.json | torchdoctor fleet -` does, judged in one process as they are read).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ if cat:
     cat.wait()
 seconds = time.perf_counter() - started
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-peak = usage.ru_maxrss  # the larger of cat and the fleet: the fleet
+peak = usage.ru_maxrss  # the largest one process: the fleet, or one of its forked children (not their sum)
 print(seconds, usage.ru_utime + usage.ru_stime, peak, run.returncode, len(run.stdout), os.getloadavg()[0])
 """
 
