@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from tests.conftest import REPO
 from torchdoctor.probes import forked, subproc
 
-pytestmark = pytest.mark.skipif(not forked.can_fork(), reason="fork is used on Linux only")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
 PARENT = os.getpid()
 
 
@@ -36,6 +37,17 @@ def test_one_child_or_one_item_is_done_here_without_a_fork() -> None:
     assert {pid for _, pid in forked.map_forked(square_where, list(range(10)), 1)} == {PARENT}
     assert forked.map_forked(square_where, [7], 4) == [(49, PARENT)]
     assert forked.map_forked(square_where, [], 4) == []
+
+
+def test_a_process_with_another_thread_running_is_not_forked() -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert {pid for _, pid in forked.map_forked(square_where, list(range(10)), 3)} == {PARENT}
+    finally:
+        stop.set()
+        other.join()
 
 
 def die_on_seven(item: int) -> tuple[int, int]:

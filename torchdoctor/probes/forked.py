@@ -20,6 +20,7 @@ import pickle
 import selectors
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -44,8 +45,9 @@ def cores() -> int:
 
 
 def can_fork() -> bool:
-    """Linux only: macOS's system libraries are not safe across fork (Python itself spawns there), Windows has none."""
-    return sys.platform.startswith("linux") and hasattr(os, "fork")
+    """Linux only (macOS's system libraries are not safe across fork, and Python itself spawns there; Windows has
+    none), and only a process of one thread: a lock another thread holds stays held in the child forever."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
 def map_forked(work: Callable[[T], R], items: Sequence[T], children: int) -> list[R]:
