@@ -3,8 +3,12 @@ sys.exit would have given, buffered output still arrives, and a stdout gone with
 
 from __future__ import annotations
 
+import ctypes
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +43,29 @@ def test_a_stdout_whose_reader_went_away_is_exit_4() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 4, proc.stderr
+
+
+def test_a_module_of_its_own_that_cannot_be_read_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    """An install whose cli.py cannot be read (mode 000, as a non-root user with no permission override: a
+    broken or half-copied install; EMFILE behaves the same): one line naming the file, exit 3, no traceback."""
+    shutil.copytree(REPO / "torchdoctor", tmp_path / "torchdoctor", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "torchdoctor" / "cli.py").chmod(0)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torchdoctor", "check", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=no_permission_override,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.startswith("torchdoctor: could not start: [Errno 13] Permission denied"), proc.stderr
+    assert "cli.py" in proc.stderr and "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def no_permission_override() -> None:
+    """As a non-root user: root loses the capabilities that let it ignore file modes, for the program it runs."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if os.geteuid() == 0 and libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")

@@ -173,3 +173,20 @@ def test_the_probes_of_a_live_command_start_before_typer_is_imported(argv: list[
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     said = [line for line in out.stdout.splitlines() if line.startswith("started")]
     assert said == (["started False False"] if live else []), (out.stdout, out.stderr)
+
+
+@pytest.mark.parametrize(("descriptors", "started"), [(32, False), (1024, True)])
+def test_under_a_tight_descriptor_limit_nothing_starts_early(descriptors: int, started: bool) -> None:
+    """ulimit -n 32: the early probes' pipes would take the descriptors typer's imports need (a real limit, set in
+    a process of its own); the command starts its probes after the imports instead, and says what the limit cost."""
+    code = (
+        "import resource, sys\n"
+        "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+        f"soft = {descriptors} if hard == resource.RLIM_INFINITY else min({descriptors}, hard)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))\n"
+        "import torchdoctor.commands.early as early\n"
+        "early.start_live_probes = lambda: 'started'\n"
+        "print(early.start_for(['check', '--quick']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.stdout.strip() == ("started" if started else "None"), out.stderr

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from torchdoctor.model import KernelFacts, Unavailable
 from torchdoctor.probes import host, kernel
 
@@ -142,3 +145,22 @@ def test_a_hung_proc_costs_only_cores_and_ram(tmp_path: Path) -> None:
     for fact in (physical, ram):
         assert isinstance(fact, Unavailable) and fact.code == "timeout"
         assert fact.reason == "/proc and /sys did not answer within 0.5 s"
+
+
+def test_no_descriptor_left_costs_cores_and_ram_with_the_doctors_own_limit_said_and_no_traceback() -> None:
+    """ulimit -n reached as the probe reads /sys (a real RLIMIT_NOFILE, set in a process of its own at the
+    descriptors it already has): the two facts carry the limit (a could-not-examine finding), no thread's
+    traceback reaches stderr, and the probe answers at once instead of after its timeout."""
+    code = (
+        "import os, resource, time\n"
+        "from pathlib import Path\n"
+        "from torchdoctor.probes import host\n"
+        "used = len(os.listdir('/proc/self/fd'))\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (used - 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+        "began = time.monotonic()\n"
+        "physical, ram = host.ask_cores_and_ram(Path('/'), timeout=20)\n"
+        "print(physical.code, ram.code, 'Too many open files' in physical.reason, time.monotonic() - began < 10)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.stdout.split() == ["limit", "limit", "True", "True"], out.stderr
+    assert "Traceback" not in out.stderr, out.stderr

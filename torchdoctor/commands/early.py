@@ -23,11 +23,28 @@ def default_to_check(argv: list[str]) -> list[str]:
     return ["check", *argv]
 
 
+EARLY_DESCRIPTORS = 64
+"""Below this many file descriptors (``ulimit -n``) nothing starts early: the probes' pipes and files would take
+the descriptors the command line's own imports need. They run after the imports, as each command starts them,
+and say what the limit cost them."""
+
+
 def start_for(argv: list[str]) -> EarlyProbes | None:
     """The early probes when ``argv`` (as the command line routes it) names a live command, or none (bare
     ``torchdoctor`` is ``check``); typer, which reads the rest, parses nothing before this."""
     routed = default_to_check(argv)
-    return start_live_probes() if not routed or routed[0] in LIVE_COMMANDS else None
+    live = not routed or routed[0] in LIVE_COMMANDS
+    return start_live_probes() if live and room_for_early() else None
+
+
+def room_for_early() -> bool:
+    """Whether this process may open enough descriptors for the early probes beside its own imports."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return True
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft == resource.RLIM_INFINITY or soft >= EARLY_DESCRIPTORS
 
 
 def picked(early: EarlyProbes | None, python: str | None) -> Any:

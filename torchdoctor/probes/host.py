@@ -15,7 +15,7 @@ from pathlib import Path
 
 from torchdoctor.model import HostFacts, Maybe, Unavailable
 from torchdoctor.probes.subproc import run_command
-from torchdoctor.rules import timeouts
+from torchdoctor.rules import limits, timeouts
 
 
 def read_text(path: Path) -> str | None:
@@ -197,7 +197,12 @@ def ask_cores_and_ram(root: Path, timeout: float = timeouts.PSUTIL) -> tuple[May
     source = PROCFS if linux else "psutil"
 
     def ask() -> None:
-        answer.append(linux_cores_and_ram(root) if linux else psutil_cores_and_ram())
+        try:
+            answer.append(linux_cores_and_ram(root) if linux else psutil_cores_and_ram())
+        except Exception as exc:  # no descriptor left (ulimit -n), /sys unreadable: these two facts, and why
+            own = limits.LIMIT if limits.is_limit(exc) else "" if isinstance(exc, OSError) else limits.BUG
+            lost = Unavailable(source, f"could not read: {exc}", own)
+            answer.append((lost, lost))
 
     worker = threading.Thread(target=ask, daemon=True, name="probe-cores-and-ram")
     try:
