@@ -123,7 +123,7 @@ def _smoke(facts: Facts) -> Iterator[Fire]:
         saw = smoke.reason
     yield Fire(
         (ev(Source.REQUIREMENT, "required", "smoke"), ev(Source.SMOKE, "found", saw)),
-        "Every smoke step must pass: see the smoke findings.",
+        "Every smoke step must pass; the smoke findings say which failed and why.",
     )
 
 
