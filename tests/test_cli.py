@@ -42,6 +42,8 @@ def test_list_and_explain() -> None:
     assert explained.exit_code == 0 and "TD004 cuda-unavailable (error, PyTorch)" in explained.stdout
     unknown = runner.invoke(app, ["explain", "TD999"], env=ENV)
     assert unknown.exit_code == ExitCode.USAGE
+    suggested = re.findall(r"\b[Tt][Dd]\d{3}\b", unknown.output.split("did you mean", 1)[1])
+    assert suggested and all(code.startswith("TD") for code in suggested), unknown.output  # as `--list` spells them
     near = runner.invoke(app, ["explain", "gpu-lsot"], env=ENV)
     assert near.exit_code == ExitCode.USAGE and "did you mean gpu-lost" in near.output
 
