@@ -131,6 +131,14 @@ def test_identity_redactor() -> None:
     assert text == "~/venv on <host> by <user>, GPU-<redacted>"
 
 
+def test_a_short_host_name_is_hidden_where_it_is_the_whole_value() -> None:
+    """A host called "vm" was printed as `"hostname": "vm"` in Markdown and HTML: free text keeps short
+    words (they would hide "vm" in "a vm image"), the host fact itself never does."""
+    r = Redactor(user="alice", home="/home/alice", host="vm")
+    assert r.text("vm") == "<host>"
+    assert r.text("a vm image") == "a vm image"
+
+
 def test_this_machines_identity_is_known() -> None:
     r = Redactor.for_this_machine()
     assert r.home == os.path.expanduser("~")
