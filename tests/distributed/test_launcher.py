@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from torchdoctor.distributed.launcher import PACKAGE_PARENT, rank_env
 
 
@@ -43,3 +45,25 @@ def test_ranks_in_another_environment_find_torchdoctor_though_both_link_to_one_p
 def test_the_doctors_own_interpreter_gets_no_extra_path() -> None:
     env = rank_env(sys.executable, {"PYTHONPATH": "/x"})
     assert env["PYTHONPATH"] == "/x" and env["OMP_NUM_THREADS"] == "1"
+
+
+def test_a_world_of_one_without_torch_says_how_to_run_the_rank_with_the_active_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`torchdoctor dist` from torchdoctor's own venv (no torch) stopped at "needs torch there" with no way on."""
+    from typer.testing import CliRunner
+
+    from torchdoctor.cli import app
+    from torchdoctor.exitcodes import ExitCode
+
+    train = tmp_path / "train"
+    (train / "bin").mkdir(parents=True)
+    (train / "bin" / "python").symlink_to(sys.executable)
+    for var in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "CONDA_PREFIX"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("VIRTUAL_ENV", str(train))
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = CliRunner().invoke(app, ["dist"], env={"NO_COLOR": "1", "COLUMNS": "200"})
+    assert result.exit_code == ExitCode.COULD_NOT_RUN, result.output
+    assert "needs torch there" in result.output
+    assert f"`torchdoctor dist --nproc 1` runs the rank with {train / 'bin' / 'python'}" in result.output
