@@ -231,6 +231,16 @@ def test_a_missing_rank_probes_the_rendezvous_port_only_when_it_is_known() -> No
     assert finding.fix_command == "" and "logs" in finding.fix
 
 
+def test_the_verdict_counts_as_check_does() -> None:
+    """dist said "1 error(s), 0 warning(s) ... 1 node(s)" where every other command says "1 error, 0 warnings"."""
+    from torchdoctor.distributed.render import verdict
+
+    missing, _ = CASES["dist-rank-missing"]
+    broken = DistReport(1, ToolInfo("torchdoctor", "0"), "", missing, tuple(run_checks(missing, all_dist_checks())))
+    said = verdict(broken)
+    assert "(s)" not in said and "1 error, 0 warnings" in said and "on 1 node," in said, said
+
+
 def test_a_busy_port_and_a_world_size_disagreement_are_named() -> None:
     busy = d.cluster(
         d.rank(0),
