@@ -42,6 +42,8 @@ def test_list_and_explain() -> None:
     assert explained.exit_code == 0 and "TD004 cuda-unavailable (error, PyTorch)" in explained.stdout
     unknown = runner.invoke(app, ["explain", "TD999"], env=ENV)
     assert unknown.exit_code == ExitCode.USAGE
+    suggested = re.findall(r"\b[Tt][Dd]\d{3}\b", unknown.output.split("did you mean", 1)[1])
+    assert suggested and all(code.startswith("TD") for code in suggested), unknown.output  # as `--list` spells them
     near = runner.invoke(app, ["explain", "gpu-lsot"], env=ENV)
     assert near.exit_code == ExitCode.USAGE and "did you mean gpu-lost" in near.output
 
@@ -272,3 +274,45 @@ def test_compat_exits_1_when_an_answer_is_no_and_lists_only_the_formats_it_honou
     for command in ("compat", "recommend"):
         assert runner.invoke(app, [command, "-f", "html"], env=ENV).exit_code == ExitCode.USAGE
         assert "terminal or json" in runner.invoke(app, [command, "-h"], env=ENV).stdout
+
+
+def _active_python_in(venv: Path, path: list[Path], extra: list[Path]) -> list[str]:
+    """``active_python()`` as the venv's own interpreter runs it (torchdoctor from this checkout), nothing active."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        "PATH": ":".join(map(str, path)),
+        "PYTHONPATH": ":".join(map(str, [root, *extra])),
+        "HOME": str(venv.parent),
+    }
+    code = "from torchdoctor.interpreter import active_python\nc = active_python()\nprint(c.path)\nprint(c.note)"
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_installed_as_the_readme_says_the_doctor_examines_the_python_on_path_not_its_own(tmp_path: Path) -> None:
+    """The README's first command: `python3 -m venv ~/.torchdoctor && ... ~/.torchdoctor/bin/torchdoctor check`.
+
+    That venv holds torchdoctor and no torch: examined, it said "torch is not installed" and offered to
+    install torch into the doctor's own environment. Its bin/ is on PATH too (where a user puts it to
+    type `torchdoctor`), and is passed over.
+    """
+    import subprocess
+
+    venv = tmp_path / ".torchdoctor"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    users = tmp_path / "usr" / "bin"
+    users.mkdir(parents=True)
+    (users / "python3").symlink_to(sys.executable)
+    path, note = _active_python_in(venv, [venv / "bin", users], [])
+    assert path == str(users / "python3")
+    assert str(venv) in note and "--python" in note
+    # A virtual environment that has torch is one somebody trains in: it is examined, nothing said.
+    (tmp_path / "site" / "torch").mkdir(parents=True)
+    (tmp_path / "site" / "torch" / "__init__.py").write_text("")
+    path, *note = _active_python_in(venv, [venv / "bin", users], [tmp_path / "site"])
+    assert path == str(venv / "bin" / "python") and not "".join(note)

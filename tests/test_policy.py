@@ -14,7 +14,14 @@ from torchdoctor.checks.base import run_checks
 from torchdoctor.checks.requirements import RequirementError, parse
 from torchdoctor.cli import app
 from torchdoctor.exitcodes import ExitCode
-from torchdoctor.model import CheckStatus, Facts, Unavailable
+from torchdoctor.model import (
+    CheckStatus,
+    Facts,
+    ImportFailureKind,
+    TorchImportFailure,
+    TorchNotInstalled,
+    Unavailable,
+)
 
 runner = CliRunner()
 GPU_BOX = f.facts(torch=f.runtime(device_count=2))
@@ -53,6 +60,19 @@ def test_requirement_met_and_not_met(spec: str) -> None:
 def test_smoke_requirement_when_smoke_did_not_run() -> None:
     (outcome,) = run_checks(f.facts(smoke=Unavailable("smoke", "not run (--no-smoke)", "skipped")), [parse("smoke")])
     assert outcome.status is CheckStatus.FIRED and "--no-smoke" in outcome.findings[0].evidence[1].value
+
+
+def test_a_requirement_says_what_it_found_in_words_and_no_count_torch_never_gave() -> None:
+    """Without torch, `--require cuda` said "found: torch: TorchNotInstalled" (a class name) and `--require
+    gpus>=1` "torch.cuda.device_count(): 0", a call that never happened."""
+    missing = f.facts(torch=TorchNotInstalled("/usr/bin/python3", "no module named torch"))
+    broken = f.facts(torch=TorchImportFailure(ImportFailureKind.UNDEFINED_SYMBOL, "ImportError", "undefined symbol"))
+    for facts, said in ((missing, "torch is not installed in /usr/bin/python3"), (broken, "undefined symbol")):
+        for spec in ("cuda", "gpus>=1"):
+            (outcome,) = run_checks(facts, [parse(spec)])
+            (seen,) = [e for e in outcome.findings[0].evidence if e.label != "required"]
+            assert seen.label == "found" and said in str(seen.value), (spec, seen)
+            assert "Torch" not in str(seen.value), seen
 
 
 @pytest.mark.parametrize("spec", ["tpu", "gpus>=two", "torch", "torch>>2"])

@@ -131,6 +131,14 @@ def test_identity_redactor() -> None:
     assert text == "~/venv on <host> by <user>, GPU-<redacted>"
 
 
+def test_a_short_host_name_is_hidden_where_it_is_the_whole_value() -> None:
+    """A host called "vm" was printed as `"hostname": "vm"` in Markdown and HTML: free text keeps short
+    words (they would hide "vm" in "a vm image"), the host fact itself never does."""
+    r = Redactor(user="alice", home="/home/alice", host="vm")
+    assert r.text("vm") == "<host>"
+    assert r.text("a vm image") == "a vm image"
+
+
 def test_this_machines_identity_is_known() -> None:
     r = Redactor.for_this_machine()
     assert r.home == os.path.expanduser("~")
@@ -237,3 +245,24 @@ def test_the_dist_environment_is_an_allowlist_too() -> None:
 )
 def test_what_a_report_needs_is_not_taken_for_a_secret(value: str) -> None:
     assert redact_value(value) == value
+
+
+def test_the_doctors_own_words_are_never_taken_for_a_secret() -> None:
+    """Every format redacts the whole report, the checks' own sentences too: none may look like ``KEY: value``.
+
+    "Every smoke step must pass: see the smoke findings." was printed as "must pass: <redacted> the smoke
+    findings" (``pass: see`` has a secret's shape), in the terminal as in GitHub annotations.
+    """
+    from tests import factories as f
+    from tests.checks.test_catalogue import CASES
+    from torchdoctor.checks.requirements import EXAMPLES, parse
+    from torchdoctor.doctor import judge
+
+    broken = f.facts(smoke=f.smoke_failure("cpu", "train", "RuntimeError: loss is nan"))
+    reports = [judge(fires) for fires, _ in CASES.values()]
+    reports.append(judge(broken, required=[parse(example) for example in EXAMPLES]))
+    findings = [finding for report in reports for finding in report.findings]
+    assert {finding.slug for finding in findings} >= {*CASES, "require-smoke"}
+    for finding in findings:
+        for text in (finding.title, finding.why, finding.fix):
+            assert redact_value(text) == text, finding.slug

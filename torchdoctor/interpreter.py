@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -38,16 +39,38 @@ def active_python() -> PythonChoice:
             f"{var}={prefix} has no Python interpreter (a deleted environment?); examining {sys.executable} "
             "instead. Deactivate it, or pass --python.",
         )
-    if own_tool_environment(sys.prefix):
-        # Installed with pipx or `uv tool`: the doctor's own environment is never where the user's torch is.
-        found = shutil.which("python3") or shutil.which("python")
+    if doctor_only_environment():
+        # The doctor's own environment (pipx, `uv tool`, the README's ~/.torchdoctor) is never where the user's
+        # torch is: examining it would say "torch is not installed" and offer to install torch into it.
+        found = python_on_path(sys.prefix)
         if found:
             return PythonChoice(
                 found,
-                f"examining {found}, the Python on PATH (torchdoctor runs in an environment of its own); "
-                "activate the environment you train in, or pass --python PATH",
+                f"examining {found}, the Python on PATH (torchdoctor runs in an environment of its own, "
+                f"{sys.prefix}, which has no torch); activate the environment you train in, or pass --python PATH",
             )
     return PythonChoice(sys.executable)
+
+
+def doctor_only_environment() -> bool:
+    """Is the running interpreter an environment made for torchdoctor alone (not one a user would train in)?
+
+    pipx's and uv's by their folder; any other virtual environment by its contents: torchdoctor without torch.
+    """
+    if own_tool_environment(sys.prefix):
+        return True
+    return sys.prefix != sys.base_prefix and importlib.util.find_spec("torch") is None
+
+
+def python_on_path(outside: str) -> str | None:
+    """The first python3 (else python) on PATH that is not inside the folder ``outside``."""
+    own = Path(outside).resolve()
+    for name in ("python3", "python"):
+        for folder in os.environ.get("PATH", "").split(os.pathsep):
+            found = shutil.which(name, path=folder) if folder else None
+            if found and not Path(found).absolute().parent.resolve().is_relative_to(own):
+                return found
+    return None
 
 
 def _checked(var: str, prefix: str, candidate: str) -> PythonChoice:

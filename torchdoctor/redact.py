@@ -223,6 +223,8 @@ class Redactor:
         )
 
     def text(self, value: str) -> str:
+        if value and value == self.host:
+            return "<host>"  # the host name itself (host.hostname), however short: in free text, only longer ones
         value = redact_value(value)
         if self.home and len(self.home) > 1:
             value = value.replace(self.home, "~")

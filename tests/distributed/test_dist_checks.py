@@ -218,6 +218,29 @@ def test_a_dead_rank_is_the_one_finding_not_every_collective_after_it() -> None:
     assert [f.slug for o in outcomes for f in o.findings] == ["dist-rank-died"]
 
 
+def test_a_missing_rank_probes_the_rendezvous_port_only_when_it_is_known() -> None:
+    """`dist --nproc 2` whose ranks died before the rendezvous printed `$ nc -zv 127.0.0.1 0`."""
+    from dataclasses import replace
+
+    missing, _ = CASES["dist-rank-missing"]
+    (known,) = run_one("dist-rank-missing", missing).findings
+    assert known.fix_command == f"nc -zv {missing.launch.master_addr} {missing.launch.master_port}"
+    assert missing.launch.master_port
+    unknown = replace(missing, launch=replace(missing.launch, master_port=0))
+    (finding,) = run_one("dist-rank-missing", unknown).findings
+    assert finding.fix_command == "" and "logs" in finding.fix
+
+
+def test_the_verdict_counts_as_check_does() -> None:
+    """dist said "1 error(s), 0 warning(s) ... 1 node(s)" where every other command says "1 error, 0 warnings"."""
+    from torchdoctor.distributed.render import verdict
+
+    missing, _ = CASES["dist-rank-missing"]
+    broken = DistReport(1, ToolInfo("torchdoctor", "0"), "", missing, tuple(run_checks(missing, all_dist_checks())))
+    said = verdict(broken)
+    assert "(s)" not in said and "1 error, 0 warnings" in said and "on 1 node," in said, said
+
+
 def test_a_busy_port_and_a_world_size_disagreement_are_named() -> None:
     busy = d.cluster(
         d.rank(0),

@@ -44,7 +44,7 @@ def test_a_1024_rank_report_stays_a_page_and_names_the_node_that_differs() -> No
     assert len(lines) < 60, f"{len(lines)} lines"
     assert any(line.startswith("127 nodes (gpu-000, gpu-001") and "driver 550.54.15" in line for line in lines), text
     assert any(line.startswith("node gpu-077") and "driver 535.104.05" in line for line in lines), text
-    assert "1024/1024 ranks on 128 node(s)" in text
+    assert "1024/1024 ranks on 128 nodes" in text
     assert "saw NVIDIA driver 550.54.15: rank(s) 0-615, 624-1023 (torch)" in text
     assert "saw NVIDIA driver 535.104.05: rank(s) 616-623 (torch)" in text
     assert max(len(line) for line in lines) < 250

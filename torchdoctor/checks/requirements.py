@@ -24,6 +24,7 @@ from torchdoctor.model import (
     SmokeFacts,
     Source,
     StepStatus,
+    TorchImportFailure,
     TorchRuntime,
     Unavailable,
 )
@@ -49,7 +50,9 @@ def _torch_text(facts: Facts) -> str:
         return f"torch {torch.version}: CUDA {torch.cuda or 'none'}, is_available()={torch.cuda_available}"
     if isinstance(torch, Unavailable):
         return f"torch: {torch.reason}"
-    return f"torch: {type(torch).__name__}"
+    if isinstance(torch, TorchImportFailure):
+        return f"import torch failed ({torch.kind.value}): {torch.exc_type}"
+    return f"torch is not installed in {torch.python}"
 
 
 def _cuda(facts: Facts) -> Iterator[Fire]:
@@ -78,11 +81,15 @@ def _mps(facts: Facts) -> Iterator[Fire]:
 def _gpus(op: str, n: int) -> Callable[[Facts], Iterator[Fire]]:
     def fn(facts: Facts) -> Iterator[Fire]:
         torch = facts.torch
-        count = torch.device_count if isinstance(torch, TorchRuntime) else 0
-        if isinstance(torch, TorchRuntime) and OPS[op](count, n):
+        if isinstance(torch, TorchRuntime) and OPS[op](torch.device_count, n):
             return
+        seen = (
+            ev(Source.TORCH, "torch.cuda.device_count()", torch.device_count)
+            if isinstance(torch, TorchRuntime)
+            else ev(Source.TORCH, "found", _torch_text(facts))  # never called: no count to show
+        )
         yield Fire(
-            (ev(Source.REQUIREMENT, "required", f"gpus{op}{n}"), ev(Source.TORCH, "torch.cuda.device_count()", count)),
+            (ev(Source.REQUIREMENT, "required", f"gpus{op}{n}"), seen),
             "Run on a machine (or with a CUDA_VISIBLE_DEVICES) with the GPUs this job needs.",
         )
 
@@ -123,7 +130,7 @@ def _smoke(facts: Facts) -> Iterator[Fire]:
         saw = smoke.reason
     yield Fire(
         (ev(Source.REQUIREMENT, "required", "smoke"), ev(Source.SMOKE, "found", saw)),
-        "Every smoke step must pass: see the smoke findings.",
+        "Every smoke step must pass; the smoke findings say which failed and why.",
     )
 
 

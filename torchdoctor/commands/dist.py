@@ -123,12 +123,13 @@ def run_rank(options: DistOptions) -> int:
     from torchdoctor.distributed import run as dist_run
     from torchdoctor.distributed.launcher import STATE_ENV, mark
 
+    alone = False  # no launcher: a world of one, this process
     try:
         launch = dist_rank.resolve(os.environ)
     except dist_rank.LaunchError as exc:
         if any(v in os.environ for v in ("RANK", "WORLD_SIZE", "SLURM_PROCID")):
             raise Stop(str(exc), ExitCode.USAGE) from None
-        launch = dist_rank.single(dist_rank.free_port())
+        launch, alone = dist_rank.single(dist_rank.free_port()), True
     run_options = dist_run.DistOptions(
         options.backend,
         options.rdzv_timeout,
@@ -157,7 +158,7 @@ def run_rank(options: DistOptions) -> int:
     try:
         import torch  # noqa: F401  (this process is a rank: torch is what it examines)
     except Exception as exc:
-        raise Stop(f"dist runs inside each rank and needs torch there: {type(exc).__name__}: {exc}") from None
+        raise Stop(no_torch_in_this_rank(exc, alone)) from None
     try:
         return dist_run.run(launch, run_options, finish, log, terminated)
     except Stop:
@@ -169,3 +170,18 @@ def run_rank(options: DistOptions) -> int:
             f"({type(exc).__name__}: {first}); rank 0 or the launcher has gone away",
             ExitCode.FINDINGS,
         ) from None
+
+
+def no_torch_in_this_rank(exc: Exception, alone: bool) -> str:
+    """Why this process cannot be a rank, and, when it runs alone in an environment other than the active one
+    (torchdoctor installed in a venv of its own), the command that runs a rank with the active one."""
+    import sys
+    from pathlib import Path
+
+    from torchdoctor.interpreter import active_python
+
+    said = f"dist runs inside each rank and needs torch there ({sys.executable}): {type(exc).__name__}: {exc}"
+    target = active_python().path if alone else sys.executable
+    if Path(target).absolute() != Path(sys.executable).absolute():
+        said += f"; `torchdoctor dist --nproc 1` runs the rank with {target}"
+    return said

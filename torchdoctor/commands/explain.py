@@ -83,8 +83,8 @@ def run_explain(code: str) -> ExplainResult:
     if chk is None:
         import difflib
 
-        names = [c.slug for c in checks] + [c.code for c in checks]
-        near = difflib.get_close_matches(code.strip().lower(), [n.lower() for n in names], n=3, cutoff=0.6)
+        names = {n.lower(): n for c in checks for n in (c.slug, c.code)}  # matched without case, said as listed
+        near = [names[n] for n in difflib.get_close_matches(code.strip().lower(), names, n=3, cutoff=0.6)]
         hint = f" (did you mean {', '.join(near)}?)" if near else ""
         raise Stop(f"no check named {code!r}{hint}; `torchdoctor check --list` lists them", ExitCode.USAGE)
     return ExplainResult(chk)

@@ -109,7 +109,8 @@ def rank_missing(cluster: ClusterFacts) -> Iterator[Fire]:
         "Start every rank with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE (torchrun --nnodes/--nproc-per-node "
         "must add up), make MASTER_PORT reachable from every node (firewall, security group), and check the "
         "missing ranks' logs: a rank that crashes before init_process_group looks the same.",
-        f"nc -zv {cluster.launch.master_addr} {cluster.launch.master_port}",
+        # Port 0: the launcher picked one (torchrun --standalone) that no rank reported back; nothing to probe.
+        f"nc -zv {cluster.launch.master_addr} {cluster.launch.master_port}" if cluster.launch.master_port else "",
         title=f"rank(s) {_ranks(step.missing_ranks)} never joined "
         f"({len(cluster.ranks)} of {cluster.world_size} arrived)",
     )

@@ -121,13 +121,23 @@ def torchrun_argv(python: str, nproc: int, forwarded: list[str], log_dir: str = 
     ]
 
 
+def rank_env(python: str, env: dict[str, str]) -> dict[str, str]:
+    """The ranks' environment: another environment's interpreter is let find this torchdoctor (PYTHONPATH's
+    other entries first).
+
+    Environments are told apart by the interpreter's path, not the file it links to: two virtual environments
+    made from one Python link to the same binary, and only the doctor's own has torchdoctor installed.
+    """
+    env = dict(env)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    if Path(python).absolute() != Path(sys.executable).absolute():
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH", ""), PACKAGE_PARENT]))
+    return env
+
+
 def launch_local(python: str, nproc: int, forwarded: list[str], timeout: float) -> Launched:
     """Run the local ranks; what the launcher knows after (exit code, who died, whether anyone reported)."""
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "1")
-    if Path(python).resolve() != Path(sys.executable).resolve():
-        # Another interpreter: let it find torchdoctor (its own packages still come first).
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH", ""), PACKAGE_PARENT]))
+    env = rank_env(python, dict(os.environ))
     with tempfile.TemporaryDirectory(prefix="torchdoctor-dist-") as state:
         env[STATE_ENV] = state
         started = time.monotonic()

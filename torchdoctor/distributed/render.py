@@ -20,7 +20,7 @@ from torchdoctor.render.markdown import ICONS, cell
 from torchdoctor.render.terminal import mark, print_finding
 from torchdoctor.reportfile import json_text
 from torchdoctor.visible import sanitized
-from torchdoctor.words import some_of
+from torchdoctor.words import plural, some_of
 
 
 def verdict(report: DistReport) -> str:
@@ -29,8 +29,8 @@ def verdict(report: DistReport) -> str:
     c = report.cluster
     head = "Broken" if errors else ("Works, with warnings" if warnings else "Healthy")
     return (
-        f"{head}: {errors} error(s), {warnings} warning(s); {len(c.ranks)}/{c.world_size} ranks on "
-        f"{len(c.hosts)} node(s), backend {c.backend}, {c.seconds:.1f} s"
+        f"{head}: {plural(errors, 'error')}, {plural(warnings, 'warning')}; {len(c.ranks)}/{c.world_size} ranks on "
+        f"{plural(len(c.hosts), 'node')}, backend {c.backend}, {c.seconds:.1f} s"
     )
 
 

@@ -55,8 +55,13 @@ def device_summary(device: DeviceBench) -> str:
         parts.append(f"copy {figure(memory.measured, 'GB/s')} ({memory.value:.0%})")
     elif copy:
         parts.append(f"copy {figure(copy.value, copy.unit)}")
-    reference = "" if peak or not device.device.startswith("cuda") else " (no datasheet reference)"
+    reference = " (no datasheet reference)" if unreferenced(device, peak) else ""
     return f"{device.device}: {', '.join(parts)}{reference}"
+
+
+def unreferenced(device: DeviceBench, peak: object) -> bool:
+    """A GPU measured with no datasheet row to judge it by (one where nothing was measured needs no such note)."""
+    return device.device.startswith("cuda") and not peak and any(not m.error for m in device.metrics)
 
 
 def lines(bench: BenchFacts, unicode: bool) -> Iterator[str]:
@@ -65,7 +70,7 @@ def lines(bench: BenchFacts, unicode: bool) -> Iterator[str]:
     for device in bench.devices:
         peak = peaks.find(device.name) if device.device.startswith("cuda") else None
         yield f"    [bold]{escape(device.device)}[/] {escape(device.name)}" + (
-            "" if peak or not device.device.startswith("cuda") else " [dim](no datasheet reference: measured only)[/]"
+            " [dim](no datasheet reference: measured only)[/]" if unreferenced(device, peak) else ""
         )
         if device.died:
             yield f"      {escape(device.died)}"
