@@ -316,3 +316,14 @@ def test_installed_as_the_readme_says_the_doctor_examines_the_python_on_path_not
     (tmp_path / "site" / "torch" / "__init__.py").write_text("")
     path, *note = _active_python_in(venv, [venv / "bin", users], [tmp_path / "site"])
     assert path == str(venv / "bin" / "python") and not "".join(note)
+
+
+def test_the_command_list_at_80_columns_cuts_no_summary() -> None:
+    """click cuts a command's summary to the width left (about 65 characters at 80 columns) with '...': each
+    command has a short summary that fits, and its own --help keeps the whole first sentence."""
+    out = runner.invoke(app, ["--help"], env={**ENV, "COLUMNS": "80"}).stdout
+    listed = out[out.index("Commands:") :].splitlines()[1:]
+    names = [line.split()[0] for line in listed if line.strip()]
+    assert names == ["check", "report", "smoke", "bench", "explain", "dist", "compat", "fleet", "recommend"], out
+    assert not [line for line in listed if "..." in line or "…" in line or len(line) > 80], out
+    assert "(or a captured report with" in runner.invoke(app, ["check", "--help"], env={**ENV, "COLUMNS": "80"}).stdout

@@ -201,7 +201,7 @@ RedactOpt = Annotated[
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show every fact, step and skipped check.")]
 
 
-@app.command()
+@app.command(short_help="Diagnose this machine's PyTorch environment.")
 def check(
     ctx: typer.Context,
     fmt: FormatOpt = OutputFormat.TERMINAL,
@@ -238,11 +238,13 @@ def check(
 
 
 app.command(
-    "report", help="Same as `check`: write the diagnosis in any format (-f markdown|html|json|junit|github) to share."
+    "report",
+    help="Same as `check`: write the diagnosis in any format (-f markdown|html|json|junit|github) to share.",
+    short_help="Same as check: the diagnosis in any format, to share.",
 )(check)
 
 
-@app.command()
+@app.command(short_help="Prove each device can train, evaluate, save and load.")
 def smoke(
     ctx: typer.Context,
     device: DeviceOpt = None,
@@ -267,7 +269,7 @@ def smoke(
     finish(result, OutputOptions(fmt, output, verbose, conf.redact), conf.fail_on)
 
 
-@app.command()
+@app.command(short_help="Matmul, memory and PCIe speed against the datasheet.")
 def bench(
     ctx: typer.Context,
     device: Annotated[
@@ -303,7 +305,7 @@ def bench(
     finish(result, OutputOptions(fmt, output, verbose, conf.redact), conf.fail_on)
 
 
-@app.command(cls=PlainArgumentsCommand)
+@app.command(cls=PlainArgumentsCommand, short_help="What one check looks at, and why it matters.")
 def explain(
     code: Annotated[str, typer.Argument(metavar="CODE", help="A check code (TD004) or slug (cuda-unavailable).")],
     fmt: AnswerFormatOpt = AnswerFormat.TERMINAL,
@@ -316,7 +318,7 @@ def explain(
     finish(result, answer_output(fmt))
 
 
-@app.command()
+@app.command(short_help="Diagnose a multi-GPU / multi-node job.")
 def dist(
     nproc: Annotated[
         int | None,
@@ -400,7 +402,7 @@ GpuOpt = Annotated[
 PlatformHelp = "linux-x86_64, linux-aarch64, windows-x86_64, macos-arm64 or macos-x86_64"
 
 
-@app.command()
+@app.command(short_help="Answer compatibility questions from the tables alone.")
 def compat(
     torch: Annotated[
         str, typer.Option("--torch", metavar="VERSION", help="A release (2.5.1), series (2.5) or range (>=2.4).")
@@ -441,7 +443,7 @@ def compat(
     finish(result, answer_output(fmt, output))
 
 
-@app.command(cls=PlainArgumentsCommand)
+@app.command(cls=PlainArgumentsCommand, short_help="Many machines' reports read as one answer.")
 def fleet(
     paths: Annotated[
         list[str],
@@ -495,7 +497,7 @@ def fleet(
     finish(result, OutputOptions(fmt, output, redact=conf.redact), conf.fail_on)
 
 
-@app.command()
+@app.command(short_help="The newest torch this machine can run, and how.")
 def recommend(
     ctx: typer.Context,
     driver: Annotated[
