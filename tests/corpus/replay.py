@@ -81,6 +81,8 @@ CLASSES = (
     "container",
     "fabric-manager",
     "compiler",
+    "shm",
+    "cuda-library-init",
 )
 """The fixed list of classes (the symptom family a case belongs to); tests/corpus/README.md describes each."""
 
@@ -116,6 +118,9 @@ CAUSE_SIGNS: dict[str, str] = {
     "container-without-gpu": r"container[^.]*without (a )?GPU|without GPU access",
     "fabric-manager-not-running": r"fabric ?manager|NVSwitch",
     "c-compiler-missing": r"\bC(\+\+)? compiler",
+    "shm-too-small": r"/dev/shm|shared memory",
+    "shm-not-writable": r"/dev/shm[^.]*(permission|not writable|read-only)|(permission|writable)[^.]*/dev/shm",
+    "libcuda-so-not-found": r"libcuda\.so\b(?!\.\d)",
 }
 """Verdict cause key -> what a finding must say to name it."""
 
@@ -147,6 +152,9 @@ FIX_SIGNS: dict[str, str] = {
     "run-with-gpus": r"--gpus|--runtime=nvidia|nvidia-docker|NVIDIA Container Toolkit",
     "fix-fabric-manager": r"nvidia-fabricmanager|fabric ?manager",
     "install-c-compiler": r"install[^|;]*\b(gcc|g\+\+|build-essential|clang)\b",
+    "raise-shm": r"--shm-size|--ipc[= ]host|remount,size",
+    "fix-shm-permissions": r"chmod[^|;]*/dev/shm",
+    "register-libcuda": r"ldconfig|TRITON_LIBCUDA_PATH|ln -s[^|;]*libcuda\.so\b",
 }
 """Verdict fix kind -> what a finding's fix (text or command) must say to be of that kind."""
 
@@ -251,8 +259,13 @@ def _host(machine: dict[str, Any]) -> Any:
         version = macos.group(1) if macos else Unavailable("platform", NOT_STATED, "not_stated")
         return f.mac(os_name=os_name, macos_version=version)
     values: dict[str, Any] = {"os_name": os_name, "glibc": glibc}
-    if machine.get("container"):  # what the probe reads inside a Docker container
-        values.update(container=machine["container"], container_evidence=("/.dockerenv",))
+    container = machine.get("container") or machine.get("container_gpu")
+    if container:  # what the probe reads inside a Docker container (with or without the GPU)
+        values.update(container=container, container_evidence=("/.dockerenv",))
+    if "shm_mb" in machine:  # the size of /dev/shm, where the thread states it
+        values["shm_bytes"] = int(machine["shm_mb"]) * 1024**2
+    elif container:  # a container's /dev/shm is its own tmpfs: not the builders' healthy default
+        values["shm_bytes"] = Unavailable("platform", NOT_STATED, "not_stated")
     if platform in ("linux-aarch64", "jetson"):
         values["machine"] = "aarch64"
     if platform == "jetson":
@@ -542,8 +555,17 @@ def loader_for(case: Case) -> Any:
     )
 
 
-GPU_CLASSES = ("cpu-only-build", "driver-too-old", "gpu-arch-unsupported", "visibility", "container")
-"""Classes whose symptom is a GPU torch cannot use: their machine has one whether or not the thread names it."""
+GPU_CLASSES = (
+    "cpu-only-build",
+    "driver-too-old",
+    "gpu-arch-unsupported",
+    "visibility",
+    "container",
+    "shm",
+    "cuda-library-init",
+)
+"""Classes whose symptom is a GPU torch cannot (or can no longer) use: their machine has one whether or not the thread
+names it (shm, cuda-library-init: training fails on a GPU torch sees)."""
 
 
 def facts_for(case: Case) -> Facts:

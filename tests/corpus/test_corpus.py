@@ -47,6 +47,17 @@ KNOWN_WRONG: dict[str, str] = {
     "set), so only TD201's failed smoke step speaks; naming the compiler from Triton's message would be wording",
     "095-mistral-image-h100-sm90": "wrong fix: TD102 names sm_90 and installs a build of a CUDA index that covers it; "
     "the thread's fix was a newer torch (2.2.0), the other of two working fixes",
+    "101-nccl-shm-open-permission-denied-four-gpus": "wrong cause: NCCL could not open its segment in /dev/shm "
+    "(shm_open: Permission denied); no probe records whether /dev/shm is writable (its size is not the problem), "
+    "so only TD201's failed step speaks; naming /dev/shm from NCCL's message would be wording",
+    "102-torch-1-8-0-cublas-internal-error-fixed-by-1-8-1": "wrong cause: torch 1.8.0's cuBLAS failure was fixed by "
+    "1.8.1, but the thread shows no maintainer's statement of the cause (pytorch/pytorch#53336 is labelled, not "
+    "explained), so compat/loaders.toml has no row that names 1.8.0 broken; only TD201's failed step speaks",
+    "103-poetry-torch-2-0-1-without-nvidia-wheels": "wrong cause: torch's ValueError (its search of sys.path for the "
+    "nvidia-* wheels' libnvrtc) is read as 'other', and TD002 reinstalls the same torch",
+    "105-colab-torch-compile-libcuda-so-not-in-ldconfig": "wrong cause: Triton needs the unversioned libcuda.so in "
+    "ld.so.cache; the thread shows neither the cache nor where the driver's libcuda lives (Colab's /usr/lib64-nvidia "
+    "appears only in the fix), and no probe records it, so only TD201's failed smoke step speaks",
 }
 """The cases the doctor does not get right yet (case name -> why). The one place to change when a case flips."""
 
@@ -161,6 +172,15 @@ def test_a_rocm_builds_gfx_list_is_only_what_the_thread_states() -> None:
     assert r.facts_for(_case("028")).torch.arch_list == ()  # type: ignore[union-attr]
     assert "gfx1030" in r.facts_for(_case("029")).torch.arch_list  # type: ignore[union-attr]
     assert r.facts_for(_case("033")).torch.arch_list  # type: ignore[union-attr]  # a CUDA build: the builders' list
+
+
+def test_a_container_with_the_gpu_keeps_it_and_its_stated_shm() -> None:
+    """``container_gpu``: the process runs in a container that has the GPU; /dev/shm is what the thread states, and
+    "not stated" (never the builders' 16 GiB) where it states none."""
+    facts = r.facts_for(_case("099"))
+    assert facts.host.container == "docker" and facts.host.shm_bytes == 64 * 1024**2  # type: ignore[union-attr]
+    assert not isinstance(facts.nvml, r.Unavailable) and len(facts.nvml.gpus) == 4  # type: ignore[union-attr]
+    assert isinstance(r.facts_for(_case("069")).host.shm_bytes, r.Unavailable)  # type: ignore[union-attr]
 
 
 def test_an_empty_gpu_list_is_a_machine_with_no_nvidia_gpu() -> None:
