@@ -131,7 +131,7 @@ FIX_SIGNS: dict[str, str] = {
     "uninstall-stray-wheel": r"uninstall[^|;]*nvidia-",
     "remove-conda-package": r"conda (remove|uninstall)",
     "install-matching-library": (
-        r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime|cusparselt|cublas|cufft|curand|cusolver|nvjitlink|nccl)"
+        r"install[^|;]*(cudatoolkit|cudnn|cuda-runtime|cuda-nvrtc|cusparselt|cublas|cufft|curand|cusolver|nvjitlink|nccl)"
     ),
     "install-vc-redist": r"vc_redist|Visual C\+\+[^.]*Redistributable",
     "install-openmp-runtime": r"libomp140|OpenMP runtime",

@@ -53,8 +53,6 @@ KNOWN_WRONG: dict[str, str] = {
     "102-torch-1-8-0-cublas-internal-error-fixed-by-1-8-1": "wrong cause: torch 1.8.0's cuBLAS failure was fixed by "
     "1.8.1, but the thread shows no maintainer's statement of the cause (pytorch/pytorch#53336 is labelled, not "
     "explained), so compat/loaders.toml has no row that names 1.8.0 broken; only TD201's failed step speaks",
-    "103-poetry-torch-2-0-1-without-nvidia-wheels": "wrong cause: torch's ValueError (its search of sys.path for the "
-    "nvidia-* wheels' libnvrtc) is read as 'other', and TD002 reinstalls the same torch",
     "105-colab-torch-compile-libcuda-so-not-in-ldconfig": "wrong cause: Triton needs the unversioned libcuda.so in "
     "ld.so.cache; the thread shows neither the cache nor where the driver's libcuda lives (Colab's /usr/lib64-nvidia "
     "appears only in the fix), and no probe records it, so only TD201's failed smoke step speaks",

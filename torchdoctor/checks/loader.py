@@ -309,7 +309,7 @@ def _torch_pin(facts: Facts, base: str) -> str:
             name = re.split(r"[\s;<>=!~\[(]", req.strip(), maxsplit=1)[0]
             if name.lower().startswith(base + "-cu") or name.lower() == base:
                 spec = re.match(r"[^;]*", req).group(0)  # type: ignore[union-attr]
-                return re.sub(r"\s+", "", spec)
+                return re.sub(r"[\s()]+", "", spec)  # older METADATA writes ``name (==1.0)``: ``name==1.0``
     return ""
 
 

@@ -10,6 +10,11 @@ glibc's ``dlerror()`` text is what Python puts in the ImportError of an extensio
   defines it (``, version VER`` is absent for an unversioned symbol).
 - ``NAME: cannot open shared object file: No such file or directory``: nothing on the search path is NAME.
 
+torch's own search is read the same way: before it loads libtorch_cuda, a torch whose CUDA libraries come from the
+nvidia-* wheels looks for each of them in every ``sys.path`` entry's ``nvidia/<lib>/lib`` folder and raises
+``ValueError: PATTERN not found in the system path [...]`` (torch/__init__.py ``_preload_cuda_deps``) when no wheel
+provides it: nothing it searches is PATTERN (``libnvrtc.so.*[0-9].*[0-9]``), a missing library like the loader's.
+
 These name *objects and versions*, the loader's own facts; they never decide a cause on their own.
 """
 
@@ -46,6 +51,8 @@ UNDEFINED = re.compile(
     r"(?P<requester>[^\s:'\"]+): undefined symbol: (?P<symbol>[^\s,]+)(?:, version (?P<version>[^\s,)]+))?"
 )
 CANNOT_OPEN = re.compile(r"(?P<library>[^\s:'\"]+): cannot open shared object file")
+TORCH_PRELOAD = re.compile(r"(?P<library>lib[^\s/:'\"]*\.so[^\s:'\"]*) not found in the system path")
+"""torch's ``_preload_cuda_deps``: no ``nvidia/<lib>/lib`` folder on ``sys.path`` holds a file matching the pattern."""
 
 
 def parse(message: str) -> LoaderError | None:
@@ -61,7 +68,7 @@ def parse(message: str) -> LoaderError | None:
         return LoaderError(
             LoaderErrorKind.UNDEFINED_SYMBOL, "", found["requester"], found["version"] or "", found["symbol"]
         )
-    found = CANNOT_OPEN.search(text)
+    found = CANNOT_OPEN.search(text) or TORCH_PRELOAD.search(text)
     if found:
         return LoaderError(LoaderErrorKind.MISSING_LIBRARY, found["library"])
     return None
