@@ -162,3 +162,17 @@ def test_a_cancelled_pytest_run_leaves_no_torch_child(doctor: Doctor, tmp_path: 
     proc.send_signal(signum)
     proc.communicate(timeout=30)
     assert_all_gone(children)
+
+
+def test_sigterm_reaches_a_doctor_started_with_it_blocked(doctor: Doctor) -> None:
+    """A signal mask is inherited: started by a parent that blocked SIGTERM, the doctor unblocks it and stops."""
+    doctor.fake_torch(HANGING_IMPORT)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        proc = doctor.start("check", "--no-smoke")
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    children = wait_for_children(proc, ("_torch_child.py",))
+    returncode, _, err, seconds = stop(proc, signal.SIGTERM)
+    assert (returncode, seconds < 5) == (143, True), (returncode, seconds, err)
+    assert_all_gone(children)
