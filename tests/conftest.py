@@ -93,3 +93,18 @@ def nvml_lib(tmp_path_factory: pytest.TempPathFactory) -> FakeNvmlLibrary:
     if compiler() is None:
         pytest.skip("no C compiler (gcc or cc) to build the fake libnvidia-ml.so.1; CI has one")
     return FakeNvmlLibrary(tmp_path_factory.mktemp("libnvml"))
+
+
+@pytest.fixture(autouse=True)
+def _signals_as_they_were() -> Any:
+    """A test that runs a dist rank in this process (its last-resort thread blocks SIGTERM, for good) must not
+    leave the worker deaf to SIGTERM: a mask is inherited by every process a later test starts."""
+    import signal
+
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set()) if hasattr(signal, "pthread_sigmask") else None
+    handler = signal.getsignal(signal.SIGTERM)
+    yield
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if handler is not None:
+        signal.signal(signal.SIGTERM, handler)

@@ -33,9 +33,9 @@ def _on_signal(signum: int, frame: object) -> None:
 def install_signal_handlers() -> None:
     """The handlers, and the signals unblocked: a mask is inherited, and a parent that blocked SIGTERM (a rank's
     last-resort thread, a supervisor) would leave the doctor deaf to it, and its children too."""
-    if hasattr(signal, "pthread_sigmask"):
-        with contextlib.suppress(ValueError, OSError):
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, set(SIGNAL_NAMES))
     for signum in SIGNAL_NAMES:
         with contextlib.suppress(ValueError, OSError):  # not the main thread, or not allowed here
             signal.signal(signum, _on_signal)
+    if hasattr(signal, "pthread_sigmask"):  # after the handlers: one pending while blocked comes to ours
+        with contextlib.suppress(ValueError, OSError):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, set(SIGNAL_NAMES))
